@@ -1,0 +1,475 @@
+"""Questionnaires: the typed questions the interview asks about one activity.
+
+A questionnaire is a YAML file under ``templates/questionnaires/``. The interview first asks
+which work area (工作类别) the activity belongs to, then walks that area's *flow*: the common
+``before`` questions (title, dates, location), the area's own questions (mostly counted
+figures such as 参与人次) and the common ``after`` questions (content, achievements,
+highlights, photos).
+
+Each question carries a :class:`Role` that tells the rest of the system what its answer
+means (the activity's title, its dates, a figure for the summary, ...).
+
+All models are frozen and validate themselves, so a questionnaire built in code is checked
+exactly like one loaded from YAML. :func:`load_questionnaire` turns every problem (YAML
+syntax, unknown fields, a count without a unit, duplicate ids, a missing title question ...)
+into one :class:`QuestionnaireError` whose message names the file, the question and the
+problem, one problem per line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Final, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "Area",
+    "Question",
+    "QuestionType",
+    "Questionnaire",
+    "QuestionnaireError",
+    "Role",
+    "load_questionnaire",
+    "load_questionnaires",
+]
+
+
+class QuestionType(StrEnum):
+    TEXT = "text"
+    COUNT = "count"
+    DATE = "date"
+    DATE_RANGE = "daterange"
+    CHOICE = "choice"
+    PHOTO = "photo"
+    YES_NO = "yesno"
+
+
+class Role(StrEnum):
+    """What a question's answer means to the rest of the system."""
+
+    TITLE = "title"
+    DATES = "dates"
+    LOCATION = "location"
+    CONTENT = "content"
+    ACHIEVEMENTS = "achievements"
+    HIGHLIGHTS = "highlights"
+    PHOTOS = "photos"
+    METRIC = "metric"
+    OTHER = "other"
+
+
+#: Roles that may occur at most once in a flow (METRIC and OTHER may repeat).
+SINGLE_ROLES: Final[frozenset[Role]] = frozenset(
+    {
+        Role.TITLE,
+        Role.DATES,
+        Role.LOCATION,
+        Role.CONTENT,
+        Role.ACHIEVEMENTS,
+        Role.HIGHLIGHTS,
+        Role.PHOTOS,
+    }
+)
+
+#: The question types each role's answer can have.
+ROLE_TYPES: Final[Mapping[Role, frozenset[QuestionType]]] = {
+    Role.TITLE: frozenset({QuestionType.TEXT}),
+    Role.DATES: frozenset({QuestionType.DATE, QuestionType.DATE_RANGE}),
+    Role.LOCATION: frozenset({QuestionType.TEXT, QuestionType.CHOICE}),
+    Role.CONTENT: frozenset({QuestionType.TEXT}),
+    Role.ACHIEVEMENTS: frozenset({QuestionType.TEXT}),
+    Role.HIGHLIGHTS: frozenset({QuestionType.TEXT}),
+    Role.PHOTOS: frozenset({QuestionType.PHOTO}),
+    Role.METRIC: frozenset({QuestionType.COUNT}),
+    Role.OTHER: frozenset(QuestionType),
+}
+
+MAX_CHOICE_LENGTH: Final = 20
+MAX_LABEL_LENGTH: Final = 20
+
+_IDENT_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
+
+Identifier = Annotated[str, StringConstraints(pattern=_IDENT_PATTERN, max_length=64)]
+NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL_LENGTH)
+]
+
+
+def _quoted_values(values: Iterable[str], last: str = "and") -> str:
+    quoted = [f"'{v}'" for v in values]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return f"{', '.join(quoted[:-1])} {last} {quoted[-1]}"
+
+
+class Question(BaseModel):
+    """One question of the interview."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Identifier
+    type: QuestionType
+    prompt: NonEmptyText
+    label: Label
+    role: Role = Role.OTHER
+    optional: bool = False
+    unit: NonEmptyText | None = None
+    choices: tuple[str, ...] = ()
+    example: NonEmptyText | None = None
+    max_length: int = Field(default=500, ge=1, le=4000)
+    max_photos: int = Field(default=9, ge=1, le=20)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_is_a_metric_by_default(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "role" not in data and data.get("type") == "count":
+            return {**data, "role": Role.METRIC}
+        return data
+
+    @model_validator(mode="after")
+    def _check_type_specific_fields(self) -> Self:
+        problems: list[str] = []
+        if self.type is QuestionType.COUNT:
+            if self.unit is None:
+                problems.append("a count question needs a unit (e.g. unit: 人次)")
+        elif self.unit is not None:
+            problems.append(f"only a count question has a unit, this is a {self.type} question")
+
+        if self.type is QuestionType.CHOICE:
+            problems.extend(_choice_problems(self.choices))
+        elif self.choices:
+            problems.append(f"only a choice question has choices, this is a {self.type} question")
+
+        if self.type is not QuestionType.TEXT and "max_length" in self.model_fields_set:
+            problems.append(f"only a text question has max_length, this is a {self.type} question")
+        if self.type is not QuestionType.PHOTO and "max_photos" in self.model_fields_set:
+            problems.append(f"only a photo question has max_photos, this is a {self.type} question")
+        if self.type is QuestionType.PHOTO and not self.optional:
+            problems.append("a photo question must be optional (optional: true)")
+
+        allowed = ROLE_TYPES[self.role]
+        if self.type not in allowed:
+            types = _quoted_values(sorted(allowed), "or")
+            problems.append(
+                f"role '{self.role}' needs a question of type {types}, not '{self.type}'"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _choice_problems(choices: Sequence[str]) -> list[str]:
+    problems: list[str] = []
+    if len(choices) < 2:
+        problems.append("a choice question needs at least 2 choices")
+    seen: set[str] = set()
+    for choice in choices:
+        if not choice.strip():
+            problems.append("a choice must not be empty")
+        elif len(choice) > MAX_CHOICE_LENGTH:
+            problems.append(f"choice '{choice}' is longer than {MAX_CHOICE_LENGTH} characters")
+        if choice in seen:
+            problems.append(f"choice '{choice}' is listed twice")
+        seen.add(choice)
+    return problems
+
+
+class Area(BaseModel):
+    """A work area (工作类别) and the figures it counts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: Identifier
+    name: Label
+    questions: tuple[Question, ...]
+
+
+class Questionnaire(BaseModel):
+    """The questions asked about one activity, per work area."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Identifier
+    title: NonEmptyText
+    version: int = Field(ge=1)
+    area_prompt: NonEmptyText
+    areas: tuple[Area, ...] = Field(min_length=1)
+    before: tuple[Question, ...]
+    after: tuple[Question, ...]
+
+    def area(self, key: str) -> Area:
+        """The area with this key; KeyError if there is none."""
+        for area in self.areas:
+            if area.key == key:
+                return area
+        raise KeyError(key)
+
+    def flow(self, area_key: str) -> tuple[Question, ...]:
+        """The questions asked, in order, once the area is chosen."""
+        return self.before + self.area(area_key).questions + self.after
+
+    def question(self, area_key: str, qid: str) -> Question:
+        """The question ``qid`` of the area's flow; KeyError if there is none."""
+        for question in self.flow(area_key):
+            if question.id == qid:
+                return question
+        raise KeyError(qid)
+
+    @model_validator(mode="after")
+    def _check_structure(self) -> Self:
+        problems = _structure_problems(self)
+        if problems:
+            raise PydanticCustomError(
+                "questionnaire_structure",
+                "{summary}",
+                {
+                    "summary": "; ".join(
+                        f"{where}: {what}" if where else what for where, what in problems
+                    ),
+                    "problems": problems,
+                },
+            )
+        return self
+
+
+# A problem found by a whole-questionnaire check: (where, what); where may be "".
+_Problem = tuple[str, str]
+
+
+def _structure_problems(q: Questionnaire) -> list[_Problem]:
+    problems: list[_Problem] = []
+
+    for attr, what in (("key", "key"), ("name", "name")):
+        seen: set[str] = set()
+        for area in q.areas:
+            value: str = getattr(area, attr)
+            if value in seen:
+                problems.append((f"area '{area.key}'", f"area {what} '{value}' is used twice"))
+            seen.add(value)
+
+    for role in (Role.TITLE, Role.DATES):
+        holders = [question.id for question in q.before if question.role is role]
+        if len(holders) != 1:
+            if holders:
+                found = f"found {_quoted_values(holders)}"
+            elif q.before:
+                found = f"none of {_quoted_values((x.id for x in q.before), 'or')} has it"
+            else:
+                found = "'before' is empty"
+            problems.append(
+                ("", f"'before' needs exactly one question with role '{role}'; {found}")
+            )
+
+    # Ids and single roles must be unique in each area's flow. Duplicates inside `before`
+    # or `after` would show up once per area, so collect the messages without repeats.
+    flow_problems: dict[_Problem, None] = {}
+    for area in q.areas:
+        # The area's own questions come last, so a clash with a common question is reported
+        # on the area question.
+        sections: list[tuple[str, tuple[Question, ...]]] = [
+            ("in 'before'", q.before),
+            ("in 'after'", q.after),
+            (f"area '{area.key}'", area.questions),
+        ]
+        ids: dict[str, str] = {}
+        roles: dict[Role, tuple[str, str]] = {}
+        for section, questions in sections:
+            for question in questions:
+                where = f"question '{question.id}' ({section})"
+                if question.id in ids:
+                    what = f"id '{question.id}' is already used {_in(ids[question.id])}"
+                    flow_problems[(where, what)] = None
+                else:
+                    ids[question.id] = section
+                if question.role not in SINGLE_ROLES:
+                    continue
+                if question.role in roles:
+                    other_id, other_section = roles[question.role]
+                    if question.role in (Role.TITLE, Role.DATES) and section == other_section:
+                        continue  # two of them in 'before': reported above
+                    what = (
+                        f"role '{question.role}' is already taken by question '{other_id}' "
+                        f"({other_section}); a flow has at most one"
+                    )
+                    flow_problems[(where, what)] = None
+                else:
+                    roles[question.role] = (question.id, section)
+    problems.extend(flow_problems)
+    return problems
+
+
+def _in(section: str) -> str:
+    return section if section.startswith("in ") else f"in {section}"
+
+
+class QuestionnaireError(Exception):
+    """A questionnaire file cannot be used; the message says where and why."""
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def load_questionnaire(path: Path) -> Questionnaire:
+    """Read and validate one questionnaire YAML file."""
+    path = Path(path)
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionnaireError(f"{name}: cannot read the file: {exc}", path=path) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        raise QuestionnaireError(f"{name}: {_yaml_problem(exc)}", path=path) from None
+    except yaml.YAMLError as exc:
+        raise QuestionnaireError(f"{name}: invalid YAML: {exc}", path=path) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
+        raise QuestionnaireError(
+            f"{name}: the file is {kind}; expected keys such as id, title, version, areas",
+            path=path,
+        )
+    try:
+        return Questionnaire.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{name}: {line}" for line in _describe_validation_error(exc, data)]
+        raise QuestionnaireError("\n".join(lines), path=path) from None
+
+
+def load_questionnaires(directory: Path) -> dict[str, Questionnaire]:
+    """Load every ``*.yaml`` file of a directory, keyed by questionnaire id."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise QuestionnaireError(f"{directory}: not a directory", path=directory)
+    loaded: dict[str, Questionnaire] = {}
+    sources: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        questionnaire = load_questionnaire(path)
+        if questionnaire.id in sources:
+            raise QuestionnaireError(
+                f"{path.name}: questionnaire id '{questionnaire.id}' is already used by "
+                f"{sources[questionnaire.id].name}",
+                path=path,
+            )
+        loaded[questionnaire.id] = questionnaire
+        sources[questionnaire.id] = path
+    return loaded
+
+
+# --- turning errors into readable messages ---------------------------------------------
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    what = exc.problem or "syntax error"
+    if exc.context:
+        started = exc.context_mark
+        what += f" ({exc.context}"
+        what += f" started at line {started.line + 1})" if started is not None else ")"
+    return f"invalid YAML{where}: {what}"
+
+
+def _describe_validation_error(exc: ValidationError, data: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for error in exc.errors():
+        if error["type"] == "questionnaire_structure":
+            problems: list[_Problem] = error["ctx"]["problems"]
+            lines.extend(f"{where}: {what}" if where else what for where, what in problems)
+            continue
+        where, model, field_loc = _locate(error["loc"], data)
+        what = _describe_error(error, model, field_loc)
+        lines.append(f"{where}: {what}" if where else what)
+    return list(dict.fromkeys(lines))
+
+
+def _locate(
+    loc: tuple[int | str, ...], data: Mapping[str, Any]
+) -> tuple[str, type[BaseModel], tuple[int | str, ...]]:
+    """Split a pydantic error location into (where, the model it is in, the field path)."""
+    if len(loc) >= 2 and loc[0] == "areas" and isinstance(loc[1], int):
+        area = _item(data.get("areas"), loc[1])
+        area_name = _name_of(area, "key", loc[1])
+        if len(loc) >= 4 and loc[2] == "questions" and isinstance(loc[3], int):
+            question = _item(area.get("questions") if area else None, loc[3])
+            where = f"question {_name_of(question, 'id', loc[3])} (area {area_name})"
+            return where, Question, loc[4:]
+        return f"area {area_name}", Area, loc[2:]
+    if len(loc) >= 2 and loc[0] in ("before", "after") and isinstance(loc[1], int):
+        question = _item(data.get(str(loc[0])), loc[1])
+        where = f"question {_name_of(question, 'id', loc[1])} (in '{loc[0]}')"
+        return where, Question, loc[2:]
+    return "", Questionnaire, loc
+
+
+def _item(items: Any, index: int) -> Mapping[str, Any] | None:
+    if isinstance(items, list) and 0 <= index < len(items):
+        item = items[index]
+        if isinstance(item, dict):
+            return item
+    return None
+
+
+def _name_of(item: Mapping[str, Any] | None, key: str, index: int) -> str:
+    value = item.get(key) if item is not None else None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return f"'{value}'"
+    return f"#{index + 1}"
+
+
+def _describe_error(
+    error: Mapping[str, Any], model: type[BaseModel], field_loc: tuple[int | str, ...]
+) -> str:
+    kind: str = error["type"]
+    field = _field_name(field_loc)
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(field_loc[-1]), list(model.model_fields), n=1)
+        if close:
+            return f"unknown field '{field}' (did you mean '{close[0]}'?)"
+        return f"unknown field '{field}'; allowed: {_quoted_values(model.model_fields)}"
+    if kind == "missing":
+        return f"missing required field '{field}'"
+    if kind == "too_short":
+        ctx = error["ctx"]
+        least, actual = ctx["min_length"], ctx["actual_length"]
+        items = "item" if least == 1 else "items"
+        return f"field '{field}': needs at least {least} {items}, has {actual}"
+    if kind == "enum":
+        return f"unknown {field} '{value}'; expected one of {error['ctx']['expected']}"
+    if kind == "value_error":
+        what = str(error["ctx"]["error"])
+    else:
+        what = str(error["msg"])
+        what = what[:1].lower() + what[1:]
+        if kind == "string_pattern_mismatch":
+            what = (
+                f"'{value}' is not a valid identifier (lowercase letters, digits and _, "
+                "starting with a letter)"
+            )
+    return f"field '{field}': {what}" if field else what
+
+
+def _field_name(field_loc: tuple[int | str, ...]) -> str:
+    name = ""
+    for part in field_loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else part
+    return name

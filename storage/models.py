@@ -1,0 +1,317 @@
+"""Typed SQLAlchemy 2 models: the single source of truth for Huibao."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Huibao stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class RoleName(enum.StrEnum):
+    STAFF = "staff"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class Platform(enum.StrEnum):
+    TELEGRAM = "telegram"
+    WECOM = "wecom"
+    SHELL = "shell"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(
+        cls,
+        native_enum=False,
+        validate_strings=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Unit(Base):
+    """An organisational unit: 区, 街道, 社区 ... arranged as a tree."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # Materialised path of ids, "/1/4/9/", so a subtree is one indexed prefix query.
+    path: Mapped[str] = mapped_column(String(400), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+
+
+class Member(Base):
+    """A person who reports or reads reports."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    locale: Mapped[str] = mapped_column(String(10), default="zh")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    identities: Mapped[list[Identity]] = relationship(back_populates="member")
+    roles: Mapped[list[RoleGrant]] = relationship(back_populates="member")
+
+
+class Identity(Base):
+    """One platform account of a member (Telegram user id, WeCom userid, shell name)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform))
+    external_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="identities")
+
+
+class RoleGrant(Base):
+    """A role of a member, valid for a unit and its whole subtree."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("member_id", "unit_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[RoleName] = mapped_column(_enum(RoleName))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="roles")
+    unit: Mapped[Unit] = relationship()
+
+
+class Invite(Base):
+    """A join code that registers people in a unit with a role."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    role: Mapped[RoleName] = mapped_column(_enum(RoleName))
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class QuestionnaireVersion(Base):
+    """A snapshot of each questionnaire version that entries were collected with."""
+
+    __tablename__ = "questionnaires"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationState(Base):
+    """Where a person is in a dialog (an interview, a join, a pending delete)."""
+
+    __tablename__ = "conversation_states"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Registered members' state is keyed by member, so it follows them across platforms;
+    # a person who is joining has no member yet and is keyed by platform identity.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), unique=True)
+    platform: Mapped[Platform | None] = mapped_column(_enum(Platform))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Entry(Base):
+    """One reported activity, as currently valid (earlier versions in EntryRevision)."""
+
+    __tablename__ = "entries"
+    __table_args__ = (Index("ix_entries_unit_period", "unit_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    area: Mapped[str] = mapped_column(String(40))
+    area_name: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    period: Mapped[str] = mapped_column(String(10))
+    location: Mapped[str | None] = mapped_column(String(200))
+    answers: Mapped[dict[str, Any]]
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    member: Mapped[Member] = relationship()
+    unit: Mapped[Unit] = relationship()
+    metrics: Mapped[list[EntryMetric]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", order_by="EntryMetric.position"
+    )
+    photos: Mapped[list[EntryPhoto]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", order_by="EntryPhoto.position"
+    )
+    revisions: Mapped[list[EntryRevision]] = relationship(
+        back_populates="entry", order_by="EntryRevision.revision"
+    )
+
+
+class EntryMetric(Base):
+    """One counted figure of an entry (场次, 人次, 条 ...), kept with its approximation."""
+
+    __tablename__ = "entry_metrics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    question_id: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str] = mapped_column(String(20))
+    low: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+    high: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    approx: Mapped[str] = mapped_column(String(12))
+    raw: Mapped[str] = mapped_column(String(200))
+
+    entry: Mapped[Entry] = relationship(back_populates="metrics")
+
+
+class EntryPhoto(Base):
+    """A photo attached to an entry, by platform file reference."""
+
+    __tablename__ = "entry_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(20))
+    file_ref: Mapped[str] = mapped_column(String(300))
+    stored_path: Mapped[str | None] = mapped_column(String(400))
+
+    entry: Mapped[Entry] = relationship(back_populates="photos")
+
+
+class EntryRevision(Base):
+    """A previous version of an entry, kept whole when the entry is edited or deleted."""
+
+    __tablename__ = "entry_revisions"
+    __table_args__ = (UniqueConstraint("entry_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, Any]]
+    replaced_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    entry: Mapped[Entry] = relationship(back_populates="revisions")
+
+
+class ProcessedMessage(Base):
+    """A platform message already handled: the key that makes delivery idempotent."""
+
+    __tablename__ = "processed_messages"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+__all__ = [
+    "Base",
+    "ConversationState",
+    "Entry",
+    "EntryMetric",
+    "EntryPhoto",
+    "EntryRevision",
+    "Identity",
+    "Invite",
+    "Member",
+    "Platform",
+    "ProcessedMessage",
+    "QuestionnaireVersion",
+    "RoleGrant",
+    "RoleName",
+    "Unit",
+]

@@ -1,0 +1,346 @@
+"""Repository functions: every query Huibao makes, in one place, each inside a caller's session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import (
+    ConversationState,
+    Entry,
+    EntryMetric,
+    EntryPhoto,
+    EntryRevision,
+    Identity,
+    Invite,
+    Member,
+    Platform,
+    ProcessedMessage,
+    QuestionnaireVersion,
+    RoleGrant,
+    RoleName,
+    Unit,
+    utcnow,
+)
+
+
+def _insert_ignoring_conflicts(session: Session, model: Any, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True if a row was added."""
+    dialect = session.get_bind().dialect.name
+    factory = pg_insert if dialect == "postgresql" else sqlite_insert
+    key = next(iter(model.__table__.primary_key.columns))
+    statement = factory(model).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None
+
+
+# --- messages ------------------------------------------------------------------------
+
+
+def claim_message(session: Session, platform: str, key: str) -> bool:
+    """Record a platform message as processed; False if it was processed before."""
+    return _insert_ignoring_conflicts(
+        session,
+        ProcessedMessage,
+        {"platform": platform, "message_key": key, "processed_at": utcnow()},
+    )
+
+
+# --- members and units ---------------------------------------------------------------
+
+
+def member_by_identity(session: Session, platform: str, external_id: str) -> Member | None:
+    """Find the member behind a platform account."""
+    statement = (
+        select(Member)
+        .join(Identity, Identity.member_id == Member.id)
+        .where(Identity.platform == Platform(platform), Identity.external_id == external_id)
+    )
+    return session.scalars(statement).first()
+
+
+def grants_of(session: Session, member_id: int) -> Sequence[RoleGrant]:
+    """The member's roles with their units, in a stable order."""
+    statement = (
+        select(RoleGrant)
+        .where(RoleGrant.member_id == member_id)
+        .options(selectinload(RoleGrant.unit))
+        .order_by(RoleGrant.id)
+    )
+    return session.scalars(statement).all()
+
+
+def reporting_units(session: Session, member_id: int) -> list[tuple[int, str]]:
+    """Units a member reports for: every unit they hold a role in, without repeats."""
+    seen: dict[int, str] = {}
+    for grant in grants_of(session, member_id):
+        seen.setdefault(grant.unit_id, grant.unit.name)
+    return list(seen.items())
+
+
+def unit_by_key(session: Session, key: str) -> Unit | None:
+    """Find a unit by its code, or by its name when that is unique."""
+    unit = session.scalars(select(Unit).where(Unit.code == key)).first()
+    if unit is not None:
+        return unit
+    named = session.scalars(select(Unit).where(Unit.name == key)).all()
+    return named[0] if len(named) == 1 else None
+
+
+def subtree_ids(session: Session, unit: Unit) -> Select[int]:
+    """A subquery of the ids of a unit and all units below it."""
+    return select(Unit.id).where(Unit.path.startswith(unit.path))
+
+
+def add_identity(session: Session, member: Member, platform: str, external_id: str) -> None:
+    """Attach a platform account to a member."""
+    session.add(Identity(member=member, platform=Platform(platform), external_id=external_id))
+
+
+def grant_role(session: Session, member: Member, unit: Unit, role: RoleName) -> bool:
+    """Give a member a role in a unit; False if they already had it."""
+    existing = session.scalars(
+        select(RoleGrant).where(
+            RoleGrant.member_id == member.id, RoleGrant.unit_id == unit.id, RoleGrant.role == role
+        )
+    ).first()
+    if existing is not None:
+        return False
+    session.add(RoleGrant(member=member, unit=unit, role=role))
+    session.flush()
+    return True
+
+
+def invite_by_code(session: Session, code: str, *, lock: bool = False) -> Invite | None:
+    """Find an invite by its code (case-insensitive), optionally locking its row."""
+    statement = select(Invite).where(Invite.code == code.upper()).options(selectinload(Invite.unit))
+    if lock:
+        statement = statement.with_for_update()
+    return session.scalars(statement).first()
+
+
+# --- conversation state --------------------------------------------------------------
+
+
+def _state_query(
+    member_id: int | None, platform: str, external_id: str
+) -> Select[ConversationState]:
+    if member_id is not None:
+        return select(ConversationState).where(ConversationState.member_id == member_id)
+    return select(ConversationState).where(
+        ConversationState.member_id.is_(None),
+        ConversationState.platform == Platform(platform),
+        ConversationState.external_id == external_id,
+    )
+
+
+def load_state(
+    session: Session, member_id: int | None, platform: str, external_id: str
+) -> ConversationState | None:
+    """The person's dialog state, locked for this transaction (PostgreSQL)."""
+    statement = _state_query(member_id, platform, external_id).with_for_update()
+    return session.scalars(statement).first()
+
+
+def save_state(
+    session: Session,
+    current: ConversationState | None,
+    *,
+    member_id: int | None,
+    platform: str,
+    external_id: str,
+    kind: str,
+    data: dict[str, Any],
+) -> None:
+    """Create or replace a person's dialog state."""
+    if current is None:
+        keyed_by_member = member_id is not None
+        session.add(
+            ConversationState(
+                member_id=member_id,
+                platform=None if keyed_by_member else Platform(platform),
+                external_id=None if keyed_by_member else external_id,
+                kind=kind,
+                data=data,
+                updated_at=utcnow(),
+            )
+        )
+    else:
+        current.kind = kind
+        current.data = data
+        current.updated_at = utcnow()
+
+
+def clear_state(session: Session, current: ConversationState | None) -> None:
+    """Forget a dialog state."""
+    if current is not None:
+        session.execute(delete(ConversationState).where(ConversationState.id == current.id))
+
+
+# --- questionnaires ------------------------------------------------------------------
+
+
+def questionnaire_row(
+    session: Session, key: str, version: int, title: str, body: dict[str, Any]
+) -> int:
+    """The id of the stored snapshot of a questionnaire version, storing it on first use."""
+    _insert_ignoring_conflicts(
+        session,
+        QuestionnaireVersion,
+        {"key": key, "version": version, "title": title, "body": body, "created_at": utcnow()},
+    )
+    found = session.scalars(
+        select(QuestionnaireVersion.id).where(
+            QuestionnaireVersion.key == key, QuestionnaireVersion.version == version
+        )
+    ).one()
+    return int(found)
+
+
+# --- entries -------------------------------------------------------------------------
+
+
+def entry_snapshot(entry: Entry) -> dict[str, Any]:
+    """The whole entry as JSON, as kept in a revision."""
+    return {
+        "revision": entry.revision,
+        "unit_id": entry.unit_id,
+        "area": entry.area,
+        "area_name": entry.area_name,
+        "title": entry.title,
+        "start_date": entry.start_date.isoformat(),
+        "end_date": entry.end_date.isoformat(),
+        "location": entry.location,
+        "answers": entry.answers,
+        "metrics": [
+            {
+                "question_id": m.question_id,
+                "label": m.label,
+                "unit": m.unit,
+                "low": str(m.low),
+                "high": None if m.high is None else str(m.high),
+                "approx": m.approx,
+                "raw": m.raw,
+            }
+            for m in entry.metrics
+        ],
+        "photos": [p.file_ref for p in entry.photos],
+        "updated_at": entry.updated_at.isoformat(),
+        "deleted_at": None if entry.deleted_at is None else entry.deleted_at.isoformat(),
+    }
+
+
+def write_entry(
+    session: Session,
+    entry: Entry | None,
+    *,
+    member_id: int,
+    editor_id: int,
+    questionnaire_id: int,
+    platform: str,
+    fields: dict[str, Any],
+    metrics: Sequence[dict[str, Any]],
+    photos: Sequence[str],
+    now: datetime,
+) -> Entry:
+    """Store a new entry, or a new revision of `entry` keeping the old one whole."""
+    if entry is None:
+        entry = Entry(member_id=member_id, questionnaire_id=questionnaire_id, created_at=now)
+        session.add(entry)
+    else:
+        session.add(
+            EntryRevision(
+                entry=entry,
+                revision=entry.revision,
+                snapshot=entry_snapshot(entry),
+                replaced_by_member_id=editor_id,
+                created_at=now,
+            )
+        )
+        entry.revision += 1
+        entry.questionnaire_id = questionnaire_id
+        entry.metrics.clear()
+        entry.photos.clear()
+        session.flush()
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.updated_at = now
+    entry.metrics.extend(EntryMetric(position=i, **m) for i, m in enumerate(metrics))
+    entry.photos.extend(
+        EntryPhoto(position=i, platform=platform, file_ref=ref) for i, ref in enumerate(photos)
+    )
+    session.flush()
+    return entry
+
+
+def mark_deleted(session: Session, entry: Entry, editor_id: int, now: datetime) -> None:
+    """Take an entry out of the summaries, keeping its last version as a revision."""
+    session.add(
+        EntryRevision(
+            entry=entry,
+            revision=entry.revision,
+            snapshot=entry_snapshot(entry),
+            replaced_by_member_id=editor_id,
+            created_at=now,
+        )
+    )
+    entry.revision += 1
+    entry.deleted_at = now
+    entry.updated_at = now
+
+
+def live_entry(session: Session, entry_id: int) -> Entry | None:
+    """An entry that is not deleted, with its figures and photos."""
+    statement = (
+        select(Entry)
+        .where(Entry.id == entry_id, Entry.deleted_at.is_(None))
+        .options(selectinload(Entry.metrics), selectinload(Entry.photos))
+    )
+    return session.scalars(statement).first()
+
+
+def entries_of_member(session: Session, member_id: int, period: str) -> Sequence[Entry]:
+    """A member's live entries in a period, oldest activity first."""
+    statement = (
+        select(Entry)
+        .where(Entry.member_id == member_id, Entry.period == period, Entry.deleted_at.is_(None))
+        .options(selectinload(Entry.metrics))
+        .order_by(Entry.start_date, Entry.id)
+    )
+    return session.scalars(statement).all()
+
+
+def entries_in(session: Session, unit: Unit | None, period: str | None) -> Sequence[Entry]:
+    """Live entries of a unit's subtree (or all units) and a period (or all periods)."""
+    statement = (
+        select(Entry)
+        .where(Entry.deleted_at.is_(None))
+        .options(
+            selectinload(Entry.metrics),
+            selectinload(Entry.member),
+            selectinload(Entry.unit),
+            selectinload(Entry.photos),
+        )
+        .order_by(Entry.start_date, Entry.id)
+    )
+    if unit is not None:
+        statement = statement.where(Entry.unit_id.in_(subtree_ids(session, unit)))
+    if period is not None:
+        statement = statement.where(Entry.period == period)
+    return session.scalars(statement).all()
+
+
+def metric_to_decimal(value: str | None) -> Decimal | None:
+    """Read a stored decimal string back."""
+    return None if value is None else Decimal(value)
+
+
+def as_date(value: str) -> date:
+    """Read a stored ISO date back."""
+    return date.fromisoformat(value)
