@@ -1,0 +1,62 @@
+"""The composition root: settings in, a wired Huibao out. Nothing connects before `build`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.conversation import Conversation
+from bot.questionnaire import Questionnaire, load_questionnaires
+from bot.settings import Settings
+from storage.db import create_db_engine, make_sessionmaker, upgrade
+
+log = logging.getLogger(__name__)
+
+
+def templates_dir() -> Path:
+    """Where the shipped templates are: inside the wheel, or the repository's templates/."""
+    packaged = Path(__file__).parent / "_templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass
+class App:
+    """Everything a command needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    questionnaires: dict[str, Questionnaire]
+    conversation: Conversation
+    clock: Callable[[], datetime]
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def build(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> App:
+    """Connect, migrate (unless told not to), load questionnaires and wire the core."""
+    engine = create_db_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    directory = settings.questionnaires_dir or templates_dir() / "questionnaires"
+    questionnaires = load_questionnaires(directory)
+    sessions = make_sessionmaker(engine)
+    conversation = Conversation(
+        sessions, questionnaires, settings.default_questionnaire, settings.zone, clock
+    )
+    return App(settings, engine, sessions, questionnaires, conversation, clock)

@@ -1,0 +1,256 @@
+"""The `huibao` command line: the main job, the shell, and the admin's tools."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from bot.app import App, build
+from bot.conversation import entry_line
+from bot.interview import Context
+from bot.org import OrgError, create_invite, demo_org, load_org, parse_duration, read_org_file
+from bot.periods import parse_period, period_of
+from bot.questionnaire import QuestionnaireError
+from bot.settings import Settings, SettingsError, load_settings
+from bot.shell import Shell
+from storage import repo
+from storage.db import create_db_engine, current_revision, transaction, upgrade
+from storage.models import Member, RoleName, Unit
+
+DEMO_USER = "demo"
+DEMO_NAME = "演示用户"
+DEMO_UNIT = "demo-xinhua"
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+@contextmanager
+def _app(settings: Settings | None = None) -> Iterator[App]:
+    settings = settings or _settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        app = build(settings)
+    except QuestionnaireError as exc:
+        raise click.ClickException(f"questionnaire error: {exc}") from exc
+    except OperationalError as exc:
+        raise click.ClickException(
+            f"cannot open the database (HUIBAO_DATABASE_URL={_safe_url(settings)}): {exc.orig}"
+        ) from exc
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Huibao (汇报): community activity reports and the half-year work summary.
+
+    Settings come from HUIBAO_ environment variables or a .env file
+    (HUIBAO_DATABASE_URL, HUIBAO_TELEGRAM__TOKEN, ...); see README.md.
+    """
+
+
+@main.command()
+def run() -> None:
+    """Run the main job: the configured platforms, or the local shell with a demo unit."""
+    settings = _settings()
+    if settings.platform_configured:
+        raise click.ClickException(
+            "a chat platform is configured, but the Telegram and WeCom adapters are not part "
+            "of this version yet; unset HUIBAO_TELEGRAM__TOKEN / HUIBAO_WECOM__CORP_ID to use "
+            "the local shell"
+        )
+    with _app(settings) as app:
+        _ensure_demo(app)
+        click.echo(
+            f"没有配置聊天平台，打开本地试用（示范单位：新华社区，身份：{DEMO_NAME}）。",
+            err=True,
+        )
+        _shell(app, DEMO_USER)
+
+
+def _ensure_demo(app: App) -> None:
+    """Create the demo unit tree and a registered demo member, once."""
+    with transaction(app.sessions) as session:
+        load_org(session, demo_org())
+        if repo.member_by_identity(session, "shell", DEMO_USER) is None:
+            unit = repo.unit_by_key(session, DEMO_UNIT)
+            assert unit is not None
+            member = Member(name=DEMO_NAME, locale="zh")
+            session.add(member)
+            repo.add_identity(session, member, "shell", DEMO_USER)
+            session.flush()
+            repo.grant_role(session, member, unit, RoleName.STAFF)
+
+
+@main.command()
+@click.option("--as", "user", default=DEMO_USER, show_default=True, help="Shell user name.")
+def shell(user: str) -> None:
+    """Chat with the bot in this terminal (reads a script when stdin is not a terminal)."""
+    with _app() as app:
+        _shell(app, user)
+
+
+def _shell(app: App, user: str) -> None:
+    console = Shell(app.conversation, user, sys.stdout, app.clock)
+    if sys.stdin.isatty():
+        with contextlib.suppress(ImportError):  # Windows has no readline
+            import readline  # noqa: F401  (line editing for input())
+        console.run_interactive(input)
+    else:
+        console.run_script(sys.stdin)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (also done at every start)."""
+    settings = _settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        click.echo(f"database at revision {current_revision(engine)}")
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"migration failed (HUIBAO_DATABASE_URL): {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+@main.group()
+def org() -> None:
+    """The unit tree (区/街道/社区)."""
+
+
+@org.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def org_load(file: Path) -> None:
+    """Create or update units from a YAML file (safe to run again)."""
+    try:
+        spec = read_org_file(file)
+    except OrgError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with _app() as app, transaction(app.sessions) as session:
+        result = load_org(session, spec)
+    click.echo(
+        f"units: {result.created} created, {result.updated} updated, {result.unchanged} unchanged"
+    )
+
+
+@org.command("show")
+def org_show() -> None:
+    """Print the unit tree."""
+    with _app() as app, transaction(app.sessions) as session:
+        units = session.scalars(select(Unit).order_by(Unit.path)).all()
+        if not units:
+            click.echo("no units yet: huibao org load FILE.yaml")
+        for unit in units:
+            depth = unit.path.count("/") - 2
+            click.echo(f"{'  ' * depth}{unit.name} [{unit.code}] {unit.kind}")
+
+
+@main.group()
+def invite() -> None:
+    """Join codes."""
+
+
+@invite.command("create")
+@click.option("--unit", "unit_key", required=True, help="Unit code or unique name.")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in RoleName]),
+    default=RoleName.STAFF.value,
+    show_default=True,
+)
+@click.option("--uses", type=int, default=None, help="How many people may join (default: any).")
+@click.option(
+    "--expires", default="7d", show_default=True, help="Validity: 7d, 12h, 30m, 2w or never."
+)
+def invite_create(unit_key: str, role: str, uses: int | None, expires: str) -> None:
+    """Create a join code for a unit and role; people send '/start CODE' to the bot."""
+    now = datetime.now(UTC)
+    try:
+        expires_in = parse_duration(expires)
+    except OrgError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires") from exc
+    with _app() as app:
+        try:
+            with transaction(app.sessions) as session:
+                created = create_invite(
+                    session, unit_key, role, uses=uses, expires_in=expires_in, now=now
+                )
+                unit_name, code, until = created.unit.name, created.code, created.expires_at
+        except OrgError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(code)
+        limits = [f"unit: {unit_name}", f"role: {role}"]
+        limits.append(f"uses: {uses if uses else 'unlimited'}")
+        if until is not None:
+            local = until.astimezone(app.settings.zone)
+            limits.append(f"expires: {local:%Y-%m-%d %H:%M} ({app.settings.timezone})")
+        click.echo(", ".join(limits), err=True)
+        click.echo(f"send to the bot: /start {code}", err=True)
+
+
+@main.group()
+def entries() -> None:
+    """Stored activity entries."""
+
+
+@entries.command("list")
+@click.option("--unit", "unit_key", default=None, help="Unit code or name (with its subtree).")
+@click.option("--period", default=None, help="Half-year, e.g. 2026H1 (default: all).")
+def entries_list(unit_key: str | None, period: str | None) -> None:
+    """Print the stored entries with their figures."""
+    try:
+        period_key = parse_period(period).key if period else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    with _app() as app, transaction(app.sessions) as session:
+        unit = None
+        if unit_key is not None:
+            unit = repo.unit_by_key(session, unit_key)
+            if unit is None:
+                raise click.ClickException(f"no unit {unit_key!r}")
+        found = repo.entries_in(session, unit, period_key)
+        now = app.clock()
+        today = now.astimezone(app.settings.zone).date()
+        questionnaire = app.questionnaires[app.settings.default_questionnaire]
+        ctx = Context(questionnaire=questionnaire, now=now, today=today)
+        for entry in found:
+            period_text = period_of(entry.start_date).key
+            click.echo(
+                f"{entry_line(ctx, entry)}｜{entry.unit.name}｜{entry.member.name}"
+                f"｜{period_text}｜v{entry.revision}"
+            )
+        click.echo(f"{len(found)} entries", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

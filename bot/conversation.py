@@ -1,0 +1,444 @@
+"""The conversation boundary: one incoming message in, replies out, state in the database.
+
+Every adapter (shell, Telegram, WeCom) ends in `Conversation.handle`. One message is one
+transaction: the processed-message key, the dialog state and any stored entry commit
+together, so a duplicate delivery is ignored and a crash loses at most the message that
+was being handled.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import interview
+from bot.figures import metric_text
+from bot.interview import Context, InterviewState, Step
+from bot.messages import text as msg
+from bot.periods import period_of
+from bot.questionnaire import Questionnaire
+from bot.types import Choice, Incoming, Kind, Reply
+from storage import repo
+from storage.db import transaction
+from storage.models import ConversationState, Entry, Member, RoleName
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_LENGTH = 4000
+REPORT_WORDS = frozenset({"上报", "新建", "填报", "汇报", "报告", "报活动", "上报活动", "report"})
+INVITE_CODE = re.compile(r"^[A-HJ-NP-Z2-9]{8}$")
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+NAME_MAX = 30
+
+KIND_INTERVIEW = "interview"
+KIND_JOIN = "join"
+KIND_DELETE = "delete"
+
+
+def new_invite_code() -> str:
+    """A random 8-character code without look-alike characters (0/O, 1/I)."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command with its argument, e.g. /edit 12."""
+
+    name: str
+    argument: str
+
+
+def parse_command(text: str) -> Command | None:
+    """Read '/edit 12' or '/start@HuibaoBot CODE'; None for plain text."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None
+    head, _, rest = stripped[1:].partition(" ")
+    name = head.split("@", 1)[0].lower()
+    return Command(name, rest.strip())
+
+
+@dataclass
+class Turn:
+    """What the handling of one message needs at hand."""
+
+    session: Session
+    incoming: Incoming
+    member: Member | None
+    state: ConversationState | None
+    locale: str
+
+    def t(self, key: str, **params: Any) -> str:
+        return msg(self.locale, key, **params)
+
+
+class Conversation:
+    """Handles every incoming message of every platform."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        questionnaires: Mapping[str, Questionnaire],
+        default_questionnaire: str,
+        zone: ZoneInfo,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if default_questionnaire not in questionnaires:
+            known = ", ".join(sorted(questionnaires)) or "none"
+            raise ValueError(
+                f"default questionnaire {default_questionnaire!r} not found (loaded: {known})"
+            )
+        self._sessions = sessions
+        self._questionnaires = questionnaires
+        self._default = default_questionnaire
+        self._zone = zone
+        self._clock = clock
+        self._questionnaire_ids: dict[tuple[str, int], int] = {}
+
+    def handle(self, incoming: Incoming) -> list[Reply]:
+        """Process one message once; return the replies to send (none for a duplicate)."""
+        try:
+            with transaction(self._sessions) as session:
+                if not repo.claim_message(session, incoming.platform, incoming.message_id):
+                    log.info(
+                        "duplicate message %s/%s ignored", incoming.platform, incoming.message_id
+                    )
+                    return []
+                return self._dispatch(session, incoming)
+        except Exception:
+            log.exception("failed to handle message %s/%s", incoming.platform, incoming.message_id)
+            return [Reply(msg(incoming.locale or "zh", "internal_error"))]
+
+    # -- dispatch -----------------------------------------------------------------------
+
+    def _dispatch(self, session: Session, incoming: Incoming) -> list[Reply]:
+        member = repo.member_by_identity(session, incoming.platform, incoming.user_id)
+        locale = member.locale if member is not None else _locale(incoming.locale)
+        if member is None and incoming.in_group:
+            return []  # strangers in a group get a deliberate silence
+        state = repo.load_state(
+            session, member.id if member else None, incoming.platform, incoming.user_id
+        )
+        turn = Turn(session, incoming, member, state, locale)
+        if len(incoming.text) > MAX_MESSAGE_LENGTH:
+            return [
+                Reply(
+                    turn.t("too_long_message", length=len(incoming.text), limit=MAX_MESSAGE_LENGTH)
+                )
+            ]
+        command = parse_command(incoming.text) if incoming.kind is Kind.TEXT else None
+        if member is None:
+            return self._stranger(turn, command)
+        if incoming.in_group:
+            return [Reply(turn.t("group_use_private"))] if command else []
+        if command is not None:
+            return self._command(turn, command)
+        return self._message(turn)
+
+    def _message(self, turn: Turn) -> list[Reply]:
+        state = turn.state
+        if state is not None and state.kind == KIND_INTERVIEW:
+            ctx, current = self._interview(turn, state)
+            return self._apply(turn, ctx, interview.answer(ctx, current, turn.incoming))
+        if state is not None and state.kind == KIND_DELETE:
+            return self._answer_delete(turn, state)
+        if turn.incoming.kind is Kind.TEXT and not interview.clean_text(turn.incoming.text):
+            return [Reply(turn.t("empty_message"))]
+        if interview.clean_text(turn.incoming.text).lower() in REPORT_WORDS:
+            return self._start_report(turn)
+        return [Reply(turn.t("idle"))]
+
+    def _command(self, turn: Turn, command: Command) -> list[Reply]:
+        state = turn.state
+        in_interview = state is not None and state.kind == KIND_INTERVIEW
+        name = command.name
+        if name in ("report", "new", "baogao"):
+            return self._start_report(turn)
+        if name == "cancel":
+            if state is None:
+                return [Reply(turn.t("nothing_to_cancel"))]
+            repo.clear_state(turn.session, state)
+            key = "delete_kept" if state.kind == KIND_DELETE else "cancelled"
+            return [Reply(turn.t(key, id=state.data.get("entry_id")))]
+        if name in ("skip", "back"):
+            if state is None or state.kind != KIND_INTERVIEW:
+                return [
+                    Reply(turn.t("nothing_to_skip" if name == "skip" else "nothing_to_go_back"))
+                ]
+            ctx, current = self._interview(turn, state)
+            action = interview.skip if name == "skip" else interview.back
+            return self._apply(turn, ctx, action(ctx, current))
+        if name in ("help", "start") and not command.argument:
+            return [Reply(turn.t("help")), *self._resume(turn)]
+        if name in ("start", "join"):
+            return [*self._join_more(turn, command.argument), *self._resume(turn)]
+        if name == "mine":
+            return [self._mine(turn), *self._resume(turn)]
+        if name in ("edit", "delete"):
+            if in_interview:
+                return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
+            return self._edit_or_delete(turn, command)
+        return [Reply(turn.t("unknown_command", command="/" + name)), *self._resume(turn)]
+
+    def _resume(self, turn: Turn) -> list[Reply]:
+        state = turn.state
+        if state is None or state.kind != KIND_INTERVIEW:
+            return []
+        ctx, current = self._interview(turn, state)
+        return [interview.resume(ctx, current)]
+
+    # -- reporting ----------------------------------------------------------------------
+
+    def _context(self, turn: Turn, questionnaire_id: str | None = None) -> Context:
+        questionnaire = self._questionnaires.get(questionnaire_id or self._default)
+        if questionnaire is None:
+            questionnaire = self._questionnaires[self._default]
+        now = turn.incoming.at
+        return Context(
+            questionnaire=questionnaire,
+            now=now,
+            today=now.astimezone(self._zone).date(),
+            locale=turn.locale,
+        )
+
+    def _interview(self, turn: Turn, state: ConversationState) -> tuple[Context, InterviewState]:
+        current = InterviewState.from_json(state.data)
+        return self._context(turn, current.questionnaire), current
+
+    def _start_report(self, turn: Turn) -> list[Reply]:
+        assert turn.member is not None
+        if turn.state is not None and turn.state.kind == KIND_INTERVIEW:
+            return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
+        units = repo.reporting_units(turn.session, turn.member.id)
+        ctx = self._context(turn)
+        return self._apply(turn, ctx, interview.start(ctx, units))
+
+    def _apply(self, turn: Turn, ctx: Context, step: Step) -> list[Reply]:
+        assert turn.member is not None
+        replies = list(step.replies)
+        if step.draft is not None:
+            replies.append(self._store(turn, ctx, step.draft))
+        if step.state is None:
+            repo.clear_state(turn.session, turn.state)
+        else:
+            repo.save_state(
+                turn.session,
+                turn.state,
+                member_id=turn.member.id,
+                platform=turn.incoming.platform,
+                external_id=turn.incoming.user_id,
+                kind=KIND_INTERVIEW,
+                data=step.state.to_json(),
+            )
+        return replies
+
+    def _store(self, turn: Turn, ctx: Context, draft: interview.Draft) -> Reply:
+        assert turn.member is not None
+        session = turn.session
+        q = ctx.questionnaire
+        key = (q.id, q.version)
+        if key not in self._questionnaire_ids:
+            body = q.model_dump(mode="json")
+            self._questionnaire_ids[key] = repo.questionnaire_row(
+                session, q.id, q.version, q.title, body
+            )
+        existing: Entry | None = None
+        if draft.entry_id is not None:
+            existing = repo.live_entry(session, draft.entry_id)
+            if existing is None or existing.member_id != turn.member.id:
+                return Reply(turn.t("entry_not_found", id=draft.entry_id))
+        entry = repo.write_entry(
+            session,
+            existing,
+            member_id=turn.member.id,
+            editor_id=turn.member.id,
+            questionnaire_id=self._questionnaire_ids[key],
+            platform=turn.incoming.platform,
+            fields={
+                "unit_id": draft.unit_id,
+                "area": draft.area,
+                "area_name": draft.area_name,
+                "title": draft.title,
+                "start_date": draft.start_date,
+                "end_date": draft.end_date,
+                "period": period_of(draft.start_date).key,
+                "location": draft.location,
+                "answers": draft.answers,
+            },
+            metrics=[
+                {
+                    "question_id": m.question_id,
+                    "label": m.label,
+                    "unit": m.unit,
+                    "low": m.low,
+                    "high": m.high,
+                    "approx": m.approx,
+                    "raw": m.raw,
+                }
+                for m in draft.metrics
+            ],
+            photos=draft.photos,
+            now=self._clock(),
+        )
+        if existing is not None:
+            return Reply(turn.t("saved_edit", id=entry.id, revision=entry.revision))
+        return Reply(turn.t("saved", id=entry.id))
+
+    def _mine(self, turn: Turn) -> Reply:
+        assert turn.member is not None
+        ctx = self._context(turn)
+        period = period_of(ctx.today)
+        entries = repo.entries_of_member(turn.session, turn.member.id, period.key)
+        if not entries:
+            return Reply(turn.t("mine_empty", period=period.chinese))
+        lines = [turn.t("mine_header", period=period.chinese, count=len(entries))]
+        lines.extend(entry_line(ctx, e) for e in entries)
+        return Reply("\n".join(lines))
+
+    def _edit_or_delete(self, turn: Turn, command: Command) -> list[Reply]:
+        assert turn.member is not None
+        number = command.argument.lstrip("#＃").strip()
+        if not number.isdigit():
+            return [Reply(turn.t("entry_number_missing", command="/" + command.name))]
+        entry = repo.live_entry(turn.session, int(number))
+        if entry is None or entry.member_id != turn.member.id:
+            return [Reply(turn.t("entry_not_found", id=number))]
+        if command.name == "delete":
+            repo.save_state(
+                turn.session,
+                turn.state,
+                member_id=turn.member.id,
+                platform=turn.incoming.platform,
+                external_id=turn.incoming.user_id,
+                kind=KIND_DELETE,
+                data={"entry_id": entry.id},
+            )
+            return [_yes_no(turn, turn.t("delete_confirm", id=entry.id, title=entry.title))]
+        units = repo.reporting_units(turn.session, turn.member.id)
+        if entry.unit_id not in dict(units):
+            units.append((entry.unit_id, entry.unit.name))
+        ctx = self._context(turn)
+        step = interview.start_edit(ctx, units, entry.id, entry.unit_id, dict(entry.answers))
+        return self._apply(turn, ctx, step)
+
+    def _answer_delete(self, turn: Turn, state: ConversationState) -> list[Reply]:
+        assert turn.member is not None
+        entry_id = int(state.data["entry_id"])
+        word = interview.clean_text(turn.incoming.text).lower()
+        if turn.incoming.text == "yes" or word in interview.YES_WORDS:
+            repo.clear_state(turn.session, state)
+            entry = repo.live_entry(turn.session, entry_id)
+            if entry is None or entry.member_id != turn.member.id:
+                return [Reply(turn.t("entry_not_found", id=entry_id))]
+            repo.mark_deleted(turn.session, entry, turn.member.id, self._clock())
+            return [Reply(turn.t("deleted", id=entry_id))]
+        if turn.incoming.text == "no" or word in interview.NO_WORDS:
+            repo.clear_state(turn.session, state)
+            return [Reply(turn.t("delete_kept", id=entry_id))]
+        return [_yes_no(turn, turn.t("bad_yes_no"))]
+
+    # -- joining ------------------------------------------------------------------------
+
+    def _stranger(self, turn: Turn, command: Command | None) -> list[Reply]:
+        state = turn.state
+        if command is not None and command.name in ("start", "join") and command.argument:
+            return self._begin_join(turn, command.argument)
+        if command is not None and command.name == "cancel" and state is not None:
+            repo.clear_state(turn.session, state)
+            return [Reply(turn.t("join_cancelled"))]
+        if state is not None and state.kind == KIND_JOIN and command is None:
+            return self._finish_join(turn, state)
+        code = interview.clean_text(turn.incoming.text).upper()
+        if command is None and INVITE_CODE.match(code):
+            return self._begin_join(turn, code)
+        return [Reply(turn.t("not_registered"))]
+
+    def _check_invite(self, turn: Turn, code: str, *, lock: bool) -> tuple[Any, Reply | None]:
+        cleaned = interview.clean_text(code).upper()
+        invite = repo.invite_by_code(turn.session, cleaned, lock=lock)
+        if invite is None or invite.revoked:
+            return None, Reply(turn.t("invite_invalid", code=cleaned[:20]))
+        if invite.expires_at is not None and invite.expires_at <= turn.incoming.at:
+            return None, Reply(turn.t("invite_expired", code=cleaned))
+        if invite.max_uses is not None and invite.uses >= invite.max_uses:
+            return None, Reply(turn.t("invite_used_up", code=cleaned))
+        return invite, None
+
+    def _begin_join(self, turn: Turn, code: str) -> list[Reply]:
+        invite, problem = self._check_invite(turn, code, lock=False)
+        if problem is not None:
+            return [problem]
+        repo.save_state(
+            turn.session,
+            turn.state,
+            member_id=None,
+            platform=turn.incoming.platform,
+            external_id=turn.incoming.user_id,
+            kind=KIND_JOIN,
+            data={"code": invite.code},
+        )
+        role = turn.t(f"role_{invite.role.value}")
+        return [Reply(turn.t("join_ask_name", unit=invite.unit.name, role=role))]
+
+    def _finish_join(self, turn: Turn, state: ConversationState) -> list[Reply]:
+        name = interview.clean_text(turn.incoming.text)
+        if (
+            turn.incoming.kind is not Kind.TEXT
+            or not name
+            or len(name) > NAME_MAX
+            or not any(ch.isalpha() for ch in name)
+        ):
+            return [Reply(turn.t("join_bad_name"))]
+        invite, problem = self._check_invite(turn, str(state.data["code"]), lock=True)
+        if problem is not None:
+            repo.clear_state(turn.session, state)
+            return [problem]
+        member = Member(name=name, locale=turn.locale)
+        turn.session.add(member)
+        repo.add_identity(turn.session, member, turn.incoming.platform, turn.incoming.user_id)
+        turn.session.flush()
+        repo.grant_role(turn.session, member, invite.unit, invite.role)
+        invite.uses += 1
+        repo.clear_state(turn.session, state)
+        role = turn.t(f"role_{invite.role.value}")
+        log.info("member %s joined unit %s as %s", member.id, invite.unit.id, invite.role.value)
+        return [Reply(turn.t("join_done", name=name, unit=invite.unit.name, role=role))]
+
+    def _join_more(self, turn: Turn, code: str) -> list[Reply]:
+        assert turn.member is not None
+        invite, problem = self._check_invite(turn, code, lock=True)
+        if problem is not None:
+            return [problem]
+        role = turn.t(f"role_{invite.role.value}")
+        if not repo.grant_role(turn.session, turn.member, invite.unit, RoleName(invite.role)):
+            return [Reply(turn.t("join_already", unit=invite.unit.name, role=role))]
+        invite.uses += 1
+        return [Reply(turn.t("join_role_added", unit=invite.unit.name, role=role))]
+
+
+def _locale(value: str | None) -> str:
+    return "en" if value and value.lower().startswith("en") else "zh"
+
+
+def _yes_no(turn: Turn, question: str) -> Reply:
+    return Reply(question, (Choice(turn.t("yes"), "yes"), Choice(turn.t("no"), "no")))
+
+
+def entry_line(ctx: Context, entry: Entry) -> str:
+    """One line per entry: '#12 6月30日 理论学习｜title｜参与人次 4000余人次'."""
+    day = f"{entry.start_date.month}月{entry.start_date.day}日"
+    figures = "，".join(
+        f"{m.label} {metric_text(m.low, m.high, m.approx, m.unit)}" for m in entry.metrics
+    )
+    parts = [f"#{entry.id} {day} {entry.area_name}｜{entry.title}"]
+    if figures:
+        parts.append(figures)
+    return "｜".join(parts)
