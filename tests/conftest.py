@@ -1,0 +1,171 @@
+"""Shared fixtures: one storage contract, two databases (SQLite always, PostgreSQL if reachable).
+
+PostgreSQL tests use HUIBAO_TEST_POSTGRES_URL (default: the local server's `test` database)
+in a schema of their own, dropped at the end. With HUIBAO_TEST_REQUIRE_POSTGRES=1 (set by
+.ci/run) an unreachable server fails the run instead of skipping those tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import templates_dir
+from bot.conversation import Conversation
+from bot.questionnaire import Questionnaire, load_questionnaires
+from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
+from storage.models import Base, Member, RoleName
+from tests.chat import Chat
+
+POSTGRES_URL = os.environ.get(
+    "HUIBAO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("HUIBAO_TEST_REQUIRE_POSTGRES") == "1"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _postgres_problem() -> str | None:
+    try:
+        engine = create_engine(
+            make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"),
+            connect_args={"connect_timeout": 3},
+        )
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL server, as a URL with its search_path."""
+    problem = _postgres_problem()
+    if problem is not None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(problem)
+        pytest.skip(problem)
+    schema = f"huibao_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
+    with admin.begin() as connection:
+        connection.execute(text(f"create schema {schema}"))
+    url = make_url(POSTGRES_URL).set(
+        drivername="postgresql+psycopg", query={"options": f"-csearch_path={schema}"}
+    )
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as connection:
+        connection.execute(text(f"drop schema {schema} cascade"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """An engine on each backend with the schema migrated to head, shared by the session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'huibao.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Engine:
+    """The migrated engine, emptied before the test."""
+    with migrated_engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    return migrated_engine
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def questionnaires() -> dict[str, Questionnaire]:
+    return load_questionnaires(templates_dir() / "questionnaires")
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    # Wednesday 24 June 2026, 10:00 in Shanghai.
+    return Clock(datetime(2026, 6, 24, 10, 0, tzinfo=SHANGHAI).astimezone(UTC))
+
+
+@pytest.fixture
+def conversation(
+    sessions: sessionmaker[Session], questionnaires: dict[str, Questionnaire], clock: Clock
+) -> Conversation:
+    return Conversation(sessions, questionnaires, "community_culture", SHANGHAI, clock)
+
+
+@pytest.fixture
+def demo_org(sessions: sessionmaker[Session]) -> None:
+    from bot.org import demo_org as spec
+    from bot.org import load_org
+
+    with transaction(sessions) as session:
+        load_org(session, spec())
+
+
+def register(
+    sessions: sessionmaker[Session],
+    name: str,
+    unit_code: str,
+    role: RoleName = RoleName.STAFF,
+    platform: str = "shell",
+    external_id: str | None = None,
+) -> int:
+    """Register a member directly (the join dialog has tests of its own)."""
+    from storage import repo
+
+    with transaction(sessions) as session:
+        unit = repo.unit_by_key(session, unit_code)
+        assert unit is not None, unit_code
+        member = Member(name=name, locale="zh")
+        session.add(member)
+        repo.add_identity(session, member, platform, external_id or name)
+        session.flush()
+        repo.grant_role(session, member, unit, role)
+        return member.id
+
+
+@pytest.fixture
+def staff_chat(conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock) -> Chat:
+    """A registered staff member of 新华社区 chatting in the shell."""
+    register(sessions, "李华", "demo-xinhua")
+    return Chat(conversation, "李华", clock)
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
