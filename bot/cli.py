@@ -44,6 +44,8 @@ def _app(settings: Settings | None = None) -> Iterator[App]:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start is noise
     try:
         app = build(settings)
     except QuestionnaireError as exc:

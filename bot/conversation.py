@@ -152,7 +152,7 @@ class Conversation:
             return self._answer_delete(turn, state)
         if turn.incoming.kind is Kind.TEXT and not interview.clean_text(turn.incoming.text):
             return [Reply(turn.t("empty_message"))]
-        if interview.clean_text(turn.incoming.text).lower() in REPORT_WORDS:
+        if interview.normalise_word(turn.incoming.text) in REPORT_WORDS:
             return self._start_report(turn)
         return [Reply(turn.t("idle"))]
 
@@ -332,7 +332,7 @@ class Conversation:
     def _answer_delete(self, turn: Turn, state: ConversationState) -> list[Reply]:
         assert turn.member is not None
         entry_id = int(state.data["entry_id"])
-        word = interview.clean_text(turn.incoming.text).lower()
+        word = interview.normalise_word(turn.incoming.text)
         if turn.incoming.text == "yes" or word in interview.YES_WORDS:
             repo.clear_state(turn.session, state)
             entry = repo.live_entry(turn.session, entry_id)
@@ -356,13 +356,13 @@ class Conversation:
             return [Reply(turn.t("join_cancelled"))]
         if state is not None and state.kind == KIND_JOIN and command is None:
             return self._finish_join(turn, state)
-        code = interview.clean_text(turn.incoming.text).upper()
+        code = interview.normalise_word(turn.incoming.text).upper()
         if command is None and INVITE_CODE.match(code):
             return self._begin_join(turn, code)
         return [Reply(turn.t("not_registered"))]
 
     def _check_invite(self, turn: Turn, code: str, *, lock: bool) -> tuple[Any, Reply | None]:
-        cleaned = interview.clean_text(code).upper()
+        cleaned = interview.normalise_word(code).upper()
         invite = repo.invite_by_code(turn.session, cleaned, lock=lock)
         if invite is None or invite.revoked:
             return None, Reply(turn.t("invite_invalid", code=cleaned[:20]))

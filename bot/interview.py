@@ -522,13 +522,17 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]"
 
 
 def clean_text(raw: str) -> str:
-    """Drop control and zero-width characters and normalise width, keeping line breaks."""
-    cleaned = _CONTROL.sub("", unicodedata.normalize("NFKC", raw).replace("\r\n", "\n"))
-    return cleaned.strip()
+    """Drop control and zero-width characters, keeping line breaks and full-width punctuation."""
+    return _CONTROL.sub("", raw.replace("\r\n", "\n")).strip()
+
+
+def normalise_word(raw: str) -> str:
+    """A short answer as a word to match: width-normalised (ＹＥＳ), lower case, no final stop."""
+    return unicodedata.normalize("NFKC", clean_text(raw)).rstrip("。.!！").lower()
 
 
 def _word(incoming: Incoming) -> str:
-    return clean_text(incoming.text).rstrip("。.!！").lower()
+    return normalise_word(incoming.text)
 
 
 # ---------------------------------------------------------------------------------------

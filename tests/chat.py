@@ -56,7 +56,9 @@ class Chat:
             for choice in reply.choices:
                 if choice.label == label:
                     return self.send(self.incoming(choice.value, Kind.BUTTON))
-        raise AssertionError(f"no button {label!r} in {[c.label for r in self.replies for c in r.choices]}")
+        raise AssertionError(
+            f"no button {label!r} in {[c.label for r in self.replies for c in r.choices]}"
+        )
 
     def photo(self, ref: str = "photo-1") -> str:
         return self.send(self.incoming(kind=Kind.PHOTO, photo=Photo(ref)))

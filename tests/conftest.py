@@ -160,7 +160,9 @@ def register(
 
 
 @pytest.fixture
-def staff_chat(conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock) -> Chat:
+def staff_chat(
+    conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> Chat:
     """A registered staff member of 新华社区 chatting in the shell."""
     register(sessions, "李华", "demo-xinhua")
     return Chat(conversation, "李华", clock)

@@ -41,7 +41,9 @@ def only_entry(sessions: sessionmaker[Session]) -> Entry:
         return entry
 
 
-def test_report_an_activity_from_start_to_saved_entry(staff_chat: Chat, sessions: sessionmaker[Session]) -> None:
+def test_report_an_activity_from_start_to_saved_entry(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
     play(staff_chat, HAPPY_PATH)
 
     entry = only_entry(sessions)
@@ -58,9 +60,13 @@ def test_report_an_activity_from_start_to_saved_entry(staff_chat: Chat, sessions
     }
     assert [p.file_ref for p in entry.photos] == ["photo-11"]
     assert entry.answers["highlights"] == {"skipped": True}
+    # Chinese punctuation is kept as typed
+    assert entry.answers["content"] == {"text": "邀请老党员讲党史故事，组织居民观看专题片。"}
 
 
-def test_the_bot_shows_what_it_understood_before_saving(staff_chat: Chat, sessions: sessionmaker[Session]) -> None:
+def test_the_bot_shows_what_it_understood_before_saving(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
     play(staff_chat, HAPPY_PATH[:-1])
     with transaction(sessions) as session:
         assert session.scalar(select(func.count()).select_from(Entry)) == 0
@@ -112,7 +118,9 @@ def test_back_and_skip_move_through_the_questions(staff_chat: Chat) -> None:
     )
 
 
-def test_change_a_field_at_the_confirmation(staff_chat: Chat, sessions: sessionmaker[Session]) -> None:
+def test_change_a_field_at_the_confirmation(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
     play(staff_chat, HAPPY_PATH[:-1])
     play(
         staff_chat,
@@ -195,7 +203,9 @@ def test_a_command_in_the_middle_keeps_the_question(staff_chat: Chat) -> None:
     )
 
 
-def test_mine_edit_keeps_the_previous_revision(staff_chat: Chat, sessions: sessionmaker[Session]) -> None:
+def test_mine_edit_keeps_the_previous_revision(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
     play(staff_chat, HAPPY_PATH)
     entry_id = only_entry(sessions).id
     play(
@@ -218,7 +228,9 @@ def test_mine_edit_keeps_the_previous_revision(staff_chat: Chat, sessions: sessi
         assert revisions[0].snapshot["metrics"][1]["raw"] == "4000多人次"
 
 
-def test_delete_asks_first_and_keeps_the_record(staff_chat: Chat, sessions: sessionmaker[Session]) -> None:
+def test_delete_asks_first_and_keeps_the_record(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
     play(staff_chat, HAPPY_PATH)
     entry_id = only_entry(sessions).id
     play(
@@ -248,10 +260,15 @@ def test_nobody_edits_or_deletes_another_persons_entry(
     entry_id = only_entry(sessions).id
     register(sessions, "王强", "demo-chaoyang")
     other = Chat(conversation, "王强", clock)
-    play(other, [(f"/edit {entry_id}", "找不到"), (f"/delete {entry_id}", "找不到"), ("/mine", "还没有")])
+    play(
+        other,
+        [(f"/edit {entry_id}", "找不到"), (f"/delete {entry_id}", "找不到"), ("/mine", "还没有")],
+    )
 
 
-def test_duplicate_delivery_is_processed_once(staff_chat: Chat, sessions: sessionmaker[Session]) -> None:
+def test_duplicate_delivery_is_processed_once(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
     play(staff_chat, HAPPY_PATH[:-1])
     save = staff_chat.incoming("1")
     assert "已保存" in staff_chat.send(save)
@@ -272,7 +289,9 @@ def test_a_restart_continues_at_the_same_question(
     play(again, [("/help", "几场学习"), ("3", "多少人次")])
 
 
-def test_join_with_an_invite_code(conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock) -> None:
+def test_join_with_an_invite_code(
+    conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
     from datetime import timedelta
 
     from bot.org import create_invite
@@ -302,14 +321,21 @@ def test_join_with_an_invite_code(conversation: Conversation, sessions: sessionm
         assert session.scalars(select(Invite)).one().uses == 1
 
 
-def test_an_expired_invite_is_refused(conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock) -> None:
+def test_an_expired_invite_is_refused(
+    conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
     from datetime import timedelta
 
     from bot.org import create_invite
 
     with transaction(sessions) as session:
         code = create_invite(
-            session, "demo-street", "coordinator", uses=None, expires_in=timedelta(hours=1), now=clock()
+            session,
+            "demo-street",
+            "coordinator",
+            uses=None,
+            expires_in=timedelta(hours=1),
+            now=clock(),
         ).code
     clock.advance(hours=2)
     play(Chat(conversation, "late", clock), [(f"/start {code}", "已过期")])
@@ -323,7 +349,9 @@ def test_a_member_in_two_units_is_asked_which(
 
     register(sessions, "赵敏", "demo-xinhua")
     with transaction(sessions) as session:
-        code = create_invite(session, "demo-chaoyang", "staff", uses=None, expires_in=None, now=clock()).code
+        code = create_invite(
+            session, "demo-chaoyang", "staff", uses=None, expires_in=None, now=clock()
+        ).code
     chat = Chat(conversation, "赵敏", clock)
     play(
         chat,
@@ -336,7 +364,9 @@ def test_a_member_in_two_units_is_asked_which(
     )
 
 
-def test_group_messages(conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock) -> None:
+def test_group_messages(
+    conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
     from tests.conftest import register
 
     register(sessions, "钱进", "demo-xinhua")
