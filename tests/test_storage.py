@@ -92,7 +92,9 @@ def _org(tmp_path, text: str = ORG_YAML):
     return read_org_file(path)
 
 
-def test_org_load_builds_the_tree_and_is_idempotent(sessions: sessionmaker[Session], tmp_path) -> None:
+def test_org_load_builds_the_tree_and_is_idempotent(
+    sessions: sessionmaker[Session], tmp_path
+) -> None:
     spec = _org(tmp_path)
     with transaction(sessions) as session:
         first = load_org(session, spec)
@@ -103,7 +105,9 @@ def test_org_load_builds_the_tree_and_is_idempotent(sessions: sessionmaker[Sessi
     with transaction(sessions) as session:
         street = repo.unit_by_key(session, "s1")
         assert street is not None
-        below = set(session.scalars(select(Unit.name).where(Unit.id.in_(repo.subtree_ids(session, street)))))
+        below = set(
+            session.scalars(select(Unit.name).where(Unit.id.in_(repo.subtree_ids(session, street))))
+        )
         assert below == {"新兴街道", "新华社区", "朝阳社区"}
         assert repo.unit_by_key(session, "光明社区") is not None  # a unique name works too
 
@@ -120,7 +124,9 @@ def test_org_load_moves_a_unit_with_its_subtree(sessions: sessionmaker[Session],
         assert result.updated == 1
         street = repo.unit_by_key(session, "s1")
         assert street is not None
-        names = set(session.scalars(select(Unit.name).where(Unit.id.in_(repo.subtree_ids(session, street)))))
+        names = set(
+            session.scalars(select(Unit.name).where(Unit.id.in_(repo.subtree_ids(session, street))))
+        )
         assert "光明社区" in names
 
 
@@ -131,7 +137,10 @@ def test_org_load_moves_a_unit_with_its_subtree(sessions: sessionmaker[Session],
         ("units: []", "units"),
         ("units:\n  - {code: a, name: A}\n", "kind"),
         ("units:\n  - {code: 'bad code', name: A, kind: 区}\n", "code"),
-        ("units:\n  - {code: a, name: A, kind: 区}\n  - {code: a, name: B, kind: 区}\n", "appears twice"),
+        (
+            "units:\n  - {code: a, name: A, kind: 区}\n  - {code: a, name: B, kind: 区}\n",
+            "appears twice",
+        ),
         ("units:\n  - {code: a, name: A, kind: 区, colour: red}\n", "colour"),
     ],
 )
@@ -140,7 +149,9 @@ def test_a_bad_org_file_is_reported(tmp_path, text: str, problem: str) -> None:
         _org(tmp_path, text)
 
 
-def test_an_edit_keeps_the_previous_revision_whole(sessions: sessionmaker[Session], tmp_path) -> None:
+def test_an_edit_keeps_the_previous_revision_whole(
+    sessions: sessionmaker[Session], tmp_path
+) -> None:
     now = datetime(2026, 6, 24, 2, 0, tzinfo=UTC)
     with transaction(sessions) as session:
         load_org(session, _org(tmp_path))
@@ -172,18 +183,32 @@ def test_an_edit_keeps_the_previous_revision_whole(sessions: sessionmaker[Sessio
             "raw": "3.9",
         }
         entry = repo.write_entry(
-            session, None, member_id=member.id, editor_id=member.id, questionnaire_id=qid,
-            platform="shell", fields=fields, metrics=[metric], photos=["p1"], now=now,
+            session,
+            None,
+            member_id=member.id,
+            editor_id=member.id,
+            questionnaire_id=qid,
+            platform="shell",
+            fields=fields,
+            metrics=[metric],
+            photos=["p1"],
+            now=now,
         )
         entry_id = entry.id
     with transaction(sessions) as session:
         entry = repo.live_entry(session, entry_id)
         assert entry is not None
         repo.write_entry(
-            session, entry, member_id=entry.member_id, editor_id=entry.member_id, questionnaire_id=qid,
-            platform="shell", fields={**fields, "title": "端午党课"},
+            session,
+            entry,
+            member_id=entry.member_id,
+            editor_id=entry.member_id,
+            questionnaire_id=qid,
+            platform="shell",
+            fields={**fields, "title": "端午党课"},
             metrics=[{**metric, "low": Decimal(4000), "approx": "more_than", "raw": "4000多"}],
-            photos=[], now=now,
+            photos=[],
+            now=now,
         )
     with transaction(sessions) as session:
         entry = repo.live_entry(session, entry_id)
@@ -194,7 +219,9 @@ def test_an_edit_keeps_the_previous_revision_whole(sessions: sessionmaker[Sessio
         (old,) = entry.revisions
         assert old.revision == 1
         assert old.snapshot["title"] == "党课"
-        assert old.snapshot["metrics"][0]["low"] == "3.9000" or Decimal(old.snapshot["metrics"][0]["low"]) == Decimal("3.9")
+        assert old.snapshot["metrics"][0]["low"] == "3.9000" or Decimal(
+            old.snapshot["metrics"][0]["low"]
+        ) == Decimal("3.9")
         assert old.snapshot["photos"] == ["p1"]
         repo.mark_deleted(session, entry, entry.member_id, now)
     with transaction(sessions) as session:
@@ -208,8 +235,24 @@ def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker
         member = Member(name="李华")
         session.add(member)
         session.flush()
-        repo.save_state(session, None, member_id=member.id, platform="shell", external_id="li", kind="interview", data={"a": 1})
-        repo.save_state(session, None, member_id=None, platform="telegram", external_id="42", kind="join", data={"code": "X"})
+        repo.save_state(
+            session,
+            None,
+            member_id=member.id,
+            platform="shell",
+            external_id="li",
+            kind="interview",
+            data={"a": 1},
+        )
+        repo.save_state(
+            session,
+            None,
+            member_id=None,
+            platform="telegram",
+            external_id="42",
+            kind="join",
+            data={"code": "X"},
+        )
         member_id = member.id
     with transaction(sessions) as session:
         mine = repo.load_state(session, member_id, "telegram", "999")  # any platform of the member
