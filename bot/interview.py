@@ -16,12 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 from bot.figures import metric_text, plain
+from bot.messages import ZH
 from bot.messages import text as msg
 from bot.parsing import (
     Approx,
     Count,
     CountError,
     DateError,
+    DateErrorReason,
     UnitMismatch,
     parse_count,
     parse_date,
@@ -443,19 +445,13 @@ def _count_answer(ctx: Context, question: Question, raw: str) -> dict[str, Any]:
         count = to_unit(parse_count(raw), question.unit)
     except CountError as error:
         key = f"bad_count_{error.reason.value}"
-        reason = ctx.t(key) if key in _known_keys(ctx) else ctx.t("bad_count_other")
+        reason = ctx.t(key) if key in ZH else ctx.t("bad_count_other")
         raise InvalidAnswer(ctx.t("bad_count", reason=reason, example=example)) from error
     except UnitMismatch as error:
         raise InvalidAnswer(
             ctx.t("bad_unit", expected=error.expected, got=error.got, example=example)
         ) from error
     return count_to_json(count)
-
-
-def _known_keys(ctx: Context) -> frozenset[str]:
-    from bot.messages import CATALOGUES, ZH
-
-    return frozenset(CATALOGUES.get(ctx.locale, ZH))
 
 
 def _parse_date(ctx: Context, raw: str, *, ranged: bool) -> tuple[date, date]:
@@ -468,12 +464,13 @@ def _parse_date(ctx: Context, raw: str, *, ranged: bool) -> tuple[date, date]:
         else:
             begin = end = parse_date(raw, ctx.now)
     except DateError as error:
-        reason = error.reason.value
-        if reason == "invalid":
-            raise InvalidAnswer(ctx.t("bad_date_invalid", example=example)) from error
-        if reason == "range_reversed":
-            raise InvalidAnswer(ctx.t("bad_date_reversed", example=example)) from error
-        raise InvalidAnswer(ctx.t("bad_date", example=example)) from error
+        key = {
+            DateErrorReason.INVALID: "bad_date_invalid",
+            DateErrorReason.RANGE_REVERSED: "bad_date_reversed",
+            DateErrorReason.INCOMPLETE: "bad_date_incomplete",
+            DateErrorReason.WEEKDAY_MISMATCH: "bad_date_weekday_mismatch",
+        }.get(error.reason, "bad_date")
+        raise InvalidAnswer(ctx.t(key, example=example)) from error
     if begin > ctx.today:
         raise InvalidAnswer(ctx.t("bad_date_future", date=format_date(ctx, begin)))
     if begin.year < ctx.today.year - MIN_YEAR_OFFSET:

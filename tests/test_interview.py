@@ -22,23 +22,53 @@ SMALL = Questionnaire.model_validate(
                 "key": "a",
                 "name": "甲类",
                 "questions": [
-                    {"id": "kind", "type": "choice", "label": "形式", "prompt": "什么形式？", "choices": ["线上", "线下"]},
+                    {
+                        "id": "kind",
+                        "type": "choice",
+                        "label": "形式",
+                        "prompt": "什么形式？",
+                        "choices": ["线上", "线下"],
+                    },
                     {"id": "paid", "type": "yesno", "label": "是否收费", "prompt": "收费吗？"},
-                    {"id": "funds", "type": "count", "label": "经费", "unit": "万元", "prompt": "经费多少？", "optional": True},
+                    {
+                        "id": "funds",
+                        "type": "count",
+                        "label": "经费",
+                        "unit": "万元",
+                        "prompt": "经费多少？",
+                        "optional": True,
+                    },
                 ],
             },
             {"key": "b", "name": "乙类", "questions": []},
         ],
         "before": [
-            {"id": "title", "type": "text", "role": "title", "label": "名称", "prompt": "叫什么？", "max_length": 20},
+            {
+                "id": "title",
+                "type": "text",
+                "role": "title",
+                "label": "名称",
+                "prompt": "叫什么？",
+                "max_length": 20,
+            },
             {"id": "day", "type": "date", "role": "dates", "label": "日期", "prompt": "哪天？"},
         ],
         "after": [
-            {"id": "pics", "type": "photo", "role": "photos", "label": "照片", "prompt": "照片？", "optional": True, "max_photos": 2},
+            {
+                "id": "pics",
+                "type": "photo",
+                "role": "photos",
+                "label": "照片",
+                "prompt": "照片？",
+                "optional": True,
+                "max_photos": 2,
+            },
         ],
     }
 )
-CTX = Context(questionnaire=SMALL, now=datetime(2026, 6, 24, 2, tzinfo=UTC), today=date(2026, 6, 24))
+CTX = Context(
+    questionnaire=SMALL, now=datetime(2026, 6, 24, 2, tzinfo=UTC), today=date(2026, 6, 24)
+)
 
 
 def say(step: Step, text: str = "", kind: Kind = Kind.TEXT) -> Step:
