@@ -28,9 +28,18 @@ from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Base, Member, RoleName
 
 SCRIPT = [
-    "/report", "1", "端午主题党课", "昨天", "社区党群服务中心", "3场", "4000多人次",
-    "邀请老党员讲党史故事，组织居民观看专题片。", "居民参与热情高，12人报名加入志愿队伍。",
-    "/skip", "完成", "1",
+    "/report",
+    "1",
+    "端午主题党课",
+    "昨天",
+    "社区党群服务中心",
+    "3场",
+    "4000多人次",
+    "邀请老党员讲党史故事，组织居民观看专题片。",
+    "居民参与热情高，12人报名加入志愿队伍。",
+    "/skip",
+    "完成",
+    "1",
 ]
 
 
