@@ -79,6 +79,18 @@ class Turn:
     def t(self, key: str, **params: Any) -> str:
         return msg(self.locale, key, **params)
 
+    def save(self, kind: str, data: dict[str, Any]) -> None:
+        """Store the person's dialog state (by member, or by platform account while joining)."""
+        repo.save_state(
+            self.session,
+            self.state,
+            member_id=self.member.id if self.member is not None else None,
+            platform=self.incoming.platform,
+            external_id=self.incoming.user_id,
+            kind=kind,
+            data=data,
+        )
+
 
 class Conversation:
     """Handles every incoming message of every platform."""
@@ -229,15 +241,7 @@ class Conversation:
         if step.state is None:
             repo.clear_state(turn.session, turn.state)
         else:
-            repo.save_state(
-                turn.session,
-                turn.state,
-                member_id=turn.member.id,
-                platform=turn.incoming.platform,
-                external_id=turn.incoming.user_id,
-                kind=KIND_INTERVIEW,
-                data=step.state.to_json(),
-            )
+            turn.save(KIND_INTERVIEW, step.state.to_json())
         return replies
 
     def _store(self, turn: Turn, ctx: Context, draft: interview.Draft) -> Reply:
@@ -312,15 +316,7 @@ class Conversation:
         if entry is None or entry.member_id != turn.member.id:
             return [Reply(turn.t("entry_not_found", id=number))]
         if command.name == "delete":
-            repo.save_state(
-                turn.session,
-                turn.state,
-                member_id=turn.member.id,
-                platform=turn.incoming.platform,
-                external_id=turn.incoming.user_id,
-                kind=KIND_DELETE,
-                data={"entry_id": entry.id},
-            )
+            turn.save(KIND_DELETE, {"entry_id": entry.id})
             return [_yes_no(turn, turn.t("delete_confirm", id=entry.id, title=entry.title))]
         units = repo.reporting_units(turn.session, turn.member.id)
         if entry.unit_id not in dict(units):
@@ -376,15 +372,7 @@ class Conversation:
         invite, problem = self._check_invite(turn, code, lock=False)
         if problem is not None:
             return [problem]
-        repo.save_state(
-            turn.session,
-            turn.state,
-            member_id=None,
-            platform=turn.incoming.platform,
-            external_id=turn.incoming.user_id,
-            kind=KIND_JOIN,
-            data={"code": invite.code},
-        )
+        turn.save(KIND_JOIN, {"code": invite.code})
         role = turn.t(f"role_{invite.role.value}")
         return [Reply(turn.t("join_ask_name", unit=invite.unit.name, role=role))]
 

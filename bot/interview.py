@@ -539,7 +539,7 @@ def _word(incoming: Incoming) -> str:
 def _advance(ctx: Context, state: InterviewState, answered: str, prefix: str | None = None) -> Step:
     """Move the cursor after `answered` and ask the next question."""
     state.history.append(answered)
-    if state.return_to_confirm or (state.entry_id is not None and answered in (UNIT, AREA)):
+    if state.return_to_confirm:  # changing one field from the card: back to the card
         nxt = _first_missing(ctx, state) or CONFIRM
     else:
         nxt = _next_in_order(ctx, state, answered)

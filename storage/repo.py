@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, select
@@ -254,16 +253,7 @@ def write_entry(
         entry = Entry(member_id=member_id, questionnaire_id=questionnaire_id, created_at=now)
         session.add(entry)
     else:
-        session.add(
-            EntryRevision(
-                entry=entry,
-                revision=entry.revision,
-                snapshot=entry_snapshot(entry),
-                replaced_by_member_id=editor_id,
-                created_at=now,
-            )
-        )
-        entry.revision += 1
+        _keep_revision(session, entry, editor_id, now)
         entry.questionnaire_id = questionnaire_id
         entry.metrics.clear()
         entry.photos.clear()
@@ -279,8 +269,8 @@ def write_entry(
     return entry
 
 
-def mark_deleted(session: Session, entry: Entry, editor_id: int, now: datetime) -> None:
-    """Take an entry out of the summaries, keeping its last version as a revision."""
+def _keep_revision(session: Session, entry: Entry, editor_id: int, now: datetime) -> None:
+    """Store the entry as it is now as a revision, and number the next version."""
     session.add(
         EntryRevision(
             entry=entry,
@@ -291,6 +281,11 @@ def mark_deleted(session: Session, entry: Entry, editor_id: int, now: datetime) 
         )
     )
     entry.revision += 1
+
+
+def mark_deleted(session: Session, entry: Entry, editor_id: int, now: datetime) -> None:
+    """Take an entry out of the summaries, keeping its last version as a revision."""
+    _keep_revision(session, entry, editor_id, now)
     entry.deleted_at = now
     entry.updated_at = now
 
@@ -334,13 +329,3 @@ def entries_in(session: Session, unit: Unit | None, period: str | None) -> Seque
     if period is not None:
         statement = statement.where(Entry.period == period)
     return session.scalars(statement).all()
-
-
-def metric_to_decimal(value: str | None) -> Decimal | None:
-    """Read a stored decimal string back."""
-    return None if value is None else Decimal(value)
-
-
-def as_date(value: str) -> date:
-    """Read a stored ISO date back."""
-    return date.fromisoformat(value)
