@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.app import App, build
-from bot.conversation import entry_line
-from bot.interview import Context
+from bot.figures import entry_line
 from bot.org import OrgError, create_invite, demo_org, load_org, parse_duration, read_org_file
 from bot.periods import parse_period, period_of
 from bot.questionnaire import QuestionnaireError
@@ -241,15 +240,10 @@ def entries_list(unit_key: str | None, period: str | None) -> None:
             if unit is None:
                 raise click.ClickException(f"no unit {unit_key!r}")
         found = repo.entries_in(session, unit, period_key)
-        now = app.clock()
-        today = now.astimezone(app.settings.zone).date()
-        questionnaire = app.questionnaires[app.settings.default_questionnaire]
-        ctx = Context(questionnaire=questionnaire, now=now, today=today)
         for entry in found:
             period_text = period_of(entry.start_date).key
             click.echo(
-                f"{entry_line(ctx, entry)}｜{entry.unit.name}｜{entry.member.name}"
-                f"｜{period_text}｜v{entry.revision}"
+                f"{entry_line(entry, unit=True, reporter=True)}｜{period_text}｜v{entry.revision}"
             )
         click.echo(f"{len(found)} entries", err=True)
 

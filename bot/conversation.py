@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import interview
-from bot.figures import metric_text
+from bot import coordination, interview
+from bot.figures import entry_line
 from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
 from bot.periods import period_of
@@ -37,6 +37,9 @@ REPORT_WORDS = frozenset({"上报", "新建", "填报", "汇报", "报告", "报
 INVITE_CODE = re.compile(r"^[A-HJ-NP-Z2-9]{8}$")
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 NAME_MAX = 30
+
+GROUP_COMMANDS = frozenset({"status", "entries", "help", "start"})
+LEADER_COMMANDS = frozenset({"status", "entries"})
 
 KIND_INTERVIEW = "interview"
 KIND_JOIN = "join"
@@ -66,6 +69,17 @@ def parse_command(text: str) -> Command | None:
     return Command(name, rest.strip())
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """The replies to one message, and what an adapter may need to refresh."""
+
+    replies: list[Reply]
+    locale: str = "zh"
+    # The commands this person can use now, when their roles or language changed
+    # (Telegram shows them as the chat's command menu); None when unchanged.
+    menu: tuple[tuple[str, str], ...] | None = None
+
+
 @dataclass
 class Turn:
     """What the handling of one message needs at hand."""
@@ -75,6 +89,7 @@ class Turn:
     member: Member | None
     state: ConversationState | None
     locale: str
+    menu_changed: bool = False
 
     def t(self, key: str, **params: Any) -> str:
         return msg(self.locale, key, **params)
@@ -117,40 +132,53 @@ class Conversation:
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         """Process one message once; return the replies to send (none for a duplicate)."""
+        return self.process(incoming).replies
+
+    def process(self, incoming: Incoming) -> Outcome:
+        """Process one message once, reporting also what changed for the adapter."""
         try:
             with transaction(self._sessions) as session:
                 if not repo.claim_message(session, incoming.platform, incoming.message_id):
                     log.info(
                         "duplicate message %s/%s ignored", incoming.platform, incoming.message_id
                     )
-                    return []
-                return self._dispatch(session, incoming)
+                    return Outcome([])
+                turn, replies = self._dispatch(session, incoming)
+                menu = None
+                if turn is not None and turn.menu_changed and turn.member is not None:
+                    menu = command_menu(session, turn.member.id, turn.locale)
+                return Outcome(replies, turn.locale if turn else "zh", menu)
         except Exception:
             log.exception("failed to handle message %s/%s", incoming.platform, incoming.message_id)
-            return [Reply(msg(incoming.locale or "zh", "internal_error"))]
+            return Outcome([Reply(msg(incoming.locale or "zh", "internal_error"))])
 
     # -- dispatch -----------------------------------------------------------------------
 
-    def _dispatch(self, session: Session, incoming: Incoming) -> list[Reply]:
+    def _dispatch(self, session: Session, incoming: Incoming) -> tuple[Turn | None, list[Reply]]:
         member = repo.member_by_identity(session, incoming.platform, incoming.user_id)
         locale = member.locale if member is not None else _locale(incoming.locale)
         if member is None and incoming.in_group:
-            return []  # strangers in a group get a deliberate silence
+            return None, []  # strangers in a group get a deliberate silence
         state = repo.load_state(
             session, member.id if member else None, incoming.platform, incoming.user_id
         )
         turn = Turn(session, incoming, member, state, locale)
+        return turn, self._route(turn)
+
+    def _route(self, turn: Turn) -> list[Reply]:
+        incoming = turn.incoming
         if len(incoming.text) > MAX_MESSAGE_LENGTH:
-            return [
-                Reply(
-                    turn.t("too_long_message", length=len(incoming.text), limit=MAX_MESSAGE_LENGTH)
-                )
-            ]
+            length = len(incoming.text)
+            return [Reply(turn.t("too_long_message", length=length, limit=MAX_MESSAGE_LENGTH))]
         command = parse_command(incoming.text) if incoming.kind is Kind.TEXT else None
-        if member is None:
+        if turn.member is None:
             return self._stranger(turn, command)
         if incoming.in_group:
-            return [Reply(turn.t("group_use_private"))] if command else []
+            if command is None:
+                return []
+            if command.name in GROUP_COMMANDS:
+                return self._command(turn, command)
+            return [Reply(turn.t("group_use_private"))]
         if command is not None:
             return self._command(turn, command)
         return self._message(turn)
@@ -162,6 +190,8 @@ class Conversation:
             return self._apply(turn, ctx, interview.answer(ctx, current, turn.incoming))
         if state is not None and state.kind == KIND_DELETE:
             return self._answer_delete(turn, state)
+        if turn.incoming.kind is Kind.BUTTON:
+            return [Reply(turn.t("button_stale"))]  # e.g. a second press on a finished report
         if turn.incoming.kind is Kind.TEXT and not interview.clean_text(turn.incoming.text):
             return [Reply(turn.t("empty_message"))]
         if interview.normalise_word(turn.incoming.text) in REPORT_WORDS:
@@ -189,11 +219,20 @@ class Conversation:
             action = interview.skip if name == "skip" else interview.back
             return self._apply(turn, ctx, action(ctx, current))
         if name in ("help", "start") and not command.argument:
-            return [Reply(turn.t("help")), *self._resume(turn)]
+            assert turn.member is not None
+            leader = coordination.is_leader(turn.session, turn.member.id)
+            if turn.incoming.in_group:
+                return [Reply(turn.t("help_group" if leader else "group_use_private"))]
+            text = turn.t("help") + ("\n" + turn.t("help_leader") if leader else "")
+            return [Reply(text), *self._resume(turn)]
         if name in ("start", "join"):
             return [*self._join_more(turn, command.argument), *self._resume(turn)]
         if name == "mine":
             return [self._mine(turn), *self._resume(turn)]
+        if name in LEADER_COMMANDS:
+            return [self._leader(turn, name), *self._resume(turn)]
+        if name == "lang":
+            return [*self._language(turn, command.argument), *self._resume(turn)]
         if name in ("edit", "delete"):
             if in_interview:
                 return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
@@ -206,6 +245,29 @@ class Conversation:
             return []
         ctx, current = self._interview(turn, state)
         return [interview.resume(ctx, current)]
+
+    # -- coordinators and settings -----------------------------------------------------
+
+    def _leader(self, turn: Turn, name: str) -> Reply:
+        assert turn.member is not None
+        scope = coordination.leader_scope(turn.session, turn.member.id)
+        if scope.empty:
+            return Reply(turn.t("leaders_only"))
+        if name == "status":
+            today = turn.incoming.at.astimezone(self._zone).date()
+            return Reply(coordination.status_text(turn.session, scope, today, turn.locale))
+        return Reply(coordination.recent_entries_text(turn.session, scope, turn.locale))
+
+    def _language(self, turn: Turn, argument: str) -> list[Reply]:
+        assert turn.member is not None
+        wanted = interview.normalise_word(argument)
+        choice = {"zh": "zh", "中文": "zh", "cn": "zh", "en": "en", "english": "en"}.get(wanted)
+        if choice is None:
+            return [Reply(turn.t("lang_prompt"))]
+        turn.member.locale = choice
+        turn.locale = choice
+        turn.menu_changed = True
+        return [Reply(turn.t("lang_set"))]
 
     # -- reporting ----------------------------------------------------------------------
 
@@ -304,7 +366,7 @@ class Conversation:
         if not entries:
             return Reply(turn.t("mine_empty", period=period.chinese))
         lines = [turn.t("mine_header", period=period.chinese, count=len(entries))]
-        lines.extend(entry_line(ctx, e) for e in entries)
+        lines.extend(entry_line(e) for e in entries)
         return Reply("\n".join(lines))
 
     def _edit_or_delete(self, turn: Turn, command: Command) -> list[Reply]:
@@ -398,6 +460,8 @@ class Conversation:
         repo.clear_state(turn.session, state)
         role = turn.t(f"role_{invite.role.value}")
         log.info("member %s joined unit %s as %s", member.id, invite.unit.id, invite.role.value)
+        turn.member = member
+        turn.menu_changed = True
         return [Reply(turn.t("join_done", name=name, unit=invite.unit.name, role=role))]
 
     def _join_more(self, turn: Turn, code: str) -> list[Reply]:
@@ -409,7 +473,16 @@ class Conversation:
         if not repo.grant_role(turn.session, turn.member, invite.unit, RoleName(invite.role)):
             return [Reply(turn.t("join_already", unit=invite.unit.name, role=role))]
         invite.uses += 1
+        turn.menu_changed = True
         return [Reply(turn.t("join_role_added", unit=invite.unit.name, role=role))]
+
+
+def command_menu(session: Session, member_id: int, locale: str) -> tuple[tuple[str, str], ...]:
+    """The commands a member can use, with their descriptions, for a chat's menu."""
+    names = list(coordination.STAFF_COMMANDS)
+    if coordination.is_leader(session, member_id):
+        names[-1:-1] = coordination.LEADER_COMMANDS
+    return tuple((name, msg(locale, f"cmd_{name}")) for name in names)
 
 
 def _locale(value: str | None) -> str:
@@ -418,15 +491,3 @@ def _locale(value: str | None) -> str:
 
 def _yes_no(turn: Turn, question: str) -> Reply:
     return Reply(question, (Choice(turn.t("yes"), "yes"), Choice(turn.t("no"), "no")))
-
-
-def entry_line(ctx: Context, entry: Entry) -> str:
-    """One line per entry: '#12 6月30日 理论学习｜title｜参与人次 4000余人次'."""
-    day = f"{entry.start_date.month}月{entry.start_date.day}日"
-    figures = "，".join(
-        f"{m.label} {metric_text(m.low, m.high, m.approx, m.unit)}" for m in entry.metrics
-    )
-    parts = [f"#{entry.id} {day} {entry.area_name}｜{entry.title}"]
-    if figures:
-        parts.append(figures)
-    return "｜".join(parts)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.models import Entry
 
 
 def plain(number: Decimal) -> str:
@@ -19,3 +23,24 @@ def metric_text(low: Decimal, high: Decimal | None, approx: str, unit: str) -> s
     if approx == "range" and high is not None:
         return f"{plain(low)}—{plain(high)}{unit}"
     return f"{plain(low)}{unit}"
+
+
+def figures_text(entry: Entry) -> str:
+    """All figures of an entry: '学习场次 3场次，参与人次 4000余人次'."""
+    return "，".join(
+        f"{m.label} {metric_text(m.low, m.high, m.approx, m.unit)}" for m in entry.metrics
+    )
+
+
+def entry_line(entry: Entry, *, unit: bool = False, reporter: bool = False) -> str:
+    """One line per entry: '#12 6月30日 理论学习｜title｜参与人次 4000余人次'."""
+    day = f"{entry.start_date.month}月{entry.start_date.day}日"
+    parts = [f"#{entry.id} {day} {entry.area_name}", entry.title]
+    if unit:
+        parts.insert(1, entry.unit.name)
+    if reporter:
+        parts.append(entry.member.name)
+    figures = figures_text(entry)
+    if figures:
+        parts.append(figures)
+    return "｜".join(parts)

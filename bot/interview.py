@@ -43,6 +43,7 @@ SAVE = "confirm:save"
 EDIT = "confirm:edit"
 DROP = "confirm:cancel"
 PHOTOS_DONE = "photos:done"
+TOKEN_SEPARATOR = "~"
 
 YES_WORDS = frozenset({"是", "是的", "对", "有", "好", "确认", "yes", "y", "ok", "好的", "嗯"})
 NO_WORDS = frozenset({"否", "不是", "不", "没有", "无", "no", "n", "不对"})
@@ -77,6 +78,9 @@ class InterviewState:
     history: list[str] = field(default_factory=list)
     entry_id: int | None = None
     return_to_confirm: bool = False
+    # Counts the questions asked; buttons carry it, so a button of an earlier message
+    # (or of an earlier report) cannot answer the current question.
+    turn: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """Return the state as plain JSON data."""
@@ -91,6 +95,7 @@ class InterviewState:
             "history": self.history,
             "entry_id": self.entry_id,
             "return_to_confirm": self.return_to_confirm,
+            "turn": self.turn,
         }
 
     @classmethod
@@ -107,6 +112,7 @@ class InterviewState:
             history=list(data.get("history", [])),
             entry_id=data.get("entry_id"),
             return_to_confirm=bool(data.get("return_to_confirm", False)),
+            turn=int(data.get("turn", 0)),
         )
 
 
@@ -177,6 +183,7 @@ def start(ctx: Context, units: list[tuple[int, str]]) -> Step:
         cursor=AREA,
         units=units,
         unit_id=units[0][0] if len(units) == 1 else None,
+        turn=_first_turn(ctx),
     )
     if state.unit_id is None:
         state.cursor = UNIT
@@ -197,6 +204,7 @@ def start_edit(
         area=area if isinstance(area, str) else None,
         answers={k: v for k, v in answers.items() if k != AREA},
         entry_id=entry_id,
+        turn=_first_turn(ctx),
     )
     intro = Reply(ctx.t("edit_intro", id=entry_id))
     return Step(state, (intro, ask(ctx, state)))
@@ -210,6 +218,12 @@ def resume(ctx: Context, state: InterviewState) -> Reply:
 def answer(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
     """Take a person's answer to the current question."""
     state = _copy(state)
+    if incoming.kind is Kind.BUTTON:
+        value, _, token = incoming.text.rpartition(TOKEN_SEPARATOR)
+        if token != str(state.turn):
+            return Step(state, (Reply(ctx.t("button_stale")), ask(ctx, state)))
+        incoming = replace(incoming, text=value)
+    state.turn += 1
     try:
         if incoming.kind is Kind.UNSUPPORTED:
             raise InvalidAnswer(ctx.t("unsupported_message"))
@@ -229,6 +243,7 @@ def answer(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
 def skip(ctx: Context, state: InterviewState) -> Step:
     """Skip the current question if it is optional."""
     state = _copy(state)
+    state.turn += 1
     question = _current_question(ctx, state)
     if question is None or not question.optional:
         return Step(state, (Reply(ctx.t("required")), ask(ctx, state)))
@@ -239,6 +254,7 @@ def skip(ctx: Context, state: InterviewState) -> Step:
 def back(ctx: Context, state: InterviewState) -> Step:
     """Return to the previous question."""
     state = _copy(state)
+    state.turn += 1
     if not state.history:
         return Step(state, (Reply(ctx.t("first_question")), ask(ctx, state)))
     state.cursor = state.history.pop()
@@ -251,7 +267,21 @@ def back(ctx: Context, state: InterviewState) -> Step:
 
 
 def ask(ctx: Context, state: InterviewState) -> Reply:
-    """Render the current question with its choices."""
+    """Render the current question; its buttons carry the state's turn."""
+    return _tagged(_ask(ctx, state), state)
+
+
+def _tagged(reply: Reply, state: InterviewState) -> Reply:
+    suffix = f"{TOKEN_SEPARATOR}{state.turn}"
+    return replace(reply, choices=tuple(replace(c, value=c.value + suffix) for c in reply.choices))
+
+
+def _first_turn(ctx: Context) -> int:
+    # Start from the clock, so buttons of an earlier report do not match a new one.
+    return int(ctx.now.timestamp()) % 1_000_000
+
+
+def _ask(ctx: Context, state: InterviewState) -> Reply:
     q = ctx.questionnaire
     if state.cursor == UNIT:
         units = _numbered((name, f"unit:{uid}") for uid, name in state.units)
@@ -391,6 +421,7 @@ def _answer_photo(
         reply = Reply(
             ctx.t("photo_received", count=len(files)), (Choice(ctx.t("photo_done"), PHOTOS_DONE),)
         )
+        reply = _tagged(reply, state)
         return Step(state, (reply,))
     word = _word(incoming)
     if incoming.text == PHOTOS_DONE or word in DONE_WORDS or word == ctx.t("photo_done").lower():

@@ -33,6 +33,7 @@ ZH: dict[str, str] = {
         "/skip 跳过可选的问题\n"
         "/back 回到上一个问题\n"
         "/cancel 放弃正在填写的内容\n"
+        "/lang 切换语言（中文 / English）\n"
         "/help 显示这条说明"
     ),
     "idle": "现在没有进行中的上报。发送 /report 开始上报一次活动，/help 查看全部命令。",
@@ -47,10 +48,32 @@ ZH: dict[str, str] = {
     "busy_reporting": "你有一条上报还没有完成。请继续回答，或发送 /cancel 放弃。",
     "group_use_private": "请在和我的私聊中上报活动，群里只回答负责人的查询命令。",
     "internal_error": "抱歉，处理这条消息时出了问题，已记录下来。你填写的内容没有丢失，请稍后再试。",
+    # coordinators
+    "help_leader": "负责人命令：\n/status 本月谁报了、谁还没报\n/entries 最近上报的记录",
+    "help_group": "群里可以用：/status 本月上报情况，/entries 最近的记录。上报活动请私聊我。",
+    "leaders_only": "这个命令只有社区或街道负责人可以用。",
+    "status_header": "{month}月上报情况：",
+    "status_unit": "{unit}：已报 {done}/{total} 人",
+    "status_count": "{name}（{count} 条）",
+    "status_no_staff": "你负责的单位里还没有工作人员加入。",
+    "entries_header": "最近上报的 {count} 条记录：",
+    "entries_none": "你负责的单位还没有上报记录。",
+    "lang_prompt": "发送 /lang zh 使用中文，/lang en 使用英文（Send /lang en for English）。",
+    "lang_set": "好的，以后用中文和你交流。",
+    "cmd_report": "上报一次活动",
+    "cmd_mine": "我本期的记录",
+    "cmd_edit": "修改记录（/edit 编号）",
+    "cmd_delete": "删除记录（/delete 编号）",
+    "cmd_cancel": "放弃正在填写的内容",
+    "cmd_lang": "切换语言 / language",
+    "cmd_help": "使用说明",
+    "cmd_status": "本月谁报了、谁还没报",
+    "cmd_entries": "最近上报的记录",
     # interview
     "ask_unit": "这次活动是哪个单位开展的？",
     "ask_area_hint": "请选择一个类别（回复编号或名称）。",
     "choose_one": "请从下面的选项中选一个（回复编号或名称）。",
+    "button_stale": "这个按钮已经失效了，请用最新一条消息里的按钮。",
     "required": "这一项是必填的，不能跳过。",
     "skipped": "已跳过。",
     "first_question": "已经是第一个问题了。",
@@ -159,6 +182,7 @@ EN: dict[str, str] = {
         "/skip skip an optional question\n"
         "/back go back one question\n"
         "/cancel drop what you are filling in\n"
+        "/lang language (中文 / English)\n"
         "/help this text"
     ),
     "idle": "Nothing in progress. Send /report to report an activity, /help for all commands.",
@@ -175,9 +199,30 @@ EN: dict[str, str] = {
     "coordinators' queries only.",
     "internal_error": "Sorry, something went wrong with this message. Nothing you entered "
     "is lost; please try again in a moment.",
+    "help_leader": "Coordinator commands:\n/status who has reported this month\n/entries the latest entries",
+    "help_group": "In groups: /status this month's reporting, /entries the latest entries. Report activities in a private chat with me.",
+    "leaders_only": "Only coordinators can use this command.",
+    "status_header": "Reporting in month {month}:",
+    "status_unit": "{unit}: {done}/{total} reported",
+    "status_count": "{name} ({count})",
+    "status_no_staff": "No staff have joined your units yet.",
+    "entries_header": "The latest {count} entries:",
+    "entries_none": "Your units have no entries yet.",
+    "lang_prompt": "Send /lang en for English, /lang zh for Chinese (发送 /lang zh 使用中文).",
+    "lang_set": "Fine, I will speak English with you.",
+    "cmd_report": "report an activity",
+    "cmd_mine": "my entries this period",
+    "cmd_edit": "change an entry (/edit N)",
+    "cmd_delete": "delete an entry (/delete N)",
+    "cmd_cancel": "drop what you are filling in",
+    "cmd_lang": "language / 语言",
+    "cmd_help": "how to use",
+    "cmd_status": "who has reported this month",
+    "cmd_entries": "the latest entries",
     "ask_unit": "Which unit ran this activity?",
     "ask_area_hint": "Choose a category (reply with its number or name).",
     "choose_one": "Please choose one of the options (reply with its number or name).",
+    "button_stale": "That button is no longer valid; please use the newest message's buttons.",
     "required": "This question is required and cannot be skipped.",
     "skipped": "Skipped.",
     "first_question": "This is already the first question.",

@@ -78,6 +78,12 @@ def say(step: Step, text: str = "", kind: Kind = Kind.TEXT) -> Step:
     return interview.answer(CTX, step.state, incoming)
 
 
+def press(step: Step, label: str) -> Step:
+    """Press the button with this label on the step's last reply."""
+    (value,) = [c.value for c in step.replies[-1].choices if c.label == label]
+    return say(step, value, Kind.BUTTON)
+
+
 def text_of(step: Step) -> str:
     return "\n".join(r.text for r in step.replies)
 
@@ -91,7 +97,7 @@ def test_every_question_type_is_parsed_and_stored() -> None:
     assert [c.label for c in step.replies[-1].choices] == ["线上", "线下"]
     step = say(step, "3")
     assert "请从下面的选项中选一个" in text_of(step)
-    step = say(step, "choice:1", Kind.BUTTON)
+    step = press(step, "线下")
     step = say(step, "也许")
     assert "请回答“是”或“否”" in text_of(step)
     step = say(step, "ＹＥＳ")  # full-width letters are read too
@@ -105,7 +111,7 @@ def test_every_question_type_is_parsed_and_stored() -> None:
     card = text_of(step)
     assert "经费：3.9万元" in card and "是否收费：是" in card and "形式：线下" in card
     assert "2026年6月20日（周六）" in card
-    step = say(step, interview.SAVE, Kind.BUTTON)
+    step = press(step, "✅ 确认保存")
     draft = step.draft
     assert draft is not None and step.state is None
     assert draft.unit_id == 7 and draft.title == "培训"
@@ -149,3 +155,17 @@ def test_an_abandoned_confirmation_drops_everything() -> None:
     step = interview.skip(CTX, step.state)
     step = say(step, "放弃")
     assert step.state is None and step.draft is None and step.cancelled
+
+
+def test_a_button_of_an_earlier_question_cannot_answer_the_current_one() -> None:
+    step = interview.start(CTX, [(7, "新华社区")])
+    area_buttons = step
+    step = press(step, "甲类")
+    assert "叫什么" in text_of(step)
+    (old_value,) = [c.value for c in area_buttons.replies[-1].choices if c.label == "乙类"]
+    again = say(step, old_value, Kind.BUTTON)  # the old message's button, pressed later
+    assert "按钮已经失效" in text_of(again)
+    assert again.state is not None and again.state.area == "a"
+    assert again.state.cursor == "title"
+    forged = say(step, "area:b", Kind.BUTTON)  # a button value without a valid token
+    assert "按钮已经失效" in text_of(forged)

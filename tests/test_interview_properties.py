@@ -57,6 +57,7 @@ plausible = st.sampled_from(
 message = st.one_of(
     st.builds(lambda t: ("text", t), st.one_of(plausible, st.text(max_size=60))),
     st.builds(lambda t: ("button", t), plausible),
+    st.builds(lambda i: ("press", str(i)), st.integers(min_value=0, max_value=12)),
     st.just(("photo", "")),
     st.just(("sticker", "")),
     st.just(("skip", "")),
@@ -86,6 +87,10 @@ def test_any_sequence_of_messages_gets_well_formed_replies(messages, two_units) 
             step = interview.skip(CTX, state)
         elif kind == "back":
             step = interview.back(CTX, state)
+        elif kind == "press":  # press one of the buttons the bot showed last
+            shown = [c.value for r in step.replies for c in r.choices]
+            value = shown[int(text) % len(shown)] if shown else "none"
+            step = interview.answer(CTX, state, _incoming("button", value))
         else:
             step = interview.answer(CTX, state, _incoming(kind, text))
         assert step.replies or step.draft is not None
@@ -123,6 +128,7 @@ def test_every_area_can_be_completed_with_typical_answers() -> None:
                     CTX, step.state, _incoming("text", typical[question.type.value])
                 )
         assert step.state is not None, area.name
-        step = interview.answer(CTX, step.state, _incoming("button", interview.SAVE))
+        (save,) = [c.value for c in step.replies[-1].choices if c.value.startswith(interview.SAVE)]
+        step = interview.answer(CTX, step.state, _incoming("button", save))
         assert step.draft is not None and step.draft.area_name == area.name
         assert step.draft.start_date == date(2026, 6, 23)

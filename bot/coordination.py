@@ -1,0 +1,136 @@
+"""What coordinators ask for in chat: who has reported, and the latest entries of their units."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.figures import entry_line
+from bot.messages import text as msg
+from storage.models import Entry, Member, RoleGrant, RoleName, Unit
+
+LEADER_ROLES = (RoleName.COORDINATOR, RoleName.ADMIN)
+RECENT_LIMIT = 10
+
+STAFF_COMMANDS = ("report", "mine", "edit", "delete", "cancel", "lang", "help")
+LEADER_COMMANDS = ("status", "entries")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The units a member leads: each a subtree given by its materialised path."""
+
+    paths: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        """True for someone who leads no unit."""
+        return not self.paths
+
+    def condition(self) -> ColumnElement[bool]:
+        """A SQL condition on Unit selecting the units in scope."""
+        return or_(*(Unit.path.startswith(path) for path in self.paths))
+
+
+def leader_scope(session: Session, member_id: int) -> Scope:
+    """The subtrees of the units where the member is a coordinator or admin."""
+    paths = session.scalars(
+        select(Unit.path)
+        .join(RoleGrant, RoleGrant.unit_id == Unit.id)
+        .where(RoleGrant.member_id == member_id, RoleGrant.role.in_(LEADER_ROLES))
+    ).all()
+    # A unit inside another one in scope adds nothing.
+    kept = sorted(set(paths), key=len)
+    minimal = [p for i, p in enumerate(kept) if not any(p.startswith(q) for q in kept[:i])]
+    return Scope(tuple(minimal))
+
+
+def is_leader(session: Session, member_id: int) -> bool:
+    """Whether the member coordinates or administers any unit."""
+    return not leader_scope(session, member_id).empty
+
+
+def month_bounds(today: date) -> tuple[date, date]:
+    """The first day of this month and of the next."""
+    first = today.replace(day=1)
+    following = (
+        first.replace(year=first.year + 1, month=1)
+        if first.month == 12
+        else first.replace(month=first.month + 1)
+    )
+    return first, following
+
+
+def status_text(session: Session, scope: Scope, today: date, locale: str) -> str:
+    """Per unit in scope: who reported an activity this month, who has not."""
+    first, following = month_bounds(today)
+    units = session.scalars(select(Unit).where(scope.condition()).order_by(Unit.path)).all()
+    staff = session.execute(
+        select(RoleGrant.unit_id, Member.id, Member.name)
+        .join(Member, Member.id == RoleGrant.member_id)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .where(scope.condition(), RoleGrant.role == RoleName.STAFF)
+        .order_by(Member.name)
+    ).all()
+    counts: dict[tuple[int, int], int] = {
+        (unit_id, member_id): count
+        for unit_id, member_id, count in session.execute(
+            select(Entry.unit_id, Entry.member_id, func.count())
+            .join(Unit, Unit.id == Entry.unit_id)
+            .where(
+                scope.condition(),
+                Entry.deleted_at.is_(None),
+                Entry.start_date >= first,
+                Entry.start_date < following,
+            )
+            .group_by(Entry.unit_id, Entry.member_id)
+        ).all()
+    }
+    people: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for unit_id, member_id, name in staff:
+        people[unit_id].append((member_id, name))
+    lines = [msg(locale, "status_header", month=first.month)]
+    shown = 0
+    for unit in units:
+        members = people.get(unit.id, [])
+        if not members:
+            continue
+        shown += 1
+        done = [(n, counts.get((unit.id, m), 0)) for m, n in members]
+        reported = [(n, c) for n, c in done if c]
+        missing = [n for n, c in done if not c]
+        lines.append(
+            msg(locale, "status_unit", unit=unit.name, done=len(reported), total=len(members))
+        )
+        if reported:
+            lines.append(
+                "  ✅ "
+                + "、".join(msg(locale, "status_count", name=n, count=c) for n, c in reported)
+            )
+        if missing:
+            lines.append("  ⏳ " + "、".join(missing))
+    if not shown:
+        return msg(locale, "status_no_staff")
+    return "\n".join(lines)
+
+
+def recent_entries_text(session: Session, scope: Scope, locale: str) -> str:
+    """The latest entries of the units in scope, each with its figures and reporter."""
+    entries: Sequence[Entry] = session.scalars(
+        select(Entry)
+        .join(Unit, Unit.id == Entry.unit_id)
+        .where(scope.condition(), Entry.deleted_at.is_(None))
+        .options(selectinload(Entry.metrics), selectinload(Entry.member), selectinload(Entry.unit))
+        .order_by(Entry.created_at.desc(), Entry.id.desc())
+        .limit(RECENT_LIMIT)
+    ).all()
+    if not entries:
+        return msg(locale, "entries_none")
+    lines = [msg(locale, "entries_header", count=len(entries))]
+    lines.extend(entry_line(entry, unit=True, reporter=True) for entry in entries)
+    return "\n".join(lines)
