@@ -65,7 +65,7 @@ def main() -> None:
                 session.add(member)
                 repo.add_identity(session, member, "shell", f"u{n}")
                 session.flush()
-                repo.grant_role(session, member, unit, RoleName.STAFF)
+                repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
         settings = Settings(database_url=url)
         questionnaires = load_questionnaires(templates_dir() / "questionnaires")
         core = Conversation(sessions, questionnaires, "community_culture", settings.zone)

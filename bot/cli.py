@@ -104,7 +104,7 @@ def _ensure_demo(app: App) -> None:
             session.add(member)
             repo.add_identity(session, member, "shell", DEMO_USER)
             session.flush()
-            repo.grant_role(session, member, unit, RoleName.STAFF)
+            repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
 
 
 @main.command()

@@ -28,7 +28,7 @@ from bot.questionnaire import Questionnaire
 from bot.types import Choice, Incoming, Kind, Reply
 from storage import repo
 from storage.db import transaction
-from storage.models import ConversationState, Entry, Member, RoleName
+from storage.models import Entry, Member
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ class Turn:
 
     session: Session
     incoming: Incoming
-    member: Member | None
-    state: ConversationState | None
+    member: repo.Person | None
+    state: repo.DialogState | None
     locale: str
     menu_changed: bool = False
 
@@ -155,13 +155,10 @@ class Conversation:
     # -- dispatch -----------------------------------------------------------------------
 
     def _dispatch(self, session: Session, incoming: Incoming) -> tuple[Turn | None, list[Reply]]:
-        member = repo.member_by_identity(session, incoming.platform, incoming.user_id)
+        member, state = repo.person_and_state(session, incoming.platform, incoming.user_id)
         locale = member.locale if member is not None else _locale(incoming.locale)
         if member is None and incoming.in_group:
             return None, []  # strangers in a group get a deliberate silence
-        state = repo.load_state(
-            session, member.id if member else None, incoming.platform, incoming.user_id
-        )
         turn = Turn(session, incoming, member, state, locale)
         return turn, self._route(turn)
 
@@ -264,7 +261,7 @@ class Conversation:
         choice = {"zh": "zh", "中文": "zh", "cn": "zh", "en": "en", "english": "en"}.get(wanted)
         if choice is None:
             return [Reply(turn.t("lang_prompt"))]
-        turn.member.locale = choice
+        repo.set_locale(turn.session, turn.member.id, choice)
         turn.locale = choice
         turn.menu_changed = True
         return [Reply(turn.t("lang_set"))]
@@ -283,7 +280,7 @@ class Conversation:
             locale=turn.locale,
         )
 
-    def _interview(self, turn: Turn, state: ConversationState) -> tuple[Context, InterviewState]:
+    def _interview(self, turn: Turn, state: repo.DialogState) -> tuple[Context, InterviewState]:
         current = InterviewState.from_json(state.data)
         return self._context(turn, current.questionnaire), current
 
@@ -387,7 +384,7 @@ class Conversation:
         step = interview.start_edit(ctx, units, entry.id, entry.unit_id, dict(entry.answers))
         return self._apply(turn, ctx, step)
 
-    def _answer_delete(self, turn: Turn, state: ConversationState) -> list[Reply]:
+    def _answer_delete(self, turn: Turn, state: repo.DialogState) -> list[Reply]:
         assert turn.member is not None
         entry_id = int(state.data["entry_id"])
         word = interview.normalise_word(turn.incoming.text)
@@ -438,7 +435,7 @@ class Conversation:
         role = turn.t(f"role_{invite.role.value}")
         return [Reply(turn.t("join_ask_name", unit=invite.unit.name, role=role))]
 
-    def _finish_join(self, turn: Turn, state: ConversationState) -> list[Reply]:
+    def _finish_join(self, turn: Turn, state: repo.DialogState) -> list[Reply]:
         name = interview.clean_text(turn.incoming.text)
         if (
             turn.incoming.kind is not Kind.TEXT
@@ -455,12 +452,12 @@ class Conversation:
         turn.session.add(member)
         repo.add_identity(turn.session, member, turn.incoming.platform, turn.incoming.user_id)
         turn.session.flush()
-        repo.grant_role(turn.session, member, invite.unit, invite.role)
+        repo.grant_role(turn.session, member.id, invite.unit_id, invite.role)
         invite.uses += 1
         repo.clear_state(turn.session, state)
         role = turn.t(f"role_{invite.role.value}")
         log.info("member %s joined unit %s as %s", member.id, invite.unit.id, invite.role.value)
-        turn.member = member
+        turn.member = repo.Person(member.id, member.name, member.locale)
         turn.menu_changed = True
         return [Reply(turn.t("join_done", name=name, unit=invite.unit.name, role=role))]
 
@@ -470,7 +467,7 @@ class Conversation:
         if problem is not None:
             return [problem]
         role = turn.t(f"role_{invite.role.value}")
-        if not repo.grant_role(turn.session, turn.member, invite.unit, RoleName(invite.role)):
+        if not repo.grant_role(turn.session, turn.member.id, invite.unit_id, invite.role):
             return [Reply(turn.t("join_already", unit=invite.unit.name, role=role))]
         invite.uses += 1
         turn.menu_changed = True

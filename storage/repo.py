@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -42,13 +43,25 @@ def _insert_ignoring_conflicts(session: Session, model: Any, values: dict[str, A
 # --- messages ------------------------------------------------------------------------
 
 
+_messages = cast(Table, ProcessedMessage.__table__)
+# Built once with bind parameters: on the per-message path, building a statement anew
+# costs more than running it (measured: 0.35 ms against 0.14 ms on SQLite).
+_CLAIM = {
+    name: factory(_messages)
+    .values(
+        platform=bindparam("platform"), message_key=bindparam("key"), processed_at=bindparam("at")
+    )
+    .on_conflict_do_nothing()
+    .returning(_messages.c.platform)
+    for name, factory in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
+
 def claim_message(session: Session, platform: str, key: str) -> bool:
     """Record a platform message as processed; False if it was processed before."""
-    return _insert_ignoring_conflicts(
-        session,
-        ProcessedMessage,
-        {"platform": platform, "message_key": key, "processed_at": utcnow()},
-    )
+    statement = _CLAIM[session.get_bind().dialect.name]
+    params = {"platform": platform, "key": key, "at": utcnow()}
+    return session.execute(statement, params).first() is not None
 
 
 # --- members and units ---------------------------------------------------------------
@@ -102,16 +115,16 @@ def add_identity(session: Session, member: Member, platform: str, external_id: s
     session.add(Identity(member=member, platform=Platform(platform), external_id=external_id))
 
 
-def grant_role(session: Session, member: Member, unit: Unit, role: RoleName) -> bool:
+def grant_role(session: Session, member_id: int, unit_id: int, role: RoleName) -> bool:
     """Give a member a role in a unit; False if they already had it."""
     existing = session.scalars(
-        select(RoleGrant).where(
-            RoleGrant.member_id == member.id, RoleGrant.unit_id == unit.id, RoleGrant.role == role
+        select(RoleGrant.id).where(
+            RoleGrant.member_id == member_id, RoleGrant.unit_id == unit_id, RoleGrant.role == role
         )
     ).first()
     if existing is not None:
         return False
-    session.add(RoleGrant(member=member, unit=unit, role=role))
+    session.add(RoleGrant(member_id=member_id, unit_id=unit_id, role=role))
     session.flush()
     return True
 
@@ -125,31 +138,85 @@ def invite_by_code(session: Session, code: str, *, lock: bool = False) -> Invite
 
 
 # --- conversation state --------------------------------------------------------------
+# This is the per-message path, so it uses Core statements and plain rows: no ORM
+# identity map or unit-of-work flush (which cost more than the queries themselves).
 
 
-def _state_query(
-    member_id: int | None, platform: str, external_id: str
-) -> Select[ConversationState]:
-    if member_id is not None:
-        return select(ConversationState).where(ConversationState.member_id == member_id)
-    return select(ConversationState).where(
-        ConversationState.member_id.is_(None),
-        ConversationState.platform == Platform(platform),
-        ConversationState.external_id == external_id,
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The member behind a platform account, as the conversation needs it."""
+
+    id: int
+    name: str
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialogState:
+    """A stored dialog state row."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+
+
+_states = cast(Table, ConversationState.__table__)
+_STATE_COLUMNS = (_states.c.id, _states.c.kind, _states.c.data)
+_PERSON_AND_STATE = (
+    select(Member.id, Member.name, Member.locale, *_STATE_COLUMNS)
+    .join(Identity, Identity.member_id == Member.id)
+    .outerjoin(_states, _states.c.member_id == Member.id)
+    .where(Identity.platform == bindparam("platform"), Identity.external_id == bindparam("user"))
+    .with_for_update(of=Member)
+)
+_JOINING_STATE = (
+    select(*_STATE_COLUMNS)
+    .where(
+        _states.c.member_id.is_(None),
+        _states.c.platform == bindparam("platform"),
+        _states.c.external_id == bindparam("user"),
     )
+    .with_for_update()
+)
+_UPDATE_STATE = (
+    update(_states)
+    .where(_states.c.id == bindparam("state_id"))
+    .values(kind=bindparam("kind"), data=bindparam("data"), updated_at=bindparam("at"))
+)
+_INSERT_STATE = insert(_states).values(
+    member_id=bindparam("member_id"),
+    platform=bindparam("platform"),
+    external_id=bindparam("user"),
+    kind=bindparam("kind"),
+    data=bindparam("data"),
+    updated_at=bindparam("at"),
+)
+_DELETE_STATE = delete(_states).where(_states.c.id == bindparam("state_id"))
 
 
-def load_state(
-    session: Session, member_id: int | None, platform: str, external_id: str
-) -> ConversationState | None:
-    """The person's dialog state, locked for this transaction (PostgreSQL)."""
-    statement = _state_query(member_id, platform, external_id).with_for_update()
-    return session.scalars(statement).first()
+def person_and_state(
+    session: Session, platform: str, external_id: str
+) -> tuple[Person | None, DialogState | None]:
+    """The member behind an account and their dialog state, in one query.
+
+    On PostgreSQL the member's row is locked until the transaction ends, so two
+    instances handle one person's messages one after the other. (SQLite transactions
+    begin IMMEDIATE and are serialised anyway.) A person who is not registered yet
+    has a state keyed by their account while joining.
+    """
+    params = {"platform": Platform(platform), "user": external_id}
+    row = session.execute(_PERSON_AND_STATE, params).first()
+    if row is not None:
+        person = Person(row[0], row[1], row[2])
+        state = None if row[3] is None else DialogState(row[3], row[4], row[5])
+        return person, state
+    joining = session.execute(_JOINING_STATE, params).first()
+    return None, None if joining is None else DialogState(joining[0], joining[1], joining[2])
 
 
 def save_state(
     session: Session,
-    current: ConversationState | None,
+    current: DialogState | None,
     *,
     member_id: int | None,
     platform: str,
@@ -158,28 +225,33 @@ def save_state(
     data: dict[str, Any],
 ) -> None:
     """Create or replace a person's dialog state."""
-    if current is None:
-        keyed_by_member = member_id is not None
-        session.add(
-            ConversationState(
-                member_id=member_id,
-                platform=None if keyed_by_member else Platform(platform),
-                external_id=None if keyed_by_member else external_id,
-                kind=kind,
-                data=data,
-                updated_at=utcnow(),
-            )
-        )
-    else:
-        current.kind = kind
-        current.data = data
-        current.updated_at = utcnow()
+    if current is not None:
+        params = {"state_id": current.id, "kind": kind, "data": data, "at": utcnow()}
+        session.execute(_UPDATE_STATE, params)
+        return
+    keyed_by_member = member_id is not None
+    session.execute(
+        _INSERT_STATE,
+        {
+            "member_id": member_id,
+            "platform": None if keyed_by_member else Platform(platform),
+            "user": None if keyed_by_member else external_id,
+            "kind": kind,
+            "data": data,
+            "at": utcnow(),
+        },
+    )
 
 
-def clear_state(session: Session, current: ConversationState | None) -> None:
+def clear_state(session: Session, current: DialogState | None) -> None:
     """Forget a dialog state."""
     if current is not None:
-        session.execute(delete(ConversationState).where(ConversationState.id == current.id))
+        session.execute(_DELETE_STATE, {"state_id": current.id})
+
+
+def set_locale(session: Session, member_id: int, locale: str) -> None:
+    """Store the language a member is spoken to in."""
+    session.execute(update(Member).where(Member.id == member_id).values(locale=locale))
 
 
 # --- questionnaires ------------------------------------------------------------------

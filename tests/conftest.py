@@ -155,7 +155,7 @@ def register(
         session.add(member)
         repo.add_identity(session, member, platform, external_id or name)
         session.flush()
-        repo.grant_role(session, member, unit, role)
+        repo.grant_role(session, member.id, unit.id, role)
         return member.id
 
 

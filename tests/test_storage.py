@@ -235,6 +235,9 @@ def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker
         member = Member(name="李华")
         session.add(member)
         session.flush()
+        repo.add_identity(session, member, "shell", "li")
+        repo.add_identity(session, member, "telegram", "999")
+        session.flush()
         repo.save_state(
             session,
             None,
@@ -253,13 +256,31 @@ def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker
             kind="join",
             data={"code": "X"},
         )
-        member_id = member.id
     with transaction(sessions) as session:
-        mine = repo.load_state(session, member_id, "telegram", "999")  # any platform of the member
-        assert mine is not None and mine.data == {"a": 1}
-        joining = repo.load_state(session, None, "telegram", "42")
-        assert joining is not None and joining.kind == "join"
-        assert repo.load_state(session, None, "wecom", "42") is None
+        person, mine = repo.person_and_state(
+            session, "telegram", "999"
+        )  # any account of the member
+        assert person is not None and person.name == "李华"
+        assert mine is not None and (mine.kind, mine.data) == ("interview", {"a": 1})
+        repo.save_state(
+            session,
+            mine,
+            member_id=person.id,
+            platform="telegram",
+            external_id="999",
+            kind="interview",
+            data={"a": 2},
+        )
+        nobody, joining = repo.person_and_state(session, "telegram", "42")
+        assert nobody is None and joining is not None and joining.kind == "join"
+        assert repo.person_and_state(session, "wecom", "42") == (None, None)
         repo.clear_state(session, joining)
     with transaction(sessions) as session:
-        assert len(session.scalars(select(ConversationState)).all()) == 1
+        (row,) = session.scalars(select(ConversationState)).all()
+        assert row.data == {"a": 2}
+        person, _ = repo.person_and_state(session, "shell", "li")
+        assert person is not None
+        repo.set_locale(session, person.id, "en")
+    with transaction(sessions) as session:
+        person, _ = repo.person_and_state(session, "shell", "li")
+        assert person is not None and person.locale == "en"
