@@ -25,7 +25,7 @@ from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
 from bot.periods import period_of
 from bot.questionnaire import Questionnaire
-from bot.types import Choice, Incoming, Kind, Reply
+from bot.types import Choice, Incoming, Kind, Reply, replies_from_json, replies_to_json
 from storage import repo
 from storage.db import transaction
 from storage.models import Entry, Member
@@ -67,6 +67,10 @@ def parse_command(text: str) -> Command | None:
     head, _, rest = stripped[1:].partition(" ")
     name = head.split("@", 1)[0].lower()
     return Command(name, rest.strip())
+
+
+class _Duplicate(Exception):
+    """The message was processed before: roll this attempt back."""
 
 
 @dataclass(frozen=True)
@@ -135,22 +139,36 @@ class Conversation:
         return self.process(incoming).replies
 
     def process(self, incoming: Incoming) -> Outcome:
-        """Process one message once, reporting also what changed for the adapter."""
+        """Process one message once, reporting also what changed for the adapter.
+
+        The message key is claimed at the end of the same transaction that does the work,
+        together with the replies. If the key was claimed before (a duplicate delivery),
+        the work is rolled back; the earlier replies are returned only if they were never
+        marked sent (the process died between commit and send), else nothing.
+        """
+        platform, key = incoming.platform, incoming.message_id
         try:
             with transaction(self._sessions) as session:
-                if not repo.claim_message(session, incoming.platform, incoming.message_id):
-                    log.info(
-                        "duplicate message %s/%s ignored", incoming.platform, incoming.message_id
-                    )
-                    return Outcome([])
                 turn, replies = self._dispatch(session, incoming)
+                if not repo.claim_message(session, platform, key, replies_to_json(replies)):
+                    raise _Duplicate
                 menu = None
                 if turn is not None and turn.menu_changed and turn.member is not None:
                     menu = command_menu(session, turn.member.id, turn.locale)
                 return Outcome(replies, turn.locale if turn else "zh", menu)
+        except _Duplicate:
+            with transaction(self._sessions) as session:
+                unsent = repo.unsent_replies(session, platform, key)
+            log.info("duplicate message %s/%s (replies resent: %s)", platform, key, bool(unsent))
+            return Outcome(replies_from_json(unsent) if unsent else [])
         except Exception:
-            log.exception("failed to handle message %s/%s", incoming.platform, incoming.message_id)
+            log.exception("failed to handle message %s/%s", platform, key)
             return Outcome([Reply(msg(incoming.locale or "zh", "internal_error"))])
+
+    def mark_sent(self, platform: str, keys: list[str]) -> None:
+        """Record that the replies to these messages were delivered."""
+        with transaction(self._sessions) as session:
+            repo.mark_sent(session, platform, keys)
 
     # -- dispatch -----------------------------------------------------------------------
 
@@ -189,6 +207,8 @@ class Conversation:
             return self._answer_delete(turn, state)
         if turn.incoming.kind is Kind.BUTTON:
             return [Reply(turn.t("button_stale"))]  # e.g. a second press on a finished report
+        if turn.incoming.kind in interview.NOT_ANSWERS:
+            return [Reply(turn.t(interview.NOT_ANSWERS[turn.incoming.kind])), Reply(turn.t("idle"))]
         if turn.incoming.kind is Kind.TEXT and not interview.clean_text(turn.incoming.text):
             return [Reply(turn.t("empty_message"))]
         if interview.normalise_word(turn.incoming.text) in REPORT_WORDS:

@@ -52,6 +52,12 @@ EDIT_WORDS = frozenset({"修改", "改", "编辑", "change", "edit"})
 DROP_WORDS = frozenset({"放弃", "取消", "不要了", "drop", "cancel"})
 DONE_WORDS = frozenset({"完成", "好了", "发完了", "没有了", "done", "ok"})
 
+NOT_ANSWERS = {
+    Kind.UNSUPPORTED: "unsupported_message",
+    Kind.FORWARDED: "forwarded_message",
+    Kind.EDITED: "edited_message",
+}
+
 MIN_YEAR_OFFSET = 3  # a date more than this many years back is surely a typo
 MAX_SPAN_DAYS = 366
 
@@ -143,7 +149,7 @@ class Draft:
     location: str | None
     answers: dict[str, Any]
     metrics: tuple[MetricValue, ...]
-    photos: tuple[str, ...]
+    photos: tuple[dict[str, str | None], ...]
 
 
 @dataclass(frozen=True)
@@ -225,8 +231,8 @@ def answer(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
         incoming = replace(incoming, text=value)
     state.turn += 1
     try:
-        if incoming.kind is Kind.UNSUPPORTED:
-            raise InvalidAnswer(ctx.t("unsupported_message"))
+        if incoming.kind in NOT_ANSWERS:
+            raise InvalidAnswer(ctx.t(NOT_ANSWERS[incoming.kind]))
         if state.cursor == UNIT:
             return _answer_unit(ctx, state, incoming)
         if state.cursor == AREA:
@@ -412,11 +418,16 @@ def _answer_photo(
     ctx: Context, state: InterviewState, question: Question, incoming: Incoming
 ) -> Step:
     current = state.answers.get(question.id) or {}
-    files: list[str] = list(current.get("files", []))
+    files: list[dict[str, str | None]] = list(current.get("files", []))
     if incoming.kind is Kind.PHOTO and incoming.photo is not None:
+        photo = incoming.photo
+        if photo.too_large:
+            raise InvalidAnswer(ctx.t("photo_too_large"))
         if len(files) >= question.max_photos:
             raise InvalidAnswer(ctx.t("photo_limit", limit=question.max_photos))
-        files.append(incoming.photo.file_ref)
+        files.append(
+            {"platform": incoming.platform, "ref": photo.file_ref, "path": photo.stored_path}
+        )
         state.answers[question.id] = {"files": files}
         reply = Reply(
             ctx.t("photo_received", count=len(files)), (Choice(ctx.t("photo_done"), PHOTOS_DONE),)
@@ -709,7 +720,7 @@ def build_draft(ctx: Context, state: InterviewState) -> Draft:
     location: str | None = None
     begin = end = ctx.today
     metrics: list[MetricValue] = []
-    photos: tuple[str, ...] = ()
+    photos: tuple[dict[str, str | None], ...] = ()
     for question in flow:
         value = answers.get(question.id) or {"skipped": True}
         if value.get("skipped"):

@@ -70,6 +70,8 @@ class Shell:
         replies = self._conversation.handle(incoming)
         for reply in replies:
             self._print(f"{BOT}> " + render(reply).replace("\n", "\n      "))
+        if replies:
+            self._conversation.mark_sent(PLATFORM, [incoming.message_id])
         return replies
 
     def _print(self, text: str) -> None:

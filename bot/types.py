@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class Kind(enum.StrEnum):
@@ -14,6 +16,8 @@ class Kind(enum.StrEnum):
     BUTTON = "button"  # a pressed choice; `text` holds the choice's value
     PHOTO = "photo"
     UNSUPPORTED = "unsupported"  # stickers, voice, location, files ...
+    FORWARDED = "forwarded"  # someone else's message passed on: not an answer
+    EDITED = "edited"  # a change to a message already handled
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,8 @@ class Photo:
 
     file_ref: str
     size: int | None = None
+    stored_path: str | None = None  # where the adapter saved a copy, if it did
+    too_large: bool = False  # over the platform's download limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +71,38 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = field(default=())
     document: Document | None = None
+
+
+def replies_to_json(replies: list[Reply]) -> list[dict[str, Any]]:
+    """Replies as JSON data, to be kept until they are sent."""
+    return [
+        {
+            "text": r.text,
+            "choices": [[c.label, c.value, c.shortcut] for c in r.choices],
+            "document": None
+            if r.document is None
+            else {
+                "filename": r.document.filename,
+                "mime_type": r.document.mime_type,
+                "content": base64.b64encode(r.document.content).decode(),
+            },
+        }
+        for r in replies
+    ]
+
+
+def replies_from_json(data: list[dict[str, Any]]) -> list[Reply]:
+    """Rebuild replies kept by `replies_to_json`."""
+    replies = []
+    for item in data:
+        doc = item.get("document")
+        document = (
+            None
+            if doc is None
+            else Document(doc["filename"], base64.b64decode(doc["content"]), doc["mime_type"])
+        )
+        choices = tuple(
+            Choice(label, value, shortcut) for label, value, shortcut in item["choices"]
+        )
+        replies.append(Reply(item["text"], choices, document))
+    return replies

@@ -296,6 +296,10 @@ class ProcessedMessage(Base):
     platform: Mapped[str] = mapped_column(String(20), primary_key=True)
     message_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The replies, kept until the adapter says they went out: a message delivered again
+    # after a crash between commit and send gets them then, and is not processed twice.
+    replies: Mapped[list[Any] | None] = mapped_column(JSON)
+    sent_at: Mapped[datetime | None]
 
 
 __all__ = [

@@ -49,19 +49,49 @@ _messages = cast(Table, ProcessedMessage.__table__)
 _CLAIM = {
     name: factory(_messages)
     .values(
-        platform=bindparam("platform"), message_key=bindparam("key"), processed_at=bindparam("at")
+        platform=bindparam("platform"),
+        message_key=bindparam("key"),
+        processed_at=bindparam("at"),
+        replies=bindparam("replies"),
     )
     .on_conflict_do_nothing()
     .returning(_messages.c.platform)
     for name, factory in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+_MARK_SENT = (
+    update(_messages)
+    .where(
+        _messages.c.platform == bindparam("sent_platform"),
+        _messages.c.message_key.in_(bindparam("keys", expanding=True)),
+    )
+    .values(sent_at=bindparam("at"), replies=None)
+)
+_STORED = select(_messages.c.replies, _messages.c.sent_at).where(
+    _messages.c.platform == bindparam("platform"), _messages.c.message_key == bindparam("key")
+)
 
 
-def claim_message(session: Session, platform: str, key: str) -> bool:
-    """Record a platform message as processed; False if it was processed before."""
+def claim_message(
+    session: Session, platform: str, key: str, replies: list[dict[str, Any]] | None = None
+) -> bool:
+    """Record a platform message as processed, with its replies; False if it was before."""
     statement = _CLAIM[session.get_bind().dialect.name]
-    params = {"platform": platform, "key": key, "at": utcnow()}
+    params = {"platform": platform, "key": key, "at": utcnow(), "replies": replies}
     return session.execute(statement, params).first() is not None
+
+
+def unsent_replies(session: Session, platform: str, key: str) -> list[dict[str, Any]] | None:
+    """The replies of a processed message that were never marked sent (None if sent)."""
+    row = session.execute(_STORED, {"platform": platform, "key": key}).first()
+    if row is None or row[1] is not None:
+        return None
+    return list(row[0] or [])
+
+
+def mark_sent(session: Session, platform: str, keys: Sequence[str]) -> None:
+    """Note that the replies to these messages went out, and drop their copies."""
+    if keys:
+        session.execute(_MARK_SENT, {"sent_platform": platform, "keys": list(keys), "at": utcnow()})
 
 
 # --- members and units ---------------------------------------------------------------
@@ -301,7 +331,9 @@ def entry_snapshot(entry: Entry) -> dict[str, Any]:
             }
             for m in entry.metrics
         ],
-        "photos": [p.file_ref for p in entry.photos],
+        "photos": [
+            {"platform": p.platform, "ref": p.file_ref, "path": p.stored_path} for p in entry.photos
+        ],
         "updated_at": entry.updated_at.isoformat(),
         "deleted_at": None if entry.deleted_at is None else entry.deleted_at.isoformat(),
     }
@@ -317,7 +349,7 @@ def write_entry(
     platform: str,
     fields: dict[str, Any],
     metrics: Sequence[dict[str, Any]],
-    photos: Sequence[str],
+    photos: Sequence[dict[str, str | None]],
     now: datetime,
 ) -> Entry:
     """Store a new entry, or a new revision of `entry` keeping the old one whole."""
@@ -335,7 +367,13 @@ def write_entry(
     entry.updated_at = now
     entry.metrics.extend(EntryMetric(position=i, **m) for i, m in enumerate(metrics))
     entry.photos.extend(
-        EntryPhoto(position=i, platform=platform, file_ref=ref) for i, ref in enumerate(photos)
+        EntryPhoto(
+            position=i,
+            platform=photo.get("platform") or platform,
+            file_ref=photo["ref"] or "",
+            stored_path=photo.get("path"),
+        )
+        for i, photo in enumerate(photos)
     )
     session.flush()
     return entry

@@ -268,12 +268,17 @@ def test_nobody_edits_or_deletes_another_persons_entry(
 
 
 def test_duplicate_delivery_is_processed_once(
-    staff_chat: Chat, sessions: sessionmaker[Session]
+    staff_chat: Chat, conversation: Conversation, sessions: sessionmaker[Session]
 ) -> None:
     play(staff_chat, HAPPY_PATH[:-1])
     save = staff_chat.incoming("1")
-    assert "已保存" in staff_chat.send(save)
-    assert staff_chat.send(save) == ""  # the same platform message again: no reply, no effect
+    first = staff_chat.send(save)
+    assert "已保存" in first
+    # Delivered again before its replies were sent (a crash after the commit):
+    # the same replies, and nothing stored twice.
+    assert staff_chat.send(save) == first
+    conversation.mark_sent("shell", [save.message_id])
+    assert staff_chat.send(save) == ""  # delivered again after the replies went out
     with transaction(sessions) as session:
         assert session.scalar(select(func.count()).select_from(Entry)) == 1
 

@@ -118,7 +118,7 @@ def test_every_question_type_is_parsed_and_stored() -> None:
     assert draft.start_date == draft.end_date == date(2026, 6, 20)
     assert draft.answers["kind"] == {"choice": "线下"}
     assert draft.answers["paid"] == {"yes": True}
-    assert draft.photos == ("img", "img")
+    assert [p["ref"] for p in draft.photos] == ["img", "img"]
     (funds,) = draft.metrics
     assert (str(funds.low), funds.unit, funds.raw) == ("3.9", "万元", "39000元")
 

@@ -36,7 +36,7 @@ units:
 
 def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> None:
     upgrade(engine)  # already at head: nothing to do, no error
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     tables = set(inspect(engine).get_table_names())
     assert {
         "units",
@@ -55,12 +55,18 @@ def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> Non
 
 
 def test_a_message_key_is_claimed_once(sessions: sessionmaker[Session]) -> None:
+    replies = [{"text": "好的", "choices": [], "document": None}]
     with transaction(sessions) as session:
-        assert repo.claim_message(session, "telegram", "1001")
+        assert repo.claim_message(session, "telegram", "1001", replies)
         assert not repo.claim_message(session, "telegram", "1001")
         assert repo.claim_message(session, "wecom", "1001")  # keys are per platform
     with transaction(sessions) as session:
         assert not repo.claim_message(session, "telegram", "1001")
+        assert repo.unsent_replies(session, "telegram", "1001") == replies
+        repo.mark_sent(session, "telegram", ["1001", "1002"])
+    with transaction(sessions) as session:
+        assert repo.unsent_replies(session, "telegram", "1001") is None
+        assert repo.unsent_replies(session, "telegram", "nope") is None
 
 
 def test_times_come_back_aware_and_equal(sessions: sessionmaker[Session]) -> None:
@@ -191,7 +197,7 @@ def test_an_edit_keeps_the_previous_revision_whole(
             platform="shell",
             fields=fields,
             metrics=[metric],
-            photos=["p1"],
+            photos=[{"platform": "telegram", "ref": "p1", "path": "data/photos/p1.jpg"}],
             now=now,
         )
         entry_id = entry.id
@@ -222,7 +228,9 @@ def test_an_edit_keeps_the_previous_revision_whole(
         assert old.snapshot["metrics"][0]["low"] == "3.9000" or Decimal(
             old.snapshot["metrics"][0]["low"]
         ) == Decimal("3.9")
-        assert old.snapshot["photos"] == ["p1"]
+        assert old.snapshot["photos"] == [
+            {"platform": "telegram", "ref": "p1", "path": "data/photos/p1.jpg"}
+        ]
         repo.mark_deleted(session, entry, entry.member_id, now)
     with transaction(sessions) as session:
         assert repo.live_entry(session, entry_id) is None

@@ -1,0 +1,1958 @@
+"""A fake Telegram Bot API server for tests and benchmarks.
+
+The real python-telegram-bot stack (``telegram.Bot``, ``ApplicationBuilder``, ``HTTPXRequest``)
+talks to it over real HTTP on 127.0.0.1::
+
+    with FakeTelegram() as fake:
+        app = (
+            ApplicationBuilder()
+            .token(fake.token)
+            .base_url(fake.base_url)
+            .base_file_url(fake.base_file_url)
+            .build()
+        )
+        ...
+        fake.user_sends_text(SimUser(1001, "小王"), "/start")
+        fake.wait_for_text(1001, "欢迎")
+
+The server is a Starlette app run by uvicorn in a background thread with its own event loop.
+Test code (the simulated users and the observers) runs in other threads; all shared state is
+guarded by one lock, and ``wait_for*`` block on a condition of that lock.
+
+Fidelity, where PTB or real bots care:
+
+* every answer is ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": N,
+  "description": "...", ["parameters": {...}]}`` with HTTP status N;
+* getUpdates keeps an update until a later call's ``offset`` confirms it, long-polls for
+  ``timeout`` seconds and wakes at once when an update arrives; a set webhook makes it 409;
+* messages carry ``date`` in seconds, ``from`` the bot, ``chat``; callback queries carry
+  ``chat_instance`` and the message as it currently is (with its current inline keyboard);
+* editMessageText returns the edited message, refuses unchanged content ("message is not
+  modified") and, as Telegram does, drops the inline keyboard when no ``reply_markup`` is
+  passed;
+* ``parse_mode="HTML"`` is parsed like Telegram does (supported tags only, entities, lengths
+  counted on the visible text, "can't parse entities" errors); Markdown/MarkdownV2 text is kept
+  verbatim and not validated;
+* inline buttons need an action, and ``callback_data`` must be 1-64 bytes (BUTTON_DATA_INVALID);
+* leading/trailing whitespace of texts and captions is trimmed, as Telegram does.
+
+``drop_connection_next`` really closes the TCP connection without an answer (the client sees
+"Server disconnected"); only if uvicorn's connection transport cannot be reached does it fall
+back to raising inside the app, which gives an HTTP 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import mimetypes
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import parse_qsl
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+__all__ = [
+    "MAX_DOWNLOAD_SIZE",
+    "CallbackAnswer",
+    "FakeTelegram",
+    "RequestRecord",
+    "SentMessage",
+    "SimUser",
+    "WebhookDelivery",
+    "group_chat",
+    "parse_html",
+]
+
+JSON = dict[str, Any]
+Button = tuple[str, str | None]
+T = TypeVar("T")
+
+MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
+MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024  # getFile refuses bigger files
+MAX_UPLOAD_SIZE = 50 * 1024 * 1024  # bots may upload up to 50 MB
+MAX_CALLBACK_DATA_BYTES = 64
+# Update kinds Telegram only sends when asked for explicitly in allowed_updates.
+_NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+_COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_JSON_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+# --------------------------------------------------------------------------------------------
+# Public value types
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimUser:
+    """A simulated Telegram user."""
+
+    id: int
+    first_name: str
+    language_code: str | None = "zh-hans"
+    username: str | None = None
+
+    def as_dict(self) -> JSON:
+        user: JSON = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.username is not None:
+            user["username"] = self.username
+        if self.language_code is not None:
+            user["language_code"] = self.language_code
+        return user
+
+    def private_chat(self) -> JSON:
+        chat: JSON = {"id": self.id, "type": "private", "first_name": self.first_name}
+        if self.username is not None:
+            chat["username"] = self.username
+        return chat
+
+
+def group_chat(chat_id: int = -100123, title: str = "新华社区工作群") -> JSON:
+    """A supergroup chat dict to pass as ``chat=`` to the simulation helpers."""
+    return {"id": chat_id, "type": "supergroup", "title": title}
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One message the bot sent or edited, as observed by the fake.
+
+    ``text`` is what the user sees: the message text or caption after HTML parsing and
+    trimming (None for a photo/document without caption, and for editMessageReplyMarkup it is
+    the message's current text). ``buttons`` are the rows of the inline keyboard (text,
+    callback_data or url) or of a reply keyboard (text, None). ``params`` is the request as
+    received (form values are strings).
+    """
+
+    method: str
+    chat_id: int
+    message_id: int
+    text: str | None
+    buttons: list[list[Button]]
+    reply_markup: JSON | None
+    parse_mode: str | None
+    file_bytes: bytes | None
+    filename: str | None
+    file_id: str | None
+    timestamp: float
+    params: JSON = field(repr=False)
+
+    @property
+    def button_labels(self) -> list[str]:
+        return [text for row in self.buttons for text, _ in row]
+
+
+class CallbackAnswer(NamedTuple):
+    callback_query_id: str
+    text: str | None
+    show_alert: bool
+    url: str | None
+    timestamp: float
+
+
+class RequestRecord(NamedTuple):
+    """One HTTP request to /bot<token>/<method>; ``time`` is time.monotonic() at arrival."""
+
+    method: str
+    time: float
+    params: JSON
+
+
+class WebhookDelivery(NamedTuple):
+    update_id: int
+    status: int | None  # HTTP status, None for a connection error
+    time: float
+
+
+# --------------------------------------------------------------------------------------------
+# Internals: errors, parameters, multipart
+# --------------------------------------------------------------------------------------------
+
+
+class _ApiError(Exception):
+    def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+
+def _bad(description: str) -> _ApiError:
+    return _ApiError(400, f"Bad Request: {description}")
+
+
+def _error_response(code: int, description: str, parameters: JSON | None = None) -> Response:
+    body: JSON = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return Response(_JSON_DUMPS(body).encode(), status_code=code, media_type="application/json")
+
+
+def _ok_response(result: Any) -> Response:
+    return Response(
+        _JSON_DUMPS({"ok": True, "result": result}).encode(), media_type="application/json"
+    )
+
+
+@dataclass
+class _Upload:
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+class _Params:
+    """Request parameters; values are strings (form data) or JSON values (JSON body)."""
+
+    def __init__(self, values: JSON, files: dict[str, _Upload]) -> None:
+        self.values = values
+        self.files = files
+
+    def opt_str(self, name: str) -> str | None:
+        value = self.values.get(name)
+        if value is None:
+            return None
+        return value if isinstance(value, str) else _JSON_DUMPS(value)
+
+    def opt_int(self, name: str) -> int | None:
+        value = self.values.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise _bad(f"invalid {name} specified")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise _bad(f"invalid {name} specified") from None
+
+    def req_int(self, name: str) -> int:
+        value = self.opt_int(name)
+        if value is None:
+            raise _bad(f"{name} is empty")
+        return value
+
+    def opt_float(self, name: str) -> float | None:
+        value = self.values.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise _bad(f"invalid {name} specified") from None
+
+    def flag(self, name: str) -> bool:
+        value = self.values.get(name)
+        if isinstance(value, str):
+            return value.lower() in ("true", "1")
+        return bool(value)
+
+    def parsed(self, name: str) -> Any:
+        value = self.values.get(name)
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise _bad(f"can't parse {name} JSON object") from None
+        return value
+
+    def file(self, name: str) -> _Upload | str | None:
+        """An uploaded file (multipart part, also via attach://) or a file_id / URL string."""
+        if name in self.files:
+            return self.files[name]
+        value = self.opt_str(name)
+        if value is not None and value.startswith("attach://"):
+            upload = self.files.get(value.removeprefix("attach://"))
+            if upload is None:
+                raise _bad(f"{name} not found in the request")
+            return upload
+        return value
+
+
+_DISPOSITION_PARAM_RE = re.compile(r';\s*([A-Za-z0-9_*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
+_HTML5_FORM_ESCAPE_RE = re.compile(r"%(0[0-9A-F]|1[0-9A-F]|22)")
+
+
+def _unescape_form_param(value: str) -> str:
+    # httpx escapes '"' as %22, control characters as %XX and '\' as '\\' (HTML5 form style).
+    value = _HTML5_FORM_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return value.replace("\\\\", "\\")
+
+
+def _parse_multipart(body: bytes, content_type: str) -> tuple[JSON, dict[str, _Upload]]:
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if match is None:
+        raise _bad("multipart boundary is missing")
+    delimiter = b"\r\n--" + match.group(1).encode("latin-1")
+    fields: JSON = {}
+    files: dict[str, _Upload] = {}
+    for chunk in (b"\r\n" + body).split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break  # closing delimiter
+        head, sep, content = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        headers: dict[str, str] = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            name, colon, value = line.partition(":")
+            if colon:
+                headers[name.strip().lower()] = value.strip()
+        disposition: dict[str, str] = {}
+        for param in _DISPOSITION_PARAM_RE.finditer(headers.get("content-disposition", "")):
+            quoted, bare = param.group(2), param.group(3)
+            disposition[param.group(1).lower()] = (
+                _unescape_form_param(quoted) if quoted is not None else bare
+            )
+        part_name = disposition.get("name")
+        if part_name is None:
+            continue
+        if "filename" in disposition:
+            files[part_name] = _Upload(
+                disposition["filename"], headers.get("content-type"), bytes(content)
+            )
+        else:
+            fields[part_name] = content.decode("utf-8", "replace")
+    return fields, files
+
+
+async def _read_params(request: Request) -> _Params:
+    values: JSON = dict(request.query_params)
+    files: dict[str, _Upload] = {}
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        body = await request.body()
+        if len(body) > MAX_UPLOAD_SIZE + 1024 * 1024:
+            raise _ApiError(413, "Request Entity Too Large")
+        if body and content_type.startswith("application/json"):
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise _bad("can't parse JSON body") from None
+            if not isinstance(data, dict):
+                raise _bad("JSON body must be an object")
+            values.update(data)
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            values.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        elif content_type.startswith("multipart/form-data"):
+            fields, files = _parse_multipart(body, content_type)
+            values.update(fields)
+    return _Params(values, files)
+
+
+# --------------------------------------------------------------------------------------------
+# HTML parse mode
+# --------------------------------------------------------------------------------------------
+
+_HTML_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "span": "spoiler",
+    "tg-spoiler": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+_SPECIAL_RE = re.compile(r"[<&]")
+_ENTITY_RE = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z]+));")
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_TAG_NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
+_ATTR_RE = re.compile(
+    r"([a-zA-Z][a-zA-Z0-9_-]*)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?"
+)
+
+
+def _u16(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram entity offsets."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _byte_offset(source: str, index: int) -> int:
+    return len(source[:index].encode())
+
+
+def _decode_entity(match: re.Match[str]) -> str | None:
+    decimal, hexadecimal, name = match.groups()
+    if name is not None:
+        return _NAMED_ENTITIES.get(name)
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+        return chr(code)
+    return None
+
+
+def parse_html(source: str) -> tuple[str, list[JSON]]:
+    """Parse Telegram's HTML parse mode into (text, entities); raise ValueError like Telegram."""
+    out: list[str] = []
+    pos = 0  # UTF-16 offset in the output
+    stack: list[tuple[str, int, dict[str, str]]] = []
+    entities: list[JSON] = []
+    i, n = 0, len(source)
+    while i < n:
+        special = _SPECIAL_RE.search(source, i)
+        stop = special.start() if special else n
+        if stop > i:
+            chunk = source[i:stop]
+            out.append(chunk)
+            pos += _u16(chunk)
+            i = stop
+            continue
+        if source[i] == "&":
+            match = _ENTITY_RE.match(source, i)
+            char = _decode_entity(match) if match else None
+            if match is None or char is None:
+                out.append("&")  # a lone '&' is kept as text
+                pos += 1
+                i += 1
+            else:
+                out.append(char)
+                pos += _u16(char)
+                i = match.end()
+            continue
+        offset = _byte_offset(source, i)
+        if source.startswith("</", i):
+            end = source.find(">", i)
+            if end < 0:
+                raise ValueError(f"Unclosed end tag at byte offset {offset}")
+            name = source[i + 2 : end].strip().lower()
+            if not stack:
+                raise ValueError(f"Unexpected end tag at byte offset {offset}")
+            tag, start, attrs = stack.pop()
+            if name != tag:
+                raise ValueError(
+                    f'Unmatched end tag at byte offset {offset}, expected "</{tag}>", '
+                    f'found "</{name}>"'
+                )
+            i = end + 1
+            language = attrs.get("class", "")
+            if tag == "code" and stack and stack[-1][0] == "pre":
+                if language.startswith("language-"):
+                    stack[-1][2]["language"] = language.removeprefix("language-")
+                continue
+            if pos == start:
+                continue
+            kind = _HTML_TAGS[tag]
+            entity: JSON = {"type": kind, "offset": start, "length": pos - start}
+            if kind == "text_link":
+                href = attrs.get("href")
+                if not href:
+                    continue
+                entity["url"] = html.unescape(href)
+            elif kind == "pre" and "language" in attrs:
+                entity["language"] = attrs["language"]
+            elif kind == "custom_emoji":
+                entity["custom_emoji_id"] = attrs.get("emoji-id", "")
+            elif kind == "blockquote" and "expandable" in attrs:
+                entity["type"] = "expandable_blockquote"
+            entities.append(entity)
+            continue
+        name_match = _TAG_NAME_RE.match(source, i + 1)
+        name = name_match.group(0).lower() if name_match else ""
+        if name_match is None or name not in _HTML_TAGS:
+            raise ValueError(f'Unsupported start tag "{name}" at byte offset {offset}')
+        k = name_match.end()
+        attrs = {}
+        while True:
+            while k < n and source[k].isspace():
+                k += 1
+            if k >= n:
+                raise ValueError(f"Unclosed start tag at byte offset {offset}")
+            if source[k] == ">":
+                k += 1
+                break
+            attr = _ATTR_RE.match(source, k)
+            if attr is None:
+                raise ValueError(
+                    f'Empty attribute name in the tag "{name}" at byte offset {offset}'
+                )
+            value = next((g for g in attr.groups()[1:] if g is not None), "")
+            attrs[attr.group(1).lower()] = value
+            k = attr.end()
+        if name == "span" and attrs.get("class") != "tg-spoiler":
+            raise ValueError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
+        stack.append((name, pos, attrs))
+        i = k
+    if stack:
+        raise ValueError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+def _trim(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
+    """Strip leading/trailing whitespace like Telegram, moving entities along."""
+    stripped = text.strip()
+    if stripped == text:
+        return text, entities
+    left = _u16(text) - _u16(text.lstrip())
+    total = _u16(stripped)
+    moved: list[JSON] = []
+    for entity in entities:
+        start = max(0, entity["offset"] - left)
+        end = min(total, entity["offset"] + entity["length"] - left)
+        if end > start:
+            moved.append({**entity, "offset": start, "length": end - start})
+    return stripped, moved
+
+
+def _format_text(
+    text: str, parse_mode: str | None, explicit_entities: Any
+) -> tuple[str, list[JSON]]:
+    if parse_mode is not None and parse_mode.lower() == "html":
+        try:
+            plain, entities = parse_html(text)
+        except ValueError as exc:
+            raise _bad(f"can't parse entities: {exc}") from None
+    else:
+        plain = text
+        entities = list(explicit_entities) if isinstance(explicit_entities, list) else []
+    return _trim(plain, entities)
+
+
+# --------------------------------------------------------------------------------------------
+# Keyboards and files
+# --------------------------------------------------------------------------------------------
+
+_INLINE_ACTIONS = (
+    "callback_data",
+    "url",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+
+
+def _validate_markup(markup: Any) -> JSON | None:
+    if markup is None:
+        return None
+    if not isinstance(markup, dict):
+        raise _bad("can't parse reply keyboard markup JSON object")
+    if "inline_keyboard" in markup:
+        rows = markup["inline_keyboard"]
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise _bad("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+        for row in rows:
+            for button in row:
+                if not isinstance(button, dict) or not button.get("text"):
+                    raise _bad("can't parse inline keyboard button: Text must be non-empty")
+                if not any(action in button for action in _INLINE_ACTIONS):
+                    raise _bad("text buttons are unallowed in the inline keyboard")
+                data = button.get("callback_data")
+                if data is not None and not (
+                    isinstance(data, str) and 1 <= len(data.encode()) <= MAX_CALLBACK_DATA_BYTES
+                ):
+                    raise _bad("BUTTON_DATA_INVALID")
+    elif "keyboard" in markup:
+        rows = markup["keyboard"]
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise _bad("can't parse keyboard button: KeyboardButton must be a String or an Object")
+    elif not ("remove_keyboard" in markup or "force_reply" in markup):
+        raise _bad("can't parse reply keyboard markup JSON object")
+    return markup
+
+
+def _button_action(button: JSON) -> str | None:
+    if "callback_data" in button:
+        return str(button["callback_data"])
+    if "url" in button:
+        return str(button["url"])
+    web_app = button.get("web_app")
+    if isinstance(web_app, dict) and "url" in web_app:
+        return str(web_app["url"])
+    return None
+
+
+def _buttons(markup: JSON | None) -> list[list[Button]]:
+    if not markup:
+        return []
+    if "inline_keyboard" in markup:
+        return [
+            [(str(button["text"]), _button_action(button)) for button in row]
+            for row in markup["inline_keyboard"]
+        ]
+    if "keyboard" in markup:
+        return [
+            [(b if isinstance(b, str) else str(b.get("text", "")), None) for b in row]
+            for row in markup["keyboard"]
+        ]
+    return []
+
+
+def _inline_only(markup: JSON | None) -> JSON | None:
+    """Telegram's Message.reply_markup is only ever an inline keyboard."""
+    if markup and "inline_keyboard" in markup:
+        return {"inline_keyboard": markup["inline_keyboard"]}
+    return None
+
+
+_JPEG_HEADER = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+_JPEG_END = b"\xff\xd9"
+_PATTERN = bytes(range(256))
+
+
+def fake_jpeg(size: int, seed: int = 0) -> bytes:
+    """Bytes that start like a JPEG and have exactly ``size`` bytes (at least 22)."""
+    size = max(size, len(_JPEG_HEADER) + len(_JPEG_END))
+    body = size - len(_JPEG_HEADER) - len(_JPEG_END)
+    shift = seed % 256
+    pattern = _PATTERN[shift:] + _PATTERN[:shift]
+    return _JPEG_HEADER + (pattern * (body // 256 + 1))[:body] + _JPEG_END
+
+
+@dataclass
+class _StoredFile:
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    data: bytes | None  # None for a file only known by URL
+    kind: str
+    photo_sizes: list[JSON] | None = None
+
+
+class _Fault(NamedTuple):
+    code: int
+    description: str
+    parameters: JSON | None
+
+
+# --------------------------------------------------------------------------------------------
+# The fake
+# --------------------------------------------------------------------------------------------
+
+
+class FakeTelegram:
+    """A fake Bot API server; see the module docstring. One start/stop cycle per instance."""
+
+    webhook_retry_delay: float = 0.2
+
+    def __init__(self, token: str = "123456:TEST", bot_username: str = "huibao_test_bot") -> None:
+        self.token = token
+        self.bot_username = bot_username
+        self.bot_id = int(token.split(":", 1)[0])
+        self.bot_user: JSON = {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Huibao",
+            "username": bot_username,
+        }
+        self.port = 0
+
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._version = 0
+
+        # Updates: (update_id, kind, serialized update), oldest first.
+        self._pending: deque[tuple[int, str, str]] = deque()
+        self._update_log: dict[int, str] = {}
+        self._update_ids = itertools.count(1)
+        self._allowed_updates: frozenset[str] | None = None
+        self._get_updates_offsets: list[int | None] = []
+        self._poll_waiters: list[asyncio.Future[None]] = []
+
+        self._chats: dict[int, JSON] = {}
+        self._message_ids: dict[int, int] = {}
+        self._messages: dict[tuple[int, int], JSON] = {}
+        self._bot_message_ids: dict[int, list[int]] = {}
+        self._reply_keyboards: dict[int, list[list[str]]] = {}
+        self._sent: list[SentMessage] = []
+        self._sent_by_chat: dict[int, list[SentMessage]] = {}
+
+        self._callback_ids = itertools.count(4_281_000_000_000_001)
+        self._open_queries: set[str] = set()
+        self._callback_answers: list[CallbackAnswer] = []
+
+        self._files: dict[str, _StoredFile] = {}
+        self._files_by_path: dict[str, _StoredFile] = {}
+        self._file_numbers = itertools.count(1)
+
+        self._commands: dict[tuple[str, str], list[JSON]] = {}
+        self._webhook_url = ""
+        self._webhook_secret: str | None = None
+        self._webhook_deliveries: list[WebhookDelivery] = []
+        self._webhook_kick: asyncio.Event | None = None
+
+        self._requests: list[RequestRecord] = []
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._drops: dict[str, int] = {}
+
+        self._handlers: dict[str, tuple[str, Callable[[_Params], Any]]] = {}
+        for name, handler in (
+            ("getMe", self._get_me),
+            ("deleteWebhook", self._delete_webhook),
+            ("setWebhook", self._set_webhook),
+            ("getWebhookInfo", self._get_webhook_info),
+            ("sendMessage", self._send_message),
+            ("editMessageText", self._edit_message_text),
+            ("editMessageReplyMarkup", self._edit_message_reply_markup),
+            ("answerCallbackQuery", self._answer_callback_query),
+            ("sendPhoto", self._send_photo),
+            ("sendDocument", self._send_document),
+            ("getFile", self._get_file),
+            ("setMyCommands", self._set_my_commands),
+            ("getMyCommands", self._get_my_commands),
+            ("deleteMyCommands", self._delete_my_commands),
+            ("sendChatAction", self._send_chat_action),
+            ("getUpdates", self._unreachable),  # async, handled in _bot_endpoint
+        ):
+            self._handlers[name.lower()] = (name, handler)
+
+        self._app = Starlette(
+            routes=[
+                Route("/bot{token}/{method}", self._bot_endpoint, methods=["GET", "POST"]),
+                Route("/file/bot{token}/{file_path:path}", self._file_endpoint, methods=["GET"]),
+            ]
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._stopping = False
+        self._stopped = False
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    def start(self) -> None:
+        if self._thread is not None or self._stopped:
+            raise RuntimeError("FakeTelegram can be started once")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self._socket = sock
+        config = uvicorn.Config(
+            self._asgi,
+            interface="asgi3",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            ws="none",
+            proxy_headers=False,
+            server_header=False,
+            date_header=False,
+            timeout_keep_alive=600,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._run, name=f"FakeTelegram:{self.port}", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise RuntimeError("FakeTelegram did not start within 15 s")
+        if self._startup_error is not None:
+            raise RuntimeError("FakeTelegram failed to start") from self._startup_error
+
+    def stop(self) -> None:
+        if self._thread is None or self._stopped:
+            return
+        self._stopped = True
+        with self._lock:
+            self._stopping = True
+        self._call_in_loop(self._wake)
+        assert self._server is not None
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout=5)
+        if self._socket is not None:
+            self._socket.close()
+        self._loop = None
+
+    def __enter__(self) -> FakeTelegram:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            if not self._ready.is_set():
+                self._startup_error = exc
+                self._ready.set()
+            else:
+                raise
+
+    async def _main(self) -> None:
+        assert self._server is not None and self._socket is not None
+        self._loop = asyncio.get_running_loop()
+        self._webhook_kick = asyncio.Event()
+        worker = asyncio.create_task(self._webhook_worker())
+        serving = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started and not serving.done():
+            await asyncio.sleep(0.002)
+        if not self._server.started:
+            self._startup_error = (
+                serving.exception() if not serving.cancelled() else None
+            ) or RuntimeError("uvicorn exited during startup")
+        self._ready.set()
+        try:
+            await serving
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    def _call_in_loop(self, callback: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(callback)
+
+    def _wake(self) -> None:
+        """In the server loop: wake long polls and the webhook worker."""
+        with self._lock:
+            waiters, self._poll_waiters = self._poll_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        if self._webhook_kick is not None:
+            self._webhook_kick.set()
+
+    def _bump(self) -> None:
+        """Call with the lock held after any observable change."""
+        self._version += 1
+        self._changed.notify_all()
+
+    # ---------------------------------------------------------------- HTTP layer
+
+    async def _asgi(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._drops and scope["type"] == "http" and scope["path"].startswith("/bot"):
+            method = scope["path"].rsplit("/", 1)[-1]
+            key = method.lower()
+            with self._lock:
+                remaining = self._drops.get(key, 0)
+                if remaining:
+                    self._drops[key] = remaining - 1
+                    self._requests.append(RequestRecord(method, time.monotonic(), {}))
+                    self._bump()
+            if remaining:
+                transport = getattr(getattr(send, "__self__", None), "transport", None)
+                if isinstance(transport, asyncio.Transport):
+                    transport.abort()
+                    await asyncio.sleep(0)  # let uvicorn see the connection is gone
+                    return
+                raise RuntimeError(f"FakeTelegram: dropped {method} (answered as HTTP 500)")
+        await self._app(scope, receive, send)
+
+    async def _bot_endpoint(self, request: Request) -> Response:
+        arrived = time.monotonic()
+        token = request.path_params["token"]
+        method = request.path_params["method"]
+        try:
+            params = await _read_params(request)
+        except _ApiError as exc:
+            return _error_response(exc.code, exc.description, exc.parameters)
+        key = method.lower()
+        entry = self._handlers.get(key)
+        fault: _Fault | None = None
+        with self._lock:
+            self._requests.append(
+                RequestRecord(entry[0] if entry else method, arrived, params.values)
+            )
+            self._bump()
+            if token != self.token:
+                return _error_response(401, "Unauthorized")
+            if entry is None:
+                return _error_response(404, "Not Found")
+            faults = self._faults.get(key)
+            if faults:
+                fault = faults.popleft()
+        if fault is not None:
+            return _error_response(fault.code, fault.description, fault.parameters)
+        name, handler = entry
+        try:
+            if name == "getUpdates":
+                return await self._get_updates(params)
+            with self._lock:
+                result = handler(params)
+                self._bump()
+        except _ApiError as exc:
+            return _error_response(exc.code, exc.description, exc.parameters)
+        return _ok_response(result)
+
+    async def _file_endpoint(self, request: Request) -> Response:
+        if request.path_params["token"] != self.token:
+            return _error_response(401, "Unauthorized")
+        with self._lock:
+            stored = self._files_by_path.get(request.path_params["file_path"])
+        if stored is None or stored.data is None:
+            return _error_response(404, "Not Found")
+        return Response(stored.data, media_type="application/octet-stream")
+
+    def _unreachable(self, params: _Params) -> Any:
+        raise AssertionError("handled elsewhere")
+
+    # ---------------------------------------------------------------- updates
+
+    def _allowed(self, kind: str) -> bool:
+        allowed = self._allowed_updates
+        if allowed is None:
+            return kind not in _NOT_BY_DEFAULT
+        return kind in allowed
+
+    def _confirm(self, offset: int | None) -> None:
+        """With the lock held: forget updates below ``offset`` (Telegram semantics)."""
+        pending = self._pending
+        if offset is None or offset == 0:
+            return
+        if offset < 0:
+            while len(pending) > -offset:
+                pending.popleft()
+            return
+        while pending and pending[0][0] < offset:
+            pending.popleft()
+
+    def _take(self, limit: int) -> list[str]:
+        """With the lock held: up to ``limit`` deliverable updates (not removed)."""
+        pending = self._pending
+        if any(not self._allowed(kind) for _, kind, _ in pending):
+            self._pending = pending = deque(u for u in pending if self._allowed(u[1]))
+        return [body for _, _, body in itertools.islice(pending, limit)]
+
+    async def _get_updates(self, params: _Params) -> Response:
+        offset = params.opt_int("offset")
+        limit = min(max(params.opt_int("limit") or 100, 1), 100)
+        timeout = max(params.opt_float("timeout") or 0.0, 0.0)
+        allowed = params.parsed("allowed_updates")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with self._lock:
+            self._get_updates_offsets.append(offset)
+            if self._webhook_url:
+                raise _ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
+            if isinstance(allowed, list):
+                self._allowed_updates = frozenset(str(kind) for kind in allowed) or None
+            self._confirm(offset)
+            self._bump()
+        while True:
+            with self._lock:
+                batch = self._take(limit)
+                remaining = deadline - loop.time()
+                if self._webhook_url:
+                    raise _ApiError(409, "Conflict: terminated by setWebhook request")
+                if batch or self._stopping or remaining <= 0:
+                    break
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._poll_waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                with self._lock, contextlib.suppress(ValueError):
+                    self._poll_waiters.remove(waiter)
+        body = '{"ok":true,"result":[' + ",".join(batch) + "]}"
+        return Response(body.encode(), media_type="application/json")
+
+    def _enqueue(self, kind: str, payload: JSON) -> int:
+        """With the lock held: queue an update and return its id."""
+        update_id = next(self._update_ids)
+        body = f'{{"update_id":{update_id},{_JSON_DUMPS(kind)}:{_JSON_DUMPS(payload)}}}'
+        self._pending.append((update_id, kind, body))
+        self._update_log[update_id] = body
+        self._bump()
+        return update_id
+
+    def _after_enqueue(self) -> None:
+        # Poke the loop only when someone there is waiting (checked under the lock by both).
+        with self._lock:
+            needed = bool(self._poll_waiters) or bool(self._webhook_url)
+        if needed:
+            self._call_in_loop(self._wake)
+
+    async def _webhook_worker(self) -> None:
+        assert self._webhook_kick is not None
+        kick = self._webhook_kick
+        async with httpx.AsyncClient(timeout=10) as client:
+            while True:
+                await kick.wait()
+                kick.clear()
+                while True:
+                    with self._lock:
+                        url, secret = self._webhook_url, self._webhook_secret
+                        if not url or self._stopping:
+                            break
+                        self._take(1)  # drops updates that are not allowed
+                        if not self._pending:
+                            break
+                        update_id, _, body = self._pending[0]
+                    headers = {"Content-Type": "application/json"}
+                    if secret:
+                        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+                    status: int | None
+                    try:
+                        response = await client.post(url, content=body.encode(), headers=headers)
+                        status = response.status_code
+                    except httpx.HTTPError:
+                        status = None
+                    delivered = status is not None and 200 <= status < 300
+                    with self._lock:
+                        self._webhook_deliveries.append(
+                            WebhookDelivery(update_id, status, time.monotonic())
+                        )
+                        if delivered and self._pending and self._pending[0][0] == update_id:
+                            self._pending.popleft()
+                        self._bump()
+                    if not delivered:
+                        await asyncio.sleep(self.webhook_retry_delay)
+
+    # ---------------------------------------------------------------- Bot API methods
+    # All run in the server loop with the lock held.
+
+    def _get_me(self, params: _Params) -> JSON:
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    def _delete_webhook(self, params: _Params) -> bool:
+        self._webhook_url = ""
+        self._webhook_secret = None
+        if params.flag("drop_pending_updates"):
+            self._pending.clear()
+        return True
+
+    def _set_webhook(self, params: _Params) -> bool:
+        url = params.opt_str("url") or ""
+        secret = params.opt_str("secret_token")
+        if secret is not None and not _SECRET_RE.fullmatch(secret):
+            raise _bad("secret token contains unallowed characters")
+        if url and not url.startswith(("http://", "https://")):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        allowed = params.parsed("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(str(kind) for kind in allowed) or None
+        if params.flag("drop_pending_updates"):
+            self._pending.clear()
+        self._webhook_url = url
+        self._webhook_secret = secret if url else None
+        # Wake long polls (they answer 409 or see the updates) and the webhook worker.
+        self._call_in_loop(self._wake)
+        return True
+
+    def _get_webhook_info(self, params: _Params) -> JSON:
+        info: JSON = {
+            "url": self._webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+        if self._allowed_updates is not None:
+            info["allowed_updates"] = sorted(self._allowed_updates)
+        failures = [d for d in self._webhook_deliveries if d.status is None or d.status >= 300]
+        if self._webhook_url and failures:
+            info["last_error_date"] = int(time.time())
+            info["last_error_message"] = (
+                "Connection refused"
+                if failures[-1].status is None
+                else f"Wrong response from the webhook: {failures[-1].status}"
+            )
+        return info
+
+    def _chat(self, params: _Params) -> JSON:
+        value = params.values.get("chat_id")
+        if value is None or value == "":
+            raise _bad("chat_id is empty")
+        try:
+            chat_id = int(value)
+        except (TypeError, ValueError):
+            raise _bad("chat not found") from None
+        return self._chat_by_id(chat_id)
+
+    def _chat_by_id(self, chat_id: int) -> JSON:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            # Lenient: a chat the fake has not seen yet (e.g. a proactive reminder).
+            chat = (
+                {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"}
+                if chat_id > 0
+                else {"id": chat_id, "type": "supergroup", "title": f"Chat {chat_id}"}
+            )
+            self._chats[chat_id] = chat
+        return chat
+
+    def _next_message_id(self, chat_id: int) -> int:
+        message_id = self._message_ids.get(chat_id, 0) + 1
+        self._message_ids[chat_id] = message_id
+        return message_id
+
+    def _reply_target(self, chat_id: int, params: _Params) -> JSON | None:
+        reply = params.parsed("reply_parameters")
+        message_id: int | None
+        allow_missing = params.flag("allow_sending_without_reply")
+        if isinstance(reply, dict):
+            message_id = int(reply["message_id"]) if "message_id" in reply else None
+            allow_missing = allow_missing or bool(reply.get("allow_sending_without_reply"))
+        else:
+            message_id = params.opt_int("reply_to_message_id")
+        if message_id is None:
+            return None
+        target = self._messages.get((chat_id, message_id))
+        if target is None:
+            if allow_missing:
+                return None
+            raise _bad("message to be replied not found")
+        return {k: v for k, v in target.items() if k != "reply_to_message"}
+
+    def _new_bot_message(self, chat: JSON, params: _Params) -> JSON:
+        chat_id = chat["id"]
+        reply_to = self._reply_target(chat_id, params)
+        message: JSON = {
+            "message_id": self._next_message_id(chat_id),
+            "from": self.bot_user,
+            "chat": chat,
+            "date": int(time.time()),
+        }
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        return message
+
+    def _record(
+        self,
+        method: str,
+        message: JSON,
+        markup: JSON | None,
+        params: _Params,
+        stored: _StoredFile | None = None,
+        filename: str | None = None,
+    ) -> None:
+        chat_id = message["chat"]["id"]
+        message_id = message["message_id"]
+        self._messages[(chat_id, message_id)] = message
+        if method.startswith("send"):
+            self._bot_message_ids.setdefault(chat_id, []).append(message_id)
+        if markup is not None:
+            if "keyboard" in markup:
+                self._reply_keyboards[chat_id] = [
+                    [b if isinstance(b, str) else str(b.get("text", "")) for b in row]
+                    for row in markup["keyboard"]
+                ]
+            elif "remove_keyboard" in markup:
+                self._reply_keyboards.pop(chat_id, None)
+        sent = SentMessage(
+            method=method,
+            chat_id=chat_id,
+            message_id=message_id,
+            text=message.get("text", message.get("caption")),
+            buttons=_buttons(markup),
+            reply_markup=markup,
+            parse_mode=params.opt_str("parse_mode"),
+            file_bytes=stored.data if stored else None,
+            filename=filename,
+            file_id=stored.file_id if stored else None,
+            timestamp=time.monotonic(),
+            params=params.values,
+        )
+        self._sent.append(sent)
+        self._sent_by_chat.setdefault(chat_id, []).append(sent)
+
+    def _send_message(self, params: _Params) -> JSON:
+        chat = self._chat(params)
+        text = params.opt_str("text")
+        if not text:
+            raise _bad("message text is empty")
+        plain, entities = _format_text(
+            text, params.opt_str("parse_mode"), params.parsed("entities")
+        )
+        if not plain:
+            raise _bad("message text is empty")
+        if len(plain) > MAX_TEXT_LENGTH:
+            raise _bad("message is too long")
+        markup = _validate_markup(params.parsed("reply_markup"))
+        message = self._new_bot_message(chat, params)
+        message["text"] = plain
+        if entities:
+            message["entities"] = entities
+        link_preview = params.parsed("link_preview_options")
+        if isinstance(link_preview, dict) and link_preview:
+            message["link_preview_options"] = link_preview
+        inline = _inline_only(markup)
+        if inline:
+            message["reply_markup"] = inline
+        self._record("sendMessage", message, markup, params)
+        return message
+
+    def _message_to_edit(self, params: _Params) -> JSON:
+        if params.opt_str("inline_message_id"):
+            raise _bad("MESSAGE_ID_INVALID")
+        chat = self._chat(params)
+        message_id = params.opt_int("message_id")
+        if message_id is None:
+            raise _bad("message identifier is not specified")
+        message = self._messages.get((chat["id"], message_id))
+        if message is None:
+            raise _bad("message to edit not found")
+        if message.get("from", {}).get("id") != self.bot_id:
+            raise _bad("message can't be edited")
+        return message
+
+    def _edited(self, old: JSON, changes: JSON, markup: JSON | None) -> JSON:
+        new = {k: v for k, v in old.items() if k not in ("reply_markup", "entities")}
+        new.update(changes)
+        inline = _inline_only(markup)
+        if inline:
+            new["reply_markup"] = inline
+        comparable = ("text", "entities", "caption", "caption_entities", "reply_markup")
+        if all(old.get(k) == new.get(k) for k in comparable):
+            raise _bad(
+                "message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
+        new["edit_date"] = int(time.time())
+        return new
+
+    def _edit_message_text(self, params: _Params) -> JSON:
+        old = self._message_to_edit(params)
+        if "text" not in old:
+            raise _bad("there is no text in the message to edit")
+        text = params.opt_str("text")
+        if not text:
+            raise _bad("message text is empty")
+        plain, entities = _format_text(
+            text, params.opt_str("parse_mode"), params.parsed("entities")
+        )
+        if not plain:
+            raise _bad("message text is empty")
+        if len(plain) > MAX_TEXT_LENGTH:
+            raise _bad("message is too long")
+        markup = _validate_markup(params.parsed("reply_markup"))
+        changes: JSON = {"text": plain}
+        if entities:
+            changes["entities"] = entities
+        new = self._edited(old, changes, markup)
+        self._record("editMessageText", new, markup, params)
+        return new
+
+    def _edit_message_reply_markup(self, params: _Params) -> JSON:
+        old = self._message_to_edit(params)
+        markup = _validate_markup(params.parsed("reply_markup"))
+        changes: JSON = {k: old[k] for k in ("entities", "caption_entities") if k in old}
+        new = self._edited(old, changes, markup)
+        self._record("editMessageReplyMarkup", new, markup, params)
+        return new
+
+    def _answer_callback_query(self, params: _Params) -> bool:
+        query_id = params.opt_str("callback_query_id") or ""
+        if query_id not in self._open_queries:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        self._open_queries.discard(query_id)
+        self._callback_answers.append(
+            CallbackAnswer(
+                callback_query_id=query_id,
+                text=params.opt_str("text"),
+                show_alert=params.flag("show_alert"),
+                url=params.opt_str("url"),
+                timestamp=time.monotonic(),
+            )
+        )
+        return True
+
+    def _register_file(
+        self, data: bytes | None, kind: str, extension: str, prefix: str
+    ) -> _StoredFile:
+        number = next(self._file_numbers)
+        stored = _StoredFile(
+            file_id=f"{prefix}AAxkBAAI{number:08d}",
+            file_unique_id=f"AgAD{number:08d}",
+            file_path=f"{kind}/file_{number}{extension}",
+            data=data,
+            kind=kind,
+        )
+        self._files[stored.file_id] = stored
+        self._files_by_path[stored.file_path] = stored
+        return stored
+
+    def _register_photo(self, data: bytes | None) -> _StoredFile:
+        thumbnail = self._register_file(
+            fake_jpeg(min(len(data) if data else 1200, 1200), seed=1), "photos", ".jpg", "AgACAgUA"
+        )
+        full = self._register_file(data, "photos", ".jpg", "AgACAgUA")
+        full.photo_sizes = [
+            {
+                "file_id": thumbnail.file_id,
+                "file_unique_id": thumbnail.file_unique_id,
+                "file_size": len(thumbnail.data or b""),
+                "width": 90,
+                "height": 68,
+            },
+            {
+                "file_id": full.file_id,
+                "file_unique_id": full.file_unique_id,
+                "file_size": len(data or b""),
+                "width": 1280,
+                "height": 960,
+            },
+        ]
+        return full
+
+    def _upload(self, params: _Params, name: str) -> _Upload | str:
+        value = params.file(name)
+        if value is None or value == "":
+            raise _bad(f"there is no {name} in the request")
+        if isinstance(value, _Upload):
+            if not value.data:
+                raise _bad("file must be non-empty")
+            if len(value.data) > MAX_UPLOAD_SIZE:
+                raise _ApiError(413, "Request Entity Too Large")
+        return value
+
+    def _caption(self, params: _Params, message: JSON) -> None:
+        caption = params.opt_str("caption")
+        if not caption:
+            return
+        plain, entities = _format_text(
+            caption, params.opt_str("parse_mode"), params.parsed("caption_entities")
+        )
+        if len(plain) > MAX_CAPTION_LENGTH:
+            raise _bad("message caption is too long")
+        if plain:
+            message["caption"] = plain
+        if entities:
+            message["caption_entities"] = entities
+
+    def _known_file(self, value: str, kind: str) -> _StoredFile:
+        if value.startswith(("http://", "https://")):
+            return self._register_file(None, kind, "", "BQACAgUA")
+        stored = self._files.get(value)
+        if stored is None:
+            raise _bad("wrong file identifier/HTTP URL specified")
+        if (stored.kind == "photos") != (kind == "photos"):
+            raise _bad("type of file mismatch")
+        return stored
+
+    def _send_photo(self, params: _Params) -> JSON:
+        chat = self._chat(params)
+        value = self._upload(params, "photo")
+        if isinstance(value, _Upload):
+            stored = self._register_photo(value.data)
+            filename = value.filename
+        else:
+            stored = self._known_file(value, "photos")
+            if stored.photo_sizes is None:
+                stored = self._register_photo(stored.data)
+            filename = None
+        markup = _validate_markup(params.parsed("reply_markup"))
+        message = self._new_bot_message(chat, params)
+        message["photo"] = stored.photo_sizes
+        self._caption(params, message)
+        inline = _inline_only(markup)
+        if inline:
+            message["reply_markup"] = inline
+        self._record("sendPhoto", message, markup, params, stored, filename)
+        return message
+
+    def _send_document(self, params: _Params) -> JSON:
+        chat = self._chat(params)
+        value = self._upload(params, "document")
+        document: JSON
+        if isinstance(value, _Upload):
+            filename = value.filename or "document"
+            mime_type = value.content_type
+            if not mime_type or mime_type == "application/octet-stream":
+                mime_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            extension = "." + filename.rsplit(".", 1)[1] if "." in filename else ""
+            stored = self._register_file(value.data, "documents", extension, "BQACAgUA")
+            document = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "file_name": filename,
+                "mime_type": mime_type,
+                "file_size": len(value.data),
+            }
+        else:
+            stored = self._known_file(value, "documents")
+            filename = stored.file_path.rsplit("/", 1)[-1]
+            document = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "file_name": filename,
+                "file_size": len(stored.data or b""),
+            }
+        markup = _validate_markup(params.parsed("reply_markup"))
+        message = self._new_bot_message(chat, params)
+        message["document"] = document
+        self._caption(params, message)
+        inline = _inline_only(markup)
+        if inline:
+            message["reply_markup"] = inline
+        self._record("sendDocument", message, markup, params, stored, filename)
+        return message
+
+    def _get_file(self, params: _Params) -> JSON:
+        stored = self._files.get(params.opt_str("file_id") or "")
+        if stored is None:
+            raise _bad("invalid file_id")
+        size = len(stored.data or b"")
+        if size > MAX_DOWNLOAD_SIZE:
+            raise _bad("file is too big")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": size,
+            "file_path": stored.file_path,
+        }
+
+    @staticmethod
+    def _commands_key(scope: Any, language_code: str | None) -> tuple[str, str]:
+        if not isinstance(scope, dict):
+            scope = {"type": "default"}
+        return json.dumps(scope, sort_keys=True), language_code or ""
+
+    def _set_my_commands(self, params: _Params) -> bool:
+        commands = params.parsed("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise _bad("can't parse commands JSON object")
+        cleaned: list[JSON] = []
+        for command in commands:
+            if not isinstance(command, dict):
+                raise _bad("can't parse BotCommand")
+            name = str(command.get("command", ""))
+            description = str(command.get("description", ""))
+            if not _COMMAND_RE.fullmatch(name):
+                raise _bad("BOT_COMMAND_INVALID")
+            if not 1 <= len(description) <= 256:
+                raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
+            cleaned.append({"command": name, "description": description})
+        key = self._commands_key(params.parsed("scope"), params.opt_str("language_code"))
+        if cleaned:
+            self._commands[key] = cleaned
+        else:
+            self._commands.pop(key, None)
+        return True
+
+    def _get_my_commands(self, params: _Params) -> list[JSON]:
+        key = self._commands_key(params.parsed("scope"), params.opt_str("language_code"))
+        return list(self._commands.get(key, []))
+
+    def _delete_my_commands(self, params: _Params) -> bool:
+        key = self._commands_key(params.parsed("scope"), params.opt_str("language_code"))
+        self._commands.pop(key, None)
+        return True
+
+    def _send_chat_action(self, params: _Params) -> bool:
+        self._chat(params)
+        if not params.opt_str("action"):
+            raise _bad("action is empty")
+        return True
+
+    # ---------------------------------------------------------------- simulated users
+
+    def _user_chat(self, user: SimUser, chat: Mapping[str, Any] | None) -> JSON:
+        chat_dict = user.private_chat() if chat is None else dict(chat)
+        self._chats[chat_dict["id"]] = chat_dict
+        return chat_dict
+
+    def _user_message(self, user: SimUser, chat: Mapping[str, Any] | None, content: JSON) -> JSON:
+        chat_dict = self._user_chat(user, chat)
+        message: JSON = {
+            "message_id": self._next_message_id(chat_dict["id"]),
+            "from": user.as_dict(),
+            "chat": chat_dict,
+            "date": int(time.time()),
+            **content,
+        }
+        self._messages[(chat_dict["id"], message["message_id"])] = message
+        return message
+
+    def _send_user_message(
+        self, user: SimUser, chat: Mapping[str, Any] | None, content: JSON
+    ) -> int:
+        with self._lock:
+            update_id = self._enqueue("message", self._user_message(user, chat, content))
+        self._after_enqueue()
+        return update_id
+
+    def user_sends_text(
+        self,
+        user: SimUser,
+        text: str,
+        chat: Mapping[str, Any] | None = None,
+        *,
+        reply_to: int | None = None,
+    ) -> int:
+        """The user sends ``text``; a leading /command gets its bot_command entity."""
+        content: JSON = {"text": text}
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": _u16(command)}]
+        if reply_to is not None:
+            chat_id = user.id if chat is None else int(chat["id"])
+            with self._lock:
+                target = self._messages.get((chat_id, reply_to))
+            if target is None:
+                raise ValueError(f"no message {reply_to} in chat {chat_id} to reply to")
+            content["reply_to_message"] = {
+                k: v for k, v in target.items() if k != "reply_to_message"
+            }
+        return self._send_user_message(user, chat, content)
+
+    def user_sends_photo(
+        self,
+        user: SimUser,
+        size_bytes: int = 50_000,
+        caption: str | None = None,
+        chat: Mapping[str, Any] | None = None,
+    ) -> int:
+        """The user sends a photo of ``size_bytes`` (downloadable; see ``file_bytes``)."""
+        with self._lock:
+            stored = self._register_photo(fake_jpeg(size_bytes, seed=next(self._file_numbers)))
+            content: JSON = {"photo": stored.photo_sizes}
+            if caption is not None:
+                content["caption"] = caption
+            update_id = self._enqueue("message", self._user_message(user, chat, content))
+        self._after_enqueue()
+        return update_id
+
+    def user_sends_document(
+        self,
+        user: SimUser,
+        data: bytes | None = None,
+        *,
+        file_name: str = "活动记录.xlsx",
+        mime_type: str | None = None,
+        size_bytes: int | None = None,
+        caption: str | None = None,
+        chat: Mapping[str, Any] | None = None,
+    ) -> int:
+        """The user sends a document: ``data``, or ``size_bytes`` of generated bytes."""
+        if data is None:
+            data = (_PATTERN * ((size_bytes or 1000) // 256 + 1))[: size_bytes or 1000]
+        mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        extension = "." + file_name.rsplit(".", 1)[1] if "." in file_name else ""
+        with self._lock:
+            stored = self._register_file(data, "documents", extension, "BQACAgUA")
+            content: JSON = {
+                "document": {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "file_name": file_name,
+                    "mime_type": mime,
+                    "file_size": len(data),
+                }
+            }
+            if caption is not None:
+                content["caption"] = caption
+            update_id = self._enqueue("message", self._user_message(user, chat, content))
+        self._after_enqueue()
+        return update_id
+
+    def user_sends_sticker(
+        self, user: SimUser, emoji: str = "👍", chat: Mapping[str, Any] | None = None
+    ) -> int:
+        with self._lock:
+            stored = self._register_file(b"RIFF\x00\x00\x00\x00WEBP", "stickers", ".webp", "CAAC")
+            sticker = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "emoji": emoji,
+                "file_size": 12,
+            }
+            update_id = self._enqueue(
+                "message", self._user_message(user, chat, {"sticker": sticker})
+            )
+        self._after_enqueue()
+        return update_id
+
+    def user_sends_voice(
+        self,
+        user: SimUser,
+        duration: int = 3,
+        size_bytes: int = 8_000,
+        chat: Mapping[str, Any] | None = None,
+    ) -> int:
+        data = b"OggS" + bytes(max(size_bytes - 4, 0))
+        with self._lock:
+            stored = self._register_file(data, "voice", ".oga", "AwACAgUA")
+            voice = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "duration": duration,
+                "mime_type": "audio/ogg",
+                "file_size": len(data),
+            }
+            update_id = self._enqueue("message", self._user_message(user, chat, {"voice": voice}))
+        self._after_enqueue()
+        return update_id
+
+    def user_sends_location(
+        self,
+        user: SimUser,
+        latitude: float = 39.9042,
+        longitude: float = 116.4074,
+        chat: Mapping[str, Any] | None = None,
+    ) -> int:
+        location = {"latitude": latitude, "longitude": longitude}
+        return self._send_user_message(user, chat, {"location": location})
+
+    def user_sends_contact(
+        self,
+        user: SimUser,
+        phone_number: str = "+8613800138000",
+        *,
+        first_name: str | None = None,
+        contact_user_id: int | None = None,
+        chat: Mapping[str, Any] | None = None,
+    ) -> int:
+        """By default the user shares their own contact (as with a request_contact button)."""
+        contact: JSON = {
+            "phone_number": phone_number,
+            "first_name": first_name or user.first_name,
+            "user_id": contact_user_id if contact_user_id is not None else user.id,
+        }
+        return self._send_user_message(user, chat, {"contact": contact})
+
+    def user_forwards_text(
+        self,
+        user: SimUser,
+        text: str,
+        origin: SimUser | None = None,
+        chat: Mapping[str, Any] | None = None,
+    ) -> int:
+        """A forwarded text; from ``origin`` or, by default, from a user hiding their account."""
+        date = int(time.time()) - 3600
+        forward_origin: JSON = (
+            {"type": "user", "date": date, "sender_user": origin.as_dict()}
+            if origin is not None
+            else {"type": "hidden_user", "date": date, "sender_user_name": "张三"}
+        )
+        return self._send_user_message(user, chat, {"text": text, "forward_origin": forward_origin})
+
+    def user_edits_message(
+        self,
+        user: SimUser,
+        message_id: int,
+        new_text: str,
+        chat: Mapping[str, Any] | None = None,
+    ) -> int:
+        """The user edits one of their earlier text messages (an ``edited_message`` update)."""
+        chat_id = user.id if chat is None else int(chat["id"])
+        with self._lock:
+            old = self._messages.get((chat_id, message_id))
+            if old is None or old.get("from", {}).get("id") != user.id:
+                raise ValueError(f"user {user.id} has no message {message_id} in chat {chat_id}")
+            new = {k: v for k, v in old.items() if k != "entities"}
+            new["text"] = new_text
+            new["edit_date"] = int(time.time())
+            if new_text.startswith("/"):
+                command = new_text.split(maxsplit=1)[0]
+                new["entities"] = [{"type": "bot_command", "offset": 0, "length": _u16(command)}]
+            self._messages[(chat_id, message_id)] = new
+            update_id = self._enqueue("edited_message", new)
+        self._after_enqueue()
+        return update_id
+
+    def user_sends_update(self, update: Mapping[str, Any]) -> int:
+        """Queue a raw update (without ``update_id``); its first key is its kind."""
+        payload = {k: v for k, v in update.items() if k != "update_id"}
+        if len(payload) != 1:
+            raise ValueError("an update has exactly one field besides update_id")
+        ((kind, body),) = payload.items()
+        with self._lock:
+            update_id = self._enqueue(kind, body)
+        self._after_enqueue()
+        return update_id
+
+    def user_presses(
+        self,
+        user: SimUser,
+        message_id: int,
+        callback_data: str,
+        chat: Mapping[str, Any] | None = None,
+    ) -> int:
+        """The user presses an inline button of the bot's message ``message_id``."""
+        chat_id = user.id if chat is None else int(chat["id"])
+        with self._lock:
+            message = self._messages.get((chat_id, message_id))
+            if message is None:
+                raise ValueError(f"no message {message_id} in chat {chat_id}")
+            query_id = str(next(self._callback_ids))
+            self._open_queries.add(query_id)
+            query = {
+                "id": query_id,
+                "from": user.as_dict(),
+                "message": message,
+                "chat_instance": str(-(abs(chat_id) * 7919 + 1_000_003)),
+                "data": callback_data,
+            }
+            update_id = self._enqueue("callback_query", query)
+        self._after_enqueue()
+        return update_id
+
+    def press_button(self, user: SimUser, label: str, chat: Mapping[str, Any] | None = None) -> int:
+        """Press the button labelled ``label`` on the newest bot message showing it."""
+        chat_id = user.id if chat is None else int(chat["id"])
+        seen: list[str] = []
+        with self._lock:
+            for message_id in reversed(self._bot_message_ids.get(chat_id, [])):
+                markup = self._messages[(chat_id, message_id)].get("reply_markup") or {}
+                for button in itertools.chain.from_iterable(markup.get("inline_keyboard", [])):
+                    if button.get("text") == label and "callback_data" in button:
+                        data = str(button["callback_data"])
+                        break
+                    seen.append(str(button.get("text")))
+                else:
+                    continue
+                break
+            else:
+                raise AssertionError(
+                    f"no bot message in chat {chat_id} has a callback button {label!r}; "
+                    f"buttons seen (newest first): {seen}"
+                )
+        return self.user_presses(user, message_id, data, chat)
+
+    # ---------------------------------------------------------------- observing
+
+    def sent(self, chat_id: int | None = None) -> list[SentMessage]:
+        """Messages sent and edited by the bot, oldest first (all chats by default)."""
+        with self._lock:
+            if chat_id is None:
+                return list(self._sent)
+            return list(self._sent_by_chat.get(chat_id, ()))
+
+    def messages_to(self, chat_id: int) -> list[str]:
+        """Texts and captions the bot sent to ``chat_id`` (sends and text edits), in order."""
+        return [
+            m.text
+            for m in self.sent(chat_id)
+            if m.text is not None and m.method != "editMessageReplyMarkup"
+        ]
+
+    def current_message(self, chat_id: int, message_id: int) -> JSON:
+        """A message as it is now (after edits), as Telegram would show it."""
+        with self._lock:
+            message = self._messages.get((chat_id, message_id))
+        if message is None:
+            raise KeyError((chat_id, message_id))
+        copy: JSON = json.loads(_JSON_DUMPS(message))
+        return copy
+
+    def reply_keyboard(self, chat_id: int) -> list[list[str]] | None:
+        """The reply keyboard the user in ``chat_id`` currently sees, if any."""
+        with self._lock:
+            rows = self._reply_keyboards.get(chat_id)
+            return [list(row) for row in rows] if rows is not None else None
+
+    def file_bytes(self, file_id: str) -> bytes:
+        with self._lock:
+            stored = self._files[file_id]
+        return stored.data or b""
+
+    def update(self, update_id: int) -> JSON:
+        """An update as queued (also after it was confirmed)."""
+        with self._lock:
+            body = self._update_log[update_id]
+        update: JSON = json.loads(body)
+        return update
+
+    @property
+    def callback_answers(self) -> list[CallbackAnswer]:
+        with self._lock:
+            return list(self._callback_answers)
+
+    @property
+    def commands(self) -> dict[tuple[str, str], list[JSON]]:
+        """setMyCommands store: (scope as sorted JSON, language_code or '') -> commands."""
+        with self._lock:
+            return {key: [dict(c) for c in value] for key, value in self._commands.items()}
+
+    def command_list(
+        self, scope: Mapping[str, Any] | None = None, language_code: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(command, description) pairs set for ``scope`` (default scope) and language."""
+        key = self._commands_key(dict(scope) if scope else None, language_code)
+        with self._lock:
+            return [(c["command"], c["description"]) for c in self._commands.get(key, [])]
+
+    @property
+    def get_updates_offsets(self) -> list[int | None]:
+        with self._lock:
+            return list(self._get_updates_offsets)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._requests)
+
+    def requests_for(self, method: str) -> list[RequestRecord]:
+        key = method.lower()
+        return [r for r in self.requests if r.method.lower() == key]
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        with self._lock:
+            return list(self._webhook_deliveries)
+
+    @property
+    def webhook_url(self) -> str:
+        with self._lock:
+            return self._webhook_url
+
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed (by a getUpdates offset or a webhook 2xx)."""
+        with self._lock:
+            return len(self._pending)
+
+    # ---------------------------------------------------------------- waiting
+
+    def wait_for(
+        self,
+        predicate: Callable[[], T | None],
+        timeout: float = 10,
+        describe: Callable[[], str] | None = None,
+    ) -> T:
+        """Block until ``predicate()`` returns something truthy, and return it.
+
+        The predicate is re-evaluated whenever the fake's state changes. On timeout an
+        AssertionError lists what the bot sent (``describe`` can say more).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                version = self._version
+            result = predicate()
+            if result:
+                return result
+            with self._lock:
+                while self._version == version:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._changed.wait(remaining)
+                else:
+                    continue
+            result = predicate()
+            if result:
+                return result
+            details = describe() if describe is not None else self._describe_sent(None)
+            raise AssertionError(f"condition not met within {timeout} s; {details}")
+
+    def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10) -> list[SentMessage]:
+        """Wait until the bot has sent (or edited) at least ``count`` messages to ``chat_id``."""
+        return self.wait_for(
+            lambda: sent if len(sent := self.sent(chat_id)) >= count else None,
+            timeout,
+            lambda: f"expected {count} messages. {self._describe_sent(chat_id)}",
+        )
+
+    def wait_for_text(
+        self, chat_id: int, fragment: str, timeout: float = 10, *, since: int = 0
+    ) -> SentMessage:
+        """Wait for a message to ``chat_id`` containing ``fragment``; return the first one.
+
+        ``since`` skips the first ``since`` records of ``sent(chat_id)``.
+        """
+
+        def find() -> SentMessage | None:
+            for message in self.sent(chat_id)[since:]:
+                if message.text is not None and fragment in message.text:
+                    return message
+            return None
+
+        return self.wait_for(
+            find,
+            timeout,
+            lambda: f"expected a message containing {fragment!r}. {self._describe_sent(chat_id)}",
+        )
+
+    def _describe_sent(self, chat_id: int | None) -> str:
+        sent = self.sent(chat_id)
+        where = "in all chats" if chat_id is None else f"to chat {chat_id}"
+        if not sent:
+            return f"the bot sent nothing {where}"
+        lines = [
+            f"  [{i}] {m.method} #{m.message_id} (chat {m.chat_id}): {m.text!r}"
+            + (f" buttons={m.button_labels}" if m.buttons else "")
+            for i, m in enumerate(sent[-30:], start=max(len(sent) - 30, 0))
+        ]
+        return f"the bot sent {len(sent)} {where}:\n" + "\n".join(lines)
+
+    # ---------------------------------------------------------------- faults
+
+    def fail_next(
+        self,
+        method: str,
+        error_code: int = 429,
+        retry_after: int = 1,
+        times: int = 1,
+        description: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with an error instead of handling them."""
+        parameters: JSON | None = None
+        if error_code == 429:
+            parameters = {"retry_after": retry_after}
+            description = description or f"Too Many Requests: retry after {retry_after}"
+        elif description is None:
+            try:
+                description = HTTPStatus(error_code).phrase
+            except ValueError:
+                description = f"Error {error_code}"
+            if error_code == 400:
+                description = "Bad Request"
+        fault = _Fault(error_code, description, parameters)
+        with self._lock:
+            self._faults.setdefault(method.lower(), deque()).extend([fault] * times)
+
+    def drop_connection_next(self, method: str, times: int = 1) -> None:
+        """Close the connection of the next ``times`` calls of ``method`` without answering."""
+        with self._lock:
+            key = method.lower()
+            self._drops[key] = self._drops.get(key, 0) + times
