@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -78,12 +79,17 @@ def main() -> None:
 def run() -> None:
     """Run the main job: the configured platforms, or the local shell with a demo unit."""
     settings = _settings()
-    if settings.platform_configured:
+    if settings.wecom.corp_id is not None and settings.telegram.token is None:
         raise click.ClickException(
-            "a chat platform is configured, but the Telegram and WeCom adapters are not part "
-            "of this version yet; unset HUIBAO_TELEGRAM__TOKEN / HUIBAO_WECOM__CORP_ID to use "
-            "the local shell"
+            "HUIBAO_WECOM__CORP_ID is set, but the WeCom adapter is not part of this version "
+            "yet; unset it to use the local shell, or configure HUIBAO_TELEGRAM__TOKEN"
         )
+    if settings.telegram.token is not None:
+        from bot.runner import run_platforms
+
+        with _app(settings) as app:
+            asyncio.run(run_platforms(app))
+        return
     with _app(settings) as app:
         _ensure_demo(app)
         click.echo(

@@ -165,6 +165,14 @@ class Conversation:
             log.exception("failed to handle message %s/%s", platform, key)
             return Outcome([Reply(msg(incoming.locale or "zh", "internal_error"))])
 
+    def leader_menus(self, platform: str) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
+        """(account id, language, menu) of every coordinator and admin on a platform."""
+        with transaction(self._sessions) as session:
+            return [
+                (external_id, locale, command_menu(session, member_id, locale))
+                for external_id, member_id, locale in repo.accounts_of_leaders(session, platform)
+            ]
+
     def mark_sent(self, platform: str, keys: list[str]) -> None:
         """Record that the replies to these messages were delivered."""
         with transaction(self._sessions) as session:
@@ -500,6 +508,20 @@ def command_menu(session: Session, member_id: int, locale: str) -> tuple[tuple[s
     if coordination.is_leader(session, member_id):
         names[-1:-1] = coordination.LEADER_COMMANDS
     return tuple((name, msg(locale, f"cmd_{name}")) for name in names)
+
+
+def default_menus() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Command menus for everyone: private chats and groups, in Chinese and English.
+
+    Keys are 'private:' / 'group:' followed by a language code ('' for the default).
+    """
+    menus: dict[str, tuple[tuple[str, str], ...]] = {}
+    for language, locale in (("", "zh"), ("en", "en")):
+        staff = coordination.STAFF_COMMANDS
+        menus[f"private:{language}"] = tuple((n, msg(locale, f"cmd_{n}")) for n in staff)
+        group = (*coordination.LEADER_COMMANDS, "help")
+        menus[f"group:{language}"] = tuple((n, msg(locale, f"cmd_{n}")) for n in group)
+    return menus
 
 
 def _locale(value: str | None) -> str:

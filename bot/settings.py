@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -21,6 +22,44 @@ class TelegramSettings(BaseModel):
     token: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
+    # Webhook mode when set: the public HTTPS URL Telegram posts updates to; its path is
+    # served by Huibao's own server (HUIBAO_SERVER__HOST/PORT), behind a reverse proxy.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    # The bot's @username, for join links; asked from Telegram when not set.
+    username: str | None = None
+    poll_timeout: int = Field(default=30, ge=0, le=60)
+
+    @field_validator("token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"\d+:[\w-]+", value.get_secret_value()):
+            raise ValueError("a bot token looks like 123456789:AAE..., as @BotFather gives it")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("the webhook URL must start with https://")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("use 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+
+class ServerSettings(BaseModel):
+    """The HTTP server for webhooks and /healthz (HUIBAO_SERVER__...)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
 
 
 class WecomSettings(BaseModel):
@@ -49,7 +88,9 @@ class Settings(BaseSettings):
     questionnaires_dir: Path | None = None
     default_questionnaire: str = "community_culture"
     log_level: str = "INFO"
+    data_dir: Path = Path("data")
     telegram: TelegramSettings = TelegramSettings()
+    server: ServerSettings = ServerSettings()
     wecom: WecomSettings = WecomSettings()
 
     @field_validator("database_url")

@@ -1,0 +1,424 @@
+"""The Telegram adapter: PTB updates in, `Conversation.process`, Bot API calls out.
+
+It only translates. Updates are fetched by our own long-polling loop (or arrive by
+webhook) and the offset that confirms them to Telegram advances only after they were
+handled, so a killed bot gets every pending update again on restart; the core's
+processed-message keys make each count once, and replies that were committed but not
+sent are sent then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, MessageLimit
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+
+from bot.conversation import Conversation, Outcome
+from bot.types import Incoming, Kind, Photo, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
+SEND_ENDPOINTS = frozenset(
+    {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto", "sendDocument"}
+)
+NETWORK_RETRIES = 4
+
+
+class PacedRateLimiter(AIORateLimiter):
+    """PTB's limiter (30/s overall, 20/min per group, RetryAfter honoured) plus pacing per
+    private chat (a burst of 3, then 1 message per second) and retries of network errors."""
+
+    def __init__(self, *, chat_rate: float = 1.0, chat_burst: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._chat_rate = chat_rate
+        self._chat_burst = chat_burst
+        self._chats: dict[int, AsyncLimiter] = {}
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.get(chat_id)
+        if limiter is None:
+            if len(self._chats) > 4096:
+                self._chats.clear()  # limiters of idle chats are cheap to rebuild
+            limiter = AsyncLimiter(self._chat_burst, self._chat_burst / self._chat_rate)
+            self._chats[chat_id] = limiter
+        return limiter
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if endpoint not in SEND_ENDPOINTS:
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+        chat_id = data.get("chat_id")
+        if isinstance(chat_id, int) and chat_id > 0:
+            await self._chat_limiter(chat_id).acquire()
+        for attempt in range(NETWORK_RETRIES + 1):
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except BadRequest:
+                raise
+            except NetworkError as error:  # includes TimedOut; BadRequest is handled above
+                if attempt == NETWORK_RETRIES:
+                    raise
+                delay = 0.5 * 2**attempt
+                log.warning("%s failed (%s); retrying in %.1f s", endpoint, error, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split a long text into messages under Telegram's limit, at line breaks if possible."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    parts.append(rest)
+    return [p for p in parts if p] or [""]
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Lay the choices out as inline buttons: short labels three a row, long ones alone."""
+    if not reply.choices:
+        return None
+    longest = max(len(c.label) for c in reply.choices)
+    per_row = 3 if longest <= 6 else 2 if longest <= 12 else 1
+    buttons = [InlineKeyboardButton(c.label, callback_data=c.value) for c in reply.choices]
+    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    return InlineKeyboardMarkup(rows)
+
+
+def _pressed_label(query: CallbackQuery) -> str | None:
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None
+
+
+class TelegramBot:
+    """Huibao on Telegram."""
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        *,
+        token: str,
+        base_url: str,
+        base_file_url: str,
+        photos_dir: Path,
+        poll_timeout: int = 30,
+        menus: Callable[[], list[tuple[str, str, tuple[tuple[str, str], ...]]]] | None = None,
+        default_menus: dict[str, tuple[tuple[str, str], ...]] | None = None,
+    ) -> None:
+        self._conversation = conversation
+        self._photos_dir = photos_dir
+        self._poll_timeout = poll_timeout
+        self._menus = menus
+        self._default_menus = default_menus or {}
+        # The core is synchronous (SQLAlchemy); a few threads keep the event loop free.
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="huibao-core")
+        self._username: str | None = None
+        self._stop = asyncio.Event()
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(base_url)
+            .base_file_url(base_file_url)
+            .rate_limiter(PacedRateLimiter(max_retries=3))
+            .updater(None)
+            .build()
+        )
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+
+    @property
+    def bot(self) -> Bot:
+        """The PTB bot."""
+        bot: Bot = self.application.bot
+        return bot
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Initialise PTB, learn the bot's name, set the command menus."""
+        await self.application.initialize()
+        await self.application.start()
+        self._username = self.bot.username
+        await self._set_default_menus()
+
+    async def stop(self) -> None:
+        """Stop PTB and the worker threads."""
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await self.application.stop()
+        await self.application.shutdown()
+        self._executor.shutdown(wait=True)
+
+    def request_stop(self) -> None:
+        """Ask the polling loop to finish after the batch in hand."""
+        self._stop.set()
+
+    async def poll(self) -> None:
+        """Long-poll getUpdates; confirm an update (next offset) only after handling it."""
+        await self.bot.delete_webhook()
+        offset: int | None = None
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset,
+                    timeout=self._poll_timeout,
+                    read_timeout=self._poll_timeout + 10,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+                failures = 0
+            except RetryAfter as error:
+                wait = error.retry_after
+                await self._sleep(wait.total_seconds() if isinstance(wait, timedelta) else wait)
+                continue
+            except (NetworkError, TelegramError) as error:
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                log.warning("getUpdates failed (%s); retrying in %.1f s", error, delay)
+                await self._sleep(delay)
+                continue
+            if not updates:
+                continue
+            await self.handle_batch(updates)
+            offset = updates[-1].update_id + 1
+        if offset is not None:  # confirm the last batch before leaving
+            with contextlib.suppress(TelegramError):
+                await self.bot.get_updates(offset=offset, timeout=0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def handle_batch(self, updates: Sequence[Update]) -> None:
+        """Handle a batch: chats in parallel, each chat's updates in order."""
+        by_chat: dict[int, list[Update]] = defaultdict(list)
+        for update in updates:
+            chat = update.effective_chat
+            by_chat[chat.id if chat else 0].append(update)
+
+        async def in_order(chat_updates: list[Update]) -> None:
+            for update in chat_updates:
+                await self.application.process_update(update)
+
+        await asyncio.gather(*(in_order(u) for u in by_chat.values()))
+
+    # -- one update ---------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, _context: object) -> None:
+        if update.callback_query is not None:
+            await self._on_callback(update, update.callback_query)
+            return
+        incoming = await self._incoming(update)
+        if incoming is None:
+            return
+        chat = update.effective_chat
+        assert chat is not None
+        await self._deliver(chat.id, incoming)
+
+    async def _incoming(self, update: Update) -> Incoming | None:
+        edited = update.edited_message
+        message = update.message
+        in_group = update.effective_chat is not None and update.effective_chat.type in (
+            ChatType.GROUP,
+            ChatType.SUPERGROUP,
+        )
+        user = update.effective_user
+        if user is None or user.is_bot:
+            return None
+        base: dict[str, Any] = {
+            "platform": PLATFORM,
+            "user_id": str(user.id),
+            "message_id": f"u{update.update_id}",
+            "display_name": user.full_name,
+            "locale": user.language_code,
+            "in_group": in_group,
+        }
+        if edited is not None:
+            if in_group:
+                return None
+            return Incoming(at=edited.edit_date or edited.date, kind=Kind.EDITED, **base)
+        if message is None:
+            return None
+        at = message.date or datetime.now(UTC)
+        if in_group:
+            text = message.text or ""
+            if not self._addressed_to_me(text):
+                return None  # groups: only commands meant for this bot
+            return Incoming(at=at, text=text, **base)
+        if message.forward_origin is not None:
+            return Incoming(at=at, kind=Kind.FORWARDED, **base)
+        if message.text is not None:
+            return Incoming(at=at, text=message.text, **base)
+        if message.photo:
+            return Incoming(at=at, kind=Kind.PHOTO, photo=await self._photo(message), **base)
+        return Incoming(at=at, kind=Kind.UNSUPPORTED, **base)
+
+    def _addressed_to_me(self, text: str) -> bool:
+        if not text.startswith("/"):
+            return False
+        head = text.split(maxsplit=1)[0]
+        if "@" not in head:
+            return True
+        return head.split("@", 1)[1].lower() == (self._username or "").lower()
+
+    async def _photo(self, message: Message) -> Photo:
+        largest = message.photo[-1]
+        if largest.file_size is not None and largest.file_size > DOWNLOAD_LIMIT:
+            return Photo(largest.file_id, largest.file_size, too_large=True)
+        target = self._photos_dir / f"{largest.file_unique_id}.jpg"
+        try:
+            file = await largest.get_file()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await file.download_to_drive(target)
+        except BadRequest as error:
+            if "too big" in str(error).lower():
+                return Photo(largest.file_id, largest.file_size, too_large=True)
+            raise
+        return Photo(largest.file_id, largest.file_size, stored_path=str(target))
+
+    async def _on_callback(self, update: Update, query: CallbackQuery) -> None:
+        with contextlib.suppress(BadRequest):  # too old to answer: the press still counts
+            await query.answer()
+        message = query.message
+        user = query.from_user
+        if not isinstance(message, Message) or query.data is None:
+            return
+        in_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+        # The pressed message loses its buttons, so it cannot act twice.
+        label = _pressed_label(query)
+        with contextlib.suppress(BadRequest):
+            if message.text is not None and label is not None:
+                await message.edit_text(f"{message.text_html}\n\n➡️ {label}", parse_mode="HTML")
+            else:
+                await message.edit_reply_markup(reply_markup=None)
+        incoming = Incoming(
+            platform=PLATFORM,
+            user_id=str(user.id),
+            message_id=f"u{update.update_id}",
+            at=datetime.now(UTC),
+            kind=Kind.BUTTON,
+            text=query.data,
+            display_name=user.full_name,
+            locale=user.language_code,
+            in_group=in_group,
+        )
+        await self._deliver(message.chat.id, incoming)
+
+    async def _deliver(self, chat_id: int, incoming: Incoming) -> None:
+        loop = asyncio.get_running_loop()
+        outcome: Outcome = await loop.run_in_executor(
+            self._executor, self._conversation.process, incoming
+        )
+        if outcome.replies:
+            await self.send(chat_id, outcome.replies)
+            await loop.run_in_executor(
+                self._executor, self._conversation.mark_sent, PLATFORM, [incoming.message_id]
+            )
+        if outcome.menu is not None and not incoming.in_group:
+            await self._set_chat_menu(int(incoming.user_id), outcome.menu)
+
+    async def send(self, chat_id: int, replies: Sequence[Reply]) -> None:
+        """Send replies in order; only the last part of a long text carries the buttons."""
+        for reply in replies:
+            parts = split_text(reply.text)
+            for index, part in enumerate(parts):
+                markup = keyboard(reply) if index == len(parts) - 1 else None
+                await self.bot.send_message(chat_id, part, reply_markup=markup)
+            if reply.document is not None:
+                await self.bot.send_document(
+                    chat_id, reply.document.content, filename=reply.document.filename
+                )
+
+    # -- menus and errors ---------------------------------------------------------------
+
+    async def _set_default_menus(self) -> None:
+        for key, menu in self._default_menus.items():
+            scope_name, _, language = key.partition(":")
+            scope = (
+                BotCommandScopeAllGroupChats()
+                if scope_name == "group"
+                else BotCommandScopeAllPrivateChats()
+            )
+            await self._set_commands(menu, scope, language or None)
+        if self._menus is not None:
+            loop = asyncio.get_running_loop()
+            for user_id, _locale, menu in await loop.run_in_executor(self._executor, self._menus):
+                await self._set_chat_menu(int(user_id), menu)
+
+    async def _set_chat_menu(self, chat_id: int, menu: tuple[tuple[str, str], ...]) -> None:
+        with contextlib.suppress(BadRequest, Forbidden):
+            await self._set_commands(menu, BotCommandScopeChat(chat_id), None)
+
+    async def _set_commands(
+        self, menu: tuple[tuple[str, str], ...], scope: Any, language: str | None
+    ) -> None:
+        commands = [BotCommand(name, description) for name, description in menu]
+        await self.bot.set_my_commands(commands, scope=scope, language_code=language)
+
+    async def _on_error(self, update: object, context: Any) -> None:
+        log.error("error while handling a Telegram update", exc_info=context.error)
+
+
+async def run_until_stopped(bot: TelegramBot, serve: Callable[[], Awaitable[None]] | None) -> None:
+    """Run the bot (polling, or webhook through `serve`) until SIGINT/SIGTERM."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    await bot.start()
+    try:
+        if serve is None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, bot.request_stop)
+            await bot.poll()
+        else:
+            await serve()
+    finally:
+        await bot.stop()
