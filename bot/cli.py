@@ -223,6 +223,26 @@ def invite_create(unit_key: str, role: str, uses: int | None, expires: str) -> N
             limits.append(f"expires: {local:%Y-%m-%d %H:%M} ({app.settings.timezone})")
         click.echo(", ".join(limits), err=True)
         click.echo(f"send to the bot: /start {code}", err=True)
+        username = _telegram_username(app.settings)
+        if username:
+            click.echo(f"or open: https://t.me/{username}?start={code}")
+
+
+def _telegram_username(settings: Settings) -> str | None:
+    """The bot's @username for join links: the setting, else asked from the Bot API."""
+    telegram = settings.telegram
+    if telegram.username:
+        return telegram.username.lstrip("@")
+    if telegram.token is None:
+        return None
+    from bot.telegram import TelegramError, fetch_username
+
+    try:
+        token = telegram.token.get_secret_value()
+        return asyncio.run(asyncio.wait_for(fetch_username(token, telegram.base_url), 10))
+    except (TelegramError, TimeoutError, OSError) as exc:
+        click.echo(f"(no join link: the Telegram bot could not be asked its name: {exc})", err=True)
+        return None
 
 
 @main.group()

@@ -41,6 +41,14 @@ from bot.types import Incoming, Kind, Photo, Reply
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "PacedRateLimiter",
+    "TelegramBot",
+    "TelegramError",
+    "fetch_username",
+    "run_until_stopped",
+]
+
 PLATFORM = "telegram"
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
 SEND_ENDPOINTS = frozenset(
@@ -404,6 +412,12 @@ class TelegramBot:
 
     async def _on_error(self, update: object, context: Any) -> None:
         log.error("error while handling a Telegram update", exc_info=context.error)
+
+
+async def fetch_username(token: str, base_url: str) -> str:
+    """Ask the Bot API for the bot's @username (getMe)."""
+    async with Bot(token, base_url=base_url) as bot:
+        return bot.username
 
 
 async def run_until_stopped(bot: TelegramBot, serve: Callable[[], Awaitable[None]] | None) -> None:
