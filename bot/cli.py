@@ -86,9 +86,20 @@ def run() -> None:
         )
     if settings.telegram.token is not None:
         from bot.runner import run_platforms
+        from bot.telegram import InvalidToken, NetworkError
 
         with _app(settings) as app:
-            asyncio.run(run_platforms(app))
+            try:
+                asyncio.run(run_platforms(app))
+            except InvalidToken as exc:
+                raise click.ClickException(
+                    f"Telegram refused the bot token (HUIBAO_TELEGRAM__TOKEN): {exc}"
+                ) from exc
+            except NetworkError as exc:
+                raise click.ClickException(
+                    "cannot reach the Telegram Bot API at "
+                    f"{settings.telegram.base_url} (HUIBAO_TELEGRAM__BASE_URL): {exc}"
+                ) from exc
         return
     with _app(settings) as app:
         _ensure_demo(app)

@@ -33,7 +33,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
 from bot.conversation import Conversation, Outcome
@@ -42,6 +49,8 @@ from bot.types import Incoming, Kind, Photo, Reply
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "InvalidToken",
+    "NetworkError",
     "PacedRateLimiter",
     "TelegramBot",
     "TelegramError",
@@ -54,14 +63,15 @@ DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
 SEND_ENDPOINTS = frozenset(
     {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto", "sendDocument"}
 )
+PACED_ENDPOINTS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 NETWORK_RETRIES = 4
 
 
 class PacedRateLimiter(AIORateLimiter):
     """PTB's limiter (30/s overall, 20/min per group, RetryAfter honoured) plus pacing per
-    private chat (a burst of 3, then 1 message per second) and retries of network errors."""
+    private chat (a burst of 4, then 1 message per second) and retries of network errors."""
 
-    def __init__(self, *, chat_rate: float = 1.0, chat_burst: int = 3, **kwargs: Any) -> None:
+    def __init__(self, *, chat_rate: float = 1.0, chat_burst: int = 4, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._chat_rate = chat_rate
         self._chat_burst = chat_burst
@@ -90,7 +100,7 @@ class PacedRateLimiter(AIORateLimiter):
                 callback, args, kwargs, endpoint, data, rate_limit_args
             )
         chat_id = data.get("chat_id")
-        if isinstance(chat_id, int) and chat_id > 0:
+        if endpoint in PACED_ENDPOINTS and isinstance(chat_id, int) and chat_id > 0:
             await self._chat_limiter(chat_id).acquire()
         for attempt in range(NETWORK_RETRIES + 1):
             try:
@@ -159,6 +169,7 @@ class TelegramBot:
         poll_timeout: int = 30,
         menus: Callable[[], list[tuple[str, str, tuple[tuple[str, str], ...]]]] | None = None,
         default_menus: dict[str, tuple[tuple[str, str], ...]] | None = None,
+        chat_rate: float = 1.0,
     ) -> None:
         self._conversation = conversation
         self._photos_dir = photos_dir
@@ -174,7 +185,7 @@ class TelegramBot:
             .token(token)
             .base_url(base_url)
             .base_file_url(base_file_url)
-            .rate_limiter(PacedRateLimiter(max_retries=3))
+            .rate_limiter(PacedRateLimiter(max_retries=3, chat_rate=chat_rate))
             .updater(None)
             .build()
         )

@@ -126,6 +126,21 @@ def reporting_units(session: Session, member_id: int) -> list[tuple[int, str]]:
     return list(seen.items())
 
 
+def accounts_of_leaders(session: Session, platform: str) -> list[tuple[str, int, str]]:
+    """(account id, member id, language) of each coordinator or admin with an account here."""
+    rows = session.execute(
+        select(Identity.external_id, Member.id, Member.locale)
+        .join(Member, Member.id == Identity.member_id)
+        .join(RoleGrant, RoleGrant.member_id == Member.id)
+        .where(
+            Identity.platform == Platform(platform),
+            RoleGrant.role.in_((RoleName.COORDINATOR, RoleName.ADMIN)),
+        )
+        .distinct()
+    ).all()
+    return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+
 def unit_by_key(session: Session, key: str) -> Unit | None:
     """Find a unit by its code, or by its name when that is unique."""
     unit = session.scalars(select(Unit).where(Unit.code == key)).first()

@@ -158,8 +158,18 @@ def test_an_unreachable_database_is_named(env: dict[str, str]) -> None:
     assert "HUIBAO_DATABASE_URL" in result.output
 
 
-def test_a_configured_platform_is_not_silently_ignored(env: dict[str, str]) -> None:
-    result = CliRunner().invoke(main, ["run"], env={**env, "HUIBAO_TELEGRAM__TOKEN": "123:abc"})
+def test_an_unreachable_bot_api_is_named(env: dict[str, str]) -> None:
+    settings = {
+        "HUIBAO_TELEGRAM__TOKEN": "123:abc",
+        "HUIBAO_TELEGRAM__BASE_URL": "http://127.0.0.1:9/bot",
+    }
+    result = CliRunner().invoke(main, ["run"], env={**env, **settings})
+    assert result.exit_code != 0
+    assert "HUIBAO_TELEGRAM__BASE_URL" in result.output
+
+
+def test_a_malformed_token_is_named(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["run"], env={**env, "HUIBAO_TELEGRAM__TOKEN": "not-a-token"})
     assert result.exit_code != 0
     assert "HUIBAO_TELEGRAM__TOKEN" in result.output
 

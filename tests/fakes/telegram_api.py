@@ -48,6 +48,7 @@ import contextlib
 import html
 import itertools
 import json
+import logging
 import mimetypes
 import re
 import socket
@@ -78,11 +79,13 @@ __all__ = [
     "WebhookDelivery",
     "group_chat",
     "parse_html",
+    "poll_while",
 ]
 
 JSON = dict[str, Any]
 Button = tuple[str, str | None]
 T = TypeVar("T")
+_LOGGER = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -738,6 +741,7 @@ class FakeTelegram:
         self._socket: socket.socket | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
+        self._exit: asyncio.Event | None = None
         self._stopping = False
         self._stopped = False
 
@@ -754,7 +758,9 @@ class FakeTelegram:
     def start(self) -> None:
         if self._thread is not None or self._stopped:
             raise RuntimeError("FakeTelegram can be started once")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when
+        # the socket says it is TCP; without it every answer waits ~40 ms (Nagle + delayed ACK).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
@@ -785,21 +791,26 @@ class FakeTelegram:
             raise RuntimeError("FakeTelegram failed to start") from self._startup_error
 
     def stop(self) -> None:
+        """Wake pending long polls, let answers in flight finish, close everything."""
         if self._thread is None or self._stopped:
             return
         self._stopped = True
         with self._lock:
             self._stopping = True
-        self._call_in_loop(self._wake)
-        assert self._server is not None
-        self._server.should_exit = True
+        self._call_in_loop(self._request_exit)
         self._thread.join(timeout=15)
-        if self._thread.is_alive():
+        if self._thread.is_alive():  # pragma: no cover - last resort
+            assert self._server is not None
             self._server.force_exit = True
             self._thread.join(timeout=5)
         if self._socket is not None:
             self._socket.close()
         self._loop = None
+
+    def _request_exit(self) -> None:
+        self._wake()
+        if self._exit is not None:
+            self._exit.set()
 
     def __enter__(self) -> FakeTelegram:
         self.start()
@@ -824,20 +835,38 @@ class FakeTelegram:
                 raise
 
     async def _main(self) -> None:
-        assert self._server is not None and self._socket is not None
-        self._loop = asyncio.get_running_loop()
+        # uvicorn's own serve() polls for shutdown every 0.1 s and sleeps 0.1 s more while
+        # shutting down; tests start and stop a fake each, so drive the server directly.
+        server, sock = self._server, self._socket
+        assert server is not None and sock is not None
+        loop = self._loop = asyncio.get_running_loop()
         self._webhook_kick = asyncio.Event()
+        self._exit = asyncio.Event()
         worker = asyncio.create_task(self._webhook_worker())
-        serving = asyncio.create_task(self._server.serve(sockets=[self._socket]))
-        while not self._server.started and not serving.done():
-            await asyncio.sleep(0.002)
-        if not self._server.started:
-            self._startup_error = (
-                serving.exception() if not serving.cancelled() else None
-            ) or RuntimeError("uvicorn exited during startup")
-        self._ready.set()
         try:
-            await serving
+            config = server.config
+            if not config.loaded:
+                config.load()
+            server.lifespan = config.lifespan_class(config)
+            await server.startup(sockets=[sock])
+            if server.should_exit:
+                raise RuntimeError("uvicorn could not start")
+            self._ready.set()
+            await self._exit.wait()
+
+            for listener in server.servers:
+                listener.close()
+            state = server.server_state
+            for connection in list(state.connections):
+                connection.shutdown()  # idle keep-alive connections close now, busy ones after
+            deadline = loop.time() + 5
+            while (state.connections or state.tasks) and loop.time() < deadline:
+                await asyncio.sleep(0.005)
+            for task in list(state.tasks):
+                task.cancel()
+            for listener in server.servers:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(listener.wait_closed(), 1)
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -919,6 +948,9 @@ class FakeTelegram:
                 self._bump()
         except _ApiError as exc:
             return _error_response(exc.code, exc.description, exc.parameters)
+        except Exception as exc:  # a bug in the fake or a request it cannot make sense of
+            _LOGGER.exception("FakeTelegram: %s failed", name)
+            return _error_response(500, f"Internal Server Error: the fake failed: {exc!r}")
         return _ok_response(result)
 
     async def _file_endpoint(self, request: Request) -> Response:
@@ -1956,3 +1988,19 @@ class FakeTelegram:
         with self._lock:
             key = method.lower()
             self._drops[key] = self._drops.get(key, 0) + times
+
+
+async def poll_while(app: Any, during: Callable[[], T], *, timeout: float = 1.0) -> T:
+    """Run a PTB ``Application`` with polling while ``during()`` runs in a worker thread.
+
+    ``during`` is where the simulated users act and the ``wait_for*`` calls block; it must
+    not run on the event loop the application uses. Returns what ``during`` returns.
+    """
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=timeout)
+        try:
+            return await asyncio.to_thread(during)
+        finally:
+            await app.updater.stop()
+            await app.stop()

@@ -1,0 +1,387 @@
+"""End to end on Telegram: the real python-telegram-bot application, over real HTTP, against
+a fake Bot API server; simulated people type and press buttons. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.conversation import Conversation, default_menus
+from bot.org import create_invite
+from bot.telegram import TelegramBot
+from storage.db import transaction
+from storage.models import Entry, RoleName
+from tests.chat import Chat, play
+from tests.conftest import Clock, register
+from tests.fakes.telegram_api import FakeTelegram, SimUser, group_chat
+from tests.test_dialog import HAPPY_PATH
+
+LI = SimUser(1001, "李华")
+WANG = SimUser(1002, "王强")
+BOSS = SimUser(2001, "周主任")
+STRANGER = SimUser(3001, "路人")
+GROUP = group_chat(-100777, "和平街道工作群")
+
+
+class RunningBot:
+    """A TelegramBot polling the fake in a thread of its own, as `huibao run` does."""
+
+    def __init__(
+        self, conversation: Conversation, fake: FakeTelegram, photos: Path, chat_rate: float = 50.0
+    ) -> None:
+        # Simulated people answer in milliseconds; the real pace (1/s) has a test of its own.
+        self.bot = TelegramBot(
+            conversation,
+            token=fake.token,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            photos_dir=photos,
+            poll_timeout=1,
+            menus=lambda: conversation.leader_menus("telegram"),
+            default_menus=default_menus(),
+            chat_rate=chat_rate,
+        )
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10), "the bot did not start"
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.bot.start()
+        self._task = asyncio.create_task(self.bot.poll())
+        self._ready.set()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await self.bot.stop()
+
+    def stop(self) -> None:
+        """A clean stop: the last batch is confirmed."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.bot.request_stop)
+        self._thread.join(15)
+
+    def crash(self) -> None:
+        """Stop abruptly, confirming nothing more (as close to a kill as a thread gets)."""
+        assert self._loop is not None and self._task is not None
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(15)
+
+
+class Phone:
+    """One person's Telegram chat with the bot."""
+
+    def __init__(self, fake: FakeTelegram, user: SimUser, chat: dict | None = None) -> None:
+        self.fake = fake
+        self.user = user
+        self.chat = chat
+        self.chat_id = user.id if chat is None else int(chat["id"])
+
+    def _mark(self) -> int:
+        return len(self.fake.sent(self.chat_id))
+
+    def _expect(self, mark: int, fragment: str) -> str:
+        return self.fake.wait_for_text(self.chat_id, fragment, since=mark).text or ""
+
+    def say(self, text: str, expect: str) -> str:
+        mark = self._mark()
+        self.fake.user_sends_text(self.user, text, self.chat)
+        return self._expect(mark, expect)
+
+    def press(self, label: str, expect: str) -> str:
+        mark = self._mark()
+        self.fake.press_button(self.user, label, self.chat)
+        return self._expect(mark, expect)
+
+    def photo(self, expect: str, size: int = 50_000) -> str:
+        mark = self._mark()
+        self.fake.user_sends_photo(self.user, size_bytes=size, chat=self.chat)
+        return self._expect(mark, expect)
+
+    def silence(self, action) -> None:  # type: ignore[no-untyped-def]
+        """Do something and check the bot says nothing to this chat."""
+        mark = self._mark()
+        action()
+        self.fake.wait_for(lambda: self.fake.pending_updates() == 0 or None, 10)
+        time.sleep(0.3)
+        assert self.fake.sent(self.chat_id)[mark:] == []
+
+    def transcript(self, lines: list[tuple[str, str]]) -> None:
+        for said, expected in lines:
+            if said.startswith("[") and said.endswith("]"):
+                self.press(said[1:-1], expected)
+            elif said == "<photo>":
+                self.photo(expected)
+            else:
+                self.say(said, expected)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def running(
+    conversation: Conversation, fake: FakeTelegram, tmp_path: Path, demo_org: None
+) -> Iterator[RunningBot]:
+    bot = RunningBot(conversation, fake, tmp_path / "photos")
+    yield bot
+    bot.stop()
+
+
+@pytest.fixture
+def li(sessions: sessionmaker[Session], fake: FakeTelegram, running: RunningBot) -> Phone:
+    register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
+    return Phone(fake, LI)
+
+
+REPORT = [
+    ("/report", "这次活动属于哪一类工作"),
+    ("[理论学习]", "活动叫什么名字"),
+    ("端午主题党课", "活动是哪天办的"),
+    ("上周五", "在哪里办的"),
+    ("社区党群服务中心", "几场学习"),
+    ("3场", "多少人次"),
+    ("4000多人次", "做了什么"),
+    ("邀请老党员讲党史故事，组织居民观看专题片。", "效果怎么样"),
+    ("居民参与热情高，12人报名加入志愿队伍。", "亮点"),
+    ("/skip", "照片"),
+    ("<photo>", "收到第 1 张照片"),
+    ("[完成]", "请核对"),
+    ("[✅ 确认保存]", "已保存，记录编号 #"),
+]
+
+
+def test_join_by_start_code(
+    conversation: Conversation,
+    sessions: sessionmaker[Session],
+    fake: FakeTelegram,
+    running: RunningBot,
+    clock: Clock,
+) -> None:
+    with transaction(sessions) as session:
+        now = datetime.now(UTC)  # Telegram dates its messages with the real time
+        code = create_invite(
+            session, "demo-xinhua", "staff", uses=5, expires_in=timedelta(days=7), now=now
+        ).code
+    wang = Phone(fake, WANG)
+    wang.say("你好", "还没有加入任何单位")
+    # a t.me/<bot>?start=CODE deep link arrives as "/start CODE"
+    wang.say(f"/start {code}", "欢迎加入新华社区（工作人员）")
+    wang.say("王强", "王强，你已加入新华社区")
+    fake.wait_for(lambda: fake.command_list({"type": "chat", "chat_id": WANG.id}) or None)
+    assert ("report", "上报一次活动") in fake.command_list({"type": "chat", "chat_id": WANG.id})
+    english = Phone(fake, SimUser(1003, "Tom", language_code="en"))
+    english.say("hello", "You have not joined a unit yet")
+
+
+def test_report_an_activity_with_buttons_and_a_photo(
+    li: Phone, fake: FakeTelegram, sessions: sessionmaker[Session]
+) -> None:
+    li.transcript(REPORT)
+    # every pressed message lost its buttons and shows what was chosen
+    area_question = next(m for m in fake.sent(LI.id) if m.text and "哪一类工作" in m.text)
+    shown = fake.current_message(LI.id, area_question.message_id)
+    assert "reply_markup" not in shown or not shown["reply_markup"].get("inline_keyboard")
+    assert "➡️ 理论学习" in shown["text"]
+    assert len(fake.callback_answers) == 3
+    with transaction(sessions) as session:
+        entry = session.scalars(select(Entry)).one()
+        (photo,) = entry.photos
+        assert entry.title == "端午主题党课" and entry.area_name == "理论学习"
+        assert photo.platform == "telegram"
+        assert photo.stored_path is not None
+        assert Path(photo.stored_path).read_bytes() == fake.file_bytes(photo.file_ref)
+
+
+def test_edit_one_entry_and_delete_another(
+    li: Phone, conversation: Conversation, clock: Clock, sessions
+) -> None:
+    chat = Chat(conversation, str(LI.id), clock, platform="telegram")
+    play(chat, HAPPY_PATH)
+    play(chat, HAPPY_PATH)
+    with transaction(sessions) as session:
+        first, second = session.scalars(select(Entry.id).order_by(Entry.id)).all()
+    li.say(f"/edit {first}", "请核对")
+    li.press("✏️ 修改", "要修改哪一项")
+    li.press("活动名称", "当前：")
+    li.say("端午主题党课（修改）", "请核对")
+    li.press("✅ 确认保存", f"已更新记录 #{first}（第 2 版）")
+    li.say(f"/delete {second}", "确定删除")
+    li.press("是", f"已删除记录 #{second}")
+    with transaction(sessions) as session:
+        titles = session.scalars(select(Entry.title).where(Entry.deleted_at.is_(None))).all()
+        assert titles == ["端午主题党课（修改）"]
+
+
+def test_coordinators_status_and_entries_in_a_group(
+    li: Phone, fake: FakeTelegram, sessions: sessionmaker[Session]
+) -> None:
+    register(
+        sessions,
+        "周主任",
+        "demo-street",
+        RoleName.COORDINATOR,
+        platform="telegram",
+        external_id=str(BOSS.id),
+    )
+    li.transcript(REPORT)
+    boss = Phone(fake, BOSS, GROUP)
+    boss.say("/status@huibao_test_bot", "新华社区：已报 1/1 人")
+    boss.say("/entries", "端午主题党课")
+    boss.silence(lambda: fake.user_sends_text(BOSS, "大家辛苦了", GROUP))
+    boss.silence(lambda: fake.user_sends_text(BOSS, "/status@some_other_bot", GROUP))
+    Phone(fake, STRANGER, GROUP).silence(lambda: fake.user_sends_text(STRANGER, "/status", GROUP))
+    Phone(fake, LI, GROUP).say("/report", "请在和我的私聊中上报")
+    private = Phone(fake, BOSS)
+    private.say("/status", "新华社区：已报 1/1 人")
+
+
+def test_what_the_bot_cannot_read_gets_a_clear_reply(li: Phone, fake: FakeTelegram) -> None:
+    li.say("/report", "哪一类工作")
+    li.press("文体活动", "活动叫什么名字")
+    for send in (
+        fake.user_sends_sticker,
+        fake.user_sends_voice,
+        fake.user_sends_location,
+        fake.user_sends_contact,
+    ):
+        mark = len(fake.sent(LI.id))
+        send(LI)
+        fake.wait_for_text(LI.id, "只能识别文字和照片", since=mark)
+    li.say("广场舞展演", "哪天")
+    mark = len(fake.sent(LI.id))
+    fake.user_forwards_text(LI, "6月1日", origin=WANG)
+    fake.wait_for_text(LI.id, "转发来的消息不能当作回答", since=mark)
+    mark = len(fake.sent(LI.id))
+    fake.user_edits_message(LI, 1, "改过的内容")
+    fake.wait_for_text(LI.id, "修改过的消息", since=mark)
+    li.say("昨天", "在哪里")
+    li.say("/skip", "几场")
+    li.photo("需要文字回答")
+    li.say("5", "参与")
+
+
+def test_a_photo_over_the_download_limit(li: Phone, fake: FakeTelegram) -> None:
+    li.transcript(REPORT[:10])
+    li.photo("照片太大了", size=25 * 1024 * 1024)
+    li.photo("收到第 1 张照片")
+
+
+def test_buttons_act_once(li: Phone, fake: FakeTelegram, sessions: sessionmaker[Session]) -> None:
+    li.transcript(REPORT[:-1])
+    confirm = next(m for m in reversed(fake.sent(LI.id)) if "✅ 确认保存" in m.button_labels)
+    data = next(d for row in confirm.buttons for label, d in row if label == "✅ 确认保存")
+    assert data is not None
+    li.press("✅ 确认保存", "已保存")
+    mark = len(fake.sent(LI.id))
+    fake.user_presses(LI, confirm.message_id, data)  # the same button, pressed again
+    fake.wait_for_text(LI.id, "按钮已经失效", since=mark)
+    with transaction(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Entry)) == 1
+    # a button pressed by someone who has not joined
+    mark = len(fake.sent(STRANGER.id))
+    fake.user_sends_text(STRANGER, "/report")
+    prompt = fake.wait_for_text(STRANGER.id, "还没有加入任何单位", since=mark)
+    mark = len(fake.sent(STRANGER.id))
+    fake.user_presses(STRANGER, prompt.message_id, "area:theory~1")
+    fake.wait_for_text(STRANGER.id, "还没有加入任何单位", since=mark)
+
+
+def test_rate_limits_and_network_errors_are_retried(li: Phone, fake: FakeTelegram) -> None:
+    fake.fail_next("sendMessage", error_code=429, retry_after=1)
+    started = time.monotonic()
+    li.say("/help", "可以用的命令")
+    assert time.monotonic() - started >= 1  # waited as told
+    fake.drop_connection_next("sendMessage")
+    li.say("/mine", "还没有上报记录")
+    fake.fail_next("sendMessage", error_code=502)
+    li.say("/report", "哪一类工作")
+
+
+def test_a_restart_handles_pending_updates_once_and_continues(
+    conversation: Conversation,
+    fake: FakeTelegram,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+) -> None:
+    register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
+    first = RunningBot(conversation, fake, tmp_path)
+    phone = Phone(fake, LI)
+    phone.transcript(REPORT[:4])
+    first.crash()
+    # while the bot is down, the person goes on typing
+    fake.user_sends_text(LI, "社区党群服务中心")
+    fake.user_sends_text(LI, "3场")
+    second = RunningBot(conversation, fake, tmp_path)
+    try:
+        fake.wait_for_text(LI.id, "多少人次")
+        phone.transcript(REPORT[6:])
+        texts = fake.messages_to(LI.id)
+        assert sum("几场学习" in t for t in texts) == 1  # each pending update handled once
+        with transaction(sessions) as session:
+            assert session.scalar(select(func.count()).select_from(Entry)) == 1
+    finally:
+        second.stop()
+
+
+def test_the_command_menus(
+    fake: FakeTelegram, running: RunningBot, sessions, conversation: Conversation
+) -> None:
+    fake.wait_for(lambda: fake.command_list({"type": "all_group_chats"}) or None)
+    assert [c for c, _ in fake.command_list({"type": "all_private_chats"})][:2] == [
+        "report",
+        "mine",
+    ]
+    assert ("report", "report an activity") in fake.command_list(
+        {"type": "all_private_chats"}, "en"
+    )
+    assert [c for c, _ in fake.command_list({"type": "all_group_chats"})] == [
+        "status",
+        "entries",
+        "help",
+    ]
+
+
+def test_long_replies_are_split_under_4096_characters(li: Phone, fake: FakeTelegram) -> None:
+    from bot.telegram import split_text
+
+    parts = split_text("\n".join(f"第{i}行：" + "字" * 50 for i in range(300)))
+    assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
+    assert "".join(parts).count("行：") == 300
+
+
+def test_replies_to_one_chat_are_paced_at_one_per_second(
+    conversation: Conversation,
+    fake: FakeTelegram,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+) -> None:
+    register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
+    paced = RunningBot(conversation, fake, tmp_path, chat_rate=1.0)
+    try:
+        for _ in range(7):
+            fake.user_sends_text(LI, "/help")
+        fake.wait_for_messages(LI.id, 7, timeout=20)
+        times = [m.timestamp for m in fake.sent(LI.id) if m.method == "sendMessage"]
+        # a burst of 4, then one a second: 7 messages take at least 3 seconds
+        assert times[6] - times[0] >= 2.9
+    finally:
+        paced.stop()
