@@ -6,22 +6,22 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import signal
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import uvicorn
-from telegram import Update
 
 from bot.app import App
 from bot.conversation import default_menus
 from bot.server import build_server, health_route, telegram_webhook_route
-from bot.telegram import TelegramBot, run_until_stopped
+from bot.telegram import TelegramBot
 
 log = logging.getLogger(__name__)
 
 
 class _QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the caller."""
+    """A uvicorn server that leaves signal handling to `run_platforms`."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -54,44 +54,50 @@ def make_telegram_bot(app: App) -> TelegramBot:
     )
 
 
-async def run_platforms(app: App) -> None:
-    """Serve /healthz (and the webhook, if configured) and run the Telegram bot."""
+async def run_platforms(app: App, stop: asyncio.Event | None = None) -> None:
+    """Serve /healthz (and the webhook, if configured) and run the Telegram bot.
+
+    Runs until SIGINT/SIGTERM, or until `stop` is set (tests, embedding).
+    """
     settings = app.settings
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)  # only possible in the main thread
     bot = make_telegram_bot(app)
     routes = [health_route(app.engine)]
     webhook = settings.telegram.webhook_url
     secret = webhook_secret(app)
     if webhook:
-
-        async def handle(data: dict[str, object]) -> None:
-            update = Update.de_json(data, bot.bot)
-            await bot.handle_batch([update])
-
-        routes.append(telegram_webhook_route(urlsplit(webhook).path or "/", secret, handle))
-    config = uvicorn.Config(
-        build_server(routes),
-        host=settings.server.host,
-        port=settings.server.port,
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-
-    async def serve() -> None:
-        await bot.bot.set_webhook(
-            webhook or "", secret_token=secret, allowed_updates=Update.ALL_TYPES
+        routes.append(
+            telegram_webhook_route(urlsplit(webhook).path or "/", secret, bot.handle_json)
         )
-        log.info("webhook mode: %s", webhook)
-        await server.serve()
-
-    if webhook:
-        await run_until_stopped(bot, serve)
-        return
-    quiet = _QuietServer(config)  # the polling loop owns SIGINT/SIGTERM
-    serving = asyncio.create_task(quiet.serve())
+    server = _QuietServer(
+        uvicorn.Config(
+            build_server(routes),
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    await bot.start()
     try:
-        log.info("polling mode; /healthz on %s:%s", settings.server.host, settings.server.port)
-        await run_until_stopped(bot, None)
-    finally:
-        quiet.should_exit = True
+        serving = asyncio.create_task(server.serve())
+        polling = None
+        if webhook:
+            await bot.use_webhook(webhook, secret)
+            log.info("webhook mode: %s", webhook)
+        else:
+            polling = asyncio.create_task(bot.poll())
+            log.info("polling mode")
+        log.info("serving /healthz on %s:%s", settings.server.host, settings.server.port)
+        await stop.wait()
+        bot.request_stop()
+        if polling is not None:
+            await polling
+        server.should_exit = True
         await serving
+    finally:
+        await bot.stop()

@@ -40,7 +40,7 @@ def health_route(engine: Engine) -> Route:
 
 
 def telegram_webhook_route(
-    path: str, secret: str, handle: Callable[[dict[str, object]], Awaitable[None]]
+    path: str, secret: str, handle: Callable[[dict[str, object]], Awaitable[bool]]
 ) -> Route:
     """POST `path`: a Telegram update, accepted only with the right secret token header.
 
@@ -61,7 +61,9 @@ def telegram_webhook_route(
             return PlainTextResponse("bad request", status_code=400)
         if not isinstance(data, dict):
             return PlainTextResponse("bad request", status_code=400)
-        await handle(data)
+        if not await handle(data):
+            # A reply did not go out: Telegram will deliver the update again.
+            return PlainTextResponse("retry later", status_code=503)
         return PlainTextResponse("ok")
 
     return Route(path, webhook, methods=["POST"])

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,7 +55,6 @@ __all__ = [
     "TelegramBot",
     "TelegramError",
     "fetch_username",
-    "run_until_stopped",
 ]
 
 PLATFORM = "telegram"
@@ -71,8 +70,16 @@ class PacedRateLimiter(AIORateLimiter):
     """PTB's limiter (30/s overall, 20/min per group, RetryAfter honoured) plus pacing per
     private chat (a burst of 4, then 1 message per second) and retries of network errors."""
 
-    def __init__(self, *, chat_rate: float = 1.0, chat_burst: int = 4, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        chat_rate: float = 1.0,
+        chat_burst: int = 4,
+        network_backoff: float = 0.5,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self._backoff = network_backoff
         self._chat_rate = chat_rate
         self._chat_burst = chat_burst
         self._chats: dict[int, AsyncLimiter] = {}
@@ -112,7 +119,7 @@ class PacedRateLimiter(AIORateLimiter):
             except NetworkError as error:  # includes TimedOut; BadRequest is handled above
                 if attempt == NETWORK_RETRIES:
                     raise
-                delay = 0.5 * 2**attempt
+                delay = self._backoff * 2**attempt
                 log.warning("%s failed (%s); retrying in %.1f s", endpoint, error, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -170,6 +177,7 @@ class TelegramBot:
         menus: Callable[[], list[tuple[str, str, tuple[tuple[str, str], ...]]]] | None = None,
         default_menus: dict[str, tuple[tuple[str, str], ...]] | None = None,
         chat_rate: float = 1.0,
+        network_backoff: float = 0.5,
     ) -> None:
         self._conversation = conversation
         self._photos_dir = photos_dir
@@ -180,12 +188,17 @@ class TelegramBot:
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="huibao-core")
         self._username: str | None = None
         self._stop = asyncio.Event()
+        self._undelivered = False
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(token)
             .base_url(base_url)
             .base_file_url(base_file_url)
-            .rate_limiter(PacedRateLimiter(max_retries=3, chat_rate=chat_rate))
+            .rate_limiter(
+                PacedRateLimiter(
+                    max_retries=3, chat_rate=chat_rate, network_backoff=network_backoff
+                )
+            )
             .updater(None)
             .build()
         )
@@ -245,7 +258,12 @@ class TelegramBot:
                 continue
             if not updates:
                 continue
-            await self.handle_batch(updates)
+            if not await self.handle_batch(updates):
+                # A reply could not be sent: leave the batch unconfirmed. Telegram gives
+                # it again; handled updates are duplicates then, whose unsent replies go out.
+                failures += 1
+                await self._sleep(min(30.0, 0.5 * 2**failures))
+                continue
             offset = updates[-1].update_id + 1
         if offset is not None:  # confirm the last batch before leaving
             with contextlib.suppress(TelegramError):
@@ -255,8 +273,22 @@ class TelegramBot:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def handle_batch(self, updates: Sequence[Update]) -> None:
-        """Handle a batch: chats in parallel, each chat's updates in order."""
+    async def use_webhook(self, url: str, secret: str) -> None:
+        """Have Telegram post updates to `url`, signed with `secret`."""
+        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+
+    async def handle_json(self, data: dict[str, object]) -> bool:
+        """Handle one update posted to the webhook; False if it must be delivered again."""
+        update = Update.de_json(data, self.bot)
+        return await self.handle_batch([update])
+
+    async def handle_batch(self, updates: Sequence[Update]) -> bool:
+        """Handle a batch: chats in parallel, each chat's updates in order.
+
+        Returns False when some reply could not be sent for a passing reason (network,
+        flood limits), so the caller must let the batch be delivered again.
+        """
+        self._undelivered = False
         by_chat: dict[int, list[Update]] = defaultdict(list)
         for update in updates:
             chat = update.effective_chat
@@ -267,6 +299,7 @@ class TelegramBot:
                 await self.application.process_update(update)
 
         await asyncio.gather(*(in_order(u) for u in by_chat.values()))
+        return not self._undelivered
 
     # -- one update ---------------------------------------------------------------------
 
@@ -376,7 +409,16 @@ class TelegramBot:
             self._executor, self._conversation.process, incoming
         )
         if outcome.replies:
-            await self.send(chat_id, outcome.replies)
+            try:
+                await self.send(chat_id, outcome.replies)
+            except Forbidden as error:  # blocked by the user: nothing to retry
+                log.warning("chat %s cannot be written to: %s", chat_id, error)
+            except (NetworkError, RetryAfter) as error:
+                if isinstance(error, BadRequest):
+                    raise
+                log.warning("replies to chat %s not sent (%s); will retry", chat_id, error)
+                self._undelivered = True
+                return
             await loop.run_in_executor(
                 self._executor, self._conversation.mark_sent, PLATFORM, [incoming.message_id]
             )
@@ -429,21 +471,3 @@ async def fetch_username(token: str, base_url: str) -> str:
     """Ask the Bot API for the bot's @username (getMe)."""
     async with Bot(token, base_url=base_url) as bot:
         return bot.username
-
-
-async def run_until_stopped(bot: TelegramBot, serve: Callable[[], Awaitable[None]] | None) -> None:
-    """Run the bot (polling, or webhook through `serve`) until SIGINT/SIGTERM."""
-    import signal
-
-    loop = asyncio.get_running_loop()
-    await bot.start()
-    try:
-        if serve is None:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, bot.request_stop)
-            await bot.poll()
-        else:
-            await serve()
-    finally:
-        await bot.stop()

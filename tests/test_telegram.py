@@ -48,6 +48,7 @@ class RunningBot:
             menus=lambda: conversation.leader_menus("telegram"),
             default_menus=default_menus(),
             chat_rate=chat_rate,
+            network_backoff=0.05,
         )
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -385,3 +386,86 @@ def test_replies_to_one_chat_are_paced_at_one_per_second(
         assert times[6] - times[0] >= 2.9
     finally:
         paced.stop()
+
+
+def test_a_reply_that_cannot_be_sent_is_not_lost(li: Phone, fake: FakeTelegram) -> None:
+    # More failures than the sender's own retries: the batch stays unconfirmed and
+    # comes back; the reply then goes out once.
+    fake.fail_next("sendMessage", error_code=502, times=6)
+    li.say("/help", "可以用的命令")
+    time.sleep(0.5)
+    assert sum("可以用的命令" in t for t in fake.messages_to(LI.id)) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_webhook_mode_checks_the_secret_and_answers_healthz(
+    conversation: Conversation,
+    sessions: sessionmaker[Session],
+    questionnaires,
+    engine,
+    fake: FakeTelegram,
+    demo_org: None,
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    from bot.app import App
+    from bot.runner import run_platforms
+    from bot.settings import Settings
+
+    port = _free_port()
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=tmp_path,
+        telegram={
+            "token": fake.token,
+            "base_url": fake.base_url,
+            "base_file_url": fake.base_file_url,
+            "webhook_url": f"http://127.0.0.1:{port}/telegram/hook",
+            "webhook_secret": "s3cret-token",
+        },
+        server={"host": "127.0.0.1", "port": port},
+    )
+    app = App(settings, engine, sessions, questionnaires, conversation, lambda: datetime.now(UTC))
+    register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
+    loop_ready = threading.Event()
+    holder: dict[str, object] = {}
+
+    async def main() -> None:
+        holder["loop"] = asyncio.get_running_loop()
+        holder["stop"] = stop = asyncio.Event()
+        loop_ready.set()
+        await run_platforms(app, stop)
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    assert loop_ready.wait(10)
+    try:
+        fake.wait_for(lambda: fake.webhook_url or None)
+        assert fake.webhook_url == f"http://127.0.0.1:{port}/telegram/hook"
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert health.status_code == 200 and health.json()["database"] == "ok"
+        forged = httpx.post(
+            f"http://127.0.0.1:{port}/telegram/hook",
+            json={"update_id": 1, "message": {}},
+            headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            timeout=5,
+        )
+        assert forged.status_code == 403
+        no_header = httpx.post(f"http://127.0.0.1:{port}/telegram/hook", json={}, timeout=5)
+        assert no_header.status_code == 403
+        Phone(fake, LI).transcript(REPORT[:3])  # delivered by the fake to the webhook
+        assert all(d.status == 200 for d in fake.webhook_deliveries)
+    finally:
+        loop = holder["loop"]
+        assert isinstance(loop, asyncio.AbstractEventLoop)
+        loop.call_soon_threadsafe(holder["stop"].set)  # type: ignore[attr-defined]
+        thread.join(15)
+    assert not thread.is_alive()
