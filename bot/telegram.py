@@ -15,6 +15,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,19 @@ SEND_ENDPOINTS = frozenset(
 )
 PACED_ENDPOINTS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 NETWORK_RETRIES = 4
+
+
+@dataclass
+class _Batch:
+    """What happened to the replies of one batch of updates."""
+
+    delivered: list[str] = field(default_factory=list)
+    undelivered: bool = False
+
+
+# Set by handle_batch for the tasks handling that batch (concurrent webhook posts each
+# have their own); read by the handler, which PTB calls without extra arguments.
+_current_batch: ContextVar[_Batch] = ContextVar("huibao_telegram_batch")
 
 
 class PacedRateLimiter(AIORateLimiter):
@@ -188,7 +203,6 @@ class TelegramBot:
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="huibao-core")
         self._username: str | None = None
         self._stop = asyncio.Event()
-        self._undelivered = False
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(token)
@@ -288,7 +302,8 @@ class TelegramBot:
         Returns False when some reply could not be sent for a passing reason (network,
         flood limits), so the caller must let the batch be delivered again.
         """
-        self._undelivered = False
+        batch = _Batch()
+        _current_batch.set(batch)  # the handlers of this batch's tasks see it
         by_chat: dict[int, list[Update]] = defaultdict(list)
         for update in updates:
             chat = update.effective_chat
@@ -299,7 +314,11 @@ class TelegramBot:
                 await self.application.process_update(update)
 
         await asyncio.gather(*(in_order(u) for u in by_chat.values()))
-        return not self._undelivered
+        if batch.delivered:  # one UPDATE for the whole batch
+            loop = asyncio.get_running_loop()
+            keys = batch.delivered
+            await loop.run_in_executor(self._executor, self._conversation.mark_sent, PLATFORM, keys)
+        return not batch.undelivered
 
     # -- one update ---------------------------------------------------------------------
 
@@ -417,11 +436,9 @@ class TelegramBot:
                 if isinstance(error, BadRequest):
                     raise
                 log.warning("replies to chat %s not sent (%s); will retry", chat_id, error)
-                self._undelivered = True
+                _current_batch.get().undelivered = True
                 return
-            await loop.run_in_executor(
-                self._executor, self._conversation.mark_sent, PLATFORM, [incoming.message_id]
-            )
+            _current_batch.get().delivered.append(incoming.message_id)
         if outcome.menu is not None and not incoming.in_group:
             await self._set_chat_menu(int(incoming.user_id), outcome.menu)
 
