@@ -20,7 +20,7 @@ from bot.telegram import TelegramBot
 from storage.db import transaction
 from storage.models import Entry, RoleName
 from tests.chat import Chat, play
-from tests.conftest import Clock, register
+from tests.conftest import Clock, free_port, register
 from tests.fakes.telegram_api import FakeTelegram, SimUser, group_chat
 from tests.test_dialog import HAPPY_PATH
 
@@ -397,14 +397,6 @@ def test_a_reply_that_cannot_be_sent_is_not_lost(li: Phone, fake: FakeTelegram) 
     assert sum("可以用的命令" in t for t in fake.messages_to(LI.id)) == 1
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_webhook_mode_checks_the_secret_and_answers_healthz(
     conversation: Conversation,
     sessions: sessionmaker[Session],
@@ -420,7 +412,7 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
     from bot.runner import run_platforms
     from bot.settings import Settings
 
-    port = _free_port()
+    port = free_port()
     settings = Settings(
         database_url=engine.url.render_as_string(hide_password=False),
         data_dir=tmp_path,

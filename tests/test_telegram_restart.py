@@ -14,17 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram, SimUser
 
 LI = SimUser(1001, "李华")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -42,7 +35,7 @@ def test_sigkill_and_restart(fake: FakeTelegram, tmp_path: Path, project_root: P
         "HUIBAO_TELEGRAM__BASE_URL": fake.base_url,
         "HUIBAO_TELEGRAM__BASE_FILE_URL": fake.base_file_url,
         "HUIBAO_TELEGRAM__POLL_TIMEOUT": "1",
-        "HUIBAO_SERVER__PORT": str(_free_port()),
+        "HUIBAO_SERVER__PORT": str(free_port()),
         "HUIBAO_LOG_LEVEL": "WARNING",
     }
 

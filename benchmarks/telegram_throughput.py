@@ -1,0 +1,607 @@
+"""CPU per Telegram update: Huibao's whole path next to a bare python-telegram-bot echo bot.
+
+One fake Bot API server (tests/fakes/telegram_api.py) runs in this process; each bot runs in
+a process of its own (multiprocessing, "spawn"), which reports its own CPU time
+(getrusage(RUSAGE_SELF): all its threads, user + system) when told to start measuring and
+again when told to stop, so neither the fake's CPU nor the bot's start-up and shutdown is
+counted. Simulated people talk in waves: every user sends one text, then everyone waits
+until each got its answer and the bot has confirmed the batch; then the next wave. Each user
+goes through complete reports (12 texts: /report, 1, title, 昨天, place, 3场, 4000多人次,
+content, effect, /skip, 完成, 1 -> 已保存): one update, one interview step with its database
+transaction, one reply (two after /skip), plus the transaction that marks the reply sent.
+The echo bot gets exactly the same texts and answers each with reply_text(text).
+
+Both bots use PTB's AIORateLimiter (Huibao: its PacedRateLimiter subclass, chat_rate 1000 so
+the per-chat pacing of real Telegram does not set the pace) with max_retries=3 and the same
+overall limit. PTB's default overall limit is 30 messages/s, which would make every run wall
+bound (2,400 updates = 80 s per bot); --overall-rate sets it for both bots (default 100000,
+i.e. the limiter code still runs but never waits; --overall-rate 30 is the production value).
+
+    .venv/bin/python benchmarks/telegram_throughput.py [--updates 2400] [--users 50]
+        [--rounds 3] [--overall-rate 100000] [--database-url URL] [--profile FILE]
+
+Without --database-url the bot uses a fresh SQLite file (WAL, synchronous=NORMAL); a
+PostgreSQL URL works too (its server's CPU is not counted, as it is another process).
+--profile FILE runs Huibao once more under cProfile (event-loop thread and the core's worker
+threads) after the measured rounds, saves the stats to FILE and prints the hot spots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import logging
+import multiprocessing
+import pstats
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tests/fakes is not an installed package
+
+if TYPE_CHECKING:
+    from bot.types import Incoming
+    from tests.fakes.telegram_api import FakeTelegram, SimUser
+
+SCRIPT = (
+    "/report",
+    "1",
+    "端午主题党课",
+    "昨天",
+    "社区党群服务中心",
+    "3场",
+    "4000多人次",
+    "邀请老党员讲党史故事，组织居民观看专题片。",
+    "居民参与热情高，12人报名加入志愿队伍。",
+    "/skip",
+    "完成",
+    "1",
+)
+SAVED = "已保存"
+TARGET_RATIO = 1.5
+FIRST_USER = 7_000_001
+FIRST_WARMUP_USER = 7_900_001
+WARMUP_USERS = 10
+WAVE_TIMEOUT = 120.0
+CHILD_TIMEOUT = 120.0
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------------------------
+# The bot process
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildConfig:
+    kind: str  # "echo" or "huibao"
+    token: str
+    base_url: str
+    base_file_url: str
+    overall_rate: float
+    chat_rate: float
+    database_url: str
+    user_ids: tuple[int, ...]  # members to create (Huibao)
+    work_dir: str
+    profile: str | None  # Huibao only: write cProfile stats here
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    user: float
+    system: float
+
+    @property
+    def total(self) -> float:
+        return self.user + self.system
+
+
+def cpu_now() -> CpuSample:
+    """This process's CPU time so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return CpuSample(usage.ru_utime, usage.ru_stime)
+
+
+class Runner(Protocol):
+    async def start(self) -> None: ...
+    async def serve(self) -> None: ...
+    def request_stop(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class EchoRunner:
+    """The bare PTB 22 echo bot: Application + Updater polling + one MessageHandler."""
+
+    def __init__(self, config: ChildConfig) -> None:
+        from telegram import Update
+        from telegram.ext import (
+            AIORateLimiter,
+            ApplicationBuilder,
+            ContextTypes,
+            MessageHandler,
+            filters,
+        )
+
+        async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+            message = update.message
+            if message is not None and message.text is not None:
+                await message.reply_text(message.text)
+
+        self._app = (
+            ApplicationBuilder()
+            .token(config.token)
+            .base_url(config.base_url)
+            .base_file_url(config.base_file_url)
+            .rate_limiter(AIORateLimiter(overall_max_rate=config.overall_rate, max_retries=3))
+            .build()
+        )
+        self._app.add_handler(MessageHandler(filters.TEXT, echo))
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        await self._app.initialize()
+        await self._app.start()
+        assert self._app.updater is not None
+        await self._app.updater.start_polling(poll_interval=0, timeout=1)
+
+    async def serve(self) -> None:
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        assert self._app.updater is not None
+        await self._app.updater.stop()
+        await self._app.stop()
+        await self._app.shutdown()
+
+
+class ThreadProfiles:
+    """cProfile for the core's worker threads (cProfile only sees the thread enabling it)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.profiles: list[cProfile.Profile] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def call(self, function: Callable[..., T], *args: Any) -> T:
+        if not self.active:
+            return function(*args)
+        profile: cProfile.Profile | None = getattr(self._local, "profile", None)
+        if profile is None:
+            profile = self._local.profile = cProfile.Profile()
+            with self._lock:
+                self.profiles.append(profile)
+        result: T = profile.runcall(function, *args)
+        return result
+
+
+class HuibaoRunner:
+    """Huibao's TelegramBot with its Conversation core on a freshly set-up database."""
+
+    def __init__(self, config: ChildConfig, thread_profiles: ThreadProfiles | None) -> None:
+        from zoneinfo import ZoneInfo
+
+        from aiolimiter import AsyncLimiter
+        from telegram.ext import AIORateLimiter
+
+        from bot.app import templates_dir
+        from bot.conversation import Conversation, Outcome
+        from bot.questionnaire import load_questionnaires
+        from bot.telegram import TelegramBot
+        from storage.db import create_db_engine, make_sessionmaker, upgrade
+
+        self._engine = create_db_engine(config.database_url)
+        upgrade(self._engine)
+        sessions = make_sessionmaker(self._engine)
+        fill_database(self._engine, sessions, config.user_ids)
+        questionnaires = load_questionnaires(templates_dir() / "questionnaires")
+
+        class ProfiledConversation(Conversation):
+            def process(self, incoming: Incoming) -> Outcome:
+                assert thread_profiles is not None
+                return thread_profiles.call(super().process, incoming)
+
+            def mark_sent(self, platform: str, keys: list[str]) -> None:
+                assert thread_profiles is not None
+                thread_profiles.call(super().mark_sent, platform, keys)
+
+        kind = Conversation if thread_profiles is None else ProfiledConversation
+        conversation = kind(sessions, questionnaires, "community_culture", ZoneInfo("Asia/Shanghai"))
+        self._bot = TelegramBot(
+            conversation,
+            token=config.token,
+            base_url=config.base_url,
+            base_file_url=config.base_file_url,
+            photos_dir=Path(config.work_dir) / "photos",
+            poll_timeout=1,
+            menus=None,
+            default_menus=None,
+            chat_rate=config.chat_rate,
+            network_backoff=0.5,
+        )
+        # TelegramBot builds its limiter with PTB's overall default (30/s); give it the same
+        # overall limit as the echo bot (AIORateLimiter's own attribute, set as its __init__
+        # would for overall_max_rate=config.overall_rate).
+        limiter = self._bot.application.bot.rate_limiter
+        assert isinstance(limiter, AIORateLimiter)
+        limiter._base_limiter = (
+            AsyncLimiter(config.overall_rate, 1) if config.overall_rate > 0 else None
+        )
+
+    async def start(self) -> None:
+        await self._bot.start()
+
+    async def serve(self) -> None:
+        await self._bot.poll()
+
+    def request_stop(self) -> None:
+        self._bot.request_stop()
+
+    async def stop(self) -> None:
+        await self._bot.stop()
+        self._engine.dispose()
+
+
+def fill_database(engine: Any, sessions: Any, user_ids: Sequence[int]) -> None:
+    """Empty every table, load the demo organisation, make each user staff of demo-xinhua."""
+    from bot.org import demo_org, load_org
+    from storage import repo
+    from storage.db import transaction
+    from storage.models import Base, Member, RoleName
+
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    with transaction(sessions) as session:
+        load_org(session, demo_org())
+        unit = repo.unit_by_key(session, "demo-xinhua")
+        assert unit is not None
+        for user_id in user_ids:
+            member = Member(name=f"用户{user_id}")
+            session.add(member)
+            repo.add_identity(session, member, "telegram", str(user_id))
+            session.flush()
+            repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
+
+
+def child_main(config: ChildConfig, conn: Connection) -> None:
+    """Entry point of the bot process."""
+    logging.basicConfig(level=logging.WARNING, format="child %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_child(config, conn))
+
+
+async def _child(config: ChildConfig, conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    thread_profiles = ThreadProfiles() if config.profile else None
+    loop_profile = cProfile.Profile() if config.profile else None
+    runner: Runner
+    if config.kind == "echo":
+        runner = EchoRunner(config)
+    else:
+        runner = HuibaoRunner(config, thread_profiles)
+    await runner.start()
+    serving = asyncio.create_task(runner.serve())
+    stopped = asyncio.Event()
+
+    def set_profiling(on: bool) -> None:
+        assert loop_profile is not None and thread_profiles is not None
+        thread_profiles.active = on
+        if on:
+            loop_profile.enable()
+        else:
+            loop_profile.disable()
+
+    def commands() -> None:
+        # Blocks in recv (no CPU) and answers with the process's CPU time at that moment.
+        while True:
+            command = conn.recv()
+            sample = cpu_now()
+            if loop_profile is not None:
+                loop.call_soon_threadsafe(set_profiling, command == "mark")
+            conn.send(sample)
+            if command == "stop":
+                loop.call_soon_threadsafe(stopped.set)
+                return
+
+    conn.send(("ready", cpu_now()))
+    threading.Thread(target=commands, name="bench-commands", daemon=True).start()
+    await stopped.wait()
+    runner.request_stop()
+    await serving
+    await runner.stop()
+    if config.profile and loop_profile is not None and thread_profiles is not None:
+        stats = pstats.Stats(loop_profile)
+        for profile in thread_profiles.profiles:
+            stats.add(profile)
+        stats.dump_stats(config.profile)
+    conn.send("done")
+
+
+# --------------------------------------------------------------------------------------------
+# The simulated people
+# --------------------------------------------------------------------------------------------
+
+
+def wave(fake: FakeTelegram, users: Sequence[SimUser], text: str) -> None:
+    """Every user sends `text`; wait until each has an answer and no update is pending.
+
+    The bot confirms a getUpdates batch (Huibao: only after handling it and sending every
+    reply of it), so "nothing pending" also means the bot finished this wave's replies.
+    """
+    before = {user.id: len(fake.sent(user.id)) for user in users}
+    for user in users:
+        fake.user_sends_text(user, text)
+    waiting = set(before)
+
+    def answered() -> bool:
+        for chat_id in list(waiting):
+            if len(fake.sent(chat_id)) > before[chat_id]:
+                waiting.discard(chat_id)
+        return not waiting and fake.pending_updates() == 0
+
+    fake.wait_for(answered, WAVE_TIMEOUT, lambda: f"{len(waiting)} users still unanswered")
+
+
+def talk(fake: FakeTelegram, users: Sequence[SimUser], waves: int) -> None:
+    for index in range(waves):
+        wave(fake, users, SCRIPT[index % len(SCRIPT)])
+
+
+# --------------------------------------------------------------------------------------------
+# One measured run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    bot: str
+    updates: int
+    cpu: CpuSample
+    wall: float
+    replies: int
+    saved: int
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        return self.cpu.total / self.updates * 1e3
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.wall
+
+
+def _receive(conn: Connection, what: str, timeout: float = CHILD_TIMEOUT) -> Any:
+    if not conn.poll(timeout):
+        raise RuntimeError(f"the bot process sent no {what} within {timeout:.0f} s")
+    return conn.recv()
+
+
+def run_bot(
+    kind: str,
+    fake: FakeTelegram,
+    args: argparse.Namespace,
+    users: Sequence[SimUser],
+    warmup: Sequence[SimUser],
+    waves: int,
+    work_dir: Path,
+    profile: str | None = None,
+) -> Result:
+    config = ChildConfig(
+        kind=kind,
+        token=fake.token,
+        base_url=fake.base_url,
+        base_file_url=fake.base_file_url,
+        overall_rate=args.overall_rate,
+        chat_rate=args.chat_rate,
+        database_url=args.database_url or f"sqlite:///{work_dir / 'bench.sqlite3'}",
+        user_ids=tuple(u.id for u in (*warmup, *users)),
+        work_dir=str(work_dir),
+        profile=profile,
+    )
+    context = multiprocessing.get_context("spawn")
+    conn, child_conn = context.Pipe()
+    process = context.Process(target=child_main, args=(config, child_conn), daemon=True)
+    process.start()
+    try:
+        tag, _ = _receive(conn, "ready signal")
+        assert tag == "ready"
+        talk(fake, warmup, len(SCRIPT))  # one whole report: caches, imports, connections
+        sent_before = {user.id: len(fake.sent(user.id)) for user in users}
+        conn.send("mark")
+        start = _receive(conn, "CPU sample")
+        wall_start = time.perf_counter()
+        talk(fake, users, waves)
+        wall = time.perf_counter() - wall_start
+        conn.send("stop")
+        end = _receive(conn, "CPU sample")
+        _receive(conn, "end signal")
+        process.join(30)
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+    replies = 0
+    saved = 0
+    for user in users:
+        new = fake.sent(user.id)[sent_before[user.id] :]
+        replies += len(new)
+        saved += sum(1 for m in new if m.text is not None and m.text.startswith(SAVED))
+    cpu = CpuSample(end.user - start.user, end.system - start.system)
+    return Result(kind, waves * len(users), cpu, wall, replies, saved)
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def print_table(results: Sequence[Result]) -> None:
+    header = (
+        f"{'bot':<7} {'round':>5} {'updates':>7} {'replies':>7} {'saved':>5} {'CPU s':>7} "
+        f"{'user s':>7} {'sys s':>6} {'CPU ms/upd':>10} {'wall s':>7} {'upd/s':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    rounds: dict[str, int] = {}
+    for r in results:
+        rounds[r.bot] = rounds.get(r.bot, 0) + 1
+        print(
+            f"{r.bot:<7} {rounds[r.bot]:>5} {r.updates:>7} {r.replies:>7} {r.saved:>5} "
+            f"{r.cpu.total:>7.2f} {r.cpu.user:>7.2f} {r.cpu.system:>6.2f} "
+            f"{r.cpu_ms_per_update:>10.3f} {r.wall:>7.2f} {r.per_second:>7.0f}"
+        )
+
+
+def median_of(results: Sequence[Result], bot: str, value: Callable[[Result], float]) -> float:
+    return statistics.median(value(r) for r in results if r.bot == bot)
+
+
+def print_profile(path: str, limit: int = 25) -> None:
+    """Self time by area, then the top functions outside PTB, httpx/httpcore and asyncio."""
+    stats = pstats.Stats(path)
+    table: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = getattr(
+        stats, "stats", {}
+    )
+    total = sum(entry[2] for entry in table.values()) or 1.0
+
+    def area(filename: str, name: str) -> str:
+        if filename == "~":
+            if "sqlite3" in name:
+                return "sqlite3 (C)"
+            if "psycopg" in name:
+                return "psycopg (C)"
+            return "builtins (C)"
+        for marker, label in (
+            ("/telegram/", "python-telegram-bot"),
+            ("/httpx/", "httpx/httpcore/h11"),
+            ("/httpcore/", "httpx/httpcore/h11"),
+            ("/h11/", "httpx/httpcore/h11"),
+            ("/anyio/", "httpx/httpcore/h11"),
+            ("/aiolimiter/", "aiolimiter"),
+            ("/sqlalchemy/", "sqlalchemy"),
+            ("/psycopg", "psycopg"),
+            (f"{ROOT}/bot/", "huibao bot/"),
+            (f"{ROOT}/storage/", "huibao storage/"),
+            ("/asyncio/", "asyncio"),
+            ("/json/", "json"),
+        ):
+            if marker in filename:
+                return label
+        return "stdlib/other"
+
+    by_area: dict[str, float] = {}
+    for (filename, _line, name), entry in table.items():
+        key = area(filename, name)
+        by_area[key] = by_area.get(key, 0.0) + entry[2]
+    print(f"\nprofile {path}: {total:.2f} s self time in total (profiler overhead included)")
+    for key, seconds in sorted(by_area.items(), key=lambda kv: -kv[1]):
+        print(f"  {key:<22} {seconds:7.2f} s {seconds / total:6.1%}")
+    skip = {"python-telegram-bot", "httpx/httpcore/h11", "asyncio"}
+    print(f"\ntop {limit} functions by self time, outside PTB, httpx/httpcore and asyncio:")
+    print(f"  {'self s':>7} {'share':>6} {'calls':>8} {'cum s':>7}  function")
+    rows = sorted(table.items(), key=lambda kv: -kv[1][2])
+    shown = 0
+    for (filename, line, name), (_cc, calls, self_time, cumulative, _callers) in rows:
+        if area(filename, name) in skip:
+            continue
+        where = name if filename == "~" else f"{Path(filename).name}:{line} {name}"
+        if filename.startswith(f"{ROOT}/"):
+            where = f"{Path(filename).relative_to(ROOT)}:{line} {name}"
+        print(
+            f"  {self_time:7.3f} {self_time / total:6.1%} {calls:>8} {cumulative:7.3f}  {where}"
+        )
+        shown += 1
+        if shown == limit:
+            break
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=2400, help="measured updates per run")
+    parser.add_argument("--users", type=int, default=50, help="simulated people per wave")
+    parser.add_argument("--rounds", type=int, default=3, help="echo+Huibao pairs; medians")
+    parser.add_argument("--database-url", default=None, help="default: a temp SQLite file")
+    parser.add_argument(
+        "--overall-rate",
+        type=float,
+        default=100_000.0,
+        help="AIORateLimiter overall messages/s for both bots (PTB default 30; 0 = none)",
+    )
+    parser.add_argument("--chat-rate", type=float, default=1000.0, help="Huibao per-chat msg/s")
+    parser.add_argument("--profile", default=None, help="profile one more Huibao run into FILE")
+    args = parser.parse_args()
+    if args.users < 1 or args.updates < 1 or args.rounds < 1:
+        parser.error("--updates, --users and --rounds must be positive")
+
+    from tests.fakes.telegram_api import FakeTelegram, SimUser
+
+    waves = -(-args.updates // args.users)
+    users = [SimUser(FIRST_USER + n, f"用户{n}") for n in range(args.users)]
+    warmup = [SimUser(FIRST_WARMUP_USER + n, f"预热{n}") for n in range(WARMUP_USERS)]
+    backend = (args.database_url or "sqlite").split(":", 1)[0]
+    print(
+        f"{waves} waves x {args.users} users = {waves * args.users} updates per run "
+        f"({waves * args.users / len(SCRIPT):.0f} reports of {len(SCRIPT)} texts); "
+        f"{args.rounds} round(s), echo then Huibao; database {backend}; "
+        f"overall limit {args.overall_rate:g}/s, Huibao chat_rate {args.chat_rate:g}/s"
+    )
+    started = time.perf_counter()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as folder, FakeTelegram() as fake:
+        for round_no in range(args.rounds):
+            for kind in ("echo", "huibao"):
+                work_dir = Path(folder) / f"{kind}{round_no}"
+                work_dir.mkdir()
+                results.append(run_bot(kind, fake, args, users, warmup, waves, work_dir))
+        if args.profile:
+            work_dir = Path(folder) / "profile"
+            work_dir.mkdir()
+            profile = str(Path(args.profile).resolve())
+            profiled = run_bot("huibao", fake, args, users, warmup, waves, work_dir, profile)
+    print()
+    print_table(results)
+    echo = median_of(results, "echo", lambda r: r.cpu_ms_per_update)
+    huibao = median_of(results, "huibao", lambda r: r.cpu_ms_per_update)
+    ratio = huibao / echo
+    verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
+    print(
+        f"\nmedian CPU per update: echo {echo:.3f} ms, huibao {huibao:.3f} ms; "
+        f"ratio huibao/echo {ratio:.2f} (target <= {TARGET_RATIO}): {verdict}"
+    )
+    print(
+        "median wall throughput: "
+        f"echo {median_of(results, 'echo', lambda r: r.per_second):.0f} updates/s, "
+        f"huibao {median_of(results, 'huibao', lambda r: r.per_second):.0f} updates/s"
+    )
+    expected_saved = (waves * args.users) // (args.users * len(SCRIPT)) * args.users
+    bad = [r for r in results if r.bot == "huibao" and r.saved != expected_saved]
+    if bad:
+        print(f"WARNING: expected {expected_saved} saved reports per Huibao run, got "
+              f"{[r.saved for r in bad]}")
+    if args.profile:
+        print(
+            f"\nprofiled run: {profiled.cpu_ms_per_update:.3f} ms CPU per update under cProfile"
+        )
+        print_profile(str(Path(args.profile).resolve()))
+    print(f"\ntotal time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
