@@ -1,0 +1,1 @@
+"""The half-year work summary: composed from entries, rendered to .docx, Markdown, text, .xlsx."""

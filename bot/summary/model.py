@@ -1,0 +1,119 @@
+"""What a composed summary is, before any format: typed values the renderers only lay out.
+
+Every figure here was computed from stored entries (see compose.py); renderers never
+compute or invent one. Text that is missing is a `Gap`, shown as 【待补充：…】.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+GAP_OPEN = "【待补充："
+GAP_CLOSE = "】"
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A total of one metric over some entries, written honestly.
+
+    `text` is the figure as the summary writes it, unit included: "4350余人次" when any part
+    was "more than", "3.9万元" when all parts were exact; `low` is the sum of lower bounds.
+    """
+
+    label: str  # 参与人次
+    unit: str  # 人次
+    low: Decimal
+    approximate: bool  # True when some part was 多/余/约/a range: written with 余
+    text: str
+    entry_ids: tuple[int, ...]  # the entries behind it, for the ledger
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Something the summary needs and the entries do not give."""
+
+    what: str  # e.g. "文体活动的参与人次"
+    who: str  # who should supply it, e.g. "新华社区 李华" or "新华社区负责人"
+
+    @property
+    def marker(self) -> str:
+        """The marker written in the text: 【待补充：文体活动的参与人次】."""
+        return f"{GAP_OPEN}{self.what}{GAP_CLOSE}"
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """A paragraph of body text; `parts` are strings and Gaps in reading order."""
+
+    parts: tuple[str | Gap, ...]
+
+    @property
+    def text(self) -> str:
+        """The paragraph as plain text, gaps as their markers."""
+        return "".join(p if isinstance(p, str) else p.marker for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A sub-point of a section: （一）heading + paragraphs, or an 一是/二是 item."""
+
+    heading: str  # e.g. "深入开展理论宣讲" (without the （一） number; renderers number)
+    paragraphs: tuple[Paragraph, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A numbered section: 一、二、三 … (renderers number them)."""
+
+    heading: str  # e.g. "抓好理论学习，筑牢思想根基"
+    lead: Paragraph | None  # the figures of the area in one sentence
+    points: tuple[Point, ...]
+    area: str | None = None  # the work area key, None for shortcomings and plans
+    figures: tuple[Figure, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """One entry behind the figures (the appendix 台账)."""
+
+    entry_id: int
+    start: date
+    end: date
+    unit: str
+    area: str
+    title: str
+    location: str
+    figures: str  # "学习场次 3场次；参与人次 4000余人次"
+    content: str
+    reporter: str
+
+
+@dataclass(frozen=True, slots=True)
+class MonthCount:
+    """Activities per month and work area, for the chart."""
+
+    month: str  # "2026-03"
+    area: str  # area name
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A whole half-year work summary."""
+
+    title: str  # 新华社区2026年上半年文化工作总结
+    unit: str
+    period: str  # 2026H1
+    period_text: str  # 2026年上半年
+    opening: Paragraph
+    sections: tuple[Section, ...]  # work areas, then 存在的不足, then 下半年工作打算
+    gaps: tuple[Gap, ...]  # everything missing, in order of appearance, with who supplies it
+    ledger: tuple[LedgerRow, ...]
+    months: tuple[MonthCount, ...]
+    signature: str  # the unit name for the sign-off
+    date_text: str  # 2026年6月30日
+    entry_count: int = 0
+    unit_count: int = 1
+    notes: tuple[str, ...] = field(default=())
