@@ -108,7 +108,7 @@ def test_a_community_summary_figure_by_figure() -> None:
     assert summary.title == "新华社区2026年上半年文化工作总结"
     areas = [s.area for s in summary.sections]
     assert areas == ["theory", "recreation", "venues", None, None]
-    theory, recreation, venues, shortcomings, plans = summary.sections
+    theory, recreation, venues, shortcomings, _plans = summary.sections
     assert {f.label: f.text for f in theory.figures} == {
         "学习场次": "5场次",
         "参与人次": "4350余人次",
