@@ -1,0 +1,982 @@
+"""Import and export of a 台账: the activity ledger offices keep in Excel.
+
+A ledger has one activity per row, in these columns (the export writes them in this order;
+the import finds them by name, ignores extra columns such as 序号, and looks for the header
+in the first rows, so a title row above it does no harm)::
+
+    单位 | 类别 | 活动名称 | 开始日期 | 结束日期 | 地点 | 数量 | 内容与成效 | 填报人
+
+* 单位: a unit code, or a unit name that is unique (see :func:`storage.repo.unit_by_key`).
+* 类别: a work area of the questionnaire, by name (理论学习 …); its key or a unique part of
+  the name (文体 for 文体活动) is accepted too, as in the chat.
+* 开始日期 / 结束日期: date cells, or text the chat's date parser reads ("2026-06-30",
+  "2026年6月30日", "6月30日"; forms without a year or relative ones are resolved against
+  the import time). 结束日期 may be empty (one-day activity), or 开始日期 may hold a range
+  ("6月1日至6月3日") with 结束日期 empty. The chat's checks apply: not in the future, not
+  more than a few years back, at most a year long.
+* 数量: the figures, e.g. "文艺演出20余场；参与群众4000多人次", pieces separated by ；;，,、
+  or line breaks. Each piece is a label and a count ("参与人次近百", "学习3场"); it is
+  matched to one count question of the area by its unit, and, when several questions take
+  that unit (人次), by its label. Empty is allowed: the entry has no figures yet and the
+  summary marks them 【待补充】.
+  In the optional columns (结束日期, 地点, 数量, 内容与成效) a placeholder such as "/", "—"
+  or "无" counts as empty.
+* 内容与成效: stored as the entry's ``content`` answer.
+* 填报人: a member's name; see "Reporters" below.
+
+Decisions worth knowing:
+
+* **All or nothing.** Every row is checked before anything is written; if any row has a
+  problem, nothing is stored and every problem is returned (:class:`RowError`, with the row
+  number as the spreadsheet shows it). The checks only read the database, with autoflush
+  off, so a rejected import leaves the session as it was. The caller commits.
+* **Answers as the chat stores them**, so ``/edit`` works on imported entries:
+  ``answers["area"]`` is the area key, title/location/content are ``{"text": ...}``, the
+  dates ``{"start", "end"}``, figures :func:`bot.interview.count_to_json` of the count in the
+  question's unit. Optional questions the ledger says nothing about (location when empty,
+  optional figures, highlights, photos) are ``{"skipped": True}``, as if skipped in the
+  chat; required ones (a required figure, content when empty, achievements) stay absent, so
+  the summary shows a gap and ``/edit`` asks for them before saving.
+* **Achievements (取得成效) are not filled in.** The ledger has one column for content and
+  achievements, and cannot be split reliably; copying the text into both would print it
+  twice in the summary, which joins content and achievements. The export writes content
+  and achievements (if any) into 内容与成效, separated by a line break.
+* **Reporters.** 填报人 names the member whose entry it becomes. A member with that name
+  whose role covers the unit is reused: a role in the unit itself first, then in the
+  nearest unit above it (a role is valid for a unit's whole subtree), then in a unit below
+  it; ties go to the member registered first. If there is none, a new member is created with
+  that name and a STAFF role in the row's unit, and no platform account. Such a member
+  cannot chat: if the person later joins with an invite code, the join creates *another*
+  member, and their imported entries stay with the account-less one (merging the two is an
+  admin task, not done here). Several rows naming the same unknown person in one unit
+  create one member.
+* **Figures** are written back as label + :func:`bot.figures.metric_text`, e.g.
+  "学习场次3场次；参与人次4000余人次"; a range is written "30—40人次", which the count parser
+  reads back as a range, so export → import gives the same figures.
+* The export writes a unit by its name when that name is unique, else by its code, so the
+  import finds it again; dates are date cells in .xlsx and ISO text in .csv (UTF-8 with a
+  byte order mark, which Excel needs to show Chinese).
+* Importing the same ledger twice stores its activities twice: rows are not matched
+  against existing entries.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import from_excel
+from openpyxl.utils.exceptions import InvalidFileException
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.figures import metric_text
+from bot.interview import (
+    AREA,
+    MAX_SPAN_DAYS,
+    MIN_YEAR_OFFSET,
+    clean_text,
+    count_to_json,
+)
+from bot.parsing import (
+    SHANGHAI,
+    Count,
+    CountError,
+    CountErrorReason,
+    DateError,
+    DateErrorReason,
+    UnitMismatch,
+    parse_count,
+    parse_date_range,
+    to_unit,
+)
+from bot.parsing.numerals import DIGITS, MULTIPLIERS
+from bot.periods import parse_period, period_of
+from bot.questionnaire import Area, Question, Questionnaire, QuestionType, Role
+from storage import repo
+from storage.models import Entry, Member, RoleGrant, RoleName, Unit
+
+__all__ = [
+    "COLUMNS",
+    "IMPORT_PLATFORM",
+    "ImportResult",
+    "LedgerError",
+    "RowError",
+    "export_ledger",
+    "import_ledger",
+    "read_ledger",
+]
+
+COL_UNIT: Final = "单位"
+COL_AREA: Final = "类别"
+COL_TITLE: Final = "活动名称"
+COL_START: Final = "开始日期"
+COL_END: Final = "结束日期"
+COL_LOCATION: Final = "地点"
+COL_FIGURES: Final = "数量"
+COL_CONTENT: Final = "内容与成效"
+COL_REPORTER: Final = "填报人"
+
+#: The ledger's columns, in the order the export writes them.
+COLUMNS: Final = (
+    COL_UNIT,
+    COL_AREA,
+    COL_TITLE,
+    COL_START,
+    COL_END,
+    COL_LOCATION,
+    COL_FIGURES,
+    COL_CONTENT,
+    COL_REPORTER,
+)
+
+#: The platform written for imported entries.
+IMPORT_PLATFORM: Final = "import"
+
+ROW_KEY: Final = "_row"
+
+# The longest name the join dialog accepts (bot.conversation.NAME_MAX; not imported, so the
+# ledger does not pull in the whole conversation layer).
+NAME_MAX: Final = 30
+
+_XLSX_SUFFIXES = (".xlsx", ".xlsm")
+_CSV_SUFFIXES = (".csv",)
+_HEADER_SEARCH_ROWS = 10  # the header may sit below a title row or two
+_FIGURE_SEPARATOR = "；"
+_CONTENT_SEPARATOR = "\n"
+
+
+# --- results and errors ---------------------------------------------------------------
+
+
+class LedgerError(Exception):
+    """The file as a whole cannot be used: unreadable, wrong header, unsupported type."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one row; ``row`` is the row number the spreadsheet shows (header: 1)."""
+
+    row: int
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"第{self.row}行"
+        if self.column is not None:
+            where += f" “{self.column}”"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """How many entries an import stored, or (with nothing stored) why not."""
+
+    created: int
+    errors: tuple[RowError, ...]
+
+
+# --- reading the file -----------------------------------------------------------------
+
+
+def read_ledger(path: Path) -> list[dict[str, object]]:
+    """Read the data rows of a ledger (.xlsx: first sheet; .csv: UTF-8 or GB18030).
+
+    Returns one dict per non-blank data row, keyed by column name, with the row number the
+    spreadsheet shows under ``"_row"``. Text is stripped (empty text is None); date cells
+    come as datetimes, numbers as numbers.
+
+    Raises:
+        LedgerError: unsupported file type, unreadable file, or a header that lacks one of
+            the ledger's columns (named in the message).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in _XLSX_SUFFIXES:
+        rows = _xlsx_rows(path)
+    elif suffix in _CSV_SUFFIXES:
+        rows = _csv_rows(path)
+    elif suffix == ".xls":
+        raise LedgerError(
+            f"{path.name}: old Excel .xls files are not supported; save it as .xlsx or .csv"
+        )
+    else:
+        raise LedgerError(
+            f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .xlsx or .csv"
+        )
+    return _records(path.name, rows)
+
+
+def _xlsx_rows(path: Path) -> list[tuple[object, ...]]:
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
+        raise LedgerError(f"{path.name}: cannot read the Excel file: {exc}") from exc
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        if sheet is None:
+            raise LedgerError(f"{path.name}: the workbook has no sheet")
+        return [tuple(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def _csv_rows(path: Path) -> list[tuple[object, ...]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LedgerError(f"{path.name}: cannot read the file: {exc}") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel on a Chinese Windows saves CSV in the ANSI code page (GBK).
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise LedgerError(
+                f"{path.name}: the CSV file is neither UTF-8 nor GBK/GB18030 text"
+            ) from exc
+    try:
+        return [tuple(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:
+        raise LedgerError(f"{path.name}: cannot read the CSV file: {exc}") from exc
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    return value
+
+
+def _header_name(value: object) -> str:
+    if value is None:
+        return ""
+    # "*单位" marks a required column in many templates; "单位 " is a typing slip.
+    return unicodedata.normalize("NFKC", str(value)).strip().strip("*").strip()
+
+
+def _records(name: str, rows: list[tuple[object, ...]]) -> list[dict[str, object]]:
+    header_index: int | None = None
+    first_nonblank: int | None = None
+    for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        names = {_header_name(v) for v in row}
+        if first_nonblank is None and any(names):
+            first_nonblank = index
+        if set(COLUMNS) <= names:
+            header_index = index
+            break
+    if header_index is None:
+        if first_nonblank is None:
+            raise LedgerError(f"{name}: the file is empty; expected a header row {_listed()}")
+        found = [_header_name(v) for v in rows[first_nonblank]]
+        missing = [c for c in COLUMNS if c not in found]
+        unknown = [f for f in found if f and f not in COLUMNS]
+        message = (
+            f"{name}: the header (row {first_nonblank + 1}) lacks the column(s) "
+            f"{_quoted(missing)}; a ledger has the columns {_listed()}"
+        )
+        if unknown:
+            message += f"; found instead {_quoted(unknown)}"
+        raise LedgerError(message)
+    header = [_header_name(v) for v in rows[header_index]]
+    for column in COLUMNS:
+        if header.count(column) > 1:
+            raise LedgerError(f"{name}: the column “{column}” appears twice in the header")
+    records: list[dict[str, object]] = []
+    for index in range(header_index + 1, len(rows)):
+        row = rows[index]
+        record: dict[str, object] = {}
+        for position, column in enumerate(header):
+            if column and column not in record:
+                record[column] = _cell(row[position]) if position < len(row) else None
+        if all(value is None for value in record.values()):
+            continue
+        record[ROW_KEY] = index + 1
+        records.append(record)
+    return records
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return "、".join(f"“{n}”" for n in names)
+
+
+def _listed() -> str:
+    return _quoted(COLUMNS)
+
+
+# --- importing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Reporter:
+    """Who an entry belongs to: an existing member, or one to create in a unit."""
+
+    name: str
+    unit_id: int
+    member_id: int | None  # None: create Member(name) with a STAFF role in unit_id
+
+
+@dataclass
+class _Planned:
+    """A checked row, ready to be written."""
+
+    row: int
+    unit_id: int
+    area: Area
+    title: str
+    start: date
+    end: date
+    location: str | None
+    answers: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    reporter: _Reporter
+
+
+@dataclass
+class _RowCheck:
+    """The problems found in one row so far."""
+
+    row: int
+    errors: list[RowError] = field(default_factory=list)
+
+    def fail(self, column: str | None, reason: str) -> None:
+        self.errors.append(RowError(self.row, column, reason))
+
+
+def import_ledger(
+    session: Session, path: Path, questionnaire: Questionnaire, *, now: datetime
+) -> ImportResult:
+    """Import a ledger as entries, all rows or none.
+
+    Every row is checked first; if any has a problem, nothing is added to the session and
+    the result lists every problem (``created == 0``). Otherwise each row becomes an entry
+    written with :func:`storage.repo.write_entry`, as the chat stores one. The caller
+    commits.
+
+    Args:
+        session: An open session; the import adds to it but does not commit.
+        path: The .xlsx or .csv file.
+        questionnaire: The questionnaire the entries are stored under (areas, questions).
+        now: The import time, timezone-aware: entries' timestamps, and the day that dates
+            without a year or relative dates are read against.
+
+    Raises:
+        LedgerError: the file cannot be read, lacks a column, or has no data rows.
+        ValueError: ``now`` is naive.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    records = read_ledger(path)
+    if not records:
+        raise LedgerError(f"{Path(path).name}: the ledger has no data rows")
+    checker = _Checker(session, questionnaire, now)
+    planned: list[_Planned] = []
+    errors: list[RowError] = []
+    with session.no_autoflush:
+        for record in records:
+            plan, problems = checker.check(record)
+            errors.extend(problems)
+            if plan is not None:
+                planned.append(plan)
+    if errors:
+        return ImportResult(created=0, errors=tuple(errors))
+    _write(session, questionnaire, planned, now)
+    return ImportResult(created=len(planned), errors=())
+
+
+def _write(
+    session: Session, questionnaire: Questionnaire, planned: Sequence[_Planned], now: datetime
+) -> None:
+    questionnaire_id = repo.questionnaire_row(
+        session,
+        questionnaire.id,
+        questionnaire.version,
+        questionnaire.title,
+        questionnaire.model_dump(mode="json"),
+    )
+    new_members: dict[tuple[str, int], int] = {}
+    for plan in planned:
+        reporter = plan.reporter
+        member_id = reporter.member_id
+        if member_id is None:
+            key = (reporter.name, reporter.unit_id)
+            member_id = new_members.get(key)
+            if member_id is None:
+                member = Member(name=reporter.name, locale="zh")
+                session.add(member)
+                session.flush()
+                repo.grant_role(session, member.id, reporter.unit_id, RoleName.STAFF)
+                member_id = new_members[key] = member.id
+        repo.write_entry(
+            session,
+            None,
+            member_id=member_id,
+            editor_id=member_id,
+            questionnaire_id=questionnaire_id,
+            platform=IMPORT_PLATFORM,
+            fields={
+                "unit_id": plan.unit_id,
+                "area": plan.area.key,
+                "area_name": plan.area.name,
+                "title": plan.title,
+                "start_date": plan.start,
+                "end_date": plan.end,
+                "period": period_of(plan.start).key,
+                "location": plan.location,
+                "answers": plan.answers,
+            },
+            metrics=plan.metrics,
+            photos=[],
+            now=now,
+        )
+
+
+class _Checker:
+    """Checks rows against the questionnaire and the database, reading only."""
+
+    def __init__(self, session: Session, questionnaire: Questionnaire, now: datetime) -> None:
+        self.session = session
+        self.questionnaire = questionnaire
+        self.now = now
+        self.today = now.astimezone(SHANGHAI).date()
+        self._units: dict[str, Unit | None] = {}
+        self._reporters: dict[tuple[str, int], _Reporter] = {}
+        before_after = (*questionnaire.before, *questionnaire.after)
+        self.by_role: dict[Role, Question] = {
+            q.role: q for q in before_after if q.role is not Role.OTHER
+        }
+
+    # -- one row ---------------------------------------------------------------------
+
+    def check(self, record: dict[str, object]) -> tuple[_Planned | None, list[RowError]]:
+        row = record.get(ROW_KEY)
+        record = {
+            column: None if column in _OPTIONAL and _as_text(value) in _PLACEHOLDERS else value
+            for column, value in record.items()
+        }
+        check = _RowCheck(row if isinstance(row, int) else 0)
+        unit = self._unit(check, record.get(COL_UNIT))
+        area = self._area(check, record.get(COL_AREA))
+        title = self._text(check, COL_TITLE, record.get(COL_TITLE), Role.TITLE, required=True)
+        dates = self._dates(check, record.get(COL_START), record.get(COL_END))
+        location = self._text(check, COL_LOCATION, record.get(COL_LOCATION), Role.LOCATION)
+        content = self._text(check, COL_CONTENT, record.get(COL_CONTENT), Role.CONTENT)
+        figures = None if area is None else self._figures(check, area, record.get(COL_FIGURES))
+        reporter = None if unit is None else self._reporter(check, unit, record.get(COL_REPORTER))
+        if check.errors:
+            return None, check.errors
+        assert unit is not None and area is not None and title is not None
+        assert dates is not None and figures is not None and reporter is not None
+        start, end = dates
+        answers = self._answers(area, title, start, end, location, content, figures)
+        metrics = [
+            {
+                "question_id": question.id,
+                "label": question.label,
+                "unit": question.unit,
+                "low": count.low,
+                "high": count.high,
+                "approx": count.approx.value,
+                "raw": count.raw,
+            }
+            for question, count in figures
+        ]
+        plan = _Planned(
+            row=check.row,
+            unit_id=unit.id,
+            area=area,
+            title=title,
+            start=start,
+            end=end,
+            location=location,
+            answers=answers,
+            metrics=metrics,
+            reporter=reporter,
+        )
+        return plan, []
+
+    def _answers(
+        self,
+        area: Area,
+        title: str,
+        start: date,
+        end: date,
+        location: str | None,
+        content: str | None,
+        figures: list[tuple[Question, Count]],
+    ) -> dict[str, Any]:
+        """The answers as the interview stores them, in the order of the area's flow."""
+        counted = {question.id: count for question, count in figures}
+        answers: dict[str, Any] = {}
+        for question in self.questionnaire.flow(area.key):
+            value: dict[str, Any] | None = None
+            if question.role is Role.TITLE:
+                value = {"text": title}
+            elif question.role is Role.DATES:
+                if question.type is QuestionType.DATE:
+                    value = {"date": start.isoformat()}
+                else:
+                    value = {"start": start.isoformat(), "end": end.isoformat()}
+            elif question.role is Role.LOCATION and location is not None:
+                value = {"text": location}
+            elif question.role is Role.CONTENT and content is not None:
+                value = {"text": content}
+            elif question.type is QuestionType.COUNT and question.id in counted:
+                value = count_to_json(counted[question.id])
+            if value is None and question.optional:
+                value = {"skipped": True}
+            if value is not None:
+                answers[question.id] = value
+        answers[AREA] = area.key
+        return answers
+
+    # -- columns ---------------------------------------------------------------------
+
+    def _unit(self, check: _RowCheck, value: object) -> Unit | None:
+        key = _as_text(value)
+        if key is None:
+            check.fail(COL_UNIT, "is empty; write a unit code or unit name")
+            return None
+        if key not in self._units:
+            self._units[key] = repo.unit_by_key(self.session, key)
+        unit = self._units[key]
+        if unit is None:
+            named = self.session.scalar(select(func.count(Unit.id)).where(Unit.name == key)) or 0
+            if named > 1:
+                check.fail(
+                    COL_UNIT, f"“{key}” is the name of {named} units; write the unit's code instead"
+                )
+            else:
+                check.fail(COL_UNIT, f"“{key}” is not a known unit code or unit name")
+        return unit
+
+    def _area(self, check: _RowCheck, value: object) -> Area | None:
+        name = _as_text(value)
+        areas = self.questionnaire.areas
+        names = "、".join(a.name for a in areas)
+        if name is None:
+            check.fail(COL_AREA, f"is empty; write one of {names}")
+            return None
+        for area in areas:
+            if name in (area.name, area.key):
+                return area
+        partial = [a for a in areas if len(name) >= 2 and name in a.name]
+        if len(partial) == 1:
+            return partial[0]
+        check.fail(COL_AREA, f"“{name}” is not a work area; write one of {names}")
+        return None
+
+    def _text(
+        self, check: _RowCheck, column: str, value: object, role: Role, *, required: bool = False
+    ) -> str | None:
+        text = _as_text(value)
+        text = None if text is None else clean_text(text) or None
+        if text is None:
+            if required:
+                check.fail(column, "is empty")
+            return None
+        if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
+            check.fail(column, f"“{text}” has no words in it")
+            return None
+        question = self.by_role.get(role)
+        limit = question.max_length if question is not None else 200
+        if len(text) > limit:
+            check.fail(column, f"is {len(text)} characters long; at most {limit} fit")
+            return None
+        return text
+
+    def _dates(
+        self, check: _RowCheck, start_value: object, end_value: object
+    ) -> tuple[date, date] | None:
+        if start_value is None:
+            check.fail(COL_START, "is empty; write the date the activity took place")
+            return None
+        started = self._date_cell(check, COL_START, start_value)
+        ended = None if end_value is None else self._date_cell(check, COL_END, end_value)
+        if started is None or (end_value is not None and ended is None):
+            return None
+        start, end = started
+        if ended is not None:
+            if start != end:
+                check.fail(
+                    COL_END,
+                    f"“{COL_START}” already gives a range ({_iso(start)} to {_iso(end)}); "
+                    f"leave “{COL_END}” empty or write single dates",
+                )
+                return None
+            if ended[0] != ended[1]:
+                check.fail(COL_END, f"“{_as_text(end_value)}” is a range; write one date")
+                return None
+            end = ended[0]
+        ok = True
+        if end < start:
+            check.fail(COL_END, f"{_iso(end)} is before “{COL_START}” {_iso(start)}")
+            ok = False
+        elif (end - start) > timedelta(days=MAX_SPAN_DAYS):
+            check.fail(COL_END, f"the activity would last more than {MAX_SPAN_DAYS} days")
+            ok = False
+        if start > self.today:
+            check.fail(COL_START, f"{_iso(start)} is in the future (today is {_iso(self.today)})")
+            ok = False
+        elif start.year < self.today.year - MIN_YEAR_OFFSET:
+            check.fail(COL_START, f"{_iso(start)} is more than {MIN_YEAR_OFFSET} years back")
+            ok = False
+        return (start, end) if ok else None
+
+    def _date_cell(self, check: _RowCheck, column: str, value: object) -> tuple[date, date] | None:
+        if isinstance(value, datetime):
+            return value.date(), value.date()
+        if isinstance(value, date):
+            return value, value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if _SERIAL_MIN <= value < _SERIAL_MAX:  # a date in a cell not formatted as a date
+                day = from_excel(value)
+                if isinstance(day, datetime):
+                    return day.date(), day.date()
+            if value != int(value):
+                # Excel turns "6.30" typed into a cell into the number 6.3: 6月3日 or 6月30日?
+                check.fail(column, f"is the number {value}; format the cell as a date, or as text")
+                return None
+            value = str(int(value))
+        text = str(value)
+        try:
+            return parse_date_range(text, self.now)
+        except DateError as error:
+            check.fail(column, f"“{text}” cannot be read as a date ({_DATE_REASONS[error.reason]})")
+            return None
+
+    def _figures(
+        self, check: _RowCheck, area: Area, value: object
+    ) -> list[tuple[Question, Count]] | None:
+        text = _as_text(value)
+        if text is None:
+            return []
+        questions = [q for q in area.questions if q.type is QuestionType.COUNT]
+        found: list[tuple[Question, Count]] = []
+        used: dict[str, str] = {}
+        failed = False
+        for piece in split_figures(text):
+            try:
+                label, count = read_figure(piece)
+            except CountError as error:
+                check.fail(COL_FIGURES, f"“{piece}” cannot be read ({_count_reason(error)})")
+                failed = True
+                continue
+            question, converted = _match(questions, label, count)
+            if question is None or converted is None:
+                counted = "、".join(f"{q.label}（{q.unit}）" for q in questions)
+                check.fail(
+                    COL_FIGURES,
+                    f"“{piece}”: {area.name} counts no figure in {count.unit}; it counts {counted}"
+                    if questions
+                    else f"“{piece}”: {area.name} counts no figures; leave “{COL_FIGURES}” empty",
+                )
+                failed = True
+                continue
+            if question.id in used:
+                check.fail(
+                    COL_FIGURES,
+                    f"“{used[question.id]}” and “{piece}” are both {question.label}; "
+                    "give each figure once",
+                )
+                failed = True
+                continue
+            used[question.id] = piece
+            found.append((question, converted))
+        if failed:
+            return None
+        order = {q.id: i for i, q in enumerate(questions)}
+        return sorted(found, key=lambda pair: order[pair[0].id])
+
+    def _reporter(self, check: _RowCheck, unit: Unit, value: object) -> _Reporter | None:
+        name = _as_text(value)
+        name = None if name is None else clean_text(name) or None
+        if name is None:
+            check.fail(COL_REPORTER, "is empty; write the name of who reported the activity")
+            return None
+        if len(name) > NAME_MAX:
+            check.fail(COL_REPORTER, f"“{name}” is longer than {NAME_MAX} characters")
+            return None
+        key = (name, unit.id)
+        if key not in self._reporters:
+            self._reporters[key] = _Reporter(name, unit.id, self._member_for(name, unit))
+        return self._reporters[key]
+
+    def _member_for(self, name: str, unit: Unit) -> int | None:
+        """A member of this name whose role covers the unit, or sits below it."""
+        rows = self.session.execute(
+            select(Member.id, Unit.path)
+            .join(RoleGrant, RoleGrant.member_id == Member.id)
+            .join(Unit, Unit.id == RoleGrant.unit_id)
+            .where(Member.name == name)
+        ).all()
+        best: tuple[int, int, int] | None = None
+        for member_id, path in rows:
+            if path == unit.path:
+                rank = (0, 0, member_id)
+            elif unit.path.startswith(path):  # a role above: valid for the whole subtree
+                rank = (1, -len(path), member_id)
+            elif path.startswith(unit.path):  # a role in a unit below
+                rank = (2, len(path), member_id)
+            else:
+                continue
+            if best is None or rank < best:
+                best = rank
+        return None if best is None else best[2]
+
+
+# What offices write into a cell that has nothing to say; read as empty in optional columns.
+_PLACEHOLDERS: Final = frozenset({"/", "-", "--", "—", "——", "－", "无", "暂无", "N/A", "n/a"})
+_OPTIONAL: Final = frozenset({COL_END, COL_LOCATION, COL_FIGURES, COL_CONTENT})
+
+# Excel date serials of 2000-01-01 and 2100-01-01: a number in between in a date column is
+# a date cell that lost its format; a smaller one is not a date (20260630 is read as text).
+_SERIAL_MIN: Final = 36526
+_SERIAL_MAX: Final = 73051
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value == int(value):
+        value = int(value)
+    if isinstance(value, datetime | date):
+        value = value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+_DATE_REASONS: Final = {
+    DateErrorReason.EMPTY: "empty",
+    DateErrorReason.UNRECOGNISED: "not a date; write e.g. 2026-06-30 or 2026年6月30日",
+    DateErrorReason.INVALID: "no such date",
+    DateErrorReason.RANGE_REVERSED: "the range ends before it starts",
+    DateErrorReason.WEEKDAY_MISMATCH: "the weekday does not match the date",
+    DateErrorReason.INCOMPLETE: "the day is missing",
+}
+
+_COUNT_REASONS: Final = {
+    CountErrorReason.EMPTY: "no figure",
+    CountErrorReason.NO_NUMBER: "no number; vague words such as 数十、几十、若干 cannot be counted",
+    CountErrorReason.ORDINAL: "an ordinal (第…), not a count",
+    CountErrorReason.LIST_MARKER: "a list marker, not a count",
+    CountErrorReason.NEGATIVE: "a negative number",
+    CountErrorReason.TOO_LARGE: "the number is too large",
+    CountErrorReason.TRAILING_TEXT: "words after the number and unit; write e.g. 参与人次50人次",
+    CountErrorReason.AMBIGUOUS: "several numbers; separate figures with ；",
+    CountErrorReason.RANGE_REVERSED: "the range ends below where it starts",
+    CountErrorReason.AT_MOST: "only an upper bound (不到、以下); give the figure",
+    CountErrorReason.LEADING_TEXT: "no number where one was expected",
+    CountErrorReason.MALFORMED: "a malformed number",
+}
+
+
+def _count_reason(error: CountError) -> str:
+    return _COUNT_REASONS.get(error.reason, error.reason.value)
+
+
+# --- figures ----------------------------------------------------------------------------
+
+# ；; ，、 and line breaks always separate pieces; an ASCII comma does too, except as a
+# thousands separator ("1,200人").
+_PIECE_SPLIT = re.compile(r"[；;，、\r\n]+|(?<![0-9]),|,(?![0-9]{3}(?![0-9]))")
+_DIGIT_CHARS = frozenset("0123456789")
+_NUMERAL_CHARS = _DIGIT_CHARS | frozenset(DIGITS) | frozenset(MULTIPLIERS)
+# Words that may open a count ("近百", "约100人", "超过50人", "共3场", "上百人").
+_COUNT_OPENERS = (
+    "近",
+    "约",
+    "大约",
+    "大概",
+    "将近",
+    "接近",
+    "差不多",
+    "超过",
+    "逾",
+    "至少",
+    "共",
+    "共计",
+    "合计",
+    "累计",
+    "总计",
+    "达",
+    "上",
+)
+_LABEL_TRIM = " :：-—=＝"
+
+
+def split_figures(text: str) -> list[str]:
+    """Split a 数量 cell into its pieces: "学习3场；参与人次近百" -> ["学习3场", "参与人次近百"]."""
+    return [piece.strip() for piece in _PIECE_SPLIT.split(text) if piece.strip()]
+
+
+def read_figure(piece: str) -> tuple[str, Count]:
+    """Split one piece into its label and its count: "参与群众4000多人次" -> ("参与群众", 4000+).
+
+    The count starts at the first position from which :func:`parse_count` reads the rest of
+    the piece (a digit, a Chinese numeral, or a word such as 近/约); what comes before is the
+    label. A label may itself contain numerals ("二十四节气活动3场"): positions are tried in
+    turn.
+
+    Raises:
+        CountError: no position gives a count; the error is the one of the first position
+            tried (the longest candidate), or NO_NUMBER if the piece has no number.
+    """
+    text = unicodedata.normalize("NFKC", piece).strip()
+    first_error: CountError | None = None
+    for index, char in enumerate(text):
+        if char not in _NUMERAL_CHARS and not text.startswith(_COUNT_OPENERS, index):
+            continue
+        try:
+            count = parse_count(text[index:])
+        except CountError as error:
+            if first_error is None and any(ch in _NUMERAL_CHARS for ch in text[index:]):
+                first_error = error
+            continue
+        return text[:index].strip(_LABEL_TRIM), count
+    raise first_error or CountError(CountErrorReason.NO_NUMBER, piece)
+
+
+def _match(
+    questions: Sequence[Question], label: str, count: Count
+) -> tuple[Question | None, Count | None]:
+    """The count question a figure answers, and the count in that question's unit."""
+    fitting: list[tuple[Question, Count]] = []
+    for question in questions:
+        assert question.unit is not None
+        try:
+            fitting.append((question, to_unit(count, question.unit)))
+        except UnitMismatch:
+            continue
+    if not fitting:
+        return None, None
+    best = max(
+        enumerate(fitting), key=lambda item: (_label_score(item[1][0].label, label), -item[0])
+    )
+    return best[1]
+
+
+def _label_score(question_label: str, label: str) -> tuple[int, int, int]:
+    """How well a piece's label names a question: equal, contains it, shares characters."""
+    wanted = unicodedata.normalize("NFKC", question_label)
+    if not label:
+        return (0, 0, 0)
+    if wanted == label:
+        return (3, len(wanted), 0)
+    if wanted in label or label in wanted:
+        return (2, len(wanted), 0)
+    shared = len(set(wanted) & set(label) - set(_LABEL_TRIM) - set("()（）"))
+    return (1 if shared else 0, 0, shared)
+
+
+# --- exporting ----------------------------------------------------------------------------
+
+
+def export_ledger(
+    session: Session, path: Path, *, unit: Unit | None = None, period: str | None = None
+) -> int:
+    """Write the live entries of a unit's subtree (or all) in a period (or all) as a ledger.
+
+    The file type follows the extension: .xlsx (date cells) or .csv (UTF-8 with BOM).
+    ``period`` is "2026H1" or "2026年上半年". Returns the number of rows written.
+
+    Raises:
+        LedgerError: unsupported file type, or the file cannot be written.
+        ValueError: ``period`` is not a period.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (*_XLSX_SUFFIXES, *_CSV_SUFFIXES):
+        raise LedgerError(
+            f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .xlsx or .csv"
+        )
+    key = None if period is None else parse_period(period).key
+    entries = repo.entries_in(session, unit, key)
+    shared_names = set(
+        session.scalars(select(Unit.name).group_by(Unit.name).having(func.count() > 1)).all()
+    )
+    rows = [_export_row(entry, shared_names) for entry in entries]
+    try:
+        if suffix in _CSV_SUFFIXES:
+            _write_csv(path, rows)
+        else:
+            _write_xlsx(path, rows)
+    except OSError as exc:
+        raise LedgerError(f"{path.name}: cannot write the file: {exc}") from exc
+    return len(rows)
+
+
+def _export_row(entry: Entry, shared_names: set[str]) -> list[object]:
+    unit = entry.unit
+    figures = _FIGURE_SEPARATOR.join(
+        f"{m.label}{metric_text(m.low, m.high, m.approx, m.unit)}" for m in entry.metrics
+    )
+    texts = [_answer_text(entry.answers, key) for key in ("content", "achievements")]
+    content = _CONTENT_SEPARATOR.join(t for t in texts if t)
+    return [
+        unit.code if unit.name in shared_names else unit.name,
+        entry.area_name,
+        entry.title,
+        entry.start_date,
+        entry.end_date,
+        entry.location or "",
+        figures,
+        content,
+        entry.member.name,
+    ]
+
+
+def _answer_text(answers: dict[str, Any], key: str) -> str | None:
+    value = answers.get(key)
+    if isinstance(value, dict) and isinstance(value.get("text"), str):
+        return str(value["text"])
+    return None
+
+
+def _write_csv(path: Path, rows: list[list[object]]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow([v.isoformat() if isinstance(v, date) else v for v in row])
+
+
+_WIDTHS: Final = (14, 10, 30, 12, 12, 20, 40, 60, 10)
+
+
+def _write_xlsx(path: Path, rows: list[list[object]]) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "台账"
+    sheet.append(list(COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append(row)
+    for column, width in enumerate(_WIDTHS, 1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            if isinstance(cell.value, date):
+                cell.number_format = "yyyy-mm-dd"
+            cell.alignment = wrap
+    sheet.freeze_panes = "A2"
+    workbook.save(path)
