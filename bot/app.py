@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.conversation import Conversation
 from bot.questionnaire import Questionnaire, load_questionnaires
 from bot.settings import Settings
+from bot.summary.service import SummaryKit
 from storage.db import create_db_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class App:
     questionnaires: dict[str, Questionnaire]
     conversation: Conversation
     clock: Callable[[], datetime]
+    summaries: SummaryKit
 
     def close(self) -> None:
         """Release the database connections."""
@@ -56,7 +58,13 @@ def build(
     directory = settings.questionnaires_dir or templates_dir() / "questionnaires"
     questionnaires = load_questionnaires(directory)
     sessions = make_sessionmaker(engine)
+    summaries = SummaryKit.load(settings.summary_templates_dir or templates_dir() / "summary")
     conversation = Conversation(
-        sessions, questionnaires, settings.default_questionnaire, settings.zone, clock
+        sessions,
+        questionnaires,
+        settings.default_questionnaire,
+        settings.zone,
+        clock,
+        summaries=summaries,
     )
-    return App(settings, engine, sessions, questionnaires, conversation, clock)
+    return App(settings, engine, sessions, questionnaires, conversation, clock, summaries)

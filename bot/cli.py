@@ -285,5 +285,93 @@ def entries_list(unit_key: str | None, period: str | None) -> None:
         click.echo(f"{len(found)} entries", err=True)
 
 
+@entries.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def entries_import(file: Path) -> None:
+    """Load a ledger (.xlsx or .csv; columns 单位, 类别, 活动名称, 开始日期, 结束日期, 地点,
+    数量, 内容与成效, 填报人). All or nothing: any bad row, and nothing is stored."""
+    from bot.ledger import LedgerError, import_ledger
+
+    with _app() as app:
+        questionnaire = app.questionnaires[app.settings.default_questionnaire]
+        try:
+            with transaction(app.sessions) as session:
+                result = import_ledger(session, file, questionnaire, now=app.clock())
+                if result.errors:
+                    session.rollback()
+        except LedgerError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if result.errors:
+            for error in result.errors:
+                click.echo(str(error), err=True)
+            raise click.ClickException(
+                f"{len(result.errors)} problem(s) in {file.name}; nothing was imported"
+            )
+        click.echo(f"{result.created} entries imported from {file.name}")
+
+
+@entries.command("export")
+@click.option("--unit", "unit_key", default=None, help="Unit code or name (with its subtree).")
+@click.option("--period", default=None, help="Half-year, e.g. 2026H1 (default: all).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("台账.xlsx")
+)
+def entries_export(unit_key: str | None, period: str | None, output: Path) -> None:
+    """Write the entries as a ledger (.xlsx or .csv by the file name), importable again."""
+    from bot.ledger import export_ledger
+
+    try:
+        period_key = parse_period(period).key if period else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    with _app() as app, transaction(app.sessions) as session:
+        unit = None
+        if unit_key is not None:
+            unit = repo.unit_by_key(session, unit_key)
+            if unit is None:
+                raise click.ClickException(f"no unit {unit_key!r}")
+        count = export_ledger(session, output, unit=unit, period=period_key)
+    click.echo(f"{count} entries written to {output}")
+
+
+@main.command()
+@click.option("--unit", "unit_key", required=True, help="Unit code or unique name.")
+@click.option("--period", default=None, help="Half-year, e.g. 2026H1 (default: the current one).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["docx", "md", "txt", "xlsx"]),
+    default="docx",
+    show_default=True,
+    help="xlsx gives the ledger (台账).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def summary(unit_key: str, period: str | None, fmt: str, output: Path | None) -> None:
+    """Compose the half-year work summary (半年工作总结) of a unit and the units below it."""
+    from bot.summary import service
+
+    with _app() as app:
+        today = app.clock().astimezone(app.settings.zone).date()
+        try:
+            chosen = parse_period(period) if period else period_of(today)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--period") from exc
+        with transaction(app.sessions) as session:
+            unit = repo.unit_by_key(session, unit_key)
+            if unit is None:
+                raise click.ClickException(f"no unit {unit_key!r}")
+            composed = service.summarise(session, app.summaries, unit, chosen, today)
+        kind = service.Format(fmt)
+        content = service.render(composed, app.summaries, kind)
+        target = output or Path(service.filename(composed, kind))
+        target.write_bytes(content)
+        click.echo(str(target))
+        click.echo(
+            f"{composed.entry_count} entries, {len(composed.gaps)} item(s) to fill in", err=True
+        )
+        for number, gap in enumerate(composed.gaps, 1):
+            click.echo(f"  {number}. {gap.what} ({gap.who})", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,9 +24,19 @@ from bot import coordination, interview
 from bot.figures import entry_line
 from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
-from bot.periods import period_of
+from bot.periods import parse_period, period_of
 from bot.questionnaire import Questionnaire
-from bot.types import Choice, Incoming, Kind, Reply, replies_from_json, replies_to_json
+from bot.summary import service as summary_service
+from bot.summary.service import SummaryKit
+from bot.types import (
+    Choice,
+    Document,
+    Incoming,
+    Kind,
+    Reply,
+    replies_from_json,
+    replies_to_json,
+)
 from storage import repo
 from storage.db import transaction
 from storage.models import Entry, Member
@@ -38,7 +49,7 @@ INVITE_CODE = re.compile(r"^[A-HJ-NP-Z2-9]{8}$")
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 NAME_MAX = 30
 
-GROUP_COMMANDS = frozenset({"status", "entries", "help", "start"})
+GROUP_COMMANDS = frozenset({"status", "entries", "summary", "help", "start"})
 LEADER_COMMANDS = frozenset({"status", "entries"})
 
 KIND_INTERVIEW = "interview"
@@ -121,6 +132,7 @@ class Conversation:
         default_questionnaire: str,
         zone: ZoneInfo,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        summaries: SummaryKit | None = None,
     ) -> None:
         if default_questionnaire not in questionnaires:
             known = ", ".join(sorted(questionnaires)) or "none"
@@ -133,6 +145,7 @@ class Conversation:
         self._zone = zone
         self._clock = clock
         self._questionnaire_ids: dict[tuple[str, int], int] = {}
+        self._summaries = summaries
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         """Process one message once; return the replies to send (none for a duplicate)."""
@@ -256,6 +269,8 @@ class Conversation:
             return [self._mine(turn), *self._resume(turn)]
         if name in LEADER_COMMANDS:
             return [self._leader(turn, name), *self._resume(turn)]
+        if name == "summary":
+            return [*self._summary(turn, command.argument), *self._resume(turn)]
         if name == "lang":
             return [*self._language(turn, command.argument), *self._resume(turn)]
         if name in ("edit", "delete"):
@@ -282,6 +297,49 @@ class Conversation:
             today = turn.incoming.at.astimezone(self._zone).date()
             return Reply(coordination.status_text(turn.session, scope, today, turn.locale))
         return Reply(coordination.recent_entries_text(turn.session, scope, turn.locale))
+
+    def _summary(self, turn: Turn, argument: str) -> list[Reply]:
+        """/summary [unit] [period]: a preview and the .docx, for units the person leads."""
+        assert turn.member is not None
+        scope = coordination.leader_scope(turn.session, turn.member.id)
+        if scope.empty:
+            return [Reply(turn.t("leaders_only"))]
+        if self._summaries is None:
+            return [Reply(turn.t("summary_unavailable"))]
+        today = turn.incoming.at.astimezone(self._zone).date()
+        period = period_of(today)
+        unit = None
+        for word in argument.split():
+            try:
+                period = parse_period(word)
+                continue
+            except ValueError:
+                pass
+            unit = repo.unit_by_key(turn.session, word)
+            if unit is None or not scope.contains(unit.path):
+                # the same answer for a unit that does not exist and one out of reach
+                return [Reply(turn.t("summary_not_yours", unit=word[:30]))]
+        if unit is None:
+            unit = repo.unit_by_path(turn.session, scope.paths[0])
+        started = time.perf_counter()
+        summary = summary_service.summarise(turn.session, self._summaries, unit, period, today)
+        docx = summary_service.render(summary, self._summaries, summary_service.Format.DOCX)
+        log.info(
+            "summary of %s %s composed in %.2f s",
+            unit.id,
+            period.key,
+            time.perf_counter() - started,
+        )
+        name = summary_service.filename(summary, summary_service.Format.DOCX)
+        document = Document(name, docx, summary_service.MIME[summary_service.Format.DOCX])
+        replies = [Reply(summary_service.preview(summary))]
+        if summary.months:
+            chart = summary_service.chart_png(summary)
+            replies.append(
+                Reply(turn.t("summary_chart"), image=Document("chart.png", chart, "image/png"))
+            )
+        replies.append(Reply(turn.t("summary_file", gaps=len(summary.gaps)), document=document))
+        return replies
 
     def _language(self, turn: Turn, argument: str) -> list[Reply]:
         assert turn.member is not None
@@ -506,7 +564,7 @@ def command_menu(session: Session, member_id: int, locale: str) -> tuple[tuple[s
     """The commands a member can use, with their descriptions, for a chat's menu."""
     names = list(coordination.STAFF_COMMANDS)
     if coordination.is_leader(session, member_id):
-        names[-1:-1] = coordination.LEADER_COMMANDS
+        names[-1:-1] = (*coordination.LEADER_COMMANDS, "summary")
     return tuple((name, msg(locale, f"cmd_{name}")) for name in names)
 
 
@@ -519,7 +577,7 @@ def default_menus() -> dict[str, tuple[tuple[str, str], ...]]:
     for language, locale in (("", "zh"), ("en", "en")):
         staff = coordination.STAFF_COMMANDS
         menus[f"private:{language}"] = tuple((n, msg(locale, f"cmd_{n}")) for n in staff)
-        group = (*coordination.LEADER_COMMANDS, "help")
+        group = (*coordination.LEADER_COMMANDS, "summary", "help")
         menus[f"group:{language}"] = tuple((n, msg(locale, f"cmd_{n}")) for n in group)
     return menus
 

@@ -32,6 +32,10 @@ class Scope:
         """True for someone who leads no unit."""
         return not self.paths
 
+    def contains(self, path: str) -> bool:
+        """Whether a unit (by its path) is in scope."""
+        return any(path.startswith(p) for p in self.paths)
+
     def condition(self) -> ColumnElement[bool]:
         """A SQL condition on Unit selecting the units in scope."""
         return or_(*(Unit.path.startswith(path) for path in self.paths))

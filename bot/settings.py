@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     timezone: str = "Asia/Shanghai"
     questionnaires_dir: Path | None = None
+    # A folder like templates/summary (phrases.yaml, summary.md.j2, summary.txt.j2) of your own.
+    summary_templates_dir: Path | None = None
     default_questionnaire: str = "community_culture"
     log_level: str = "INFO"
     data_dir: Path = Path("data")

@@ -30,8 +30,9 @@ def render(reply: Reply) -> str:
             f"{c.shortcut}) {c.label}" if c.shortcut else f"[{c.label}]" for c in reply.choices
         ]
         lines.append("   " + "   ".join(shown))
-    if reply.document is not None:
-        lines.append(f"   (文件：{reply.document.filename}，{len(reply.document.content)} 字节)")
+    for kind, file in (("文件", reply.document), ("图片", reply.image)):
+        if file is not None:
+            lines.append(f"   （{kind}：{file.filename}，{len(file.content)} 字节）")
     return "\n".join(lines)
 
 

@@ -449,6 +449,10 @@ class TelegramBot:
             for index, part in enumerate(parts):
                 markup = keyboard(reply) if index == len(parts) - 1 else None
                 await self.bot.send_message(chat_id, part, reply_markup=markup)
+            if reply.image is not None:
+                await self.bot.send_photo(
+                    chat_id, reply.image.content, filename=reply.image.filename
+                )
             if reply.document is not None:
                 await self.bot.send_document(
                     chat_id, reply.document.content, filename=reply.document.filename

@@ -71,6 +71,23 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = field(default=())
     document: Document | None = None
+    image: Document | None = None  # a picture to show (a chart), sent as a photo
+
+
+def _file_to_json(file: Document | None) -> dict[str, str] | None:
+    if file is None:
+        return None
+    return {
+        "filename": file.filename,
+        "mime_type": file.mime_type,
+        "content": base64.b64encode(file.content).decode(),
+    }
+
+
+def _file_from_json(data: dict[str, str] | None) -> Document | None:
+    if data is None:
+        return None
+    return Document(data["filename"], base64.b64decode(data["content"]), data["mime_type"])
 
 
 def replies_to_json(replies: list[Reply]) -> list[dict[str, Any]]:
@@ -79,13 +96,8 @@ def replies_to_json(replies: list[Reply]) -> list[dict[str, Any]]:
         {
             "text": r.text,
             "choices": [[c.label, c.value, c.shortcut] for c in r.choices],
-            "document": None
-            if r.document is None
-            else {
-                "filename": r.document.filename,
-                "mime_type": r.document.mime_type,
-                "content": base64.b64encode(r.document.content).decode(),
-            },
+            "document": _file_to_json(r.document),
+            "image": _file_to_json(r.image),
         }
         for r in replies
     ]
@@ -93,16 +105,12 @@ def replies_to_json(replies: list[Reply]) -> list[dict[str, Any]]:
 
 def replies_from_json(data: list[dict[str, Any]]) -> list[Reply]:
     """Rebuild replies kept by `replies_to_json`."""
-    replies = []
-    for item in data:
-        doc = item.get("document")
-        document = (
-            None
-            if doc is None
-            else Document(doc["filename"], base64.b64decode(doc["content"]), doc["mime_type"])
+    return [
+        Reply(
+            item["text"],
+            tuple(Choice(label, value, shortcut) for label, value, shortcut in item["choices"]),
+            _file_from_json(item.get("document")),
+            _file_from_json(item.get("image")),
         )
-        choices = tuple(
-            Choice(label, value, shortcut) for label, value, shortcut in item["choices"]
-        )
-        replies.append(Reply(item["text"], choices, document))
-    return replies
+        for item in data
+    ]

@@ -150,6 +150,11 @@ def unit_by_key(session: Session, key: str) -> Unit | None:
     return named[0] if len(named) == 1 else None
 
 
+def unit_by_path(session: Session, path: str) -> Unit:
+    """The unit with this materialised path."""
+    return session.scalars(select(Unit).where(Unit.path == path)).one()
+
+
 def subtree_ids(session: Session, unit: Unit) -> Select[int]:
     """A subquery of the ids of a unit and all units below it."""
     return select(Unit.id).where(Unit.path.startswith(unit.path))

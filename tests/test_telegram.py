@@ -356,6 +356,7 @@ def test_the_command_menus(
     assert [c for c, _ in fake.command_list({"type": "all_group_chats"})] == [
         "status",
         "entries",
+        "summary",
         "help",
     ]
 
@@ -425,7 +426,13 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
         },
         server={"host": "127.0.0.1", "port": port},
     )
-    app = App(settings, engine, sessions, questionnaires, conversation, lambda: datetime.now(UTC))
+    from bot.app import templates_dir
+    from bot.summary.service import SummaryKit
+
+    kit = SummaryKit.load(templates_dir() / "summary")
+    app = App(
+        settings, engine, sessions, questionnaires, conversation, lambda: datetime.now(UTC), kit
+    )
     register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
     loop_ready = threading.Event()
     holder: dict[str, object] = {}

@@ -176,9 +176,10 @@ def _area_section(
     phrases: Phrases,
     unit_name: str,
     roll_up: bool,
+    half: str,
 ) -> Section:
     figures, partial = _area_figures(entries)
-    lead_parts: list[str | Gap] = [f"上半年，{unit_name}共开展{area_name}相关活动{len(entries)}次"]
+    lead_parts: list[str | Gap] = [f"{half}，{unit_name}共开展{area_name}相关活动{len(entries)}次"]
     if figures:
         lead_parts.append("，累计" + "、".join(f"{f.label}{f.text}" for f in figures))
     lead_parts.append("。")
@@ -257,8 +258,9 @@ def compose(
     for entry in items:
         by_area.setdefault(entry.area, []).append(entry)
         names.setdefault(entry.area, entry.area_name)
+    half = "上半年" if period.half == 1 else "下半年"
     sections = [
-        _area_section(area, names[area], by_area[area], phrases, unit_name, roll_up)
+        _area_section(area, names[area], by_area[area], phrases, unit_name, roll_up, half)
         for area in by_area
     ]
     gaps: list[Gap] = []
@@ -270,7 +272,8 @@ def compose(
     shortcomings, gap = _closing("存在的不足", reflections.shortcomings, "存在的不足", owner)
     if gap:
         gaps.append(gap)
-    plans, gap = _closing("下半年工作打算", reflections.plans, "下半年工作打算", owner)
+    next_half = "下半年工作打算" if period.half == 1 else f"{period.year + 1}年工作打算"
+    plans, gap = _closing(next_half, reflections.plans, next_half, owner)
     if gap:
         gaps.append(gap)
     area_list = "、".join(names[a] for a in by_area) or "各项工作"

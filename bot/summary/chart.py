@@ -1,0 +1,167 @@
+"""The summary's chart: activities per month, stacked by work area, as a PNG.
+
+Drawn on a bare `matplotlib.figure.Figure` with the Agg canvas: no pyplot, no global
+backend switch, no rcParams changes, so it is safe next to any other matplotlib user.
+Chinese text uses a CJK font file shipped in the mplfonts package, addressed by path, so
+the result never depends on the fonts installed on the machine (no tofu boxes).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import MaxNLocator
+
+from bot.summary.model import MonthCount
+
+__all__ = ["CJK_FONT_FILE", "activity_chart", "cjk_font", "cjk_font_path"]
+
+CJK_FONT_FILE: Final = "NotoSansCJKsc-Regular.otf"
+WIDTH_CM: Final = 16.0
+HEIGHT_CM: Final = 9.0
+DPI: Final = 150
+# Colour-blind-safe qualitative colours (Okabe-Ito), then matplotlib's tab10 for more areas.
+COLOURS: Final = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+)
+
+
+def cjk_font_path() -> Path:
+    """The CJK font file inside the installed mplfonts package (found without importing it)."""
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the mplfonts package is not installed; it ships the CJK chart font")
+    path = Path(spec.origin).parent / "fonts" / CJK_FONT_FILE
+    if not path.is_file():
+        raise RuntimeError(f"mplfonts has no {CJK_FONT_FILE} at {path}")
+    return path
+
+
+@cache
+def cjk_font() -> FontProperties:
+    """Font properties that point at the mplfonts CJK file by path."""
+    return FontProperties(fname=str(cjk_font_path()))
+
+
+def _sized(size: float) -> FontProperties:
+    font = cjk_font().copy()
+    font.set_size(size)
+    return font
+
+
+def _month_keys(months: Sequence[MonthCount]) -> list[str]:
+    """Every month from the first to the last given, so that empty months show as gaps."""
+    present = sorted({m.month for m in months})
+    if not present:
+        return []
+    year, month = (int(p) for p in present[0].split("-"))
+    last_year, last_month = (int(p) for p in present[-1].split("-"))
+    keys = []
+    while (year, month) <= (last_year, last_month):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return keys
+
+
+def _month_label(key: str, with_year: bool) -> str:
+    year, month = (int(p) for p in key.split("-"))
+    return f"{year}年{month}月" if with_year else f"{month}月"
+
+
+def activity_chart(months: Sequence[MonthCount], title: str) -> bytes:
+    """A stacked bar chart of activities per month by work area, as PNG bytes
+    (16 x 9 cm at 150 dpi); areas keep the order in which `months` first names them."""
+    keys = _month_keys(months)
+    areas = list(dict.fromkeys(m.area for m in months))
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for m in months:
+        counts[m.month, m.area] += m.count
+
+    figure = Figure(figsize=(WIDTH_CM / 2.54, HEIGHT_CM / 2.54), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.set_title(title, fontproperties=_sized(11))
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("活动场次", fontproperties=_sized(9))
+    axes.tick_params(labelsize=8)
+
+    if not keys:
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.text(
+            0.5,
+            0.5,
+            "暂无活动记录",
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
+            fontproperties=_sized(10),
+            color="#666666",
+        )
+    else:
+        positions = list(range(len(keys)))
+        bottom = [0] * len(keys)
+        for i, area in enumerate(areas):
+            values = [counts.get((key, area), 0) for key in keys]
+            axes.bar(
+                positions,
+                values,
+                width=0.6,
+                bottom=bottom,
+                label=area,
+                color=COLOURS[i % len(COLOURS)],
+                edgecolor="white",
+                linewidth=0.5,
+            )
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        for x, total in zip(positions, bottom, strict=True):
+            if total:
+                axes.annotate(
+                    str(total),
+                    (x, total),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                )
+        axes.set_ylim(0, max(max(bottom), 1) * 1.12)
+        with_year = len({key[:4] for key in keys}) > 1
+        axes.set_xticks(
+            positions, [_month_label(k, with_year) for k in keys], fontproperties=_sized(9)
+        )
+        figure.legend(
+            loc="outside lower center",
+            ncols=min(len(areas), 5),
+            prop=_sized(8),
+            frameon=False,
+        )
+
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()

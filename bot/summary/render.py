@@ -1,0 +1,851 @@
+"""Lay out a composed `Summary`: .docx (GB/T 9704 conventions), Markdown, text, .xlsx ledger.
+
+Renderers only format. Every figure and every sentence comes from the `Summary`; what is
+missing is a `Gap`, written as its 【待补充：…】 marker (highlighted in the .docx) and listed
+in a 待补充事项 section for the coordinator.
+
+The .docx follows the conventions of GB/T 9704-2012 (党政机关公文格式): A4, a 156 x 225 mm
+text block (22 lines of 28 characters), a 2号 方正小标宋简体 title, 3号 仿宋_GB2312 body at an
+exact 28 pt line pitch, 一、 headings in 黑体 and （一） headings in 楷体_GB2312, the sign-off
+placed as for a document without a seal, "— 1 —" page numbers in 4号 宋体, and the ledger
+appendix on a new page. Word picks East-Asian text's font from `w:eastAsia`, which
+python-docx never sets, so every style and every run here sets it explicitly.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import traceback
+import unicodedata
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Final, cast
+from xml.sax.saxutils import escape as xml_escape
+
+import jinja2
+from docx import Document
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX, WD_LINE_SPACING
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.shared import Length, Mm, Pt
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+
+from bot.summary.model import Gap, LedgerRow, Paragraph, Summary
+
+__all__ = [
+    "CHINESE_NUMERALS",
+    "DOCX_COLUMNS",
+    "LEDGER_COLUMNS",
+    "STYLE_APPENDIX",
+    "STYLE_APPENDIX_TITLE",
+    "STYLE_BODY",
+    "STYLE_CAPTION",
+    "STYLE_FIGURE",
+    "STYLE_GAP_LIST",
+    "STYLE_HEADING_1",
+    "STYLE_HEADING_2",
+    "STYLE_TABLE",
+    "STYLE_TITLE",
+    "TemplateError",
+    "TemplateSet",
+    "chinese_numeral",
+    "default_templates_dir",
+    "ledger_date",
+    "point_number",
+    "render_docx",
+    "render_ledger_xlsx",
+    "render_markdown",
+    "render_text",
+    "section_number",
+]
+
+# --------------------------------------------------------------------------- numbering
+
+CHINESE_NUMERALS: Final = ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十")
+_DIGITS: Final = ("零", *CHINESE_NUMERALS[:9])
+
+
+def chinese_numeral(n: int) -> str:
+    """1 -> 一, 10 -> 十, 11 -> 十一, 20 -> 二十, 105 -> 一百零五 (1 to 9999)."""
+    if not 1 <= n <= 9999:
+        raise ValueError(f"cannot number {n} in Chinese numerals (1-9999)")
+    if n < 20:  # 十一, not 一十一, when it stands alone
+        return CHINESE_NUMERALS[n - 1] if n <= 10 else "十" + _DIGITS[n - 10]
+    out: list[str] = []
+    zero = False
+    for value, name in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit, n = divmod(n, value)
+        if digit:
+            if zero and out:
+                out.append("零")
+            out.append(_DIGITS[digit] + name)
+            zero = False
+        else:
+            zero = True
+    return "".join(out)
+
+
+def section_number(i: int) -> str:
+    """The number of the i-th section (1-based), without its 、: 1 -> 一."""
+    return chinese_numeral(i)
+
+
+def point_number(i: int) -> str:
+    """The number of the i-th sub-point (1-based), with its brackets: 1 -> （一）."""
+    return f"（{chinese_numeral(i)}）"
+
+
+# --------------------------------------------------------------------------- shared text helpers
+
+# Characters XML 1.0 (and so Word and Excel) cannot hold; user text may contain them.
+_ILLEGAL_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """Text safe for an XML document: characters XML cannot hold are dropped."""
+    return _ILLEGAL_XML.sub("", text)
+
+
+def ledger_date(row: LedgerRow) -> str:
+    """The ledger's date column: "6月1日", "6月1日—6月3日", years shown only across a year end."""
+    start, end = row.start, row.end
+    if start.year != end.year:
+        return f"{start.year}年{start.month}月{start.day}日—{end.year}年{end.month}月{end.day}日"
+    text = f"{start.month}月{start.day}日"
+    if end != start:
+        text += f"—{end.month}月{end.day}日"
+    return text
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes in a terminal or a monospaced CJK font (wide = 2, as wcwidth counts)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
+
+
+def _pad(value: Any, width: int, align: str = "left") -> str:
+    """Pad `value` with spaces to `width` display columns (align "left" or "right")."""
+    text = str(value)
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if align == "right" else text + fill
+
+
+_MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]<>|~])")
+_MD_BLOCK_MARK: Final = re.compile(r"^(\s*)(#|>|[-+=](?=\s|$))", re.MULTILINE)
+_MD_LIST_NUMBER: Final = re.compile(r"^(\s*\d+)([.)])(?=\s|$)", re.MULTILINE)
+
+
+def _md_escape(text: Any) -> str:
+    """Text that Markdown shows literally: emphasis, links, table bars and the marks that
+    start a heading, quote or list at the start of a line are backslash-escaped."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", str(text))
+    escaped = _MD_BLOCK_MARK.sub(r"\1\\\2", escaped)
+    return _MD_LIST_NUMBER.sub(r"\1\\\2", escaped)
+
+
+def _md_cell(text: Any) -> str:
+    """Text for one Markdown table cell: escaped, on one line."""
+    return " ".join(_md_escape(text).split("\n"))
+
+
+def _tidy(text: str) -> str:
+    """At most one blank line in a row, no trailing spaces, one final newline."""
+    lines = [line.rstrip() for line in text.strip("\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+# --------------------------------------------------------------------------- templates
+
+TEMPLATE_NAMES: Final = ("summary.md.j2", "summary.txt.j2")
+
+
+class TemplateError(Exception):
+    """A summary template that does not compile or render; the message names file and line."""
+
+
+def default_templates_dir() -> Path:
+    """The shipped summary templates: templates/summary/."""
+    from bot.app import templates_dir  # the composition root; imported late, it imports a lot
+
+    return templates_dir() / "summary"
+
+
+def _environment(directory: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    helpers: dict[str, Any] = {
+        "section_number": section_number,
+        "point_number": point_number,
+        "chinese_numeral": chinese_numeral,
+        "date_range": ledger_date,
+        "display_width": display_width,
+        "pad": _pad,
+        "md": _md_escape,
+        "md_cell": _md_cell,
+    }
+    env.globals.update(helpers)
+    env.filters.update(helpers)
+    env.tests["gap"] = lambda value: isinstance(value, Gap)
+    return env
+
+
+def _where(exc: BaseException, fallback: str) -> str:
+    """Where in a template `exc` arose, as "summary.md.j2, line 7": the innermost template
+    frame of its traceback (Jinja rewrites those frames to carry the template's file and
+    line, and marks them with `__jinja_exception__` in their globals)."""
+    found = fallback
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if "__jinja_exception__" in frame.f_globals:
+            found = f"{Path(frame.f_code.co_filename).name}, line {lineno}"
+    return found
+
+
+def _syntax_error(exc: jinja2.TemplateSyntaxError, fallback: str) -> TemplateError:
+    name = Path(exc.filename or exc.name or fallback).name
+    return TemplateError(f"{name}, line {exc.lineno}: {exc.message}")
+
+
+class TemplateSet:
+    """The summary's Markdown and text templates, compiled from one directory."""
+
+    def __init__(self, directory: Path, env: jinja2.Environment) -> None:
+        self.directory = directory
+        self._env = env
+        self._templates: dict[str, jinja2.Template] = {}
+
+    @classmethod
+    def load(cls, directory: Path) -> TemplateSet:
+        """Compile summary.md.j2 and summary.txt.j2 from `directory`, or raise TemplateError."""
+        directory = Path(directory)
+        templates = cls(directory, _environment(directory))
+        for name in TEMPLATE_NAMES:
+            templates._get(name)
+        return templates
+
+    def _get(self, name: str) -> jinja2.Template:
+        template = self._templates.get(name)
+        if template is None:
+            try:
+                template = self._env.get_template(name)
+            except jinja2.TemplateSyntaxError as exc:
+                raise _syntax_error(exc, name) from exc
+            except jinja2.TemplateNotFound as exc:
+                raise TemplateError(f"{name}: no such template in {self.directory}") from exc
+            self._templates[name] = template
+        return template
+
+    def render(self, name: str, **context: Any) -> str:
+        """Render template `name`; any error becomes a TemplateError naming file and line."""
+        template = self._get(name)
+        try:
+            return template.render(**context)
+        except jinja2.TemplateSyntaxError as exc:  # in an included template, compiled late
+            raise _syntax_error(exc, name) from exc
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"{_where(exc, name)}: no such template {exc.name!r}") from exc
+        except Exception as exc:
+            raise TemplateError(f"{_where(exc, name)}: {exc}") from exc
+
+
+def render_markdown(summary: Summary, templates: TemplateSet) -> str:
+    """The summary as Markdown, through summary.md.j2."""
+    return _tidy(templates.render("summary.md.j2", summary=summary))
+
+
+def render_text(summary: Summary, templates: TemplateSet) -> str:
+    """The summary as plain text, through summary.txt.j2."""
+    return _tidy(templates.render("summary.txt.j2", summary=summary))
+
+
+# --------------------------------------------------------------------------- .docx
+
+FONT_TITLE: Final = "方正小标宋简体"
+FONT_BODY: Final = "仿宋_GB2312"
+FONT_HEADING_1: Final = "黑体"
+FONT_HEADING_2: Final = "楷体_GB2312"
+FONT_PAGE_NUMBER: Final = "宋体"
+
+SIZE_2: Final = Pt(22)  # 二号
+SIZE_3: Final = Pt(16)  # 三号
+SIZE_4: Final = Pt(14)  # 四号
+SIZE_5: Final = Pt(10.5)  # 五号
+LINE: Final = Pt(28)  # 22 lines on the 225 mm text block
+CHARS_PER_LINE: Final = 28  # 3号 characters on the 156 mm text block (with the character grid)
+TITLE_CHARS_PER_LINE: Final = 20  # 2号 characters on 156 mm
+
+STYLE_TITLE: Final = "Huibao Title"
+STYLE_HEADING_1: Final = "Huibao Heading 1"
+STYLE_HEADING_2: Final = "Huibao Heading 2"
+STYLE_BODY: Final = "Huibao Body"
+STYLE_GAP_LIST: Final = "Huibao Gap List"
+STYLE_APPENDIX: Final = "Huibao Appendix"
+STYLE_APPENDIX_TITLE: Final = "Huibao Appendix Title"
+STYLE_FIGURE: Final = "Huibao Figure"
+STYLE_CAPTION: Final = "Huibao Caption"
+STYLE_TABLE: Final = "Huibao Table"
+
+GAPS_HEADING: Final = "待补充事项"
+APPENDIX_LABEL: Final = "附件"
+APPENDIX_TITLE: Final = "活动台账"
+
+# The appendix table: (header, width in mm, centred); the widths fill the 156 mm text block.
+DOCX_COLUMNS: Final = (
+    ("序号", 12, True),
+    ("日期", 28, True),
+    ("单位", 20, False),
+    ("类别", 16, False),
+    ("活动名称", 36, False),
+    ("数量", 30, False),
+    ("填报人", 14, True),
+)
+_FONT_ATTRS: Final = tuple(qn(f"w:{a}") for a in ("ascii", "hAnsi", "eastAsia", "cs"))
+_THEME_ATTRS: Final = tuple(
+    qn(f"w:{a}") for a in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme")
+)
+
+
+def _twips(length: Length) -> str:
+    return str(round(length.twips))
+
+
+def _set_fonts(element: Any, name: str) -> None:
+    """Set `name` as the Latin, East-Asian and complex-script font of a run or style."""
+    rfonts = element.get_or_add_rPr().get_or_add_rFonts()
+    for attr in _THEME_ATTRS:  # a theme font would override the named one
+        rfonts.attrib.pop(attr, None)
+    for attr in _FONT_ATTRS:
+        rfonts.set(attr, name)
+
+
+def _indent(pf: Any, element: Any, *, first_chars: int = 0, right_chars: float = 0) -> None:
+    """Indents in characters (w:firstLineChars / w:rightChars, in hundredths of a character),
+    with the same lengths for 3号 text as a fallback for readers that ignore the character
+    units."""
+    pf.first_line_indent = Pt(16 * first_chars)
+    if right_chars:
+        pf.right_indent = Pt(round(16 * right_chars))
+    ind = element.get_or_add_pPr().find(qn("w:ind"))
+    ind.set(qn("w:firstLineChars"), str(first_chars * 100))
+    if right_chars:
+        ind.set(qn("w:rightChars"), str(round(right_chars * 100)))
+
+
+# The schema order of a w:pPr's children (python-docx knows it but not every element).
+_PPR_ORDER: Final = (
+    "w:pStyle", "w:keepNext", "w:keepLines", "w:pageBreakBefore", "w:framePr",
+    "w:widowControl", "w:numPr", "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs",
+    "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct", "w:topLinePunct",
+    "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid",
+    "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap",
+    "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl",
+    "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+)  # fmt: skip
+
+
+def _set_ppr(element: Any, tag: str, value: str) -> None:
+    """Set a w:pPr property python-docx has no API for (w:snapToGrid, w:outlineLvl) on a
+    paragraph or a style, in schema order."""
+    ppr = element.get_or_add_pPr()
+    for old in ppr.findall(qn(tag)):
+        ppr.remove(old)
+    prop = OxmlElement(tag)
+    prop.set(qn("w:val"), value)
+    ppr.insert_element_before(prop, *_PPR_ORDER[_PPR_ORDER.index(tag) + 1 :])
+
+
+def _paragraph_style(
+    doc: Any,
+    name: str,
+    font: str,
+    size: Length,
+    *,
+    base: str = "Normal",
+    align: Any = WD_ALIGN_PARAGRAPH.JUSTIFY,
+    first_chars: int = 0,
+    exact: bool = True,
+    snap: bool = True,
+    outline: int | None = None,
+    keep_with_next: bool = False,
+    space_after: Length | None = None,
+) -> Any:
+    style = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    assert style.style_id == _style_id(name)  # paragraphs refer to it by this id
+    style.base_style = doc.styles[base]
+    style.quick_style = True
+    style.font.size = size
+    _set_fonts(style.element, font)
+    pf = style.paragraph_format
+    pf.alignment = align
+    pf.space_before = Pt(0)
+    pf.space_after = space_after or Pt(0)
+    if exact:
+        pf.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        pf.line_spacing = LINE
+    else:
+        pf.line_spacing_rule = WD_LINE_SPACING.SINGLE
+    pf.keep_with_next = keep_with_next
+    _indent(pf, style.element, first_chars=first_chars)
+    if not snap:  # text not in 3号 must not snap to the 3号 character grid
+        _set_ppr(style.element, "w:snapToGrid", "0")
+    if outline is not None:
+        _set_ppr(style.element, "w:outlineLvl", str(outline))
+    return style
+
+
+def _setup_document(doc: Any, summary: Summary) -> None:
+    """Page, grid, defaults and the Huibao styles."""
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    section.header_distance = Mm(15)
+    section.footer_distance = Mm(25)  # puts the "— 1 —" line about 7 mm below the text block
+    section.gutter = Mm(0)
+    # 22 lines of 28 characters: a line pitch of 28 pt and a character pitch of
+    # 156 mm / 28 = 15.8 pt, written as the difference from the 16 pt default in 1/4096 pt.
+    pitch_pt = Mm(156).pt / CHARS_PER_LINE
+    grid = section._sectPr.find(qn("w:docGrid"))
+    grid.set(qn("w:type"), "linesAndChars")
+    grid.set(qn("w:linePitch"), _twips(LINE))
+    grid.set(qn("w:charSpace"), str(round((pitch_pt - 16) * 4096)))
+
+    # Document defaults: named fonts (no theme fonts), 3号, Chinese, no paragraph spacing.
+    defaults = doc.styles.element.find(qn("w:docDefaults"))
+    rpr = defaults.find(qn("w:rPrDefault")).find(qn("w:rPr"))
+    rfonts = rpr.find(qn("w:rFonts"))
+    for attr in _THEME_ATTRS:
+        rfonts.attrib.pop(attr, None)
+    for attr in _FONT_ATTRS:
+        rfonts.set(attr, FONT_BODY)
+    for tag in ("w:sz", "w:szCs"):
+        rpr.find(qn(tag)).set(qn("w:val"), "32")
+    lang = rpr.find(qn("w:lang"))
+    lang.set(qn("w:val"), "en-US")
+    lang.set(qn("w:eastAsia"), "zh-CN")
+    spacing = defaults.find(qn("w:pPrDefault")).find(qn("w:pPr")).find(qn("w:spacing"))
+    spacing.set(qn("w:after"), "0")
+    spacing.set(qn("w:line"), "240")
+    theme_lang = doc.settings.element.find(qn("w:themeFontLang"))
+    if theme_lang is not None:
+        theme_lang.set(qn("w:eastAsia"), "zh-CN")
+
+    normal = doc.styles["Normal"]
+    normal.font.size = SIZE_3
+    _set_fonts(normal.element, FONT_BODY)
+    _set_fonts(doc.styles["Table Grid"].element, FONT_BODY)
+
+    body = _paragraph_style(doc, STYLE_BODY, FONT_BODY, SIZE_3, first_chars=2)
+    body.paragraph_format.widow_control = False
+    _paragraph_style(
+        doc,
+        STYLE_TITLE,
+        FONT_TITLE,
+        SIZE_2,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        snap=False,
+        keep_with_next=True,
+        space_after=LINE,  # 标题下空一行
+    )
+    for name, font, level in (
+        (STYLE_HEADING_1, FONT_HEADING_1, 0),
+        (STYLE_HEADING_2, FONT_HEADING_2, 1),
+    ):
+        heading = _paragraph_style(
+            doc, name, font, SIZE_3, first_chars=2, outline=level, keep_with_next=True
+        )
+        heading.next_paragraph_style = body
+    _paragraph_style(doc, STYLE_GAP_LIST, FONT_BODY, SIZE_3, base=STYLE_BODY, first_chars=2)
+    _paragraph_style(
+        doc,
+        STYLE_APPENDIX,
+        FONT_HEADING_1,
+        SIZE_3,
+        align=WD_ALIGN_PARAGRAPH.LEFT,
+        outline=0,
+        keep_with_next=True,
+    )
+    _paragraph_style(
+        doc,
+        STYLE_APPENDIX_TITLE,
+        FONT_TITLE,
+        SIZE_2,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        snap=False,
+        keep_with_next=True,
+        space_after=LINE,
+    )
+    _paragraph_style(
+        doc,
+        STYLE_FIGURE,
+        FONT_BODY,
+        SIZE_3,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        exact=False,  # an exact line height would crop the picture
+        snap=False,
+        keep_with_next=True,
+    )
+    _paragraph_style(
+        doc,
+        STYLE_CAPTION,
+        FONT_BODY,
+        SIZE_4,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        snap=False,
+        space_after=Pt(14),
+    )
+    _paragraph_style(
+        doc,
+        STYLE_TABLE,
+        FONT_BODY,
+        SIZE_5,
+        align=WD_ALIGN_PARAGRAPH.LEFT,
+        exact=False,
+        snap=False,
+    )
+
+    props = doc.core_properties
+    props.title = summary.title
+    props.subject = f"{summary.unit}{summary.period_text}工作总结"
+    props.author = summary.signature
+    props.last_modified_by = "Huibao"
+    props.language = "zh-CN"
+    props.comments = ""
+    props.keywords = summary.period
+
+
+def _add_run(
+    paragraph: Any,
+    text: str,
+    font: str,
+    size: Length,
+    *,
+    bold: bool = False,
+    highlight: bool = False,
+) -> Any:
+    run = paragraph.add_run(_clean(text))
+    _set_fonts(run._element, font)
+    run.font.size = size
+    if bold:
+        run.bold = True
+    if highlight:
+        run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+    return run
+
+
+def _add_text_paragraph(doc: Any, style: str, text: str, font: str, size: Length = SIZE_3) -> Any:
+    paragraph = _new_paragraph(doc, style)
+    if text:
+        _add_run(paragraph, text, font, size)
+    return paragraph
+
+
+def _add_body(doc: Any, paragraph: Paragraph, style: str = STYLE_BODY) -> Any:
+    """A body paragraph; gap markers bold on yellow so the coordinator sees them."""
+    out = _new_paragraph(doc, style)
+    for part in paragraph.parts:
+        if isinstance(part, Gap):
+            _add_run(out, part.marker, FONT_BODY, SIZE_3, bold=True, highlight=True)
+        elif part:
+            _add_run(out, part, FONT_BODY, SIZE_3)
+    return out
+
+
+def _text_width(text: str) -> float:
+    """Width in full-width characters: Latin letters and digits count one half."""
+    return sum(0.5 if ord(c) < 0x2000 else 1.0 for c in text)
+
+
+def _title_lines(summary: Summary) -> list[str]:
+    """The title, broken after the unit's name when it does not fit on one line and the
+    rest does (GB/T 9704: a long title breaks where the sense allows)."""
+    title = summary.title
+    if _text_width(title) <= TITLE_CHARS_PER_LINE:
+        return [title]
+    unit = summary.unit
+    rest = title[len(unit) :]
+    if unit and title.startswith(unit) and rest and _text_width(rest) <= TITLE_CHARS_PER_LINE:
+        return [unit, rest]
+    return [title]  # Word wraps it
+
+
+def _add_title(doc: Any, summary: Summary) -> None:
+    paragraph = _new_paragraph(doc, STYLE_TITLE)
+    for i, line in enumerate(_title_lines(summary)):
+        run = _add_run(paragraph, line, FONT_TITLE, SIZE_2)
+        if i:
+            run._element.insert(1, OxmlElement("w:br"))  # after rPr, before the text
+
+
+def _add_sign_off(doc: Any, summary: Summary, *, space_before: bool) -> None:
+    """署名 and 成文日期 for a document without a seal (GB/T 9704-2012, 7.3.5.2): the name
+    two characters from the right, the date on the next line starting two characters right
+    of the name's start; when the date is longer, the date keeps its two characters and
+    the name moves left."""
+    name, when = summary.signature, summary.date_text
+    name_w, date_w = _text_width(name), _text_width(when)
+    date_right = max(2.0, name_w - date_w)
+    name_right = date_right + date_w + 2 - name_w
+    for i, (text, right) in enumerate(((name, name_right), (when, date_right))):
+        paragraph = _add_text_paragraph(doc, STYLE_BODY, text, FONT_BODY)
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _indent(paragraph.paragraph_format, paragraph._element, right_chars=right)
+        if i == 0 and space_before:
+            paragraph.paragraph_format.space_before = LINE
+
+
+def _add_footer(section: Any) -> None:
+    """Page numbers as "— 1 —", centred, in 4号 宋体; the number is a PAGE field."""
+    footer = section.footer
+    footer.is_linked_to_previous = False
+    paragraph = footer.paragraphs[0]
+    paragraph.style = None
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    paragraph.paragraph_format.first_line_indent = Pt(0)
+    paragraph.paragraph_format.space_after = Pt(0)
+    _set_ppr(paragraph._element, "w:snapToGrid", "0")
+
+    def run(text: str = "") -> Any:
+        return _add_run(paragraph, text, FONT_PAGE_NUMBER, SIZE_4)
+
+    def field_char(kind: str) -> None:
+        char = OxmlElement("w:fldChar")
+        char.set(qn("w:fldCharType"), kind)
+        run()._element.append(char)
+
+    run("— ")
+    field_char("begin")
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = " PAGE "
+    run()._element.append(instr)
+    field_char("separate")
+    run("1")  # shown until the reader updates the field
+    field_char("end")
+    run(" —")
+
+
+def _style_id(name: str) -> str:
+    """The id python-docx gives a style it adds: its name without spaces."""
+    return name.replace(" ", "")
+
+
+def _new_paragraph(parent: Any, style: str) -> Any:
+    """A paragraph in `style`, set by id: python-docx's lookup by name costs ~10 ms a time."""
+    paragraph = parent.add_paragraph()
+    paragraph._p.style = _style_id(style)
+    return paragraph
+
+
+def _ledger_row_xml(texts: Sequence[str], *, header: bool) -> str:
+    """One <w:tr> of the ledger table. Data rows are kept lean (10,000 rows make a 15 MB
+    document.xml): the Huibao Table style carries size and Latin font, and each run sets
+    only the East-Asian font; the header row repeats on every page."""
+    style = _style_id(STYLE_TABLE)
+    cells = []
+    for (_, width_mm, centred), text in zip(DOCX_COLUMNS, texts, strict=True):
+        if header:
+            fonts = "".join(f'w:{a}="{FONT_HEADING_1}" ' for a in ("ascii", "hAnsi", "eastAsia"))
+            v_align = '<w:vAlign w:val="center"/>'
+        else:
+            fonts, v_align = f'w:eastAsia="{FONT_BODY}"', ""
+        jc = '<w:jc w:val="center"/>' if header or centred else ""
+        cells.append(
+            f'<w:tc><w:tcPr><w:tcW w:w="{_twips(Mm(width_mm))}" w:type="dxa"/>{v_align}</w:tcPr>'
+            f'<w:p><w:pPr><w:pStyle w:val="{style}"/>{jc}</w:pPr>'
+            f"<w:r><w:rPr><w:rFonts {fonts}/></w:rPr>"
+            f'<w:t xml:space="preserve">{xml_escape(_clean(text))}</w:t></w:r></w:p></w:tc>'
+        )
+    tr_pr = "<w:cantSplit/><w:tblHeader/>" if header else "<w:cantSplit/>"
+    return f"<w:tr {nsdecls('w')}><w:trPr>{tr_pr}</w:trPr>{''.join(cells)}</w:tr>"
+
+
+def _add_ledger_table(doc: Any, rows: Sequence[LedgerRow]) -> Any:
+    """The 台账 table, fixed layout across the 156 mm text block.
+
+    Rows are deep copies of one prepared <w:tr> whose w:t texts are set directly:
+    python-docx's cell-by-cell API takes ~30 times as long for thousands of rows."""
+    table = doc.add_table(rows=0, cols=len(DOCX_COLUMNS))
+    table.style = doc.styles["Table Grid"]
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False  # w:tblLayout fixed: Word need not measure 10,000 rows
+    for column, (_, width_mm, _) in zip(table.columns, DOCX_COLUMNS, strict=True):
+        column.width = Mm(width_mm)
+    tbl = table._tbl
+    tbl_pr = tbl.tblPr
+    width = tbl_pr.find(qn("w:tblW"))
+    width.set(qn("w:w"), _twips(Mm(sum(w for _, w, _ in DOCX_COLUMNS))))
+    width.set(qn("w:type"), "dxa")
+    margins = parse_xml(
+        f"<w:tblCellMar {nsdecls('w')}>"
+        f'<w:left w:w="{_twips(Mm(1))}" w:type="dxa"/>'
+        f'<w:right w:w="{_twips(Mm(1))}" w:type="dxa"/></w:tblCellMar>'
+    )
+    tbl_pr.insert_element_before(
+        margins, "w:tblLook", "w:tblCaption", "w:tblDescription", "w:tblPrChange"
+    )
+
+    tbl.append(parse_xml(_ledger_row_xml([name for name, _, _ in DOCX_COLUMNS], header=True)))
+    prototype = parse_xml(_ledger_row_xml([""] * len(DOCX_COLUMNS), header=False))
+    # lxml's own __deepcopy__, without copy.deepcopy's memo bookkeeping per row
+    append, clone, clean, t_tag = tbl.append, prototype.__deepcopy__, _clean, qn("w:t")
+    for number, row in enumerate(rows, 1):
+        tr = clone(None)
+        texts = (
+            str(number),
+            ledger_date(row),
+            row.unit,
+            row.area,
+            row.title,
+            row.figures,
+            row.reporter,
+        )
+        for t, text in zip(tr.iter(t_tag), texts, strict=True):
+            t.text = clean(text)
+        append(tr)
+    return table
+
+
+def _add_appendix(doc: Any, summary: Summary, chart_png: bytes | None) -> None:
+    label = _add_text_paragraph(doc, STYLE_APPENDIX, APPENDIX_LABEL, FONT_HEADING_1)
+    label.paragraph_format.page_break_before = True
+    _add_text_paragraph(doc, STYLE_APPENDIX_TITLE, APPENDIX_TITLE, FONT_TITLE, SIZE_2)
+    if chart_png is not None:
+        figure = _new_paragraph(doc, STYLE_FIGURE)
+        run = _add_run(figure, "", FONT_BODY, SIZE_3)
+        run.add_picture(io.BytesIO(chart_png), width=Mm(150))
+        caption = f"图1　{summary.period_text}各月活动场次（按工作类别）"
+        _add_text_paragraph(doc, STYLE_CAPTION, caption, FONT_BODY, SIZE_4)
+    if summary.ledger:
+        _add_ledger_table(doc, summary.ledger)
+
+
+def render_docx(summary: Summary, chart_png: bytes | None = None) -> bytes:
+    """The summary as a .docx laid out after GB/T 9704; `chart_png` goes into the appendix."""
+    doc = Document()
+    _setup_document(doc, summary)
+    body = doc.element.body
+    for paragraph in body.findall(qn("w:p")):  # the template's empty paragraph, if any
+        body.remove(paragraph)
+
+    _add_title(doc, summary)
+    _add_body(doc, summary.opening)
+    for i, section in enumerate(summary.sections, 1):
+        _add_text_paragraph(
+            doc, STYLE_HEADING_1, f"{section_number(i)}、{section.heading}", FONT_HEADING_1
+        )
+        if section.lead is not None:
+            _add_body(doc, section.lead)
+        number = 0
+        for point in section.points:
+            if point.heading.strip():
+                number += 1
+                text = f"{point_number(number)}{point.heading}"
+                _add_text_paragraph(doc, STYLE_HEADING_2, text, FONT_HEADING_2)
+            for paragraph in point.paragraphs:
+                _add_body(doc, paragraph)
+
+    if summary.gaps:
+        _add_text_paragraph(doc, STYLE_HEADING_1, GAPS_HEADING, FONT_HEADING_1)
+        for i, gap in enumerate(summary.gaps, 1):
+            text = f"{i}. {gap.what}（请{gap.who}补充）"
+            _add_text_paragraph(doc, STYLE_GAP_LIST, text, FONT_BODY)
+
+    has_appendix = bool(summary.ledger) or chart_png is not None
+    if has_appendix:  # 附件说明: 正文下空一行左空二字
+        note = _add_text_paragraph(
+            doc, STYLE_BODY, f"{APPENDIX_LABEL}：{APPENDIX_TITLE}", FONT_BODY
+        )
+        note.paragraph_format.space_before = LINE
+    _add_sign_off(doc, summary, space_before=True)
+    if has_appendix:
+        _add_appendix(doc, summary, chart_png)
+    _add_footer(doc.sections[0])
+
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- .xlsx ledger
+
+# Another part of the system imports ledgers with exactly these columns, in this order.
+LEDGER_COLUMNS: Final = (
+    "单位",
+    "类别",
+    "活动名称",
+    "开始日期",
+    "结束日期",
+    "地点",
+    "数量",
+    "内容与成效",
+    "填报人",
+)
+_LEDGER_WIDTHS: Final = (16, 12, 30, 12, 12, 20, 34, 60, 10)
+DATE_FORMAT: Final = "yyyy-mm-dd"
+
+
+def _xlsx_text(ws: Any, text: str) -> Any:
+    """A text cell; text that starts with "=" stays text, never becomes a formula."""
+    text = _clean(text)
+    if not text.startswith("="):
+        return text
+    cell = WriteOnlyCell(ws, value=text)
+    cell.data_type = "s"
+    return cell
+
+
+def _xlsx_date(ws: Any, value: date) -> Any:
+    cell = WriteOnlyCell(ws, value=cast(Any, value))  # the stubs say datetime; dates work
+    cell.number_format = DATE_FORMAT
+    return cell
+
+
+def render_ledger_xlsx(summary: Summary) -> bytes:
+    """The ledger as an .xlsx: sheet 台账, one row per entry, dates as date cells."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("台账")
+    for i, width in enumerate(_LEDGER_WIDTHS):
+        ws.column_dimensions[chr(ord("A") + i)].width = width
+    ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    bold = Font(bold=True)
+    centred = Alignment(horizontal="center", vertical="center")
+    header = []
+    for name in LEDGER_COLUMNS:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = bold
+        cell.alignment = centred
+        header.append(cell)
+    ws.append(header)
+    for row in summary.ledger:
+        ws.append(
+            [
+                _xlsx_text(ws, row.unit),
+                _xlsx_text(ws, row.area),
+                _xlsx_text(ws, row.title),
+                _xlsx_date(ws, row.start),
+                _xlsx_date(ws, row.end),
+                _xlsx_text(ws, row.location),
+                _xlsx_text(ws, row.figures),
+                _xlsx_text(ws, row.content),
+                _xlsx_text(ws, row.reporter),
+            ]
+        )
+    last = chr(ord("A") + len(LEDGER_COLUMNS) - 1)
+    ws.auto_filter.ref = f"A1:{last}{len(summary.ledger) + 1}"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -1,0 +1,119 @@
+"""Asking for a summary: who may, of which unit and period, and in which format."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.periods import Period
+from bot.summary.chart import activity_chart
+from bot.summary.compose import Phrases, Reflections, compose
+from bot.summary.model import Summary
+from bot.summary.render import (
+    TemplateSet,
+    render_docx,
+    render_ledger_xlsx,
+    render_markdown,
+    render_text,
+)
+from bot.summary.source import load_entries
+from storage.models import Unit
+
+
+class Format(enum.StrEnum):
+    """The formats a summary comes in."""
+
+    DOCX = "docx"
+    MD = "md"
+    TXT = "txt"
+    XLSX = "xlsx"
+
+
+MIME = {
+    Format.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    Format.MD: "text/markdown; charset=utf-8",
+    Format.TXT: "text/plain; charset=utf-8",
+    Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@dataclass(frozen=True)
+class SummaryKit:
+    """What composing and rendering need, loaded once at start (errors found then)."""
+
+    phrases: Phrases
+    templates: TemplateSet
+
+    @classmethod
+    def load(cls, directory: Path) -> SummaryKit:
+        """Load phrases and templates from a folder like templates/summary."""
+        return cls(Phrases.load(directory / "phrases.yaml"), TemplateSet.load(directory))
+
+
+def summarise(
+    session: Session, kit: SummaryKit, unit: Unit, period: Period, today: date | None = None
+) -> Summary:
+    """Compose the summary of a unit (with the units below it) for a period."""
+    entries = load_entries(session, unit, period)
+    children = session.scalars(select(Unit.id).where(Unit.parent_id == unit.id).limit(1)).first()
+    units = len({e.unit for e in entries}) or 1
+    last = min(today, period.last_day) if today else period.last_day
+    return compose(
+        entries,
+        unit_name=unit.name,
+        period=period,
+        phrases=kit.phrases,
+        reflections=Reflections(owner=f"{unit.name}负责人"),
+        roll_up=children is not None,
+        unit_count=units,
+        today=last,
+    )
+
+
+def chart_png(summary: Summary) -> bytes:
+    """Activities by month and work area, as a PNG."""
+    return activity_chart(summary.months, f"{summary.unit}{summary.period_text}活动情况")
+
+
+def render(summary: Summary, kit: SummaryKit, fmt: Format) -> bytes:
+    """The summary in one format (the .docx with its chart)."""
+    if fmt is Format.DOCX:
+        return render_docx(summary, chart_png(summary) if summary.months else None)
+    if fmt is Format.MD:
+        return render_markdown(summary, kit.templates).encode()
+    if fmt is Format.TXT:
+        return render_text(summary, kit.templates).encode()
+    return render_ledger_xlsx(summary)
+
+
+def filename(summary: Summary, fmt: Format) -> str:
+    """E.g. 新华社区2026年上半年文化工作总结.docx (台账 for the .xlsx)."""
+    if fmt is Format.XLSX:
+        return f"{summary.unit}{summary.period_text}活动台账.xlsx"
+    return f"{summary.title}.{fmt.value}"
+
+
+PREVIEW_LIMIT = 3500
+
+
+def preview(summary: Summary) -> str:
+    """A short text of the summary for chat: title, sections with their figures, gaps."""
+    numbers = "一二三四五六七八九十"
+    lines = [summary.title, "", summary.opening.text]
+    for index, section in enumerate(summary.sections):
+        number = numbers[index] if index < len(numbers) else str(index + 1)
+        lines.append(f"\n{number}、{section.heading}")
+        if section.lead is not None:
+            lines.append(section.lead.text)
+    if summary.gaps:
+        lines.append("\n待补充：")
+        lines.extend(f"{i}. {g.what}（{g.who}）" for i, g in enumerate(summary.gaps, 1))
+    text = "\n".join(lines)
+    if len(text) > PREVIEW_LIMIT:
+        text = text[: PREVIEW_LIMIT - 20].rstrip() + "……（全文见附件）"
+    return text

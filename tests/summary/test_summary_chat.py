@@ -1,0 +1,96 @@
+"""Asking for the summary in chat and on the CLI: who may, what they get."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import docx
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import templates_dir
+from bot.conversation import Conversation
+from bot.summary.service import SummaryKit
+from storage.models import RoleName
+from tests.chat import Chat, play
+from tests.conftest import SHANGHAI, Clock, register
+from tests.test_dialog import HAPPY_PATH
+
+
+@pytest.fixture
+def leader_conversation(sessions, questionnaires, clock: Clock) -> Conversation:
+    kit = SummaryKit.load(templates_dir() / "summary")
+    return Conversation(
+        sessions, questionnaires, "community_culture", SHANGHAI, clock, summaries=kit
+    )
+
+
+def test_a_coordinator_gets_a_preview_a_chart_and_the_docx(
+    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    register(sessions, "李华", "demo-xinhua")
+    register(sessions, "周主任", "demo-street", RoleName.COORDINATOR)
+    play(Chat(leader_conversation, "李华", clock), HAPPY_PATH)
+    boss = Chat(leader_conversation, "周主任", clock)
+    text = boss.say("/summary")
+    assert "和平街道2026年上半年文化工作总结" in text
+    assert "参与人次4000余人次" in text
+    assert "待补充" in text
+    documents = [r.document for r in boss.replies if r.document is not None]
+    images = [r.image for r in boss.replies if r.image is not None]
+    assert len(documents) == 1 and len(images) == 1
+    assert images[0].content.startswith(b"\x89PNG")
+    opened = docx.Document(io.BytesIO(documents[0].content))
+    body = "\n".join(p.text for p in opened.paragraphs)
+    assert "和平街道2026年上半年文化工作总结" in body
+    assert "4000余人次" in body
+    # a community by name, and an earlier period
+    assert "新华社区2026年上半年文化工作总结" in boss.say("/summary 新华社区 2026H1")
+
+
+def test_summaries_are_limited_to_ones_own_units(
+    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    register(sessions, "李华", "demo-xinhua")
+    register(sessions, "孙书记", "demo-chaoyang", RoleName.COORDINATOR)
+    play(Chat(leader_conversation, "李华", clock), HAPPY_PATH)
+    chaoyang = Chat(leader_conversation, "孙书记", clock)
+    for request in (
+        "/summary 新华社区",
+        "/summary 和平街道",
+        "/summary demo-district",
+        "/summary 不存在的社区",
+    ):
+        answer = chaoyang.say(request)
+        assert "你只能查看自己负责的单位" in answer
+        assert "端午" not in answer and "4000" not in answer and "李华" not in answer
+        assert all(r.document is None for r in chaoyang.replies)
+    staff = Chat(leader_conversation, "李华", clock)
+    assert "只有社区或街道负责人可以用" in staff.say("/summary")
+
+
+def test_the_cli_writes_every_format(
+    tmp_path: Path, project_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import main
+
+    env = {
+        "HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite3'}",
+        "HUIBAO_LOG_LEVEL": "WARNING",
+    }
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    script = (project_root / "examples" / "report.txt").read_text(encoding="utf-8")
+    assert runner.invoke(main, ["run"], env=env, input=script).exit_code == 0
+    for fmt in ("docx", "md", "txt", "xlsx"):
+        target = tmp_path / f"summary.{fmt}"
+        result = runner.invoke(
+            main, ["summary", "--unit", "新华社区", "--format", fmt, "-o", str(target)], env=env
+        )
+        assert result.exit_code == 0, result.output
+        assert target.stat().st_size > 0
+    assert "端午主题党课" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    bad = runner.invoke(main, ["summary", "--unit", "nowhere"], env=env)
+    assert bad.exit_code != 0 and "no unit 'nowhere'" in bad.output
