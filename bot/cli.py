@@ -122,6 +122,8 @@ def _ensure_demo(app: App) -> None:
             repo.add_identity(session, member, "shell", DEMO_USER)
             session.flush()
             repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
+            # also the community's coordinator, so /status and /summary can be tried
+            repo.grant_role(session, member.id, unit.id, RoleName.COORDINATOR)
 
 
 @main.command()
@@ -133,7 +135,8 @@ def shell(user: str) -> None:
 
 
 def _shell(app: App, user: str) -> None:
-    console = Shell(app.conversation, user, sys.stdout, app.clock)
+    files = app.settings.data_dir / "shell-files"
+    console = Shell(app.conversation, user, sys.stdout, app.clock, files_dir=files)
     if sys.stdin.isatty():
         with contextlib.suppress(ImportError):  # Windows has no readline
             import readline  # noqa: F401  (line editing for input())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.conversation import Conversation
@@ -22,7 +23,7 @@ BOT = "汇报"
 YOU = "你"
 
 
-def render(reply: Reply) -> str:
+def render(reply: Reply, saved: dict[str, Path] | None = None) -> str:
     """Show a reply as text, choices below it ('1) 理论学习', '[保持不变]')."""
     lines = [reply.text]
     if reply.choices:
@@ -32,7 +33,9 @@ def render(reply: Reply) -> str:
         lines.append("   " + "   ".join(shown))
     for kind, file in (("文件", reply.document), ("图片", reply.image)):
         if file is not None:
-            lines.append(f"   （{kind}：{file.filename}，{len(file.content)} 字节）")
+            where = saved.get(file.filename) if saved else None
+            place = f"，已保存到 {where}" if where else ""
+            lines.append(f"   （{kind}：{file.filename}，{len(file.content)} 字节{place}）")
     return "\n".join(lines)
 
 
@@ -56,7 +59,9 @@ class Shell:
         user: str,
         output: TextIO,
         clock: Callable[[], datetime],
+        files_dir: Path | None = None,
     ) -> None:
+        self._files_dir = files_dir
         self._conversation = conversation
         self._user = user
         self._output = output
@@ -70,10 +75,24 @@ class Shell:
         incoming = to_incoming(line, self._user, f"{self._run}-{self._count}", self._clock())
         replies = self._conversation.handle(incoming)
         for reply in replies:
-            self._print(f"{BOT}> " + render(reply).replace("\n", "\n      "))
+            saved = self._save_files(reply)
+            self._print(f"{BOT}> " + render(reply, saved).replace("\n", "\n      "))
         if replies:
             self._conversation.mark_sent(PLATFORM, [incoming.message_id])
         return replies
+
+    def _save_files(self, reply: Reply) -> dict[str, Path]:
+        """A terminal cannot show a document: write it to a folder and say where."""
+        saved: dict[str, Path] = {}
+        if self._files_dir is None:
+            return saved
+        for file in (reply.document, reply.image):
+            if file is not None:
+                self._files_dir.mkdir(parents=True, exist_ok=True)
+                target = self._files_dir / Path(file.filename).name
+                target.write_bytes(file.content)
+                saved[file.filename] = target
+        return saved
 
     def _print(self, text: str) -> None:
         self._output.write(text + "\n")
