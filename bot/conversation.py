@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import coordination, interview
+from bot import coordination, interview, reflection
 from bot.figures import entry_line
 from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
@@ -49,12 +49,13 @@ INVITE_CODE = re.compile(r"^[A-HJ-NP-Z2-9]{8}$")
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 NAME_MAX = 30
 
-GROUP_COMMANDS = frozenset({"status", "entries", "summary", "help", "start"})
+GROUP_COMMANDS = frozenset({"status", "entries", "summary", "closing", "help", "start"})
 LEADER_COMMANDS = frozenset({"status", "entries"})
 
 KIND_INTERVIEW = "interview"
 KIND_JOIN = "join"
 KIND_DELETE = "delete"
+KIND_REFLECT = "reflect"
 
 
 def new_invite_code() -> str:
@@ -226,6 +227,8 @@ class Conversation:
             return self._apply(turn, ctx, interview.answer(ctx, current, turn.incoming))
         if state is not None and state.kind == KIND_DELETE:
             return self._answer_delete(turn, state)
+        if state is not None and state.kind == KIND_REFLECT:
+            return self._answer_reflect(turn, state)
         if turn.incoming.kind is Kind.BUTTON:
             return [Reply(turn.t("button_stale"))]  # e.g. a second press on a finished report
         if turn.incoming.kind in interview.NOT_ANSWERS:
@@ -248,6 +251,8 @@ class Conversation:
             repo.clear_state(turn.session, state)
             key = "delete_kept" if state.kind == KIND_DELETE else "cancelled"
             return [Reply(turn.t(key, id=state.data.get("entry_id")))]
+        if name == "skip" and state is not None and state.kind == KIND_REFLECT:
+            return self._answer_reflect(turn, state, skip=True)
         if name in ("skip", "back"):
             if state is None or state.kind != KIND_INTERVIEW:
                 return [
@@ -271,6 +276,12 @@ class Conversation:
             return [self._leader(turn, name), *self._resume(turn)]
         if name == "summary":
             return [*self._summary(turn, command.argument), *self._resume(turn)]
+        if name == "closing":
+            return [*self._closing(turn, command.argument), *self._resume(turn)]
+        if name == "reflect":
+            if in_interview:
+                return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
+            return self._start_reflect(turn)
         if name == "lang":
             return [*self._language(turn, command.argument), *self._resume(turn)]
         if name in ("edit", "delete"):
@@ -340,6 +351,92 @@ class Conversation:
             )
         replies.append(Reply(turn.t("summary_file", gaps=len(summary.gaps)), document=document))
         return replies
+
+    # -- the reflection round ----------------------------------------------------------
+
+    def _start_reflect(self, turn: Turn) -> list[Reply]:
+        assert turn.member is not None
+        units = repo.reporting_units(turn.session, turn.member.id)
+        today = turn.incoming.at.astimezone(self._zone).date()
+        period = period_of(today)
+        turn.save(KIND_REFLECT, {"step": 1, "unit_id": units[0][0], "period": period.key})
+        return [Reply(turn.t("reflect_ask_shortcomings", period=period.chinese))]
+
+    def _answer_reflect(
+        self, turn: Turn, state: repo.DialogState, *, skip: bool = False
+    ) -> list[Reply]:
+        assert turn.member is not None
+        step = int(state.data["step"])
+        points: list[str] = []
+        if not skip:
+            if turn.incoming.kind is not Kind.TEXT:
+                return [Reply(turn.t("reflect_text_please"))]
+            points = reflection.split_points(turn.incoming.text)
+            if not points:
+                return [Reply(turn.t("reflect_text_please"))]
+            kind = reflection.SHORTCOMING if step == 1 else reflection.PLAN
+            repo.add_reflections(
+                turn.session,
+                turn.member.id,
+                int(state.data["unit_id"]),
+                str(state.data["period"]),
+                kind,
+                points,
+                self._clock(),
+            )
+        noted = turn.t("reflect_noted", count=len(points)) if points else turn.t("skipped")
+        if step == 1:
+            turn.save(KIND_REFLECT, {**state.data, "step": 2})
+            return [Reply(noted), Reply(turn.t("reflect_ask_plans"))]
+        repo.clear_state(turn.session, state)
+        return [Reply(noted), Reply(turn.t("reflect_done"))]
+
+    def _closing(self, turn: Turn, argument: str) -> list[Reply]:
+        """/closing: review the merged points; '/closing drop N', '/closing add 不足|打算 text'."""
+        assert turn.member is not None
+        scope = coordination.leader_scope(turn.session, turn.member.id)
+        if scope.empty:
+            return [Reply(turn.t("leaders_only"))]
+        unit = repo.unit_by_path(turn.session, scope.paths[0])
+        today = turn.incoming.at.astimezone(self._zone).date()
+        period = period_of(today).key
+        words = argument.split(maxsplit=2)
+        action = words[0].lower() if words else ""
+        points = reflection.merged(turn.session, unit, period)
+        if action in ("drop", "删除", "删") and len(words) >= 2 and words[1].isdigit():
+            chosen = [p for p in points if p.number == int(words[1])]
+            if not chosen:
+                return [Reply(turn.t("closing_no_such", number=words[1]))]
+            repo.drop_reflections(turn.session, chosen[0].row_ids, turn.member.id, self._clock())
+            points = reflection.merged(turn.session, unit, period)
+        elif action in ("add", "添加", "加") and len(words) == 3:
+            kinds = {
+                "不足": reflection.SHORTCOMING,
+                "打算": reflection.PLAN,
+                "计划": reflection.PLAN,
+            }
+            kind = kinds.get(words[1])
+            texts = reflection.split_points(words[2])
+            if kind is None or not texts:
+                return [Reply(turn.t("closing_help"))]
+            repo.add_reflections(
+                turn.session, turn.member.id, unit.id, period, kind, texts, self._clock()
+            )
+            points = reflection.merged(turn.session, unit, period)
+        elif action:
+            return [Reply(turn.t("closing_help"))]
+        lines = [turn.t("closing_header", unit=unit.name)]
+        for kind, title in (
+            (reflection.SHORTCOMING, "closing_shortcomings"),
+            (reflection.PLAN, "closing_plans"),
+        ):
+            lines.append(turn.t(title))
+            mine = [p for p in points if p.kind == kind]
+            lines.extend(f"{p.number}. {p.text}" for p in mine)
+            if not mine:
+                lines.append(turn.t("closing_none"))
+        lines.append(turn.t("closing_help"))
+        return [Reply("\n".join(lines))]
 
     def _language(self, turn: Turn, argument: str) -> list[Reply]:
         assert turn.member is not None
@@ -563,8 +660,9 @@ class Conversation:
 def command_menu(session: Session, member_id: int, locale: str) -> tuple[tuple[str, str], ...]:
     """The commands a member can use, with their descriptions, for a chat's menu."""
     names = list(coordination.STAFF_COMMANDS)
+    names[-1:-1] = ["reflect"]
     if coordination.is_leader(session, member_id):
-        names[-1:-1] = (*coordination.LEADER_COMMANDS, "summary")
+        names[-1:-1] = (*coordination.LEADER_COMMANDS, "summary", "closing")
     return tuple((name, msg(locale, f"cmd_{name}")) for name in names)
 
 
@@ -575,7 +673,7 @@ def default_menus() -> dict[str, tuple[tuple[str, str], ...]]:
     """
     menus: dict[str, tuple[tuple[str, str], ...]] = {}
     for language, locale in (("", "zh"), ("en", "en")):
-        staff = coordination.STAFF_COMMANDS
+        staff = (*coordination.STAFF_COMMANDS[:-1], "reflect", "help")
         menus[f"private:{language}"] = tuple((n, msg(locale, f"cmd_{n}")) for n in staff)
         group = (*coordination.LEADER_COMMANDS, "summary", "help")
         menus[f"group:{language}"] = tuple((n, msg(locale, f"cmd_{n}")) for n in group)

@@ -33,6 +33,7 @@ ZH: dict[str, str] = {
         "/skip 跳过可选的问题\n"
         "/back 回到上一个问题\n"
         "/cancel 放弃正在填写的内容\n"
+        "/reflect 半年回顾：写下不足和打算\n"
         "/lang 切换语言（中文 / English）\n"
         "/help 显示这条说明"
     ),
@@ -52,12 +53,25 @@ ZH: dict[str, str] = {
     "group_use_private": "请在和我的私聊中上报活动，群里只回答负责人的查询命令。",
     "internal_error": "抱歉，处理这条消息时出了问题，已记录下来。你填写的内容没有丢失，请稍后再试。",
     # coordinators
-    "help_leader": "负责人命令：\n/status 本月谁报了、谁还没报\n/entries 最近上报的记录\n/summary [单位] [2026H1] 生成半年工作总结",
+    "help_leader": "负责人命令：\n/status 本月谁报了、谁还没报\n/entries 最近上报的记录\n/summary [单位] [2026H1] 生成半年工作总结\n/closing 审定总结里的不足和打算",
     "summary_unavailable": "总结功能暂时不可用，请联系管理员。",
     "summary_not_yours": "没有找到你负责的单位“{unit}”。你只能查看自己负责的单位的总结。",
     "summary_chart": "各月活动情况：",
     "summary_file": "完整的工作总结（Word 文件）见附件，稍作修改即可上报。待补充事项 {gaps} 处，已在文中用【待补充】标出。",
     "cmd_summary": "生成半年工作总结",
+    "cmd_reflect": "半年回顾：不足和打算",
+    "cmd_closing": "审定总结的不足和打算",
+    "reflect_ask_shortcomings": "{period}工作回顾（1/2）：你觉得工作中还有哪些不足？可以写几条，每条一行或用分号隔开。没有的话发送 /skip。",
+    "reflect_ask_plans": "工作回顾（2/2）：下一步有什么工作打算？同样可以写几条。没有的话发送 /skip。",
+    "reflect_noted": "记下了 {count} 条。",
+    "reflect_done": "谢谢！你的意见会汇总进半年工作总结的“存在的不足”和“工作打算”部分，由负责人审定。",
+    "reflect_text_please": "请用文字写下你的想法，或发送 /skip 跳过。",
+    "closing_header": "{unit}本期总结的不足和打算（已合并重复内容）：",
+    "closing_shortcomings": "【存在的不足】",
+    "closing_plans": "【工作打算】",
+    "closing_none": "（暂无，请工作人员发送 /reflect 填写，或由你添加）",
+    "closing_help": "修改：/closing drop 编号 删除一条；/closing add 不足 内容，或 /closing add 打算 内容 添加一条。",
+    "closing_no_such": "没有编号为 {number} 的条目。",
     "help_group": "群里可以用：/status 本月上报情况，/entries 最近的记录。上报活动请私聊我。",
     "leaders_only": "这个命令只有社区或街道负责人可以用。",
     "status_header": "{month}月上报情况：",
@@ -190,6 +204,7 @@ EN: dict[str, str] = {
         "/skip skip an optional question\n"
         "/back go back one question\n"
         "/cancel drop what you are filling in\n"
+        "/reflect half-year review: shortcomings and plans\n"
         "/lang language (中文 / English)\n"
         "/help this text"
     ),
@@ -210,12 +225,25 @@ EN: dict[str, str] = {
     "coordinators' queries only.",
     "internal_error": "Sorry, something went wrong with this message. Nothing you entered "
     "is lost; please try again in a moment.",
-    "help_leader": "Coordinator commands:\n/status who has reported this month\n/entries the latest entries\n/summary [unit] [2026H1] the half-year summary",
+    "help_leader": "Coordinator commands:\n/status who has reported this month\n/entries the latest entries\n/summary [unit] [2026H1] the half-year summary\n/closing review the summary's shortcomings and plans",
     "summary_unavailable": "Summaries are not available right now; please tell your admin.",
     "summary_not_yours": "No unit “{unit}” that you lead. You can only see summaries of your own units.",
     "summary_chart": "Activities by month:",
     "summary_file": "The whole summary (Word file) is attached. {gaps} item(s) to fill in are marked 【待补充】.",
     "cmd_summary": "the half-year summary",
+    "cmd_reflect": "half-year review: shortcomings and plans",
+    "cmd_closing": "review the summary's shortcomings and plans",
+    "reflect_ask_shortcomings": "Review of {period} (1/2): what fell short? Several points are fine, one per line. /skip if none.",
+    "reflect_ask_plans": "Review (2/2): what are your plans next? /skip if none.",
+    "reflect_noted": "Noted {count} point(s).",
+    "reflect_done": "Thank you! Your points go into the summary's closing sections, reviewed by your coordinator.",
+    "reflect_text_please": "Please write your points as text, or /skip.",
+    "closing_header": "Shortcomings and plans of {unit} this period (duplicates merged):",
+    "closing_shortcomings": "[Shortcomings]",
+    "closing_plans": "[Plans]",
+    "closing_none": "(none yet: staff answer with /reflect, or add one)",
+    "closing_help": "Edit: /closing drop N removes a point; /closing add 不足 text or /closing add 打算 text adds one.",
+    "closing_no_such": "There is no point {number}.",
     "help_group": "In groups: /status this month's reporting, /entries the latest entries. Report activities in a private chat with me.",
     "leaders_only": "Only coordinators can use this command.",
     "status_header": "Reporting in month {month}:",

@@ -288,6 +288,24 @@ class EntryRevision(Base):
     entry: Mapped[Entry] = relationship(back_populates="revisions")
 
 
+class Reflection(Base):
+    """One point of the half-year reflection round: something that fell short, or a plan."""
+
+    __tablename__ = "reflections"
+    __table_args__ = (Index("ix_reflections_unit_period", "unit_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    period: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))  # "shortcoming" or "plan"
+    text: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A coordinator may take a point out of the summary; it is kept, marked.
+    dropped_at: Mapped[datetime | None]
+    dropped_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+
 class ProcessedMessage(Base):
     """A platform message already handled: the key that makes delivery idempotent."""
 
@@ -315,6 +333,7 @@ __all__ = [
     "Platform",
     "ProcessedMessage",
     "QuestionnaireVersion",
+    "Reflection",
     "RoleGrant",
     "RoleName",
     "Unit",

@@ -24,6 +24,7 @@ from storage.models import (
     Platform,
     ProcessedMessage,
     QuestionnaireVersion,
+    Reflection,
     RoleGrant,
     RoleName,
     Unit,
@@ -459,3 +460,48 @@ def entries_in(session: Session, unit: Unit | None, period: str | None) -> Seque
     if period is not None:
         statement = statement.where(Entry.period == period)
     return session.scalars(statement).all()
+
+
+# --- the reflection round ------------------------------------------------------------
+
+
+def add_reflections(
+    session: Session,
+    member_id: int,
+    unit_id: int,
+    period: str,
+    kind: str,
+    texts: Sequence[str],
+    now: datetime,
+) -> None:
+    """Store reflection points (kind "shortcoming" or "plan")."""
+    session.add_all(
+        Reflection(
+            member_id=member_id, unit_id=unit_id, period=period, kind=kind, text=t, created_at=now
+        )
+        for t in texts
+    )
+
+
+def reflections_in(session: Session, unit: Unit, period: str) -> list[Reflection]:
+    """The live reflection points of a unit's subtree in a period, oldest first."""
+    statement = (
+        select(Reflection)
+        .join(Unit, Unit.id == Reflection.unit_id)
+        .where(
+            Unit.path.startswith(unit.path),
+            Reflection.period == period,
+            Reflection.dropped_at.is_(None),
+        )
+        .order_by(Reflection.created_at, Reflection.id)
+    )
+    return list(session.scalars(statement).all())
+
+
+def drop_reflections(session: Session, ids: Sequence[int], member_id: int, now: datetime) -> None:
+    """Take reflection points out of the summary (kept, marked as dropped)."""
+    session.execute(
+        update(Reflection)
+        .where(Reflection.id.in_(list(ids)))
+        .values(dropped_at=now, dropped_by=member_id)
+    )

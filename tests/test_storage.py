@@ -36,7 +36,7 @@ units:
 
 def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> None:
     upgrade(engine)  # already at head: nothing to do, no error
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     tables = set(inspect(engine).get_table_names())
     assert {
         "units",
@@ -292,3 +292,13 @@ def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker
     with transaction(sessions) as session:
         person, _ = repo.person_and_state(session, "shell", "li")
         assert person is not None and person.locale == "en"
+
+
+def test_the_migrations_build_exactly_the_models(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.models import Base
+
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

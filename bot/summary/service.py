@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import reflection
 from bot.periods import Period
 from bot.summary.chart import activity_chart
 from bot.summary.compose import Phrases, Reflections, compose
@@ -60,6 +61,12 @@ def summarise(
 ) -> Summary:
     """Compose the summary of a unit (with the units below it) for a period."""
     entries = load_entries(session, unit, period)
+    points = reflection.merged(session, unit, period.key)
+    reflections = Reflections(
+        shortcomings=tuple(p.text for p in points if p.kind == reflection.SHORTCOMING),
+        plans=tuple(p.text for p in points if p.kind == reflection.PLAN),
+        owner=f"{unit.name}负责人",
+    )
     children = session.scalars(select(Unit.id).where(Unit.parent_id == unit.id).limit(1)).first()
     units = len({e.unit for e in entries}) or 1
     last = min(today, period.last_day) if today else period.last_day
@@ -68,7 +75,7 @@ def summarise(
         unit_name=unit.name,
         period=period,
         phrases=kit.phrases,
-        reflections=Reflections(owner=f"{unit.name}负责人"),
+        reflections=reflections,
         roll_up=children is not None,
         unit_count=units,
         today=last,

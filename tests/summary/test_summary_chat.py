@@ -94,3 +94,58 @@ def test_the_cli_writes_every_format(
     assert "端午主题党课" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     bad = runner.invoke(main, ["summary", "--unit", "nowhere"], env=env)
     assert bad.exit_code != 0 and "no unit 'nowhere'" in bad.output
+
+
+def test_the_reflection_round_feeds_the_closing_sections(
+    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    register(sessions, "李华", "demo-xinhua")
+    register(sessions, "王强", "demo-xinhua")
+    register(sessions, "周主任", "demo-xinhua", RoleName.COORDINATOR)
+    play(
+        Chat(leader_conversation, "李华", clock),
+        [
+            ("/reflect", "有哪些不足"),
+            ("🙂", "请用文字写下你的想法"),
+            ("1. 活动形式比较单一\n2. 青年人参与不多。", ["记下了 2 条", "下一步有什么工作打算"]),
+            (
+                "开展“我们的节日”系列活动；培育一支社区文艺队伍",
+                ["记下了 2 条", "汇总进半年工作总结"],
+            ),
+        ],
+    )
+    play(
+        Chat(leader_conversation, "王强", clock),
+        [("/reflect", "不足"), ("活动形式比较单一", "打算"), ("/skip", "已跳过")],
+    )
+    boss = Chat(leader_conversation, "周主任", clock)
+    play(
+        boss,
+        [
+            (
+                "/closing",
+                [
+                    "【存在的不足】",
+                    "1. 活动形式比较单一",
+                    "2. 青年人参与不多",
+                    "【工作打算】",
+                    "3. 开展“我们的节日”系列活动",
+                ],
+            ),
+            (
+                "/closing drop 2",
+                ["1. 活动形式比较单一", "2. 开展“我们的节日”系列活动"],
+            ),  # renumbered
+            ("/closing add 不足 宣传阵地利用不充分", "宣传阵地利用不充分"),
+            ("/closing drop 99", "没有编号为 99 的条目"),
+            ("/closing frobnicate", "/closing drop 编号"),
+        ],
+    )
+    assert "青年人参与不多" not in boss.say("/closing")
+    preview = boss.say("/summary")
+    assert (
+        "一是活动形式比较单一。二是宣传阵地利用不充分。" in preview
+    )  # merged, edited, deduplicated
+    assert "一是开展“我们的节日”系列活动。二是培育一支社区文艺队伍。" in preview
+    assert "【待补充：存在的不足】" not in preview
+    assert "只有社区或街道负责人可以用" in Chat(leader_conversation, "王强", clock).say("/closing")
