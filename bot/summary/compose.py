@@ -20,6 +20,7 @@ import yaml
 
 from bot.figures import plain
 from bot.periods import Period
+from bot.summary.batch import batch
 from bot.summary.model import (
     Figure,
     Gap,
@@ -32,6 +33,7 @@ from bot.summary.model import (
 )
 
 MAX_POINTS = 6  # sub-points per area before the rest is summed up in one sentence
+MAX_UNIT_POINTS = 10  # in a roll-up, units told one by one per area
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,11 @@ def _points_by_unit(entries: Sequence[EntryIn]) -> list[Point]:
     by_unit: dict[str, list[EntryIn]] = defaultdict(list)
     for entry in entries:
         by_unit[entry.unit].append(entry)
+    # The most active units are told one by one; the rest in one sentence (see the ledger).
+    ranked = sorted(by_unit, key=lambda u: (-len(by_unit[u]), min(e.unit_path for e in by_unit[u])))
+    told = set(ranked[:MAX_UNIT_POINTS])
     points = []
-    for unit in sorted(by_unit, key=lambda u: min(e.unit_path for e in by_unit[u])):
+    for unit in sorted(told, key=lambda u: min(e.unit_path for e in by_unit[u])):
         mine = by_unit[unit]
         figures, _ = _area_figures(mine)
         best = sorted(mine, key=lambda e: (-_weight(e), e.start, e.id))[:2]
@@ -225,6 +230,11 @@ def _points_by_unit(entries: Sequence[EntryIn]) -> list[Point]:
             )
         )
         points.append(Point(unit, (Paragraph((text,)),)))
+    rest = [u for u in by_unit if u not in told]
+    if rest:
+        count = sum(len(by_unit[u]) for u in rest)
+        text = f"其余{len(rest)}个单位共开展相关活动{count}次，详见附件台账。"
+        points.append(Point("其他单位", (Paragraph((text,)),)))
     return points
 
 
@@ -240,6 +250,7 @@ def _closing(
     return Section(heading, Paragraph((text,)), ()), None
 
 
+@batch
 def compose(
     entries: Iterable[EntryIn],
     *,

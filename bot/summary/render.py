@@ -36,6 +36,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 
+from bot.summary.batch import batch
 from bot.summary.model import Gap, LedgerRow, Paragraph, Summary
 
 __all__ = [
@@ -699,6 +700,11 @@ def _add_ledger_table(doc: Any, rows: Sequence[LedgerRow]) -> Any:
     prototype = parse_xml(_ledger_row_xml([""] * len(DOCX_COLUMNS), header=False))
     # lxml's own __deepcopy__, without copy.deepcopy's memo bookkeeping per row
     append, clone, clean, t_tag = tbl.append, prototype.__deepcopy__, _clean, qn("w:t")
+    _fill_rows(rows, append, clone, clean, t_tag)
+    return table
+
+
+def _fill_rows(rows: Sequence[LedgerRow], append: Any, clone: Any, clean: Any, t_tag: str) -> None:
     for number, row in enumerate(rows, 1):
         tr = clone(None)
         texts = (
@@ -713,7 +719,6 @@ def _add_ledger_table(doc: Any, rows: Sequence[LedgerRow]) -> Any:
         for t, text in zip(tr.iter(t_tag), texts, strict=True):
             t.text = clean(text)
         append(tr)
-    return table
 
 
 def _add_appendix(doc: Any, summary: Summary, chart_png: bytes | None) -> None:
@@ -730,6 +735,7 @@ def _add_appendix(doc: Any, summary: Summary, chart_png: bytes | None) -> None:
         _add_ledger_table(doc, summary.ledger)
 
 
+@batch
 def render_docx(summary: Summary, chart_png: bytes | None = None) -> bytes:
     """The summary as a .docx laid out after GB/T 9704; `chart_png` goes into the appendix."""
     doc = Document()
