@@ -282,7 +282,7 @@ SIZE_3: Final = Pt(16)  # 三号
 SIZE_4: Final = Pt(14)  # 四号
 SIZE_5: Final = Pt(10.5)  # 五号
 LINE: Final = Pt(28)  # 22 lines on the 225 mm text block
-CHARS_PER_LINE: Final = 28  # 3号 characters on the 156 mm text block (with the character grid)
+CHARS_PER_LINE: Final = 28  # 3号 characters on the 156 mm text block
 TITLE_CHARS_PER_LINE: Final = 20  # 2号 characters on 156 mm
 
 STYLE_TITLE: Final = "Huibao Title"
@@ -413,13 +413,13 @@ def _setup_document(doc: Any, summary: Summary) -> None:
     section.header_distance = Mm(15)
     section.footer_distance = Mm(25)  # puts the "— 1 —" line about 7 mm below the text block
     section.gutter = Mm(0)
-    # 22 lines of 28 characters: a line pitch of 28 pt and a character pitch of
-    # 156 mm / 28 = 15.8 pt, written as the difference from the 16 pt default in 1/4096 pt.
-    pitch_pt = Mm(156).pt / CHARS_PER_LINE
+    # 22 lines a page on a 28 pt line grid. No character grid: 156 mm holds 27.6 characters
+    # of 3号 by itself, and a w:charSpace grid was laid out with wide gaps (about 15
+    # characters a line) by LibreOffice, seen when checking the rendered pages.
     grid = section._sectPr.find(qn("w:docGrid"))
-    grid.set(qn("w:type"), "linesAndChars")
+    grid.set(qn("w:type"), "lines")
     grid.set(qn("w:linePitch"), _twips(LINE))
-    grid.set(qn("w:charSpace"), str(round((pitch_pt - 16) * 4096)))
+    grid.attrib.pop(qn("w:charSpace"), None)
 
     # Document defaults: named fonts (no theme fonts), 3号, Chinese, no paragraph spacing.
     defaults = doc.styles.element.find(qn("w:docDefaults"))
