@@ -22,6 +22,7 @@ from bot.periods import parse_period, period_of
 from bot.questionnaire import QuestionnaireError
 from bot.settings import Settings, SettingsError, load_settings
 from bot.shell import Shell
+from bot.summary.render import TemplateError
 from storage import repo
 from storage.db import create_db_engine, current_revision, transaction, upgrade
 from storage.models import Member, RoleName, Unit
@@ -50,6 +51,10 @@ def _app(settings: Settings | None = None) -> Iterator[App]:
         app = build(settings)
     except QuestionnaireError as exc:
         raise click.ClickException(f"questionnaire error: {exc}") from exc
+    except TemplateError as exc:
+        raise click.ClickException(
+            f"summary template error (HUIBAO_SUMMARY_TEMPLATES_DIR): {exc}"
+        ) from exc
     except OperationalError as exc:
         raise click.ClickException(
             f"cannot open the database (HUIBAO_DATABASE_URL={_safe_url(settings)}): {exc.orig}"

@@ -252,3 +252,18 @@ def test_kill_9_in_the_middle_loses_at_most_the_message_in_flight(
     assert current in (QUESTIONS[answered], QUESTIONS[answered + 1])
     second.send("/quit")
     second.process.wait(timeout=10)
+
+
+def test_a_broken_summary_template_stops_the_start_with_file_and_line(
+    env: dict[str, str], tmp_path: Path, project_root: Path
+) -> None:
+    import shutil
+
+    own = tmp_path / "my-templates"
+    shutil.copytree(project_root / "templates" / "summary", own)
+    (own / "summary.md.j2").write_text("# {{ summary.title }}\n{% for x in %}\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["run"], env={**env, "HUIBAO_SUMMARY_TEMPLATES_DIR": str(own)}, input=""
+    )
+    assert result.exit_code != 0
+    assert "summary.md.j2, line 2" in result.output
