@@ -15,8 +15,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,7 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.conversation import Conversation, Outcome
 from bot.types import Incoming, Kind, Photo, Reply
@@ -68,17 +66,8 @@ PACED_ENDPOINTS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 NETWORK_RETRIES = 4
 
 
-@dataclass
-class _Batch:
-    """What happened to the replies of one batch of updates."""
-
-    delivered: list[str] = field(default_factory=list)
-    undelivered: bool = False
-
-
-# Set by handle_batch for the tasks handling that batch (concurrent webhook posts each
-# have their own); read by the handler, which PTB calls without extra arguments.
-_current_batch: ContextVar[_Batch] = ContextVar("huibao_telegram_batch")
+_RETRY = object()  # a batch must be delivered again
+SEND_SLOTS = 4  # chats sent to at once: more made httpx scan its pool on every request
 
 
 class PacedRateLimiter(AIORateLimiter):
@@ -216,8 +205,6 @@ class TelegramBot:
             .updater(None)
             .build()
         )
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
 
     @property
     def bot(self) -> Bot:
@@ -229,6 +216,7 @@ class TelegramBot:
 
     async def start(self) -> None:
         """Initialise PTB, learn the bot's name, set the command menus."""
+        self._send_slots = asyncio.Semaphore(SEND_SLOTS)
         await self.application.initialize()
         await self.application.start()
         self._username = self.bot.username
@@ -297,41 +285,81 @@ class TelegramBot:
         return await self.handle_batch([update])
 
     async def handle_batch(self, updates: Sequence[Update]) -> bool:
-        """Handle a batch: chats in parallel, each chat's updates in order.
+        """Handle a batch in three steps: read the updates (answer button presses, fetch
+        photos), run the core on all of them in one worker call, in order, then send the
+        replies, chats in parallel (at most a few at once) and each chat in order.
 
         Returns False when some reply could not be sent for a passing reason (network,
         flood limits), so the caller must let the batch be delivered again.
         """
-        batch = _Batch()
-        _current_batch.set(batch)  # the handlers of this batch's tasks see it
-        by_chat: dict[int, list[Update]] = defaultdict(list)
-        for update in updates:
-            chat = update.effective_chat
-            by_chat[chat.id if chat else 0].append(update)
+        loop = asyncio.get_running_loop()
+        read = await asyncio.gather(*(self._read(update) for update in updates))
+        if any(item is _RETRY for item in read):
+            return False
+        items = [item for item in read if isinstance(item, tuple)]
+        # One worker call for the batch: a call per update made the worker and the event
+        # loop trade the interpreter lock at every SQLite call (measured: 5.9 against
+        # 3.1 ms CPU per update).
+        outcomes = await loop.run_in_executor(
+            self._executor, self._process_all, [incoming for _, incoming in items]
+        )
+        by_chat: dict[int, list[tuple[Incoming, Outcome]]] = defaultdict(list)
+        for (chat_id, incoming), outcome in zip(items, outcomes, strict=True):
+            by_chat[chat_id].append((incoming, outcome))
+        delivered: list[str] = []
+        results = await asyncio.gather(
+            *(self._deliver_chat(chat_id, pairs, delivered) for chat_id, pairs in by_chat.items())
+        )
+        if delivered:  # one UPDATE for the whole batch
+            await loop.run_in_executor(
+                self._executor, self._conversation.mark_sent, PLATFORM, delivered
+            )
+        return all(results)
 
-        async def in_order(chat_updates: list[Update]) -> None:
-            for update in chat_updates:
-                await self.application.process_update(update)
+    def _process_all(self, incomings: list[Incoming]) -> list[Outcome]:
+        return [self._conversation.process(incoming) for incoming in incomings]
 
-        await asyncio.gather(*(in_order(u) for u in by_chat.values()))
-        if batch.delivered:  # one UPDATE for the whole batch
-            loop = asyncio.get_running_loop()
-            keys = batch.delivered
-            await loop.run_in_executor(self._executor, self._conversation.mark_sent, PLATFORM, keys)
-        return not batch.undelivered
+    async def _read(self, update: Update) -> tuple[int, Incoming] | object | None:
+        """An update as (chat id, Incoming); None to ignore it; _RETRY on a network error."""
+        try:
+            if update.callback_query is not None:
+                return await self._read_callback(update, update.callback_query)
+            incoming = await self._incoming(update)
+        except BadRequest:
+            log.exception("update %s could not be read", update.update_id)
+            return None
+        except (NetworkError, RetryAfter) as error:
+            log.warning(
+                "update %s not read (%s); the batch will come again", update.update_id, error
+            )
+            return _RETRY
+        chat = update.effective_chat
+        if incoming is None or chat is None:
+            return None
+        return chat.id, incoming
+
+    async def _deliver_chat(
+        self, chat_id: int, pairs: list[tuple[Incoming, Outcome]], delivered: list[str]
+    ) -> bool:
+        """Send one chat's replies in order; False if they must be tried again later."""
+        async with self._send_slots:
+            for incoming, outcome in pairs:
+                if outcome.replies:
+                    try:
+                        await self.send(chat_id, outcome.replies)
+                    except Forbidden as error:  # blocked by the user: nothing to retry
+                        log.warning("chat %s cannot be written to: %s", chat_id, error)
+                    except BadRequest:
+                        log.exception("a reply to chat %s was refused", chat_id)
+                    except (NetworkError, RetryAfter) as error:
+                        log.warning("replies to chat %s not sent (%s); will retry", chat_id, error)
+                        return False
+                    delivered.append(incoming.message_id)
+                if outcome.menu is not None and not incoming.in_group:
+                    await self._set_chat_menu(int(incoming.user_id), outcome.menu)
+        return True
 
     # -- one update ---------------------------------------------------------------------
-
-    async def _on_update(self, update: Update, _context: object) -> None:
-        if update.callback_query is not None:
-            await self._on_callback(update, update.callback_query)
-            return
-        incoming = await self._incoming(update)
-        if incoming is None:
-            return
-        chat = update.effective_chat
-        assert chat is not None
-        await self._deliver(chat.id, incoming)
 
     async def _incoming(self, update: Update) -> Incoming | None:
         edited = update.edited_message
@@ -394,13 +422,15 @@ class TelegramBot:
             raise
         return Photo(largest.file_id, largest.file_size, stored_path=str(target))
 
-    async def _on_callback(self, update: Update, query: CallbackQuery) -> None:
+    async def _read_callback(
+        self, update: Update, query: CallbackQuery
+    ) -> tuple[int, Incoming] | None:
         with contextlib.suppress(BadRequest):  # too old to answer: the press still counts
             await query.answer()
         message = query.message
         user = query.from_user
         if not isinstance(message, Message) or query.data is None:
-            return
+            return None
         in_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         # The pressed message loses its buttons, so it cannot act twice.
         label = _pressed_label(query)
@@ -420,27 +450,7 @@ class TelegramBot:
             locale=user.language_code,
             in_group=in_group,
         )
-        await self._deliver(message.chat.id, incoming)
-
-    async def _deliver(self, chat_id: int, incoming: Incoming) -> None:
-        loop = asyncio.get_running_loop()
-        outcome: Outcome = await loop.run_in_executor(
-            self._executor, self._conversation.process, incoming
-        )
-        if outcome.replies:
-            try:
-                await self.send(chat_id, outcome.replies)
-            except Forbidden as error:  # blocked by the user: nothing to retry
-                log.warning("chat %s cannot be written to: %s", chat_id, error)
-            except (NetworkError, RetryAfter) as error:
-                if isinstance(error, BadRequest):
-                    raise
-                log.warning("replies to chat %s not sent (%s); will retry", chat_id, error)
-                _current_batch.get().undelivered = True
-                return
-            _current_batch.get().delivered.append(incoming.message_id)
-        if outcome.menu is not None and not incoming.in_group:
-            await self._set_chat_menu(int(incoming.user_id), outcome.menu)
+        return message.chat.id, incoming
 
     async def send(self, chat_id: int, replies: Sequence[Reply]) -> None:
         """Send replies in order; only the last part of a long text carries the buttons."""
@@ -483,9 +493,6 @@ class TelegramBot:
     ) -> None:
         commands = [BotCommand(name, description) for name, description in menu]
         await self.bot.set_my_commands(commands, scope=scope, language_code=language)
-
-    async def _on_error(self, update: object, context: Any) -> None:
-        log.error("error while handling a Telegram update", exc_info=context.error)
 
 
 async def fetch_username(token: str, base_url: str) -> str:
