@@ -213,12 +213,18 @@ class DialogState:
 
 _states = cast(Table, ConversationState.__table__)
 _STATE_COLUMNS = (_states.c.id, _states.c.kind, _states.c.data)
+_members = cast(Table, Member.__table__)
+_identities = cast(Table, Identity.__table__)
+# Table columns, not ORM attributes: a plain Core statement skips the ORM's compile path.
 _PERSON_AND_STATE = (
-    select(Member.id, Member.name, Member.locale, *_STATE_COLUMNS)
-    .join(Identity, Identity.member_id == Member.id)
-    .outerjoin(_states, _states.c.member_id == Member.id)
-    .where(Identity.platform == bindparam("platform"), Identity.external_id == bindparam("user"))
-    .with_for_update(of=Member)
+    select(_members.c.id, _members.c.name, _members.c.locale, *_STATE_COLUMNS)
+    .join(_identities, _identities.c.member_id == _members.c.id)
+    .outerjoin(_states, _states.c.member_id == _members.c.id)
+    .where(
+        _identities.c.platform == bindparam("platform"),
+        _identities.c.external_id == bindparam("user"),
+    )
+    .with_for_update(of=_members)
 )
 _JOINING_STATE = (
     select(*_STATE_COLUMNS)
