@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot.app import App, build
 from bot.figures import entry_line
@@ -264,6 +265,22 @@ def _telegram_username(settings: Settings) -> str | None:
         return None
 
 
+def _period_key(period: str | None) -> str | None:
+    """The --period option as a stored key (2026H1), or None for all periods."""
+    try:
+        return parse_period(period).key if period else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+
+
+def _find_unit(session: Session, key: str) -> Unit:
+    """The --unit option as a unit, or a clear error."""
+    unit = repo.unit_by_key(session, key)
+    if unit is None:
+        raise click.ClickException(f"no unit {key!r}: give its code or its unique name")
+    return unit
+
+
 @main.group()
 def entries() -> None:
     """Stored activity entries."""
@@ -274,16 +291,9 @@ def entries() -> None:
 @click.option("--period", default=None, help="Half-year, e.g. 2026H1 (default: all).")
 def entries_list(unit_key: str | None, period: str | None) -> None:
     """Print the stored entries with their figures."""
-    try:
-        period_key = parse_period(period).key if period else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    period_key = _period_key(period)
     with _app() as app, transaction(app.sessions) as session:
-        unit = None
-        if unit_key is not None:
-            unit = repo.unit_by_key(session, unit_key)
-            if unit is None:
-                raise click.ClickException(f"no unit {unit_key!r}")
+        unit = _find_unit(session, unit_key) if unit_key is not None else None
         found = repo.entries_in(session, unit, period_key)
         for entry in found:
             period_text = period_of(entry.start_date).key
@@ -328,16 +338,9 @@ def entries_export(unit_key: str | None, period: str | None, output: Path) -> No
     """Write the entries as a ledger (.xlsx or .csv by the file name), importable again."""
     from bot.ledger import export_ledger
 
-    try:
-        period_key = parse_period(period).key if period else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    period_key = _period_key(period)
     with _app() as app, transaction(app.sessions) as session:
-        unit = None
-        if unit_key is not None:
-            unit = repo.unit_by_key(session, unit_key)
-            if unit is None:
-                raise click.ClickException(f"no unit {unit_key!r}")
+        unit = _find_unit(session, unit_key) if unit_key is not None else None
         count = export_ledger(session, output, unit=unit, period=period_key)
     click.echo(f"{count} entries written to {output}")
 
@@ -365,9 +368,7 @@ def summary(unit_key: str, period: str | None, fmt: str, output: Path | None) ->
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--period") from exc
         with transaction(app.sessions) as session:
-            unit = repo.unit_by_key(session, unit_key)
-            if unit is None:
-                raise click.ClickException(f"no unit {unit_key!r}")
+            unit = _find_unit(session, unit_key)
             composed = service.summarise(session, app.summaries, unit, chosen, today)
         kind = service.Format(fmt)
         content = service.render(composed, app.summaries, kind)
