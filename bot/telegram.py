@@ -333,6 +333,9 @@ class TelegramBot:
                 "update %s not read (%s); the batch will come again", update.update_id, error
             )
             return _RETRY
+        except Exception:  # a bug must not stop the bot: this update is skipped, logged
+            log.exception("update %s could not be read", update.update_id)
+            return None
         chat = update.effective_chat
         if incoming is None or chat is None:
             return None
@@ -354,6 +357,8 @@ class TelegramBot:
                     except (NetworkError, RetryAfter) as error:
                         log.warning("replies to chat %s not sent (%s); will retry", chat_id, error)
                         return False
+                    except Exception:  # a bug must not stop the bot
+                        log.exception("replies to chat %s could not be sent", chat_id)
                     delivered.append(incoming.message_id)
                 if outcome.menu is not None and not incoming.in_group:
                     await self._set_chat_menu(int(incoming.user_id), outcome.menu)
