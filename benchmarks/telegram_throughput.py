@@ -57,24 +57,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests/fakes is not an installed package
 
+from benchmarks.interview_step import SCRIPT as INTERVIEW_SCRIPT  # noqa: E402
+
 if TYPE_CHECKING:
     from bot.types import Incoming
     from tests.fakes.telegram_api import FakeTelegram, SimUser
 
-SCRIPT = (
-    "/report",
-    "1",
-    "端午主题党课",
-    "昨天",
-    "社区党群服务中心",
-    "3场",
-    "4000多人次",
-    "邀请老党员讲党史故事，组织居民观看专题片。",
-    "居民参与热情高，12人报名加入志愿队伍。",
-    "/skip",
-    "完成",
-    "1",
-)
+SCRIPT = tuple(INTERVIEW_SCRIPT)  # the same report as benchmarks/interview_step.py
 SAVED = "已保存"
 TARGET_RATIO = 1.5
 FIRST_USER = 7_000_001

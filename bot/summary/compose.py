@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bot.figures import plain
+from bot.figures import metric_text, plain
 from bot.periods import Period
 from bot.summary.batch import batch
 from bot.summary.model import (
@@ -45,6 +45,12 @@ class MetricIn:
     unit: str
     low: Decimal
     approx: str
+    high: Decimal | None = None  # the upper end of a range
+
+    @property
+    def text(self) -> str:
+        """The figure as one entry states it: 4000余人次, 约100人次, 30—40人次."""
+        return metric_text(self.low, self.high, self.approx, self.unit)
 
 
 @dataclass(frozen=True)
@@ -143,12 +149,7 @@ def _clean(text: str | None) -> str:
 
 def _entry_paragraph(entry: EntryIn) -> Paragraph:
     where = f"在{entry.location}" if entry.location else ""
-    figures = "，".join(
-        f"{m.label}{plain(m.low)}{'余' if m.approx in ('more_than', 'range') else ''}{m.unit}"
-        if m.approx != "about"
-        else f"{m.label}约{plain(m.low)}{m.unit}"
-        for m in entry.metrics
-    )
+    figures = "，".join(f"{m.label}{m.text}" for m in entry.metrics)
     parts: list[str | Gap] = [f"{_when(entry)}，{where}开展“{entry.title}”"]
     if figures:
         parts.append(f"（{figures}）")
@@ -320,11 +321,7 @@ def compose(
 
 
 def _ledger_row(entry: EntryIn) -> LedgerRow:
-    figures = "；".join(
-        f"{m.label} {'约' if m.approx == 'about' else ''}{plain(m.low)}"
-        f"{'余' if m.approx in ('more_than', 'range') else ''}{m.unit}"
-        for m in entry.metrics
-    )
+    figures = "；".join(f"{m.label} {m.text}" for m in entry.metrics)
     return LedgerRow(
         entry_id=entry.id,
         start=entry.start,

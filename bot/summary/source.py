@@ -53,19 +53,21 @@ def load_entries(session: Session, unit: Unit, period: Period) -> list[EntryIn]:
     metrics: dict[int, list[MetricIn]] = defaultdict(list)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        for entry_id, qid, label, unit_text, low, approx in session.execute(
+        for entry_id, qid, label, unit_text, low, high, approx in session.execute(
             select(
                 EntryMetric.entry_id,
                 EntryMetric.question_id,
                 EntryMetric.label,
                 EntryMetric.unit,
                 EntryMetric.low,
+                EntryMetric.high,
                 EntryMetric.approx,
             )
             .where(EntryMetric.entry_id.in_(chunk))
             .order_by(EntryMetric.entry_id, EntryMetric.position)
         ):
-            metrics[entry_id].append(MetricIn(qid, label, unit_text, Decimal(low), approx))
+            upper = None if high is None else Decimal(high)
+            metrics[entry_id].append(MetricIn(qid, label, unit_text, Decimal(low), approx, upper))
     return [
         EntryIn(
             id=row[0],

@@ -232,3 +232,19 @@ def test_a_street_roll_up_totals_equal_the_sum_of_its_communities() -> None:
         "朝阳社区",
     ]  # highlights per community
     assert theory.figures[0].text == "4350余人次"
+
+
+def test_an_entry_states_its_own_figures_as_typed_ranges_included() -> None:
+    ranged = entry(
+        11,
+        "theory",
+        "读书会",
+        date(2026, 4, 1),
+        MetricIn("attendance", "参与人次", "人次", Decimal(30), "range", Decimal(40)),
+    )
+    summary = compose(
+        [ranged], unit_name="新华社区", period=H1, phrases=PHRASES, reflections=Reflections()
+    )
+    assert "参与人次30—40人次" in summary.sections[0].points[0].paragraphs[0].text
+    assert summary.ledger[0].figures == "参与人次 30—40人次"
+    assert summary.sections[0].figures[0].text == "30余人次"  # a sum keeps only the lower bound
