@@ -120,7 +120,7 @@ def _ensure_demo(app: App) -> None:
     """Create the demo unit tree and a registered demo member, once."""
     with transaction(app.sessions) as session:
         load_org(session, demo_org())
-        if repo.member_by_identity(session, "shell", DEMO_USER) is None:
+        if repo.person_and_state(session, "shell", DEMO_USER)[0] is None:
             unit = repo.unit_by_key(session, DEMO_UNIT)
             assert unit is not None
             member = Member(name=DEMO_NAME, locale="zh")

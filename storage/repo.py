@@ -98,16 +98,6 @@ def mark_sent(session: Session, platform: str, keys: Sequence[str]) -> None:
 # --- members and units ---------------------------------------------------------------
 
 
-def member_by_identity(session: Session, platform: str, external_id: str) -> Member | None:
-    """Find the member behind a platform account."""
-    statement = (
-        select(Member)
-        .join(Identity, Identity.member_id == Member.id)
-        .where(Identity.platform == Platform(platform), Identity.external_id == external_id)
-    )
-    return session.scalars(statement).first()
-
-
 def grants_of(session: Session, member_id: int) -> Sequence[RoleGrant]:
     """The member's roles with their units, in a stable order."""
     statement = (
