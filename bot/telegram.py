@@ -44,7 +44,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.conversation import Conversation, Outcome
-from bot.types import Incoming, Kind, Photo, Reply
+from bot.types import Incoming, Kind, Photo, Reply, SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,8 @@ def _pressed_label(query: CallbackQuery) -> str | None:
 
 class TelegramBot:
     """Huibao on Telegram."""
+
+    platform = PLATFORM
 
     def __init__(
         self,
@@ -472,6 +474,26 @@ class TelegramBot:
                 await self.bot.send_document(
                     chat_id, reply.document.content, filename=reply.document.filename
                 )
+
+    async def send_to(self, address: str, replies: Sequence[Reply]) -> None:
+        """Send on the bot's own initiative (the outbox): `address` is the person's chat id.
+
+        Raises SendFailed; permanent when the person blocked the bot or the chat is gone.
+        (RetryAfter and network errors were already retried by the rate limiter.)
+        """
+        try:
+            await self.send(int(address), replies)
+        except Forbidden as exc:
+            raise SendFailed(f"telegram: {exc.message}", permanent=True) from exc
+        except BadRequest as exc:
+            permanent = "chat not found" in exc.message.lower()
+            raise SendFailed(f"telegram: {exc.message}", permanent=permanent) from exc
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise SendFailed("telegram: flood", permanent=False, retry_after=seconds) from exc
+        except TelegramError as exc:
+            raise SendFailed(f"telegram: {exc.message}", permanent=False) from exc
 
     # -- menus and errors ---------------------------------------------------------------
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 
 class Kind(enum.StrEnum):
@@ -114,3 +115,28 @@ def replies_from_json(data: list[dict[str, Any]]) -> list[Reply]:
         )
         for item in data
     ]
+
+
+class SendFailed(Exception):
+    """A platform did not deliver a message.
+
+    `permanent`: trying again will not help (the person blocked the bot, left the
+    company, the account is gone). Otherwise the sender may try again, not before
+    `retry_after` seconds when the platform said so.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Channel(Protocol):
+    """What the outbox needs of a platform adapter to send on the bot's own initiative."""
+
+    platform: str
+
+    async def send_to(self, address: str, replies: Sequence[Reply]) -> None:
+        """Deliver replies to one account (its Identity.external_id); raise SendFailed."""
+        ...
