@@ -3,9 +3,13 @@
 Runs complete reports through `Conversation.handle`, the function every adapter calls,
 against a real database, and prints CPU time and wall time per message.
 
-    .venv/bin/python benchmarks/interview_step.py [--reports 200] [--database-url URL]
+    .venv/bin/python benchmarks/interview_step.py [--reports 200] [--batch 1]
+        [--database-url URL]
 
 Without --database-url it uses a fresh SQLite file (WAL, synchronous=NORMAL).
+--batch N hands the core N people's messages at once (`Conversation.process_batch`, one
+transaction), as the Telegram adapter does with a getUpdates batch; the default 1 is
+`Conversation.handle`, one transaction per message.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ SCRIPT = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -72,18 +77,25 @@ def main() -> None:
         cpu: list[float] = []
         wall: list[float] = []
         saved = 0
-        for n in range(args.reports):
+        for first in range(0, args.reports, args.batch):
+            people = range(first, min(first + args.batch, args.reports))
             for i, line in enumerate(SCRIPT):
-                incoming = Incoming("shell", f"u{n}", f"{n}-{i}", datetime.now(UTC), text=line)
+                incomings = [
+                    Incoming("shell", f"u{n}", f"{n}-{i}", datetime.now(UTC), text=line)
+                    for n in people
+                ]
                 c0, w0 = time.process_time(), time.perf_counter()
-                replies = core.handle(incoming)
-                cpu.append(time.process_time() - c0)
-                wall.append(time.perf_counter() - w0)
-                saved += any("已保存" in r.text for r in replies)
+                outcomes = core.process_batch(incomings)
+                cpu.append((time.process_time() - c0) / len(incomings))
+                wall.append((time.perf_counter() - w0) / len(incomings))
+                saved += sum(any("已保存" in r.text for r in o.replies) for o in outcomes)
         engine.dispose()
     backend = url.split(":", 1)[0]
-    messages = len(cpu)
-    print(f"backend={backend} reports={args.reports} saved={saved} messages={messages}")
+    messages = args.reports * len(SCRIPT)
+    print(
+        f"backend={backend} reports={args.reports} batch={args.batch} saved={saved} "
+        f"messages={messages}"
+    )
     print(f"cpu per message: mean {statistics.mean(cpu) * 1e3:.2f} ms")
     q = statistics.quantiles(wall, n=100)
     print(f"wall per message: p50 {q[49] * 1e3:.2f} ms, p99 {q[98] * 1e3:.2f} ms")

@@ -218,6 +218,10 @@ class HuibaoRunner:
                 assert thread_profiles is not None
                 return thread_profiles.call(super().process, incoming)
 
+            def process_batch(self, incomings: Sequence[Incoming]) -> list[Outcome]:
+                assert thread_profiles is not None
+                return thread_profiles.call(super().process_batch, incomings)
+
             def mark_sent(self, platform: str, keys: list[str]) -> None:
                 assert thread_profiles is not None
                 thread_profiles.call(super().mark_sent, platform, keys)
@@ -581,6 +585,9 @@ def main() -> None:
     )
     parser.add_argument("--chat-rate", type=float, default=1000.0, help="Huibao per-chat msg/s")
     parser.add_argument("--profile", default=None, help="profile one more Huibao run into FILE")
+    parser.add_argument(
+        "--profile-echo", default=None, help="profile one more echo run into FILE, to compare"
+    )
     args = parser.parse_args()
     if args.users < 1 or args.updates < 1 or args.rounds < 1:
         parser.error("--updates, --users and --rounds must be positive")
@@ -610,6 +617,13 @@ def main() -> None:
             work_dir.mkdir()
             profile = str(Path(args.profile).resolve())
             profiled = run_bot("huibao", fake, args, users, warmup, waves, work_dir, profile)
+        if args.profile_echo:
+            work_dir = Path(folder) / "profile-echo"
+            work_dir.mkdir()
+            echo_profile = str(Path(args.profile_echo).resolve())
+            profiled_echo = run_bot(
+                "echo", fake, args, users, warmup, waves, work_dir, echo_profile
+            )
     print()
     print_table(results)
     echo = median_of(results, "echo", lambda r: r.cpu_ms_per_update)
@@ -635,6 +649,9 @@ def main() -> None:
     if args.profile:
         print(f"\nprofiled run: {profiled.cpu_ms_per_update:.3f} ms CPU per update under cProfile")
         print_profile(str(Path(args.profile).resolve()), profiled.updates)
+    if args.profile_echo:
+        print(f"\nprofiled echo run: {profiled_echo.cpu_ms_per_update:.3f} ms CPU per update")
+        print_profile(str(Path(args.profile_echo).resolve()), profiled_echo.updates)
     print(f"\ntotal time {time.perf_counter() - started:.0f} s")
 
 

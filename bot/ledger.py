@@ -404,7 +404,7 @@ def _write(
         questionnaire.id,
         questionnaire.version,
         questionnaire.title,
-        questionnaire.model_dump(mode="json"),
+        lambda: questionnaire.model_dump(mode="json"),
     )
     new_members: dict[tuple[str, int], int] = {}
     for plan in planned:

@@ -17,8 +17,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import httpx
 from aiolimiter import AsyncLimiter
 from telegram import (
     Bot,
@@ -32,6 +33,7 @@ from telegram import (
     Message,
     Update,
 )
+from telegram._utils.defaultvalue import DefaultValue
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import (
     BadRequest,
@@ -40,8 +42,10 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.request import HTTPXRequest, RequestData
 
 from bot.conversation import Conversation, Outcome
 from bot.types import Incoming, Kind, Photo, Reply, SendFailed
@@ -129,6 +133,56 @@ class PacedRateLimiter(AIORateLimiter):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+class JsonRequest(HTTPXRequest):
+    """PTB's httpx transport, posting JSON bodies instead of form-encoded ones.
+
+    PTB form-encodes every call without a file; urllib percent-encodes that byte by byte
+    in Python, which for Chinese text with a keyboard cost more than the rest of sending
+    the message (measured: 0.2 against 0.02 s per 1,200 messages under cProfile).
+    The Bot API takes application/json for every call except uploads, which keep
+    PTB's multipart path.
+    """
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Post `request_data` as JSON; files go the way PTB sends them."""
+        if request_data is None or request_data.contains_files:
+            return await super().do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout,
+                pool_timeout,
+            )  # fmt: skip
+        defaults = self._client.timeout
+        timeout = httpx.Timeout(
+            connect=_given(connect_timeout, defaults.connect),
+            read=_given(read_timeout, defaults.read),
+            write=_given(write_timeout, defaults.write),
+            pool=_given(pool_timeout, defaults.pool),
+        )
+        headers = {"User-Agent": self.USER_AGENT, "Content-Type": "application/json"}
+        try:
+            response = await self._client.request(
+                method, url, headers=headers, timeout=timeout, content=request_data.json_payload
+            )
+        except httpx.TimeoutException as error:  # as HTTPXRequest maps them
+            raise TimedOut from error
+        except httpx.HTTPError as error:
+            raise NetworkError(f"httpx.{error.__class__.__name__}: {error}") from error
+        return response.status_code, response.content
+
+
+def _given(value: Any, default: float | None) -> float | None:
+    """A timeout passed to a Bot call, or the transport's default for PTB's DEFAULT_NONE."""
+    return default if isinstance(value, DefaultValue) else cast(float | None, value)
+
+
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
     """Split a long text into messages under Telegram's limit, at line breaks if possible."""
     parts: list[str] = []
@@ -199,6 +253,8 @@ class TelegramBot:
             .token(token)
             .base_url(base_url)
             .base_file_url(base_file_url)
+            .request(JsonRequest(connection_pool_size=2 * SEND_SLOTS))
+            .get_updates_request(JsonRequest(connection_pool_size=1))
             .rate_limiter(
                 PacedRateLimiter(
                     max_retries=3, chat_rate=chat_rate, network_backoff=network_backoff
@@ -319,7 +375,7 @@ class TelegramBot:
         return all(results)
 
     def _process_all(self, incomings: list[Incoming]) -> list[Outcome]:
-        return [self._conversation.process(incoming) for incoming in incomings]
+        return self._conversation.process_batch(incomings)
 
     async def _read(self, update: Update) -> tuple[int, Incoming] | object | None:
         """An update as (chat id, Incoming); None to ignore it; _RETRY on a network error."""

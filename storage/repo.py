@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -98,22 +98,22 @@ def mark_sent(session: Session, platform: str, keys: Sequence[str]) -> None:
 # --- members and units ---------------------------------------------------------------
 
 
-def grants_of(session: Session, member_id: int) -> Sequence[RoleGrant]:
-    """The member's roles with their units, in a stable order."""
-    statement = (
-        select(RoleGrant)
-        .where(RoleGrant.member_id == member_id)
-        .options(selectinload(RoleGrant.unit))
-        .order_by(RoleGrant.id)
-    )
-    return session.scalars(statement).all()
+_grants = cast(Table, RoleGrant.__table__)
+_units = cast(Table, Unit.__table__)
+# Every report starts here: a Core statement, not an ORM query with its loader options.
+_REPORTING_UNITS = (
+    select(_grants.c.unit_id, _units.c.name)
+    .join(_units, _units.c.id == _grants.c.unit_id)
+    .where(_grants.c.member_id == bindparam("member_id"))
+    .order_by(_grants.c.id)
+)
 
 
 def reporting_units(session: Session, member_id: int) -> list[tuple[int, str]]:
     """Units a member reports for: every unit they hold a role in, without repeats."""
     seen: dict[int, str] = {}
-    for grant in grants_of(session, member_id):
-        seen.setdefault(grant.unit_id, grant.unit.name)
+    for unit_id, name in session.execute(_REPORTING_UNITS, {"member_id": member_id}):
+        seen.setdefault(unit_id, name)
     return list(seen.items())
 
 
@@ -305,19 +305,26 @@ def set_locale(session: Session, member_id: int, locale: str) -> None:
 
 
 def questionnaire_row(
-    session: Session, key: str, version: int, title: str, body: dict[str, Any]
+    session: Session, key: str, version: int, title: str, body: Callable[[], dict[str, Any]]
 ) -> int:
     """The id of the stored snapshot of a questionnaire version, storing it on first use."""
-    _insert_ignoring_conflicts(
-        session,
-        QuestionnaireVersion,
-        {"key": key, "version": version, "title": title, "body": body, "created_at": utcnow()},
+    lookup = select(QuestionnaireVersion.id).where(
+        QuestionnaireVersion.key == key, QuestionnaireVersion.version == version
     )
-    found = session.scalars(
-        select(QuestionnaireVersion.id).where(
-            QuestionnaireVersion.key == key, QuestionnaireVersion.version == version
+    found = session.scalars(lookup).first()
+    if found is None:
+        _insert_ignoring_conflicts(
+            session,
+            QuestionnaireVersion,
+            {
+                "key": key,
+                "version": version,
+                "title": title,
+                "body": body(),
+                "created_at": utcnow(),
+            },
         )
-    ).one()
+        found = session.scalars(lookup).one()
     return int(found)
 
 

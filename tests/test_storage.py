@@ -166,8 +166,8 @@ def test_an_edit_keeps_the_previous_revision_whole(
         member = Member(name="李华")
         session.add(member)
         session.flush()
-        qid = repo.questionnaire_row(session, "q", 1, "Q", {"id": "q"})
-        assert repo.questionnaire_row(session, "q", 1, "Q", {"id": "q"}) == qid
+        qid = repo.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"})
+        assert repo.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"}) == qid
         fields = {
             "unit_id": unit.id,
             "area": "theory",
