@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.app import App, build
 from bot.figures import entry_line
+from bot.logs import secrets_of, setup_logging
 from bot.org import OrgError, create_invite, demo_org, load_org, parse_duration, read_org_file
 from bot.periods import parse_period, period_of
 from bot.questionnaire import QuestionnaireError
@@ -43,11 +43,7 @@ def _settings() -> Settings:
 @contextmanager
 def _app(settings: Settings | None = None) -> Iterator[App]:
     settings = settings or _settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start is noise
+    setup_logging(settings.log_level, settings.log_format, secrets=secrets_of(settings))
     try:
         app = build(settings)
     except QuestionnaireError as exc:
@@ -85,14 +81,10 @@ def main() -> None:
 def run() -> None:
     """Run the main job: the configured platforms, or the local shell with a demo unit."""
     settings = _settings()
-    if settings.wecom.corp_id is not None and settings.telegram.token is None:
-        raise click.ClickException(
-            "HUIBAO_WECOM__CORP_ID is set, but the WeCom adapter is not part of this version "
-            "yet; unset it to use the local shell, or configure HUIBAO_TELEGRAM__TOKEN"
-        )
-    if settings.telegram.token is not None:
+    if settings.platform_configured:
         from bot.runner import run_platforms
         from bot.telegram import InvalidToken, NetworkError
+        from bot.wecom.api import WecomError
 
         with _app(settings) as app:
             try:
@@ -105,6 +97,16 @@ def run() -> None:
                 raise click.ClickException(
                     "cannot reach the Telegram Bot API at "
                     f"{settings.telegram.base_url} (HUIBAO_TELEGRAM__BASE_URL): {exc}"
+                ) from exc
+            except WecomError as exc:
+                if exc.errcode is None:
+                    raise click.ClickException(
+                        f"cannot reach the WeCom API at {settings.wecom.base_url} "
+                        f"(HUIBAO_WECOM__BASE_URL): {exc.reason}"
+                    ) from exc
+                raise click.ClickException(
+                    "WeCom refused the app's credentials (check HUIBAO_WECOM__CORP_ID and "
+                    f"HUIBAO_WECOM__SECRET, and the app's trusted IPs): {exc.reason}"
                 ) from exc
         return
     with _app(settings) as app:
@@ -384,3 +386,76 @@ def summary(unit_key: str, period: str | None, fmt: str, output: Path | None) ->
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+from bot.cli_schedule import deadline, remind, status  # noqa: E402
+
+main.add_command(deadline)
+main.add_command(status)
+main.add_command(remind)
+
+
+# -- backup and restore --------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The copy to write (default: backups/huibao-<time>.sqlite3 beside the database).",
+)
+def backup(output: Path | None) -> None:
+    """Copy the SQLite database consistently, also while Huibao runs.
+
+    For PostgreSQL, print the pg_dump command to run instead (see docs/deployment.md).
+    """
+    from bot.backup import BackupError, backup_sqlite, default_target, pg_dump_command, sqlite_path
+
+    settings = _settings()
+    now = datetime.now(settings.zone)
+    try:
+        source = sqlite_path(settings.database_url)
+        if source is None:
+            click.echo(pg_dump_command(settings.database_url, now))
+            raise click.ClickException(
+                "huibao backup copies SQLite databases only; back up PostgreSQL with pg_dump, "
+                "as printed above (the password from PGPASSWORD or ~/.pgpass)"
+            )
+        copy = backup_sqlite(source, output or default_target(source, now))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(str(copy.path))
+    click.echo(f"{copy.entries} entries, schema revision {copy.revision}", err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the existing database (stop Huibao first; the old one is kept as a backup).",
+)
+def restore(file: Path, replace: bool) -> None:
+    """Restore a copy made by `huibao backup` into the SQLite database of HUIBAO_DATABASE_URL.
+
+    For PostgreSQL, print the pg_restore command to run instead.
+    """
+    from bot.backup import BackupError, pg_restore_command, restore_sqlite, sqlite_path
+
+    settings = _settings()
+    try:
+        target = sqlite_path(settings.database_url)
+        if target is None:
+            click.echo(pg_restore_command(settings.database_url, str(file)))
+            raise click.ClickException(
+                "huibao restore restores SQLite databases only; restore PostgreSQL with "
+                "pg_restore, as printed above"
+            )
+        copy = restore_sqlite(file, target, replace=replace, now=datetime.now(settings.zone))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"restored {copy.entries} entries into {copy.path} (schema revision {copy.revision}; "
+        "newer migrations run at the next start)"
+    )

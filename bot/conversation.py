@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import coordination, interview, reflection
+from bot import coordination, interview, reflection, schedule_chat
 from bot.figures import entry_line
 from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
+from bot.parsing.numerals import parse_id
 from bot.periods import parse_period, period_of
 from bot.questionnaire import Questionnaire
 from bot.summary import service as summary_service
@@ -56,6 +57,8 @@ KIND_INTERVIEW = "interview"
 KIND_JOIN = "join"
 KIND_DELETE = "delete"
 KIND_REFLECT = "reflect"
+KIND_RETURN = "return"  # a coordinator is asked why an entry goes back
+REFLECT_WORDS = frozenset({"回顾", "半年回顾", "工作回顾", "reflect"})
 
 
 def new_invite_code() -> str:
@@ -232,7 +235,12 @@ class Conversation:
         if len(incoming.text) > MAX_MESSAGE_LENGTH:
             length = len(incoming.text)
             return [Reply(turn.t("too_long_message", length=length, limit=MAX_MESSAGE_LENGTH))]
-        command = parse_command(incoming.text) if incoming.kind is Kind.TEXT else None
+        # A button may carry a command (a reminder's "/report", /entries' "/return 12"):
+        # it has no turn token, so one pressed on an old message still just works.
+        is_command = incoming.kind is Kind.TEXT or (
+            incoming.kind is Kind.BUTTON and incoming.text.startswith("/")
+        )
+        command = parse_command(incoming.text) if is_command else None
         if turn.member is None:
             return self._stranger(turn, command)
         if incoming.in_group:
@@ -254,6 +262,8 @@ class Conversation:
             return self._answer_delete(turn, state)
         if state is not None and state.kind == KIND_REFLECT:
             return self._answer_reflect(turn, state)
+        if state is not None and state.kind == KIND_RETURN:
+            return self._answer_return(turn, state)
         if turn.incoming.kind is Kind.BUTTON:
             return [Reply(turn.t("button_stale"))]  # e.g. a second press on a finished report
         if turn.incoming.kind in interview.NOT_ANSWERS:
@@ -262,6 +272,8 @@ class Conversation:
             return [Reply(turn.t("empty_message"))]
         if interview.normalise_word(turn.incoming.text) in REPORT_WORDS:
             return self._start_report(turn)
+        if interview.normalise_word(turn.incoming.text) in REFLECT_WORDS:
+            return self._start_reflect(turn)
         return [Reply(turn.t("idle"))]
 
     def _command(self, turn: Turn, command: Command) -> list[Reply]:
@@ -274,7 +286,9 @@ class Conversation:
             if state is None:
                 return [Reply(turn.t("nothing_to_cancel"))]
             repo.clear_state(turn.session, state)
-            key = "delete_kept" if state.kind == KIND_DELETE else "cancelled"
+            key = {KIND_DELETE: "delete_kept", KIND_RETURN: "return_cancelled"}.get(
+                state.kind, "cancelled"
+            )
             return [Reply(turn.t(key, id=state.data.get("entry_id")))]
         if name == "skip" and state is not None and state.kind == KIND_REFLECT:
             return self._answer_reflect(turn, state, skip=True)
@@ -292,6 +306,10 @@ class Conversation:
             if turn.incoming.in_group:
                 return [Reply(turn.t("help_group" if leader else "group_use_private"))]
             text = turn.t("help") + ("\n" + turn.t("help_leader") if leader else "")
+            if leader:
+                text += "\n" + turn.t("help_return")
+            if schedule_chat.is_admin(turn.session, turn.member.id):
+                text += "\n" + turn.t("help_admin")
             return [Reply(text), *self._resume(turn)]
         if name in ("start", "join"):
             return [*self._join_more(turn, command.argument), *self._resume(turn)]
@@ -309,6 +327,12 @@ class Conversation:
             return self._start_reflect(turn)
         if name == "lang":
             return [*self._language(turn, command.argument), *self._resume(turn)]
+        if name == "deadline":
+            return [self._deadline(turn, command.argument), *self._resume(turn)]
+        if name == "return":
+            if in_interview:
+                return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
+            return self._return(turn, command.argument)
         if name in ("edit", "delete"):
             if in_interview:
                 return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
@@ -330,9 +354,65 @@ class Conversation:
         if scope.empty:
             return Reply(turn.t("leaders_only"))
         if name == "status":
-            today = turn.incoming.at.astimezone(self._zone).date()
-            return Reply(coordination.status_text(turn.session, scope, today, turn.locale))
-        return Reply(coordination.recent_entries_text(turn.session, scope, turn.locale))
+            now = turn.incoming.at
+            return Reply(
+                coordination.status_report(turn.session, scope, now, self._zone, turn.locale)
+            )
+        buttons = not turn.incoming.in_group  # sending back happens in private
+        return schedule_chat.entries_reply(turn.session, scope, turn.locale, buttons=buttons)
+
+    def _deadline(self, turn: Turn, argument: str) -> Reply:
+        """/deadline [list | set ... | remove N], for admins."""
+        assert turn.member is not None
+        now, session = self._clock(), turn.session
+        text = schedule_chat.deadline_command(
+            session, turn.member.id, argument, now, self._zone, turn.locale
+        )
+        return Reply(text)
+
+    # -- entries sent back for correction ------------------------------------------------
+
+    def _return(self, turn: Turn, argument: str) -> list[Reply]:
+        """/return N reason; without a reason, ask for one."""
+        assert turn.member is not None
+        number, _, comment = argument.strip().partition(" ")
+        entry, problem = schedule_chat.entry_to_return(
+            turn.session, turn.member.id, number, turn.locale
+        )
+        if problem is not None:
+            return [problem]
+        assert entry is not None
+        comment = interview.clean_text(comment)
+        if not comment:
+            turn.save(KIND_RETURN, {"entry_id": entry.id})
+            return [schedule_chat.ask_reason(entry, turn.locale)]
+        return [self._send_back(turn, entry, comment)]
+
+    def _answer_return(self, turn: Turn, state: repo.DialogState) -> list[Reply]:
+        assert turn.member is not None
+        comment = interview.clean_text(turn.incoming.text)
+        if turn.incoming.kind is not Kind.TEXT or not comment:
+            return [Reply(turn.t("return_usage"))]
+        entry, problem = schedule_chat.entry_to_return(
+            turn.session, turn.member.id, str(state.data["entry_id"]), turn.locale
+        )
+        repo.clear_state(turn.session, state)
+        if problem is not None:
+            return [problem]
+        assert entry is not None
+        return [self._send_back(turn, entry, comment)]
+
+    def _send_back(self, turn: Turn, entry: Entry, comment: str) -> Reply:
+        assert turn.member is not None
+        return schedule_chat.send_back(
+            turn.session,
+            turn.member,
+            entry,
+            comment,
+            self._clock(),
+            turn.locale,
+            turn.incoming.platform,
+        )
 
     def _summary(self, turn: Turn, argument: str) -> list[Reply]:
         """/summary [unit] [period]: a preview and the .docx, for units the person leads."""
@@ -382,6 +462,8 @@ class Conversation:
     def _start_reflect(self, turn: Turn) -> list[Reply]:
         assert turn.member is not None
         units = repo.reporting_units(turn.session, turn.member.id)
+        if not units:
+            return [Reply(turn.t("no_unit"))]
         today = turn.incoming.at.astimezone(self._zone).date()
         period = period_of(today)
         turn.save(KIND_REFLECT, {"step": 1, "unit_id": units[0][0], "period": period.key})
@@ -428,8 +510,8 @@ class Conversation:
         words = argument.split(maxsplit=2)
         action = words[0].lower() if words else ""
         points = reflection.merged(turn.session, unit, period)
-        if action in ("drop", "删除", "删") and len(words) >= 2 and words[1].isdigit():
-            chosen = [p for p in points if p.number == int(words[1])]
+        if action in ("drop", "删除", "删") and len(words) >= 2 and parse_id(words[1]):
+            chosen = [p for p in points if p.number == parse_id(words[1])]
             if not chosen:
                 return [Reply(turn.t("closing_no_such", number=words[1]))]
             repo.drop_reflections(turn.session, chosen[0].row_ids, turn.member.id, self._clock())
@@ -497,6 +579,8 @@ class Conversation:
         if turn.state is not None and turn.state.kind == KIND_INTERVIEW:
             return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
         units = repo.reporting_units(turn.session, turn.member.id)
+        if not units:
+            return [Reply(turn.t("no_unit"))]
         ctx = self._context(turn)
         return self._apply(turn, ctx, interview.start(ctx, units))
 
@@ -559,7 +643,11 @@ class Conversation:
             now=self._clock(),
         )
         if existing is not None:
-            return Reply(turn.t("saved_edit", id=entry.id, revision=entry.revision))
+            saved = turn.t("saved_edit", id=entry.id, revision=entry.revision)
+            note = schedule_chat.after_edit(
+                session, entry, turn.member, self._clock(), turn.incoming.platform
+            )
+            return Reply(saved if note is None else f"{saved}\n{note}")
         return Reply(turn.t("saved", id=entry.id))
 
     def _mine(self, turn: Turn) -> Reply:
@@ -575,10 +663,10 @@ class Conversation:
 
     def _edit_or_delete(self, turn: Turn, command: Command) -> list[Reply]:
         assert turn.member is not None
-        number = command.argument.lstrip("#＃").strip()
-        if not number.isdigit():
+        number = parse_id(command.argument)
+        if number is None:
             return [Reply(turn.t("entry_number_missing", command="/" + command.name))]
-        entry = repo.live_entry(turn.session, int(number))
+        entry = repo.live_entry(turn.session, number)
         if entry is None or entry.member_id != turn.member.id:
             return [Reply(turn.t("entry_not_found", id=number))]
         if command.name == "delete":
@@ -686,7 +774,9 @@ def command_menu(session: Session, member_id: int, locale: str) -> tuple[tuple[s
     names = list(coordination.STAFF_COMMANDS)
     names[-1:-1] = ["reflect"]
     if coordination.is_leader(session, member_id):
-        names[-1:-1] = (*coordination.LEADER_COMMANDS, "summary", "closing")
+        names[-1:-1] = (*coordination.LEADER_COMMANDS, "summary", "closing", "return")
+    if schedule_chat.is_admin(session, member_id):
+        names[-1:-1] = ["deadline"]
     return tuple((name, msg(locale, f"cmd_{name}")) for name in names)
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.figures import entry_line
 from bot.messages import text as msg
+from bot.reminders import status_lines
 from storage.models import Entry, Member, RoleGrant, RoleName, Unit
 
 LEADER_ROLES = (RoleName.COORDINATOR, RoleName.ADMIN)
@@ -123,9 +125,9 @@ def status_text(session: Session, scope: Scope, today: date, locale: str) -> str
     return "\n".join(lines)
 
 
-def recent_entries_text(session: Session, scope: Scope, locale: str) -> str:
-    """The latest entries of the units in scope, each with its figures and reporter."""
-    entries: Sequence[Entry] = session.scalars(
+def recent_entries(session: Session, scope: Scope) -> Sequence[Entry]:
+    """The latest live entries of the units in scope, newest first."""
+    return session.scalars(
         select(Entry)
         .join(Unit, Unit.id == Entry.unit_id)
         .where(scope.condition(), Entry.deleted_at.is_(None))
@@ -133,8 +135,29 @@ def recent_entries_text(session: Session, scope: Scope, locale: str) -> str:
         .order_by(Entry.created_at.desc(), Entry.id.desc())
         .limit(RECENT_LIMIT)
     ).all()
+
+
+def entries_text(
+    entries: Sequence[Entry], locale: str, returned: Collection[int] = frozenset()
+) -> str:
+    """Entries one a line, with figures and reporter; those sent back for correction marked."""
     if not entries:
         return msg(locale, "entries_none")
     lines = [msg(locale, "entries_header", count=len(entries))]
-    lines.extend(entry_line(entry, unit=True, reporter=True) for entry in entries)
+    for entry in entries:
+        mark = msg(locale, "entries_returned_mark") if entry.id in returned else ""
+        lines.append(entry_line(entry, unit=True, reporter=True) + mark)
     return "\n".join(lines)
+
+
+def recent_entries_text(session: Session, scope: Scope, locale: str) -> str:
+    """The latest entries of the units in scope, each with its figures and reporter."""
+    return entries_text(recent_entries(session, scope), locale)
+
+
+def status_report(
+    session: Session, scope: Scope, now: datetime, zone: ZoneInfo, locale: str
+) -> str:
+    """/status: this month's reporting, then each current deadline and undelivered messages."""
+    month = status_text(session, scope, now.astimezone(zone).date(), locale)
+    return "\n".join([month, *status_lines(session, scope.paths, now, zone, locale)])

@@ -8,6 +8,9 @@ from datetime import date
 
 _PERIOD = re.compile(r"^(\d{4})\s*[Hh]([12])$")
 _CHINESE = re.compile(r"^(\d{4})年?(上|下)半年$")
+# Years a report can be about; outside them a "period" is a typing slip, not a request
+# (and year 0 or 9999 would overflow the date arithmetic of deadlines).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +52,15 @@ def period_of(day: date) -> Period:
 def parse_period(text: str) -> Period:
     """Read '2026H1', '2026h2' or '2026年上半年'; raise ValueError otherwise."""
     cleaned = text.strip()
+    period: Period | None = None
     match = _PERIOD.match(cleaned)
     if match:
-        return Period(int(match.group(1)), int(match.group(2)))
+        period = Period(int(match.group(1)), int(match.group(2)))
     match = _CHINESE.match(cleaned)
     if match:
-        return Period(int(match.group(1)), 1 if match.group(2) == "上" else 2)
-    raise ValueError(f"not a period: {text!r} (write it as 2026H1 or 2026H2)")
+        period = Period(int(match.group(1)), 1 if match.group(2) == "上" else 2)
+    if period is None:
+        raise ValueError(f"not a period: {text!r} (write it as 2026H1 or 2026H2)")
+    if not FIRST_YEAR <= period.year <= LAST_YEAR:
+        raise ValueError(f"not a period: {text!r} (years {FIRST_YEAR}-{LAST_YEAR})")
+    return period

@@ -1,4 +1,10 @@
-"""Running the platforms: the Telegram bot (polling or webhook) and the HTTP server."""
+"""Running the platforms: Telegram (polling or webhook), WeCom (callback) and the HTTP server.
+
+One Starlette/uvicorn app serves /healthz, the Telegram webhook (in webhook mode) and the
+WeCom callback. `make_channels` builds every configured platform in one place; the
+reminder tick and the outbox's senders (bot.scheduler.Background) send through the started
+channels, and so can extra jobs passed as `run_platforms(..., jobs=...)`.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,26 @@ import contextlib
 import hashlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
+from starlette.routing import Route
 
 from bot.app import App
 from bot.conversation import default_menus
+from bot.scheduler import Background
 from bot.server import build_server, health_route, telegram_webhook_route
 from bot.telegram import TelegramBot
+from bot.types import Channel
+from bot.wecom.adapter import WecomBot
+from bot.wecom.api import WecomApi
+from bot.wecom.crypto import WecomCrypto
 
 log = logging.getLogger(__name__)
+
+Job = Callable[[Mapping[str, Channel]], Coroutine[Any, Any, None]]
 
 
 class _QuietServer(uvicorn.Server):
@@ -54,10 +69,48 @@ def make_telegram_bot(app: App) -> TelegramBot:
     )
 
 
-async def run_platforms(app: App, stop: asyncio.Event | None = None) -> None:
-    """Serve /healthz (and the webhook, if configured) and run the Telegram bot.
+def make_wecom_bot(app: App) -> WecomBot:
+    """Wire the WeCom adapter from the settings."""
+    wecom = app.settings.wecom
+    assert wecom.corp_id is not None and wecom.agent_id is not None
+    assert wecom.secret is not None and wecom.token is not None
+    assert wecom.encoding_aes_key is not None
+    api = WecomApi(
+        base_url=wecom.base_url,
+        corp_id=wecom.corp_id,
+        agent_id=wecom.agent_id,
+        secret=wecom.secret.get_secret_value(),
+    )
+    crypto = WecomCrypto(
+        wecom.token.get_secret_value(), wecom.encoding_aes_key.get_secret_value(), wecom.corp_id
+    )
+    return WecomBot(
+        app.conversation,
+        api=api,
+        crypto=crypto,
+        corp_id=wecom.corp_id,
+        sessions=app.sessions,
+        photos_dir=app.settings.data_dir / "photos" / "wecom",
+    )
 
-    Runs until SIGINT/SIGTERM, or until `stop` is set (tests, embedding).
+
+def make_channels(app: App) -> dict[str, TelegramBot | WecomBot]:
+    """Every configured platform's adapter, by platform name (not started yet)."""
+    channels: dict[str, TelegramBot | WecomBot] = {}
+    if app.settings.telegram.token is not None:
+        channels["telegram"] = make_telegram_bot(app)
+    if app.settings.wecom.configured:
+        channels["wecom"] = make_wecom_bot(app)
+    return channels
+
+
+async def run_platforms(
+    app: App, stop: asyncio.Event | None = None, *, jobs: Sequence[Job] = ()
+) -> None:
+    """Serve /healthz, the Telegram webhook and the WeCom callback; run the configured bots.
+
+    Runs until SIGINT/SIGTERM, or until `stop` is set (tests, embedding). Each of `jobs`
+    runs alongside with the started channels and is cancelled at the stop.
     """
     settings = app.settings
     stop = stop or asyncio.Event()
@@ -65,14 +118,16 @@ async def run_platforms(app: App, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             loop.add_signal_handler(sig, stop.set)  # only possible in the main thread
-    bot = make_telegram_bot(app)
-    routes = [health_route(app.engine)]
+    channels = make_channels(app)
+    telegram = channels.get("telegram")
+    wecom = channels.get("wecom")
+    routes: list[Route] = [health_route(app.engine)]
     webhook = settings.telegram.webhook_url
-    secret = webhook_secret(app)
-    if webhook:
-        routes.append(
-            telegram_webhook_route(urlsplit(webhook).path or "/", secret, bot.handle_json)
-        )
+    if isinstance(telegram, TelegramBot) and webhook:
+        path = urlsplit(webhook).path or "/"
+        routes.append(telegram_webhook_route(path, webhook_secret(app), telegram.handle_json))
+    if isinstance(wecom, WecomBot):
+        routes.append(wecom.route(settings.wecom.callback_path))
     server = _QuietServer(
         uvicorn.Config(
             build_server(routes),
@@ -82,22 +137,36 @@ async def run_platforms(app: App, stop: asyncio.Event | None = None) -> None:
             lifespan="off",
         )
     )
-    await bot.start()
-    try:
+    async with contextlib.AsyncExitStack() as started:
+        for channel in channels.values():
+            await channel.start()
+            started.push_async_callback(channel.stop)
         serving = asyncio.create_task(server.serve())
         polling = None
-        if webhook:
-            await bot.use_webhook(webhook, secret)
-            log.info("webhook mode: %s", webhook)
-        else:
-            polling = asyncio.create_task(bot.poll())
-            log.info("polling mode")
+        if isinstance(telegram, TelegramBot):
+            if webhook:
+                await telegram.use_webhook(webhook, webhook_secret(app))
+                log.info("Telegram webhook mode: %s", webhook)
+            else:
+                polling = asyncio.create_task(telegram.poll())
+                log.info("Telegram polling mode")
+        if isinstance(wecom, WecomBot):
+            log.info("WeCom callback on %s", settings.wecom.callback_path)
+        # Reminders, digests and returned entries: ticking and the outbox's senders.
+        background = Background.from_app(app)
+        await background.start(dict(channels))
+        started.push_async_callback(background.stop)  # before the channels stop
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(job(dict(channels))) for job in jobs]
         log.info("serving /healthz on %s:%s", settings.server.host, settings.server.port)
         await stop.wait()
-        bot.request_stop()
+        if isinstance(telegram, TelegramBot):
+            telegram.request_stop()
         if polling is not None:
             await polling
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         server.should_exit = True
         await serving
-    finally:
-        await bot.stop()

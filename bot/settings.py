@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -63,13 +64,137 @@ class ServerSettings(BaseModel):
 
 
 class WecomSettings(BaseModel):
-    """WeCom self-built app settings (HUIBAO_WECOM__...)."""
+    """WeCom self-built app settings (HUIBAO_WECOM__...); see docs/wecom.md."""
 
     corp_id: str | None = None
     agent_id: int | None = None
     secret: SecretStr | None = None
     token: SecretStr | None = None
     encoding_aes_key: SecretStr | None = None
+    # The API server: WeCom's own, or a private deployment's (tests use a local fake).
+    base_url: str = "https://qyapi.weixin.qq.com"
+    # The path of the callback URL set in the admin console (接收消息 → URL).
+    callback_path: str = "/wecom/callback"
+
+    @field_validator("corp_id")
+    @classmethod
+    def _check_corp_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9]{4,64}", value):
+            raise ValueError("the corp id (企业ID) looks like ww0123456789abcdef")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # The admin console's Token: letters and digits, at most 32.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9]{1,32}", value.get_secret_value()):
+            raise ValueError("use the Token from the admin console: 1-32 letters and digits")
+        return value
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _check_aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", value.get_secret_value()):
+            raise ValueError("use the 43-character EncodingAESKey the admin console gives")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("the API base URL starts with https://")
+        return value.rstrip("/")
+
+    @field_validator("callback_path")
+    @classmethod
+    def _check_callback_path(cls, value: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9/_.-]*", value):
+            raise ValueError("a path like /wecom/callback")
+        return value
+
+    @model_validator(mode="after")
+    def _all_or_nothing(self) -> WecomSettings:
+        given = {name: getattr(self, name) is not None for name in WECOM_REQUIRED}
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(
+                f"HUIBAO_WECOM__{name.upper()}" for name, present in given.items() if not present
+            )
+            raise ValueError(f"a WeCom app needs all five settings; missing: {missing}")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether the WeCom app is set up (all five settings are given)."""
+        return self.corp_id is not None
+
+
+WECOM_REQUIRED = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
+
+
+_OFFSET = re.compile(r"(\d+)\s*([dhm])")
+_OFFSET_UNITS = {"d": 1440, "h": 60, "m": 1}
+MAX_LADDER_MINUTES = 60 * 1440
+
+
+def parse_ladder(text: str) -> tuple[int, ...]:
+    """Read reminder offsets like '7d,3d,1d,2h' as minutes, largest first; ValueError if bad."""
+    minutes: set[int] = set()
+    for part in re.split(r"[,，\s]+", text.strip()):
+        if not part:
+            continue
+        match = _OFFSET.fullmatch(part.lower())
+        if match is None:
+            raise ValueError(f"{part!r} is not an offset: write 7d, 3d, 12h or 30m")
+        value = int(match.group(1)) * _OFFSET_UNITS[match.group(2)]
+        if not 0 < value <= MAX_LADDER_MINUTES:
+            raise ValueError(f"{part!r}: an offset is between 1 minute and 60 days")
+        minutes.add(value)
+    if not minutes:
+        raise ValueError("no offsets given: write for example 7d,3d,1d,2h")
+    return tuple(sorted(minutes, reverse=True))
+
+
+class ReminderSettings(BaseModel):
+    """Reminders and the outbox (HUIBAO_REMINDERS__...)."""
+
+    enabled: bool = True
+    # No message the bot sends on its own between these times (in HUIBAO_TIMEZONE).
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    # Also none on Saturdays and Sundays (a deadline may say otherwise).
+    skip_weekends: bool = False
+    # Reminder steps before each deadline, unless the deadline has its own.
+    ladder: str = "7d,3d,1d,2h"
+    tick_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Messages per second per platform (Telegram allows 30/s overall; leave room for replies).
+    rate_per_second: float = Field(default=25.0, gt=0, le=1000)
+    # Per-platform overrides, e.g. HUIBAO_REMINDERS__RATES='{"wecom": 10}'.
+    rates: dict[str, float] = {}
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    # A message still marked "sending" after this long was cut off mid-call: uncertain.
+    lease_seconds: float = Field(default=600.0, gt=0)
+
+    @field_validator("ladder")
+    @classmethod
+    def _check_ladder(cls, value: str) -> str:
+        parse_ladder(value)
+        return value
+
+    @field_validator("rates")
+    @classmethod
+    def _check_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(rate <= 0 for rate in value.values()):
+            raise ValueError("a rate is a positive number of messages per second")
+        return value
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """The configured ladder in minutes, largest first."""
+        return parse_ladder(self.ladder)
+
+    def rate_for(self, platform: str) -> float:
+        """Messages per second the outbox may send on a platform."""
+        return self.rates.get(platform, self.rate_per_second)
 
 
 class Settings(BaseSettings):
@@ -90,10 +215,12 @@ class Settings(BaseSettings):
     summary_templates_dir: Path | None = None
     default_questionnaire: str = "community_culture"
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line
     data_dir: Path = Path("data")
     telegram: TelegramSettings = TelegramSettings()
     server: ServerSettings = ServerSettings()
     wecom: WecomSettings = WecomSettings()
+    reminders: ReminderSettings = ReminderSettings()
 
     @field_validator("database_url")
     @classmethod
@@ -122,6 +249,14 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("use DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, value: str) -> str:
+        chosen = value.strip().lower()
+        if chosen not in ("text", "json"):
+            raise ValueError("use text or json")
+        return chosen
 
     @property
     def zone(self) -> ZoneInfo:

@@ -292,7 +292,11 @@ class Reflection(Base):
     """One point of the half-year reflection round: something that fell short, or a plan."""
 
     __tablename__ = "reflections"
-    __table_args__ = (Index("ix_reflections_unit_period", "unit_id", "period"),)
+    __table_args__ = (
+        Index("ix_reflections_unit_period", "unit_id", "period"),
+        # who has answered the round: the reflection deadline's anti-join
+        Index("ix_reflections_member_period", "member_id", "period"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -304,6 +308,93 @@ class Reflection(Base):
     # A coordinator may take a point out of the summary; it is kept, marked.
     dropped_at: Mapped[datetime | None]
     dropped_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+
+class Requirement(enum.StrEnum):
+    """What a deadline asks of each member."""
+
+    MONTHLY_ENTRY = "monthly-entry"  # at least one entry in the month, per unit worked for
+    ENTRY = "entry"  # at least one entry in the period (a month or a half-year), per unit
+    REFLECTION = "reflection"  # the half-year reflection round answered (staff, coordinators)
+
+
+class Deadline(Base):
+    """A deadline set by an admin for a unit and its subtree (defaults are computed rules)."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_period_requirement", "period", "requirement"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # "2026H1" (a half-year) or "2026-06" (a month)
+    period: Mapped[str] = mapped_column(String(10))
+    requirement: Mapped[Requirement] = mapped_column(_enum(Requirement))
+    due_at: Mapped[datetime]
+    # Reminder offsets before due_at in minutes, largest first; None: the configured ladder.
+    ladder: Mapped[list[Any] | None] = mapped_column(JSON)
+    # None: the configured HUIBAO_REMINDERS__SKIP_WEEKENDS.
+    skip_weekends: Mapped[bool | None] = mapped_column(Boolean)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))  # None: the CLI
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+    unit: Mapped[Unit] = relationship()
+
+
+class OutboxStatus(enum.StrEnum):
+    """Where a message of the outbox is."""
+
+    PENDING = "pending"  # waiting for its not_before time (also between retries)
+    SENDING = "sending"  # claimed; the platform call is under way
+    SENT = "sent"
+    FAILED = "failed"  # permanently: blocked, account gone, or too many attempts
+    UNCERTAIN = "uncertain"  # the sender died during the call: never sent again
+    EXPIRED = "expired"  # its moment passed before it could go (a reminder after the deadline)
+
+
+class OutboxMessage(Base):
+    """A message the bot sends on its own initiative; its unique key makes it go out once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "platform", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # e.g. "remind:d12:345:1440" (deadline, member, step in minutes), "return:7"
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reminder, digest, returned, revised
+    # No foreign key on purpose: a reminder step inserts 10,000 rows in one statement and
+    # PostgreSQL's per-row FK check cost a third of that (members are never deleted).
+    member_id: Mapped[int] = mapped_column(Integer, index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[list[Any]] = mapped_column(JSON)  # bot.types.replies_to_json
+    deadline_ref: Mapped[str | None] = mapped_column(String(60))
+    not_before: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    skip_weekends: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EntryReturn(Base):
+    """An entry sent back to its reporter for correction; resolved when they save a new version."""
+
+    __tablename__ = "entry_returns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)  # the version that was returned
+    comment: Mapped[str] = mapped_column(String(500))
+    returned_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    returned_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_revision: Mapped[int | None] = mapped_column(Integer)
 
 
 class ProcessedMessage(Base):
@@ -323,17 +414,22 @@ class ProcessedMessage(Base):
 __all__ = [
     "Base",
     "ConversationState",
+    "Deadline",
     "Entry",
     "EntryMetric",
     "EntryPhoto",
+    "EntryReturn",
     "EntryRevision",
     "Identity",
     "Invite",
     "Member",
+    "OutboxMessage",
+    "OutboxStatus",
     "Platform",
     "ProcessedMessage",
     "QuestionnaireVersion",
     "Reflection",
+    "Requirement",
     "RoleGrant",
     "RoleName",
     "Unit",

@@ -55,6 +55,7 @@ _MAX_YEAR_WRAP_DAYS = 92
 
 _MIN_YEAR = 1900
 _MAX_YEAR = 2100
+MAX_DATE_CHARS = 60  # "2026年6月28日（星期日）至2026年7月2日（星期四）" is 30
 
 
 class DateErrorReason(enum.StrEnum):
@@ -395,6 +396,10 @@ def parse_date_range(text: str, now: datetime) -> tuple[date, date]:
     s = _normalise(text)
     if not s:
         raise DateError(DateErrorReason.EMPTY, text)
+    if len(s) > MAX_DATE_CHARS:
+        # Each separator is tried as the split point, so the cost grows with the square of
+        # the length; no date or range anyone writes is this long.
+        raise DateError(DateErrorReason.UNRECOGNISED, text)
     errors: list[DateError] = []
     try:
         single = _resolve(_parse_spec(s, today), today, text)

@@ -79,6 +79,7 @@ NUMERAL_CHARS = frozenset(DIGITS) | frozenset(MULTIPLIERS)
 # Values beyond this are never meaningful here; stop early to keep work bounded.
 _LIMIT = Decimal(10) ** 15
 _MAX_INT_DIGITS = 16
+MAX_NUMERAL_CHARS = 40
 
 _ARABIC_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
@@ -240,6 +241,9 @@ def parse_number(text: str) -> Decimal:
         NumeralTooLarge: the value exceeds 10**15.
         NumeralError: the text is not a well-formed numeral.
     """
+    if len(text) > MAX_NUMERAL_CHARS:
+        # Long before this no count is meant, and each 万/亿 costs a level of recursion.
+        raise NumeralError(f"numeral too long: {len(text)} characters")
     return _evaluate(_tokenise(text))
 
 
@@ -273,3 +277,19 @@ def parse_digit_string(text: str) -> int:
             raise NumeralError(f"not a digit string: {text!r}")
         value = value * 10 + digit
     return value
+
+
+MAX_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL refuses more
+
+
+def parse_id(text: str) -> int | None:
+    """A record number as typed ("12", "#12"), or None if it cannot be one.
+
+    Only ASCII digits: str.isdigit() also accepts "²", which int() refuses; and nothing
+    beyond what an id column holds.
+    """
+    number = text.strip().lstrip("#＃").strip()
+    if not number.isascii() or not number.isdigit() or len(number) > len(str(MAX_ID)):
+        return None
+    value = int(number)
+    return value if 0 < value <= MAX_ID else None

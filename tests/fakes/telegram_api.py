@@ -65,7 +65,7 @@ from urllib.parse import parse_qsl
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -677,6 +677,8 @@ class FakeTelegram:
         # Updates: (update_id, kind, serialized update), oldest first.
         self._pending: deque[tuple[int, str, str]] = deque()
         self._update_log: dict[int, str] = {}
+        # update_id -> time.monotonic() of every getUpdates answer that carried it (benchmarks)
+        self._handouts: dict[int, list[float]] = {}
         self._update_ids = itertools.count(1)
         self._allowed_updates: frozenset[str] | None = None
         self._get_updates_offsets: list[int | None] = []
@@ -922,6 +924,8 @@ class FakeTelegram:
             params = await _read_params(request)
         except _ApiError as exc:
             return _error_response(exc.code, exc.description, exc.parameters)
+        except ClientDisconnect:  # the client died mid-request (a killed bot): nothing arrived
+            return Response(status_code=499)
         key = method.lower()
         entry = self._handlers.get(key)
         fault: _Fault | None = None
@@ -1018,6 +1022,8 @@ class FakeTelegram:
                 if self._webhook_url:
                     raise _ApiError(409, "Conflict: terminated by setWebhook request")
                 if batch or self._stopping or remaining <= 0:
+                    if batch:
+                        self._note_handouts(len(batch))
                     break
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._poll_waiters.append(waiter)
@@ -1028,6 +1034,12 @@ class FakeTelegram:
                     self._poll_waiters.remove(waiter)
         body = '{"ok":true,"result":[' + ",".join(batch) + "]}"
         return Response(body.encode(), media_type="application/json")
+
+    def _note_handouts(self, count: int) -> None:
+        """With the lock held: the first ``count`` pending updates are being handed out now."""
+        now = time.monotonic()
+        for update_id, _, _ in itertools.islice(self._pending, count):
+            self._handouts.setdefault(update_id, []).append(now)
 
     def _enqueue(self, kind: str, payload: JSON) -> int:
         """With the lock held: queue an update and return its id."""
@@ -1882,6 +1894,30 @@ class FakeTelegram:
         """Updates not yet confirmed (by a getUpdates offset or a webhook 2xx)."""
         with self._lock:
             return len(self._pending)
+
+    def pending_update_ids(self) -> list[int]:
+        """Ids of the updates not yet confirmed, oldest first."""
+        with self._lock:
+            return [update_id for update_id, _, _ in self._pending]
+
+    def handouts(self, update_id: int) -> list[float]:
+        """When getUpdates answers carried this update (time.monotonic(), as in SentMessage).
+
+        More than one time means the update was delivered again (it was not confirmed).
+        Webhook deliveries are in ``webhook_deliveries`` instead.
+        """
+        with self._lock:
+            return list(self._handouts.get(update_id, ()))
+
+    def all_handouts(self) -> dict[int, list[float]]:
+        """``handouts`` of every update handed out so far."""
+        with self._lock:
+            return {update_id: list(times) for update_id, times in self._handouts.items()}
+
+    def sent_since(self, start: int) -> list[SentMessage]:
+        """``sent()[start:]`` without copying the whole record (for observers that poll)."""
+        with self._lock:
+            return self._sent[start:]
 
     # ---------------------------------------------------------------- waiting
 

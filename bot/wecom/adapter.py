@@ -1,0 +1,616 @@
+"""The WeCom adapter: callbacks in, `Conversation.process`, `message/send` out.
+
+It only translates. A callback is checked (size, timestamp, corp id, signature), decrypted
+and turned into an Incoming; the core processes it (and commits its replies) before the
+HTTP answer, which waits at most `answer_within` seconds (WeCom gives up after 5 s and
+tries again); the replies are then sent in the background, paced per member. WeCom's
+retries carry the same MsgId (or, for events, the same CreateTime), and the core's
+processed-message key makes them count once. Replies committed but not sent (a crash,
+WeCom unreachable) are found by a periodic sweep and sent then.
+
+Message formats: https://developer.work.weixin.qq.com/document/path/90239 (received
+messages), /90240 (events), /90236 (message/send, template_card), /94888 (update card).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from aiolimiter import AsyncLimiter
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.conversation import Conversation
+from bot.types import Choice, Incoming, Kind, Photo, Reply, SendFailed
+from bot.wecom import redelivery
+from bot.wecom.api import TooLarge, WecomApi, WecomError
+from bot.wecom.callback import CallbackMessage, MalformedXml, parse_envelope, parse_message
+from bot.wecom.crypto import CryptoError, WecomCrypto
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "wecom"
+TEXT_LIMIT = 2048  # bytes of a text message; WeCom cuts longer ones
+CARD_BUTTONS = 6  # buttons on a button_interaction card
+CARD_TITLE_CHARS = 36  # main_title.title, as the API page recommends
+CARD_BODY_CHARS = 160  # sub_title_text
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # photos people send; the catalogue says "over 20 MB"
+MAX_BODY = 64 * 1024  # a callback is a few hundred bytes of XML
+MESSAGE_KEY_LIMIT = 128  # processed_messages.message_key
+MENU_KEY = re.compile(r"^[a-z]{2,20}$")  # an app menu item's key names a command
+UNSUPPORTED_TYPES = frozenset({"voice", "video", "location", "link", "file", "shortvideo"})
+PRESSED = "✓ {label}"  # a pressed card's buttons give way to this
+
+
+def _received() -> Response:
+    """WeCom's "got it": HTTP 200 with an empty body (no passive reply)."""
+    return PlainTextResponse("")
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A button_interaction card: a title, an optional text under it, up to six buttons."""
+
+    title: str
+    body: str
+    choices: tuple[Choice, ...]
+
+
+Step = tuple[Literal["text"], str] | tuple[Literal["card"], Card]
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split a text into messages of at most `limit` UTF-8 bytes, at line breaks if possible."""
+    parts: list[str] = []
+    rest = text
+    while len(rest.encode()) > limit:
+        cut = _fitting_chars(rest, limit)
+        line_break = rest.rfind("\n", 0, cut)
+        if line_break > 0:
+            cut = line_break
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    parts.append(rest)
+    return [p for p in parts if p] or [""]
+
+
+def _fitting_chars(text: str, limit: int) -> int:
+    """How many leading characters of `text` fit in `limit` bytes."""
+    return len(text.encode()[:limit].decode(errors="ignore"))
+
+
+def plan(reply: Reply) -> list[Step]:
+    """The messages one reply becomes on WeCom (files not included).
+
+    Choices become cards of at most six buttons. With more than six, the numbered choices
+    are also listed in the text, so typing the number works as well. A text short enough
+    to fit goes on the first card; a longer one is sent as text first, and the card asks
+    its last line (e.g. "以上内容对吗？").
+    """
+    if not reply.choices:
+        return [("text", part) for part in split_text(reply.text)]
+    text = reply.text.strip()
+    choices = reply.choices
+    if len(choices) > CARD_BUTTONS and all(c.shortcut for c in choices):
+        text += "\n" + "  ".join(f"{c.shortcut}) {c.label}" for c in choices)
+    lines = text.split("\n") if text else []
+    title = lines[0].strip() if lines else ""
+    body = "\n".join(lines[1:]).strip()
+    steps: list[Step] = []
+    if not title or len(title) > CARD_TITLE_CHARS or len(body) > CARD_BODY_CHARS:
+        last = lines[-1].strip() if lines else ""
+        if len(lines) > 1 and 0 < len(last) <= CARD_TITLE_CHARS:
+            steps += [("text", part) for part in split_text("\n".join(lines[:-1]))]
+            title = last
+        else:
+            if text:
+                steps += [("text", part) for part in split_text(text)]
+            title = "👇"  # a card needs a title; the words are in the text above
+        body = ""
+    groups = [choices[i : i + CARD_BUTTONS] for i in range(0, len(choices), CARD_BUTTONS)]
+    for number, group in enumerate(groups, 1):
+        if number == 1:
+            steps.append(("card", Card(title, body, group)))
+        else:
+            steps.append(("card", Card(f"{title} ({number}/{len(groups)})", "", group)))
+    return steps
+
+
+class MemberPacer:
+    """Paces messages to each member under WeCom's limits of 30 a minute and 1000 an hour
+    per member and app, beyond which WeCom drops messages without saying so.
+
+    aiolimiter's leaky bucket lets a full bucket through at once and then `rate` a second,
+    so in any window W at most capacity + rate x W pass. With a capacity of half the
+    per-minute limit and a rate of that half per minute, a minute sees at most 15 + 15 = 30
+    and an hour at most 15 + 900 = 915 (< 1000). Messages wait; none is dropped.
+    """
+
+    def __init__(self, per_period: int = 30, period: float = 60.0) -> None:
+        self._capacity = max(1, per_period // 2)
+        self._period = period
+        self._limiters: dict[str, AsyncLimiter] = {}
+
+    async def wait(self, member: str) -> None:
+        """Return when one more message may go to `member`."""
+        limiter = self._limiters.get(member)
+        if limiter is None:
+            if len(self._limiters) > 4096:  # forget members whose bucket has drained
+                idle = [m for m, lim in self._limiters.items() if lim.has_capacity(self._capacity)]
+                for name in idle:
+                    del self._limiters[name]
+            limiter = AsyncLimiter(self._capacity, self._period)
+            self._limiters[member] = limiter
+        await limiter.acquire()
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A place in one member's sending order."""
+
+    user: str
+    previous: asyncio.Future[None] | None
+    mine: asyncio.Future[None]
+
+
+class _Outcome:
+    """How far a callback got before the HTTP answer."""
+
+    PROCESSED = "processed"
+    RETRY = "retry"  # nothing was processed; WeCom should deliver the callback again
+
+
+class WecomBot:
+    """Huibao as a WeCom self-built app (自建应用)."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        *,
+        api: WecomApi,
+        crypto: WecomCrypto,
+        corp_id: str,
+        sessions: sessionmaker[Session],
+        photos_dir: Path,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        member_limit: tuple[int, float] = (30, 60.0),
+        answer_within: float = 3.0,
+        max_skew: float = 300.0,
+        sweep_every: float = 60.0,
+        sweep_after: float = 30.0,
+    ) -> None:
+        self._conversation = conversation
+        self._api = api
+        self._crypto = crypto
+        self._corp_id = corp_id
+        self._sessions = sessions
+        self._photos_dir = photos_dir
+        self._clock = clock
+        self._pacer = MemberPacer(*member_limit)
+        self._answer_within = answer_within
+        self._max_skew = max_skew
+        self._sweep_every = sweep_every
+        self._sweep_after = sweep_after
+        # The core is synchronous (SQLAlchemy); a few threads keep the event loop free.
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="huibao-wecom")
+        # Per member: messages are processed one at a time, in order of arrival, and the
+        # replies go out in the same order, each batch after the one before (a chain of
+        # futures), without holding up the processing of the next message.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._last_send: dict[str, asyncio.Future[None]] = {}
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # task_id -> {button key: label}, to show the pressed label on the card afterwards
+        self._labels: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the credentials (fetch an access token) and start the sweep of unsent replies."""
+        await self._api.access_token()
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        """Let replies in flight go out (briefly), then stop."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+        for task in set(self._tasks):
+            task.cancel()
+        await self._api.close()
+        self._executor.shutdown(wait=True)
+
+    def route(self, path: str) -> Route:
+        """The callback route: GET verifies the URL, POST delivers messages and events."""
+        return Route(path, self.endpoint, methods=["GET", "POST"])
+
+    async def endpoint(self, request: Request) -> Response:
+        """Serve one callback request."""
+        if request.method == "GET":
+            return self._verify_url(request)
+        return await self._receive(request)
+
+    # -- callbacks ----------------------------------------------------------------------
+
+    def _fresh(self, timestamp: str) -> bool:
+        if not (timestamp.isascii() and timestamp.isdigit()):
+            return False
+        skew = abs(self._clock().timestamp() - int(timestamp))
+        if skew > self._max_skew:
+            log.warning("WeCom callback with a timestamp %.0f s off (clock skew?)", skew)
+            return False
+        return True
+
+    def _verify_url(self, request: Request) -> Response:
+        """GET: answer the decrypted echostr, as the admin console checks the URL."""
+        query = request.query_params
+        signature, timestamp = query.get("msg_signature", ""), query.get("timestamp", "")
+        nonce, echostr = query.get("nonce", ""), query.get("echostr", "")
+        if not (signature and timestamp and nonce and echostr):
+            return PlainTextResponse("bad request", status_code=400)
+        if not self._fresh(timestamp):
+            return PlainTextResponse("forbidden", status_code=403)
+        if not self._crypto.verify(signature, timestamp, nonce, echostr):
+            # a '+' left unescaped in the query string arrives as a space
+            echostr = echostr.replace(" ", "+")
+            if not self._crypto.verify(signature, timestamp, nonce, echostr):
+                return PlainTextResponse("forbidden", status_code=403)
+        try:
+            plain = self._crypto.decrypt(echostr)
+        except CryptoError as error:
+            log.warning("WeCom URL check refused: %s", error)
+            return PlainTextResponse("forbidden", status_code=403)
+        return PlainTextResponse(plain)
+
+    async def _receive(self, request: Request) -> Response:
+        """POST: check, decrypt, process, answer; the replies go out in the background."""
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
+            return PlainTextResponse("too large", status_code=413)
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    return PlainTextResponse("too large", status_code=413)
+        except ClientDisconnect:
+            return _received()
+        query = request.query_params
+        signature, timestamp = query.get("msg_signature", ""), query.get("timestamp", "")
+        nonce = query.get("nonce", "")
+        if not (signature and timestamp and nonce):
+            return PlainTextResponse("bad request", status_code=400)
+        if not self._fresh(timestamp):
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            envelope = parse_envelope(bytes(body))
+        except MalformedXml as error:
+            log.warning("WeCom callback with malformed XML: %s", error)
+            return PlainTextResponse("bad request", status_code=400)
+        if envelope.to_user != self._corp_id:
+            return PlainTextResponse("forbidden", status_code=403)
+        if not self._crypto.verify(signature, timestamp, nonce, envelope.encrypted):
+            log.warning("WeCom callback with a bad signature")
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            message = parse_message(self._crypto.decrypt(envelope.encrypted))
+        except CryptoError as error:
+            log.warning("WeCom callback refused: %s", error)
+            return PlainTextResponse("forbidden", status_code=403)
+        except MalformedXml as error:
+            log.warning("WeCom callback with malformed XML inside: %s", error)
+            return PlainTextResponse("bad request", status_code=400)
+        if message.to_user and message.to_user != self._corp_id:
+            return PlainTextResponse("forbidden", status_code=403)
+        if message.agent_id and message.agent_id != str(self._api.agent_id):
+            return PlainTextResponse("forbidden", status_code=403)
+        return await self._accept(message)
+
+    async def _accept(self, message: CallbackMessage) -> Response:
+        meaning = _meaning(message)
+        if meaning is None:
+            return _received()  # enter_agent, subscribe, location reports ...: nothing to say
+        key = message_key(message)
+        if key in self._in_flight:
+            return _received()  # WeCom's retry of a callback still being handled
+        self._in_flight.add(key)
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._work(message, key, meaning, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(done), self._answer_within)
+        except TimeoutError:
+            log.info("WeCom callback %s still being handled; answered", key)
+            return _received()
+        if outcome == _Outcome.RETRY:
+            return PlainTextResponse("retry later", status_code=503)
+        return _received()
+
+    async def _work(
+        self,
+        message: CallbackMessage,
+        key: str,
+        meaning: tuple[Kind, str],
+        done: asyncio.Future[str],
+    ) -> None:
+        user = message.from_user
+        loop = asyncio.get_running_loop()
+        try:
+            async with self._lock(user):
+                if meaning[0] is Kind.BUTTON and message.response_code:
+                    await self._grey_out(message)
+                incoming = await self._incoming(message, key, meaning)
+                if incoming is None:
+                    done.set_result(_Outcome.RETRY)
+                    return
+                outcome = await loop.run_in_executor(
+                    self._executor, self._conversation.process, incoming
+                )
+                done.set_result(_Outcome.PROCESSED)
+                turn = self._take_turn(user)
+            async with self._sending(turn):
+                if await self._deliver(user, outcome.replies):
+                    await loop.run_in_executor(
+                        self._executor, self._conversation.mark_sent, PLATFORM, [key]
+                    )
+        except Exception:  # a bug must not stop the adapter
+            log.exception("WeCom message %s could not be handled", key)
+        finally:
+            self._in_flight.discard(key)
+            if not done.done():
+                done.set_result(_Outcome.PROCESSED)
+
+    def _lock(self, user: str) -> asyncio.Lock:
+        lock = self._locks.get(user)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[user] = lock
+        return lock
+
+    def _take_turn(self, user: str) -> _Turn:
+        """A place in the member's sending order, after everything taken before."""
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        previous = self._last_send.get(user)
+        self._last_send[user] = mine
+        return _Turn(user, previous, mine)
+
+    @contextlib.asynccontextmanager
+    async def _sending(self, turn: _Turn) -> AsyncIterator[None]:
+        """Wait for the member's earlier sends; let the later ones go when done."""
+        try:
+            if turn.previous is not None:
+                await asyncio.wait({turn.previous})
+            yield
+        finally:
+            if not turn.mine.done():
+                turn.mine.set_result(None)
+            if self._last_send.get(turn.user) is turn.mine:
+                del self._last_send[turn.user]
+
+    async def _grey_out(self, message: CallbackMessage) -> None:
+        """A pressed card shows the choice and cannot be pressed again."""
+        label = self._labels.get(message.task_id, {}).get(message.event_key)
+        name = PRESSED.format(label=label) if label else PRESSED.format(label="").strip()
+        try:
+            await self._api.update_card_button(message.response_code, name)
+        except WecomError as error:  # too old, or already updated: the press still counts
+            log.info("card %s not updated: %s", message.task_id, error.reason)
+
+    async def _incoming(
+        self, message: CallbackMessage, key: str, meaning: tuple[Kind, str]
+    ) -> Incoming | None:
+        """The Incoming of a callback; None if a photo could not be fetched (try again)."""
+        kind, text = meaning
+        photo = None
+        if kind is Kind.PHOTO:
+            try:
+                photo = await self._photo(message)
+            except WecomError as error:
+                log.warning("photo %s not fetched (%s)", message.msg_id, error.reason)
+                return None
+        at = datetime.fromtimestamp(message.create_time, UTC)
+        if abs(at - self._clock()) > timedelta(days=1):
+            at = self._clock()
+        return Incoming(
+            platform=PLATFORM,
+            user_id=message.from_user,
+            message_id=key,
+            at=at,
+            kind=kind,
+            text=text,
+            photo=photo,
+        )
+
+    async def _photo(self, message: CallbackMessage) -> Photo:
+        try:
+            download = await self._api.download(message.media_id, DOWNLOAD_LIMIT)
+        except TooLarge:
+            return Photo(message.media_id, too_large=True)
+        suffix = ".png" if download.content_type == "image/png" else ".jpg"
+        name = hashlib.sha256(f"{message.from_user}/{message.msg_id}".encode()).hexdigest()[:32]
+        target = self._photos_dir / f"{name}{suffix}"
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, _write_file, target, download.content
+        )
+        return Photo(message.media_id, len(download.content), stored_path=str(target))
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def _deliver(self, user: str, replies: Sequence[Reply]) -> bool:
+        """Send replies; False when they must be tried again later (the sweep will)."""
+        try:
+            await self.send(user, replies)
+        except WecomError as error:
+            if error.permanent:
+                log.warning("WeCom member %s cannot be written to: %s", user, error.reason)
+                return True
+            log.warning("replies to WeCom member %s not sent (%s); will retry", user, error.reason)
+            return False
+        except Exception:  # a bug must not make the sweep send the same replies forever
+            log.exception("replies to WeCom member %s could not be sent", user)
+        return True
+
+    async def send(self, user: str, replies: Sequence[Reply]) -> None:
+        """Send replies to one member in order, paced; raises WecomError."""
+        for reply in replies:
+            for step in plan(reply):
+                if step[0] == "text":
+                    await self._send(user, "text", {"content": step[1]})
+                else:
+                    await self._send(user, "template_card", self._card(step[1]))
+            if reply.image is not None:
+                image = reply.image
+                media_id = await self._api.upload(
+                    "image", image.filename, image.content, image.mime_type
+                )
+                await self._send(user, "image", {"media_id": media_id})
+            if reply.document is not None:
+                document = reply.document
+                media_id = await self._api.upload(
+                    "file", document.filename, document.content, document.mime_type
+                )
+                await self._send(user, "file", {"media_id": media_id})
+
+    async def _send(self, user: str, msgtype: str, body: dict[str, Any]) -> None:
+        await self._pacer.wait(user)
+        await self._api.send_message(user, msgtype, body)
+
+    def _card(self, card: Card) -> dict[str, Any]:
+        task_id = f"hb-{uuid.uuid4().hex}"
+        self._labels[task_id] = {c.value: c.label for c in card.choices}
+        while len(self._labels) > 10_000:
+            self._labels.popitem(last=False)
+        body: dict[str, Any] = {
+            "card_type": "button_interaction",
+            "main_title": {"title": card.title},
+            "task_id": task_id,
+            "button_list": [
+                {"type": 0, "text": c.label, "style": 1, "key": c.value} for c in card.choices
+            ],
+        }
+        if card.body:
+            body["sub_title_text"] = card.body
+        return body
+
+    async def send_to(self, address: str, replies: Sequence[Reply]) -> None:
+        """Send on the bot's own initiative (the outbox): `address` is the member's UserID.
+
+        Raises SendFailed; permanent when the member is not in the app's visible range or
+        does not exist. (Network errors and busy answers were already retried.)
+        """
+        async with self._sending(self._take_turn(address)):
+            try:
+                await self.send(address, replies)
+            except WecomError as error:
+                raise SendFailed(
+                    f"wecom: {error.reason}",
+                    permanent=error.permanent,
+                    retry_after=error.retry_after,
+                ) from error
+
+    # -- replies that were not sent -----------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep of unsent WeCom replies failed")
+            await asyncio.sleep(self._sweep_every)
+
+    async def sweep(self, *, after: float | None = None) -> int:
+        """Send the replies that were committed but never sent; how many messages had some.
+
+        Only messages processed more than `after` (default: `sweep_after`) seconds ago and
+        within a day are looked at, so replies being sent right now are not sent twice.
+        """
+        age = self._sweep_after if after is None else after
+        now = datetime.now(UTC)  # processed_at is stamped with the real time
+        loop = asyncio.get_running_loop()
+        pending = await loop.run_in_executor(
+            self._executor,
+            lambda: redelivery.unsent(
+                self._sessions,
+                PLATFORM,
+                processed_before=now - timedelta(seconds=age),
+                processed_after=now - timedelta(days=1),
+            ),
+        )
+        handled = 0
+        for key, replies in pending:
+            if key in self._in_flight:
+                continue
+            user = key.split("/", 1)[0]
+            async with self._sending(self._take_turn(user)):
+                delivered = True
+                if replies:
+                    handled += 1
+                    log.info("sending the unsent replies to WeCom message %s", key)
+                    delivered = await self._deliver(user, replies)
+                if delivered:
+                    await loop.run_in_executor(
+                        self._executor, self._conversation.mark_sent, PLATFORM, [key]
+                    )
+        return handled
+
+
+def message_key(message: CallbackMessage) -> str:
+    """The key the core claims: '{UserID}/{MsgId}', or for an event
+    '{UserID}/{CreateTime}/{Event}[/{TaskId}]' (WeCom's advice for deduplicating retries).
+    The UserID comes first, so unsent replies can be sent to the right person later."""
+    if message.msg_id:
+        rest = message.msg_id
+    else:
+        rest = f"{message.create_time}/{message.event}"
+        if message.task_id:
+            rest += f"/{message.task_id}"
+    key = f"{message.from_user}/{rest}"
+    if len(key) > MESSAGE_KEY_LIMIT:
+        key = f"{message.from_user}/{hashlib.sha1(rest.encode()).hexdigest()}"
+    return key
+
+
+def _meaning(message: CallbackMessage) -> tuple[Kind, str] | None:
+    """What a callback means to the core: (kind, text); None for what it need not see."""
+    if message.msg_type == "text":
+        return Kind.TEXT, message.content
+    if message.msg_type == "image":
+        return Kind.PHOTO, ""
+    if message.msg_type in UNSUPPORTED_TYPES:
+        return Kind.UNSUPPORTED, ""
+    if message.msg_type != "event":
+        return None
+    event = message.event.lower()
+    if event == "click" and MENU_KEY.match(message.event_key.lower()):
+        # an app menu item: its key is the command ("report" -> "/report")
+        return Kind.TEXT, "/" + message.event_key.lower()
+    if event == "template_card_event" and message.event_key:
+        return Kind.BUTTON, message.event_key
+    return None  # enter_agent: stay quiet; other events are not meant for the core
+
+
+def _write_file(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)

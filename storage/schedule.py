@@ -1,0 +1,967 @@
+"""Repository functions for deadlines, the outbox and entries sent back for correction.
+
+Every function works inside a caller's session, on SQLite and PostgreSQL alike. Who still
+owes something is one set-based query per deadline (an anti-join), never a query per member.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql._typing import ColumnExpressionArgument
+
+from storage.models import (
+    Deadline,
+    Entry,
+    EntryReturn,
+    Identity,
+    Member,
+    OutboxMessage,
+    OutboxStatus,
+    Platform,
+    ProcessedMessage,
+    Reflection,
+    Requirement,
+    RoleGrant,
+    RoleName,
+    Unit,
+    UTCDateTime,
+)
+
+_outbox = cast(Table, OutboxMessage.__table__)
+FINAL = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.UNCERTAIN, OutboxStatus.EXPIRED)
+
+
+def _platforms(names: Iterable[str]) -> list[Platform]:
+    known = {p.value for p in Platform}
+    return [Platform(n) for n in names if n in known]
+
+
+# --- deadlines -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRow:
+    """A stored deadline with its unit."""
+
+    id: int
+    unit_id: int
+    unit_name: str
+    unit_path: str
+    period: str
+    requirement: Requirement
+    due_at: datetime
+    ladder: list[int] | None
+    skip_weekends: bool | None
+    created_at: datetime
+    removed_at: datetime | None
+
+
+def _deadline_rows(session: Session, condition: ColumnElement[bool]) -> list[DeadlineRow]:
+    rows = session.execute(
+        select(
+            Deadline.id,
+            Deadline.unit_id,
+            Unit.name,
+            Unit.path,
+            Deadline.period,
+            Deadline.requirement,
+            Deadline.due_at,
+            Deadline.ladder,
+            Deadline.skip_weekends,
+            Deadline.created_at,
+            Deadline.removed_at,
+        )
+        .join(Unit, Unit.id == Deadline.unit_id)
+        .where(condition)
+        .order_by(Deadline.due_at, Deadline.id)
+    ).all()
+    return [
+        DeadlineRow(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            None if r[7] is None else [int(x) for x in r[7]],
+            r[8],
+            r[9],
+            r[10],
+        )
+        for r in rows
+    ]
+
+
+def live_deadlines(
+    session: Session, *, periods: Sequence[str], due_from: datetime, due_to: datetime
+) -> list[DeadlineRow]:
+    """Live deadlines of these periods, or of any period that has one due in the window.
+
+    Every row of such a period comes back, whatever its due time, since a row on a unit
+    takes that subtree out of a wider deadline for the same thing.
+    """
+    in_window = select(Deadline.period).where(
+        Deadline.removed_at.is_(None), Deadline.due_at >= due_from, Deadline.due_at <= due_to
+    )
+    return _deadline_rows(
+        session,
+        and_(
+            Deadline.removed_at.is_(None),
+            or_(Deadline.period.in_(list(periods)), Deadline.period.in_(in_window)),
+        ),
+    )
+
+
+def list_deadlines(
+    session: Session, *, unit_path: str | None = None, since: datetime | None = None
+) -> list[DeadlineRow]:
+    """Deadlines on units under `unit_path` (all units by default), due since `since`."""
+    condition: ColumnElement[bool] = true()
+    if unit_path is not None:
+        condition = and_(condition, Unit.path.startswith(unit_path))
+    if since is not None:
+        condition = and_(condition, Deadline.removed_at.is_(None), Deadline.due_at >= since)
+    return _deadline_rows(session, condition)
+
+
+def deadline_by_id(session: Session, deadline_id: int) -> DeadlineRow | None:
+    """One deadline, removed or not."""
+    found = _deadline_rows(session, Deadline.id == deadline_id)
+    return found[0] if found else None
+
+
+def add_deadline(
+    session: Session,
+    *,
+    unit_id: int,
+    period: str,
+    requirement: Requirement,
+    due_at: datetime,
+    ladder: list[int] | None,
+    skip_weekends: bool | None,
+    member_id: int | None,
+    now: datetime,
+) -> int:
+    """Store a deadline; return its id."""
+    row = Deadline(
+        unit_id=unit_id,
+        period=period,
+        requirement=requirement,
+        due_at=due_at,
+        ladder=ladder,
+        skip_weekends=skip_weekends,
+        created_by=member_id,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def remove_deadline_for(
+    session: Session,
+    unit_id: int,
+    period: str,
+    requirement: Requirement,
+    *,
+    now: datetime,
+    member_id: int | None,
+) -> int | None:
+    """Remove a unit's own live deadline for a requirement and period; its id if there was one."""
+    found = session.scalars(
+        select(Deadline.id)
+        .where(
+            Deadline.unit_id == unit_id,
+            Deadline.period == period,
+            Deadline.requirement == requirement,
+            Deadline.removed_at.is_(None),
+        )
+        .with_for_update()
+    ).first()
+    if found is not None:
+        remove_deadline(session, found, now=now, member_id=member_id)
+    return found
+
+
+def remove_deadline(
+    session: Session, deadline_id: int, *, now: datetime, member_id: int | None
+) -> bool:
+    """Mark a deadline removed (kept for the record); False if there is no live one."""
+    done = session.execute(
+        update(Deadline)
+        .where(Deadline.id == deadline_id, Deadline.removed_at.is_(None))
+        .values(removed_at=now, removed_by=member_id)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+# --- who has met a deadline ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Which units a deadline holds, what it asks and for which period, in plain values."""
+
+    requirement: Requirement
+    roles: tuple[RoleName, ...]
+    period: str
+    first_day: date
+    end_day: date  # exclusive
+    unit_path: str  # "" for all units
+    excluded: tuple[str, ...]
+
+    def units(self) -> ColumnElement[bool]:
+        """SQL: the units covered."""
+        inside = Unit.path.startswith(self.unit_path) if self.unit_path else true()
+        if not self.excluded:
+            return inside
+        return and_(inside, not_(or_(*(Unit.path.startswith(p) for p in self.excluded))))
+
+    def met(self) -> ColumnElement[bool]:
+        """SQL, correlated to a role grant: its holder has done what is asked."""
+        if self.requirement is Requirement.REFLECTION:
+            return exists().where(
+                Reflection.member_id == RoleGrant.member_id, Reflection.period == self.period
+            )
+        return exists().where(
+            Entry.member_id == RoleGrant.member_id,
+            Entry.unit_id == RoleGrant.unit_id,
+            Entry.deleted_at.is_(None),
+            Entry.start_date >= self.first_day,
+            Entry.start_date < self.end_day,
+        )
+
+
+SEPARATOR = "\x1f"  # joins aggregated names in SQL; no name contains it
+
+
+def _aggregate(session: Session, value: ColumnExpressionArgument[str]) -> ColumnElement[str]:
+    """SQL: the values of a group joined by SEPARATOR (group_concat / string_agg)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.string_agg(value, literal(SEPARATOR, String))
+    return func.group_concat(value, literal(SEPARATOR, String))
+
+
+@dataclass(frozen=True, slots=True)
+class UnitStanding:
+    """How a unit stands with a deadline: how many are held to it, who has not met it."""
+
+    unit_id: int
+    unit_name: str
+    unit_path: str
+    total: int
+    missing: list[tuple[int, str]]  # (member id, name), by name
+
+
+def standing(
+    session: Session, coverage: Coverage, within: Sequence[str] = ()
+) -> list[UnitStanding]:
+    """Per covered unit (optionally only in subtrees `within`): everyone held to the
+    deadline and who has not met it. One grouped query, whatever the number of people."""
+    condition = and_(coverage.units(), RoleGrant.role.in_(coverage.roles))
+    if within:
+        condition = and_(condition, or_(*(Unit.path.startswith(p) for p in within)))
+    people = (
+        select(
+            RoleGrant.unit_id.label("unit_id"),
+            RoleGrant.member_id.label("member_id"),
+            Member.name.label("name"),
+            coverage.met().label("met"),
+        )
+        .select_from(RoleGrant)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .join(Member, Member.id == RoleGrant.member_id)
+        .where(condition)
+        .distinct()
+        .subquery("people")
+    )
+    missing = case(
+        (
+            not_(people.c.met),
+            sql_cast(people.c.member_id, String) + literal(":", String) + people.c.name,
+        ),
+        else_=null(),
+    )
+    rows = session.connection().execute(
+        select(Unit.id, Unit.name, Unit.path, func.count(), _aggregate(session, missing))
+        .select_from(people)
+        .join(Unit, Unit.id == people.c.unit_id)
+        .group_by(Unit.id, Unit.name, Unit.path)
+        .order_by(Unit.path)
+    )
+    found = []
+    for unit_id, name, path, total, joined in rows:
+        pairs = [item.partition(":") for item in (joined or "").split(SEPARATOR) if item]
+        owed = sorted(((int(i), n) for i, _, n in pairs), key=lambda p: (p[1], p[0]))
+        found.append(UnitStanding(unit_id, name, path, int(total), owed))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A member to write to: one of their platform accounts, and a unit they hold a role in."""
+
+    member_id: int
+    name: str
+    locale: str
+    unit_name: str
+    unit_path: str
+    platform: str
+    address: str
+
+
+def _key(prefix: str, suffix: str) -> ColumnElement[str]:
+    """SQL for prefix + member id + suffix, the outbox key of a role grant's holder."""
+    return literal(prefix, String) + sql_cast(RoleGrant.member_id, String) + literal(suffix, String)
+
+
+class Slot(enum.Enum):
+    """A place in a wording filled per member."""
+
+    NAME = "name"
+    UNITS = "units"
+
+
+Part = str | Slot
+
+
+@dataclass(frozen=True)
+class Wording:
+    """A message to many members, the same but for their name and units.
+
+    Per language: the text as literal parts and slots, and one button (label, value, reply
+    word). Members whose language has no wording get the first one.
+    """
+
+    texts: dict[str, tuple[Part, ...]]
+    buttons: dict[str, tuple[str, str, str | None]]
+    unit_separators: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """One reminder step of one deadline, to everyone who owes and has not had it yet."""
+
+    coverage: Coverage
+    platforms: tuple[str, ...]
+    key_prefix: str  # the key is prefix + member id + suffix
+    key_suffix: str
+    wording: Wording
+    deadline_ref: str
+    not_before: datetime
+    expires_at: datetime | None
+    skip_weekends: bool
+
+
+def null_text() -> ColumnElement[str]:
+    """A typed SQL NULL text."""
+    return sql_cast(null(), String)
+
+
+def _by_locale(
+    locale: ColumnElement[str], choices: dict[str, ColumnElement[str]]
+) -> ColumnElement[str]:
+    languages = list(choices)
+    if len(languages) == 1:
+        return choices[languages[0]]
+    whens = [(locale == language, choices[language]) for language in languages[1:]]
+    return case(*whens, else_=choices[languages[0]])
+
+
+def _text(
+    parts: Sequence[Part], name: ColumnElement[str], units: ColumnElement[str]
+) -> ColumnElement[str]:
+    pieces: list[ColumnElement[str]] = [
+        name if p is Slot.NAME else units if p is Slot.UNITS else literal(p, String) for p in parts
+    ]
+    expression = pieces[0]
+    for piece in pieces[1:]:
+        expression = expression + piece
+    return expression
+
+
+def _fanout_select(
+    session: Session, plan: Fanout, now: datetime, *, preview: bool
+) -> Select[*tuple[Any, ...]]:
+    """The outbox rows of a fan-out, as one SELECT: owing members (an anti-join with what
+    they did and with the outbox keys already queued), grouped per member with their
+    units, each with their preferred account and their message built in SQL."""
+    coverage = plan.coverage
+    owing = (
+        select(
+            RoleGrant.member_id.label("member_id"),
+            Member.name.label("name"),
+            Member.locale.label("locale"),
+            _aggregate(session, Unit.name).label("units"),
+        )
+        .select_from(RoleGrant)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .join(Member, Member.id == RoleGrant.member_id)
+        .where(
+            coverage.units(),
+            RoleGrant.role.in_(coverage.roles),
+            not_(coverage.met()),
+            not_(exists().where(_outbox.c.key == _key(plan.key_prefix, plan.key_suffix))),
+        )
+        .group_by(RoleGrant.member_id, Member.name, Member.locale)
+        .subquery("owing")
+    )
+    platforms = _platforms(plan.platforms)
+    # Each member's account on the most preferred platform (the newest if several): the
+    # account for which no better one exists, an anti-join on the base table, so both
+    # databases join it by index or hash, never once per member. The platforms are tested
+    # through their rank, which no index matches: without statistics (a freshly loaded
+    # table) PostgreSQL otherwise combined the (platform, external_id) index, which reads
+    # every account of the platform once per member.
+    better = aliased(Identity, name="better")
+    ranks = {p.value: i for i, p in enumerate(platforms)}
+
+    def rank(account: Any) -> ColumnElement[int]:
+        return case(ranks, value=account.platform, else_=len(ranks))
+
+    outranked = exists().where(
+        better.member_id == Identity.member_id,
+        rank(better) < len(ranks),
+        or_(
+            rank(better) < rank(Identity),
+            and_(rank(better) == rank(Identity), better.id > Identity.id),
+        ),
+    )
+    wording = plan.wording
+    units = {
+        language: func.replace(owing.c.units, literal(SEPARATOR, String), literal(sep, String))
+        for language, sep in wording.unit_separators.items()
+    }
+    text = _by_locale(
+        owing.c.locale,
+        {
+            language: _text(parts, owing.c.name, units.get(language, owing.c.units))
+            for language, parts in wording.texts.items()
+        },
+    )
+
+    def button(index: int) -> ColumnElement[str]:
+        return _by_locale(
+            owing.c.locale,
+            {
+                language: sql_cast(literal(b[index], String), String)
+                if b[index] is not None
+                else null_text()
+                for language, b in wording.buttons.items()
+            },
+        )
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    array, object_ = (
+        (func.json_build_array, func.json_build_object)
+        if postgres
+        else (func.json_array, func.json_object)
+    )
+
+    def name(key: str) -> ColumnElement[str]:
+        return sql_cast(literal(key, String), String)
+
+    payload = array(
+        object_(
+            name("text"),
+            text,
+            name("choices"),
+            array(array(button(0), button(1), button(2))),
+            name("document"),
+            null(),
+            name("image"),
+            null(),
+        )
+    )
+    key = (
+        literal(plan.key_prefix, String)
+        + sql_cast(owing.c.member_id, String)
+        + literal(plan.key_suffix, String)
+    )
+    extra = (owing.c.name.label("name"), owing.c.units.label("units")) if preview else ()
+    return (
+        select(
+            key.label("key"),
+            literal("reminder", String).label("kind"),
+            owing.c.member_id.label("member_id"),
+            Identity.platform.label("platform"),
+            Identity.external_id.label("address"),
+            type_coerce(payload, JSON).label("payload"),
+            literal(plan.deadline_ref, String).label("deadline_ref"),
+            literal(plan.not_before, UTCDateTime()).label("not_before"),
+            literal(plan.expires_at, UTCDateTime()).label("expires_at"),
+            literal(plan.skip_weekends, Boolean).label("skip_weekends"),
+            literal(OutboxStatus.PENDING.value, String).label("status"),
+            literal(0, Integer).label("attempts"),
+            literal(now, UTCDateTime()).label("created_at"),
+            *extra,
+        )
+        .select_from(owing)
+        .join(
+            Identity,
+            and_(Identity.member_id == owing.c.member_id, rank(Identity) < len(ranks)),
+        )
+        .where(not_(outranked))  # (a WHERE also keeps SQLite's ON CONFLICT unambiguous)
+    )
+
+
+_FANOUT_COLUMNS = (
+    "key",
+    "kind",
+    "member_id",
+    "platform",
+    "address",
+    "payload",
+    "deadline_ref",
+    "not_before",
+    "expires_at",
+    "skip_weekends",
+    "status",
+    "attempts",
+    "created_at",
+)
+
+
+def queue_fanout(session: Session, plan: Fanout, now: datetime) -> int:
+    """Queue a fan-out in one INSERT ... SELECT ... ON CONFLICT DO NOTHING; how many rows."""
+    source = _fanout_select(session, plan, now, preview=False)
+    factory = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = factory(_outbox).from_select(list(_FANOUT_COLUMNS), source)
+    statement = statement.on_conflict_do_nothing(index_elements=["key"])
+    # an INSERT's rowcount is kept only when asked for (SQLAlchemy 2 drops it otherwise)
+    result = session.connection().execute(statement.execution_options(preserve_rowcount=True))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def preview_fanout(
+    session: Session, plan: Fanout, now: datetime
+) -> list[tuple[NewMessage, str, list[str]]]:
+    """What `queue_fanout` would queue, with each member's name and units; nothing is written."""
+    rows = session.connection().execute(_fanout_select(session, plan, now, preview=True)).all()
+    return [
+        (
+            NewMessage(
+                key=r.key,
+                kind=r.kind,
+                member_id=r.member_id,
+                platform=Platform(r.platform).value,
+                address=r.address,
+                payload=list(r.payload),
+                not_before=plan.not_before,
+                expires_at=plan.expires_at,
+                skip_weekends=plan.skip_weekends,
+                deadline_ref=plan.deadline_ref,
+            ),
+            r.name,
+            sorted(r.units.split(SEPARATOR)),
+        )
+        for r in rows
+    ]
+
+
+def coordinators(
+    session: Session, platforms: Sequence[str], key: tuple[str, str]
+) -> list[Recipient]:
+    """Coordinators with an account on these platforms and no outbox message with the key."""
+    rows = session.execute(
+        select(
+            RoleGrant.member_id,
+            Member.name,
+            Member.locale,
+            Unit.name,
+            Unit.path,
+            Identity.platform,
+            Identity.external_id,
+        )
+        .select_from(RoleGrant)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .join(Member, Member.id == RoleGrant.member_id)
+        .join(
+            Identity,
+            and_(
+                Identity.member_id == RoleGrant.member_id,
+                Identity.platform.in_(_platforms(platforms)),
+            ),
+        )
+        .where(
+            RoleGrant.role == RoleName.COORDINATOR,
+            not_(exists().where(_outbox.c.key == _key(*key))),
+        )
+    ).all()
+    return [Recipient(r[0], r[1], r[2], r[3], r[4], Platform(r[5]).value, r[6]) for r in rows]
+
+
+def accounts(session: Session, member_id: int) -> list[tuple[str, str]]:
+    """A member's (platform, account id), the most recently added first."""
+    rows = session.execute(
+        select(Identity.platform, Identity.external_id)
+        .where(Identity.member_id == member_id)
+        .order_by(Identity.id.desc())
+    ).all()
+    return [(Platform(r[0]).value, r[1]) for r in rows]
+
+
+# --- the outbox ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to queue."""
+
+    key: str
+    kind: str
+    member_id: int
+    platform: str
+    address: str
+    payload: list[dict[str, Any]]
+    not_before: datetime
+    expires_at: datetime | None = None
+    skip_weekends: bool = False
+    deadline_ref: str | None = None
+
+
+def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime) -> int:
+    """Queue messages; a key queued before (by anyone) is left alone. Returns how many were new.
+
+    INSERT ... ON CONFLICT (key) DO NOTHING: the same message can never be queued twice,
+    even by two instances at the same moment.
+    """
+    if not messages:
+        return 0
+    factory = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        factory(_outbox).on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
+    )
+    values = [
+        {
+            "key": m.key,
+            "kind": m.kind,
+            "member_id": m.member_id,
+            "platform": m.platform,
+            "address": m.address,
+            "payload": m.payload,
+            "deadline_ref": m.deadline_ref,
+            "not_before": m.not_before,
+            "expires_at": m.expires_at,
+            "skip_weekends": m.skip_weekends,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    # RETURNING gives the rows really added (psycopg's executemany reports no rowcount).
+    return len(session.execute(statement, values).all())
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An outbox message claimed for sending."""
+
+    id: int
+    key: str
+    kind: str
+    member_id: int
+    platform: str
+    address: str
+    payload: list[dict[str, Any]]
+    attempts: int
+
+
+def claim(
+    session: Session,
+    platform: str,
+    now: datetime,
+    instance: str,
+    *,
+    weekend: bool,
+    limit: int = 1,
+) -> list[Claimed]:
+    """Take due messages of a platform and mark them `sending` (the caller commits at once).
+
+    On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so two instances never take
+    the same one; SQLite transactions are serialised (BEGIN IMMEDIATE) anyway.
+    """
+    o = _outbox.c
+    conditions = [
+        o.status == OutboxStatus.PENDING,
+        o.platform == platform,
+        o.not_before <= now,
+        or_(o.expires_at.is_(None), o.expires_at > now),
+    ]
+    if weekend:
+        conditions.append(o.skip_weekends.is_(False))
+    rows = session.execute(
+        select(o.id, o.key, o.kind, o.member_id, o.platform, o.address, o.payload, o.attempts)
+        .where(*conditions)
+        .order_by(o.not_before, o.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    session.execute(
+        update(_outbox)
+        .where(o.id.in_([r[0] for r in rows]))
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_by=instance,
+            claimed_at=now,
+            attempts=o.attempts + 1,
+        )
+    )
+    return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], list(r[6]), r[7] + 1) for r in rows]
+
+
+def mark_sent(session: Session, message_id: int, now: datetime) -> None:
+    """The platform took the message."""
+    session.execute(
+        update(_outbox)
+        .where(_outbox.c.id == message_id)
+        .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+    )
+
+
+def mark_retry(session: Session, message_id: int, not_before: datetime, error: str) -> None:
+    """The send failed for a passing reason: try again, not before the given time."""
+    session.execute(
+        update(_outbox)
+        .where(_outbox.c.id == message_id)
+        .values(status=OutboxStatus.PENDING, not_before=not_before, last_error=error[:500])
+    )
+
+
+def mark_failed(session: Session, message_id: int, error: str) -> None:
+    """The message cannot be delivered; the reason is shown to coordinators."""
+    session.execute(
+        update(_outbox)
+        .where(_outbox.c.id == message_id)
+        .values(status=OutboxStatus.FAILED, last_error=error[:500])
+    )
+
+
+def mark_uncertain(session: Session, message_id: int, error: str) -> None:
+    """Whether the message went out is unknown; it is not sent again."""
+    session.execute(
+        update(_outbox)
+        .where(_outbox.c.id == message_id)
+        .values(status=OutboxStatus.UNCERTAIN, last_error=error[:500])
+    )
+
+
+def recover_stale(session: Session, before: datetime, now: datetime) -> int:
+    """Messages still `sending` since before `before`: their sender died mid-call. Never resent."""
+    o = _outbox.c
+    result = session.execute(
+        update(_outbox)
+        .where(o.status == OutboxStatus.SENDING, o.claimed_at < before)
+        .values(
+            status=OutboxStatus.UNCERTAIN,
+            last_error=literal("sending was cut off; not sent again (checked ", String)
+            + literal(now.isoformat(timespec="seconds"), String)
+            + literal(")", String),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def expire(session: Session, now: datetime) -> int:
+    """Pending messages whose moment passed (a reminder after its deadline) will not go."""
+    o = _outbox.c
+    result = session.execute(
+        update(_outbox)
+        .where(o.status == OutboxStatus.PENDING, o.expires_at.is_not(None), o.expires_at <= now)
+        .values(status=OutboxStatus.EXPIRED)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def next_due(session: Session, platform: str) -> datetime | None:
+    """The earliest not_before of a platform's pending messages."""
+    o = _outbox.c
+    found: datetime | None = session.scalar(
+        select(func.min(o.not_before)).where(
+            o.status == OutboxStatus.PENDING, o.platform == platform
+        )
+    )
+    return found
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many outbox messages are in each status."""
+    rows = session.execute(select(_outbox.c.status, func.count()).group_by(_outbox.c.status)).all()
+    return {OutboxStatus(r[0]).value: int(r[1]) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A message that did not reach its member."""
+
+    member_id: int
+    name: str
+    kind: str
+    status: OutboxStatus
+    error: str | None
+    created_at: datetime
+
+
+def delivery_problems(session: Session, within: Sequence[str], since: datetime) -> list[Problem]:
+    """Failed and uncertain messages since `since` to members of units under `within`,
+    unless a later message to the same member went through."""
+    o = _outbox.c
+    later = _outbox.alias("later")
+    recovered = exists().where(
+        later.c.member_id == o.member_id,
+        later.c.status == OutboxStatus.SENT,
+        later.c.created_at > o.created_at,
+    )
+    in_scope = (
+        exists()
+        .where(RoleGrant.member_id == o.member_id)
+        .where(Unit.id == RoleGrant.unit_id)
+        .where(or_(*(Unit.path.startswith(p) for p in within)) if within else true())
+    )
+    rows = session.execute(
+        select(o.member_id, Member.name, o.kind, o.status, o.last_error, o.created_at)
+        .join(Member, Member.id == o.member_id)
+        .where(
+            o.status.in_((OutboxStatus.FAILED, OutboxStatus.UNCERTAIN)),
+            o.created_at >= since,
+            in_scope,
+            not_(recovered),
+        )
+        .order_by(o.created_at.desc(), o.id.desc())
+    ).all()
+    return [Problem(r[0], r[1], r[2], OutboxStatus(r[3]), r[4], r[5]) for r in rows]
+
+
+def pending_messages(session: Session, until: datetime) -> list[tuple[str, str, str, datetime]]:
+    """(key, platform, member name, not_before) of pending messages due by `until`."""
+    o = _outbox.c
+    rows = session.execute(
+        select(o.key, o.platform, Member.name, o.not_before)
+        .join(Member, Member.id == o.member_id)
+        .where(o.status == OutboxStatus.PENDING, o.not_before <= until)
+        .order_by(o.not_before, o.id)
+    ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def prune(
+    session: Session, *, messages_before: datetime, outbox_before: datetime
+) -> tuple[int, int]:
+    """Forget processed-message keys and finished outbox messages older than the given times.
+
+    A platform redelivers a message within hours (Telegram keeps updates 24 hours, WeCom
+    retries for seconds), so a key a month old protects nothing any more.
+    """
+    messages = session.execute(
+        delete(ProcessedMessage).where(ProcessedMessage.processed_at < messages_before)
+    )
+    outbox = session.execute(
+        delete(_outbox).where(_outbox.c.status.in_(FINAL), _outbox.c.created_at < outbox_before)
+    )
+    return (
+        int(getattr(messages, "rowcount", 0) or 0),
+        int(getattr(outbox, "rowcount", 0) or 0),
+    )
+
+
+# --- entries sent back for correction --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenReturn:
+    """An entry sent back and not corrected yet."""
+
+    id: int
+    entry_id: int
+    revision: int
+    comment: str
+    returned_by: int
+    returned_at: datetime
+
+
+def open_return(session: Session, entry_id: int) -> OpenReturn | None:
+    """The entry's return awaiting correction, if any."""
+    row = session.execute(
+        select(
+            EntryReturn.id,
+            EntryReturn.entry_id,
+            EntryReturn.revision,
+            EntryReturn.comment,
+            EntryReturn.returned_by,
+            EntryReturn.returned_at,
+        ).where(EntryReturn.entry_id == entry_id, EntryReturn.resolved_at.is_(None))
+    ).first()
+    return None if row is None else OpenReturn(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+def returned_entry_ids(session: Session, entry_ids: Sequence[int]) -> set[int]:
+    """Which of these entries are sent back and not corrected yet."""
+    if not entry_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(EntryReturn.entry_id).where(
+                EntryReturn.entry_id.in_(list(entry_ids)), EntryReturn.resolved_at.is_(None)
+            )
+        ).all()
+    )
+
+
+def add_return(
+    session: Session, entry_id: int, revision: int, comment: str, member_id: int, now: datetime
+) -> int:
+    """Record that an entry was sent back; return the return's id."""
+    row = EntryReturn(
+        entry_id=entry_id,
+        revision=revision,
+        comment=comment,
+        returned_by=member_id,
+        returned_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def resolve_return(session: Session, return_id: int, revision: int, now: datetime) -> None:
+    """The reporter saved a corrected version."""
+    session.execute(
+        update(EntryReturn)
+        .where(EntryReturn.id == return_id)
+        .values(resolved_at=now, resolved_revision=revision)
+    )
