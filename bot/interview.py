@@ -589,8 +589,10 @@ def _advance(ctx: Context, state: InterviewState, answered: str, prefix: str | N
         state.return_to_confirm = False
         state.history = [h for h in state.history if h != PICK]
     state.cursor = nxt
-    replies = (Reply(prefix), ask(ctx, state)) if prefix else (ask(ctx, state),)
-    return Step(state, replies)
+    question = ask(ctx, state)
+    if prefix:  # one message, not two: "已跳过。" above the next question
+        question = replace(question, text=f"{prefix}\n{question.text}")
+    return Step(state, (question,))
 
 
 def _next_in_order(ctx: Context, state: InterviewState, answered: str) -> str:

@@ -253,7 +253,9 @@ class TelegramBot:
             .token(token)
             .base_url(base_url)
             .base_file_url(base_file_url)
-            .request(JsonRequest(connection_pool_size=2 * SEND_SLOTS))
+            # Room for a batch's callback answers at once; a request waits for a free
+            # connection rather than failing after PTB's default of 1 s.
+            .request(JsonRequest(connection_pool_size=64, pool_timeout=30.0))
             .get_updates_request(JsonRequest(connection_pool_size=1))
             .rate_limiter(
                 PacedRateLimiter(

@@ -381,3 +381,13 @@ def test_group_messages(
     member = Chat(conversation, "钱进", clock, in_group=True)
     assert "私聊" in member.say("/report")
     assert member.say("大家好") == ""
+
+
+def test_a_skip_is_noted_above_the_next_question_in_one_message(staff_chat: Chat) -> None:
+    skip_at = [said for said, _ in HAPPY_PATH].index("/skip")
+    for said, _ in HAPPY_PATH[:skip_at]:
+        staff_chat.say(said)
+    staff_chat.say("/skip")
+    assert len(staff_chat.replies) == 1  # one notification on the phone, not two
+    assert staff_chat.replies[0].text.startswith("已跳过。\n")
+    assert "照片" in staff_chat.replies[0].text
