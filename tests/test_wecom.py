@@ -25,7 +25,9 @@ from bot.app import templates_dir
 from bot.conversation import Conversation
 from bot.org import create_invite
 from bot.reminders import start_choice
+from bot.scheduler import Background
 from bot.server import build_server
+from bot.settings import ReminderSettings
 from bot.summary.service import SummaryKit
 from bot.types import Choice, Incoming, Kind, Reply, SendFailed
 from bot.wecom.adapter import WecomBot
@@ -37,6 +39,7 @@ from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, free_port, register
 from tests.fakes.wecom_api import FakeWecom, Sent
 from tests.test_dialog import HAPPY_PATH
+from tests.test_reminders import at
 from tests.wecom_client import AES_KEY, TOKEN, WecomClient
 
 T = TypeVar("T")
@@ -516,3 +519,26 @@ def test_secrets_never_reach_the_logs(
     assert "access_token=***" in logged  # httpx's request lines were there, masked
     for secret in (fake.secret, TOKEN, AES_KEY, *fake.issued_tokens):
         assert secret not in logged
+
+
+def test_the_reminder_tick_reaches_a_member_on_wecom_and_its_button_starts_the_review(
+    li: Phone,
+    fake: FakeWecom,
+    running: RunningWecom,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+) -> None:
+    # The half-year review is due 25 June 18:00; on 20 June its 7-day step is the current one.
+    clock.now = at("2026-06-20 10:00")
+    background = Background(sessions, ReminderSettings(tick_seconds=3600), SHANGHAI, clock)
+    running.call(background.start({"wecom": running.bot}))  # ticks at once, as `huibao run`
+    try:
+        fake.wait_for_text(LI, "请在 2026年6月25日（周四） 18:00 前完成半年回顾")
+        # the long text goes first, then a card with the button
+        fake.wait_for(lambda: next((m for m in fake.messages_to(LI) if m.buttons), None), 10)
+        li.press("✍️ 开始回顾", "你觉得工作中还有哪些不足")
+        running.call(background._tick_job())  # a second tick in the same step sends nothing
+    finally:
+        running.call(background.stop())
+    reminders = [m for m in fake.sent if m.user == LI and "完成半年回顾" in m.text]
+    assert len(reminders) == 1
