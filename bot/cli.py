@@ -19,6 +19,7 @@ from bot.app import App, build
 from bot.figures import entry_line
 from bot.logs import secrets_of, setup_logging
 from bot.org import OrgError, create_invite, demo_org, load_org, parse_duration, read_org_file
+from bot.outbox import take_waiting
 from bot.periods import parse_period, period_of
 from bot.questionnaire import QuestionnaireError
 from bot.settings import Settings, SettingsError, load_settings
@@ -144,7 +145,14 @@ def shell(user: str) -> None:
 
 def _shell(app: App, user: str) -> None:
     files = app.settings.data_dir / "shell-files"
-    console = Shell(app.conversation, user, sys.stdout, app.clock, files_dir=files)
+    console = Shell(
+        app.conversation,
+        user,
+        sys.stdout,
+        app.clock,
+        files_dir=files,
+        notices=lambda: take_waiting(app.sessions, "shell", user, app.clock()),
+    )
     if sys.stdin.isatty():
         with contextlib.suppress(ImportError):  # Windows has no readline
             import readline  # noqa: F401  (line editing for input())

@@ -227,3 +227,22 @@ class Sender:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+
+def take_waiting(
+    sessions: sessionmaker[Session], platform: str, address: str, now: datetime
+) -> list[Reply]:
+    """Hand over every message waiting for one account now, marked sent at once.
+
+    For the local shell, whose person is at the keyboard: there is no network call that
+    could fail, so claiming and marking happen in one transaction. Quiet hours do not
+    apply to someone who is typing.
+    """
+    replies: list[Reply] = []
+    with transaction(sessions) as session:
+        for message in schedule.claim(
+            session, platform, now, "shell", weekend=False, limit=50, address=address
+        ):
+            replies.extend(replies_from_json(message.payload))
+            schedule.mark_sent(session, message.id, now)
+    return replies

@@ -60,8 +60,12 @@ class Shell:
         output: TextIO,
         clock: Callable[[], datetime],
         files_dir: Path | None = None,
+        notices: Callable[[], list[Reply]] | None = None,
     ) -> None:
         self._files_dir = files_dir
+        # What the bot sends on its own (an entry sent back, a coordinator's notice),
+        # shown after each line since a terminal has no push.
+        self._notices = notices
         self._conversation = conversation
         self._user = user
         self._output = output
@@ -79,7 +83,14 @@ class Shell:
             self._print(f"{BOT}> " + render(reply, saved).replace("\n", "\n      "))
         if replies:
             self._conversation.mark_sent(PLATFORM, [incoming.message_id])
+        self.show_notices()
         return replies
+
+    def show_notices(self) -> None:
+        """Print the messages the bot has for this person on its own initiative."""
+        for notice in self._notices() if self._notices is not None else []:
+            saved = self._save_files(notice)
+            self._print(f"{BOT}（通知）> " + render(notice, saved).replace("\n", "\n      "))
 
     def _save_files(self, reply: Reply) -> dict[str, Path]:
         """A terminal cannot show a document: write it to a folder and say where."""
@@ -112,6 +123,7 @@ class Shell:
     def run_interactive(self, read: Callable[[str], str]) -> None:
         """Read lines at a prompt until /quit or end of input."""
         self._print("汇报助手（本地试用）。输入 /help 查看命令，/quit 退出。")
+        self.show_notices()
         while True:
             try:
                 line = read(f"{YOU}> ")

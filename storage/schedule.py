@@ -708,6 +708,7 @@ def claim(
     *,
     weekend: bool,
     limit: int = 1,
+    address: str | None = None,
 ) -> list[Claimed]:
     """Take due messages of a platform and mark them `sending` (the caller commits at once).
 
@@ -723,6 +724,8 @@ def claim(
     ]
     if weekend:
         conditions.append(o.skip_weekends.is_(False))
+    if address is not None:  # one account's messages only
+        conditions.append(o.address == address)
     rows = session.execute(
         select(o.id, o.key, o.kind, o.member_id, o.platform, o.address, o.payload, o.attempts)
         .where(*conditions)

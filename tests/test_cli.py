@@ -74,6 +74,24 @@ def test_run_opens_the_shell_with_a_demo_member_who_can_report(env: dict[str, st
     assert "演示用户" in listing.output
 
 
+def test_in_the_shell_an_entry_sent_back_is_shown_fixed_and_reported_back(
+    env: dict[str, str],
+) -> None:
+    # The demo member is staff and coordinator of 新华社区: they send their own entry back.
+    script = REPORT_SCRIPT + "/return 1 请补充活动照片\n/edit 1\n1\n"
+    result = invoke(env, "run", input=script)
+    assert result.exit_code == 0, result.output
+    after_return = result.output.split("/return 1")[1]
+    notice = after_return.split("你> /edit 1")[0]
+    assert "汇报（通知）> " in notice and "理由：请补充活动照片" in notice
+    after_save = result.output.split("你> /edit 1")[1]
+    assert "已把新版本转给演示用户" in after_save
+    assert after_save.count("汇报（通知）> ") == 1  # the coordinator's copy of the new version
+    assert "已修改您退回的记录 #1（第 2 版）" in after_save
+    again = invoke(env, "shell", "--as", "demo", input="/mine\n")
+    assert "汇报（通知）" not in again.output  # each notice is shown once
+
+
 def _h1() -> bool:
     from datetime import datetime
     from zoneinfo import ZoneInfo
