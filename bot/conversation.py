@@ -8,6 +8,7 @@ was being handled.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -223,6 +224,9 @@ class Conversation:
     # -- dispatch -----------------------------------------------------------------------
 
     def _dispatch(self, session: Session, incoming: Incoming) -> tuple[Turn | None, list[Reply]]:
+        if "\x00" in incoming.text:
+            # No one types a NUL; PostgreSQL refuses it in any text it is compared with.
+            incoming = dataclasses.replace(incoming, text=incoming.text.replace("\x00", ""))
         member, state = repo.person_and_state(session, incoming.platform, incoming.user_id)
         locale = member.locale if member is not None else _locale(incoming.locale)
         if member is None and incoming.in_group:

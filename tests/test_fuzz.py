@@ -757,6 +757,8 @@ ODD_INPUTS = [
     "/summary 0000H1",  # the year 0 has no dates
     "/deadline set demo-xinhua 0000H1 reflection 2026-06-30 18:00",
     "/deadline set demo-xinhua 9999H2 entry 9999-12-31",  # a due date past the calendar
+    "/summary \x00",  # PostgreSQL refuses a NUL in text it compares
+    "/start AB\x00CDEFG",
 ]
 
 
