@@ -411,6 +411,19 @@ class ProcessedMessage(Base):
     sent_at: Mapped[datetime | None]
 
 
+class ReceivedMessage(Base):
+    """A platform message answered before it was processed (a WeCom callback whose work
+    outlasted the platform's answer deadline): kept until processed, so a crash between the
+    answer and the commit loses nothing. The platform will not deliver it again."""
+
+    __tablename__ = "received_messages"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)  # the message as the adapter read it
+
+
 __all__ = [
     "Base",
     "ConversationState",
@@ -428,6 +441,7 @@ __all__ = [
     "Platform",
     "ProcessedMessage",
     "QuestionnaireVersion",
+    "ReceivedMessage",
     "Reflection",
     "Requirement",
     "RoleGrant",

@@ -24,6 +24,7 @@ from storage.models import (
     Platform,
     ProcessedMessage,
     QuestionnaireVersion,
+    ReceivedMessage,
     Reflection,
     RoleGrant,
     RoleName,
@@ -93,6 +94,42 @@ def mark_sent(session: Session, platform: str, keys: Sequence[str]) -> None:
     """Note that the replies to these messages went out, and drop their copies."""
     if keys:
         session.execute(_MARK_SENT, {"sent_platform": platform, "keys": list(keys), "at": utcnow()})
+
+
+def keep_received(
+    session: Session, platform: str, key: str, body: dict[str, Any], now: datetime
+) -> None:
+    """Keep a message that was answered before it was processed (once per key)."""
+    _insert_ignoring_conflicts(
+        session,
+        ReceivedMessage,
+        {"platform": platform, "message_key": key, "received_at": now, "body": body},
+    )
+
+
+def drop_received(session: Session, platform: str, key: str) -> None:
+    """Forget a kept message: it was processed."""
+    session.execute(
+        delete(ReceivedMessage).where(
+            ReceivedMessage.platform == platform, ReceivedMessage.message_key == key
+        )
+    )
+
+
+def waiting_received(
+    session: Session, platform: str, received_before: datetime, limit: int = 200
+) -> list[tuple[str, dict[str, Any]]]:
+    """(key, body) of kept messages not processed yet: a crash came between."""
+    rows = session.execute(
+        select(ReceivedMessage.message_key, ReceivedMessage.body)
+        .where(
+            ReceivedMessage.platform == platform,
+            ReceivedMessage.received_at < received_before,
+        )
+        .order_by(ReceivedMessage.received_at)
+        .limit(limit)
+    ).all()
+    return [(str(key), dict(body)) for key, body in rows]
 
 
 # --- members and units ---------------------------------------------------------------

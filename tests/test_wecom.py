@@ -5,6 +5,7 @@ client (tests/wecom_client.py). SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 import threading
@@ -30,11 +31,13 @@ from bot.server import build_server
 from bot.settings import ReminderSettings
 from bot.summary.service import SummaryKit
 from bot.types import Choice, Incoming, Kind, Reply, SendFailed
-from bot.wecom.adapter import WecomBot
+from bot.wecom.adapter import WecomBot, message_key
 from bot.wecom.api import WecomApi
+from bot.wecom.callback import CallbackMessage
 from bot.wecom.crypto import WecomCrypto
+from storage import repo
 from storage.db import transaction
-from storage.models import Entry, ProcessedMessage, Requirement, RoleName
+from storage.models import Entry, ProcessedMessage, ReceivedMessage, Requirement, RoleName
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, free_port, register
 from tests.fakes.wecom_api import FakeWecom, Sent
@@ -63,6 +66,7 @@ class RunningWecom:
         member_limit: tuple[int, float] = FAST,
         sweep_after: float = 30.0,
         sweep_every: float = 3600.0,
+        answer_within: float = 3.0,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/wecom/callback"
@@ -82,6 +86,7 @@ class RunningWecom:
             member_limit=member_limit,
             sweep_after=sweep_after,
             sweep_every=sweep_every,
+            answer_within=answer_within,
         )
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -422,6 +427,71 @@ def test_replies_committed_before_a_crash_are_sent_at_the_next_start(
         fake.wait_for_text(LI, "还没有上报记录")
         time.sleep(0.3)
         assert len(fake.messages_to(LI)) == 1
+    finally:
+        again.stop()
+
+
+def _kept(sessions: sessionmaker[Session]) -> list[str]:
+    with transaction(sessions) as session:
+        return list(session.scalars(select(ReceivedMessage.message_key)).all())
+
+
+def test_a_callback_answered_before_it_was_processed_is_kept_until_it_is(
+    leader_conversation: Conversation,
+    fake: FakeWecom,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    demo_org: None,
+) -> None:
+    register(sessions, "李华", "demo-xinhua", platform="wecom", external_id=LI)
+    running = RunningWecom(leader_conversation, fake, sessions, tmp_path, answer_within=0.2)
+    hold = asyncio.Lock()
+    try:
+
+        async def busy() -> None:  # the member's earlier message is still being handled
+            await hold.acquire()
+            running.bot._locks[LI] = hold
+
+        running.call(busy())
+        with httpx.Client(timeout=15) as http:
+            client = WecomClient(
+                running.url, corp_id=fake.corp_id, agent_id=fake.agent_id, http=http
+            )
+            assert client.text(LI, "/mine").status_code == 200  # answered after 0.2 s
+        assert fake.messages_to(LI) == []  # not processed yet
+        assert len(_kept(sessions)) == 1  # WeCom will not call again: kept
+        running.call(_release(hold))
+        fake.wait_for_text(LI, "还没有上报记录")
+        fake.wait_for(lambda: not _kept(sessions) or None, 5)  # processed: forgotten
+    finally:
+        running.stop()
+
+
+async def _release(lock: asyncio.Lock) -> None:
+    lock.release()
+
+
+def test_a_callback_answered_but_not_processed_before_a_crash_is_processed_at_the_next_start(
+    leader_conversation: Conversation,
+    fake: FakeWecom,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    demo_org: None,
+) -> None:
+    register(sessions, "李华", "demo-xinhua", platform="wecom", external_id=LI)
+    # answered and kept; the process died before processing it
+    message = CallbackMessage(fake.corp_id, LI, int(time.time()), "text", "8765", "/mine")
+    with transaction(sessions) as session:
+        repo.keep_received(
+            session, "wecom", message_key(message), dataclasses.asdict(message), datetime.now(UTC)
+        )
+    time.sleep(0.05)
+    again = RunningWecom(leader_conversation, fake, sessions, tmp_path, sweep_after=0)
+    try:
+        fake.wait_for_text(LI, "还没有上报记录")
+        fake.wait_for(lambda: not _kept(sessions) or None, 5)
+        time.sleep(0.3)
+        assert len(fake.messages_to(LI)) == 1  # once
     finally:
         again.stop()
 

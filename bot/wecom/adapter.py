@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import re
@@ -41,6 +42,8 @@ from bot.wecom import redelivery
 from bot.wecom.api import TooLarge, WecomApi, WecomError
 from bot.wecom.callback import CallbackMessage, MalformedXml, parse_envelope, parse_message
 from bot.wecom.crypto import CryptoError, WecomCrypto
+from storage import repo
+from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +219,9 @@ class WecomBot:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._last_send: dict[str, asyncio.Future[None]] = {}
         self._in_flight: set[str] = set()
+        # Keys of messages answered before they were processed, kept in the database
+        # (storage: received_messages) until they are.
+        self._kept: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         # task_id -> {button key: label}, to show the pressed label on the card afterwards
         self._labels: OrderedDict[str, dict[str, str]] = OrderedDict()
@@ -334,19 +340,40 @@ class WecomBot:
         key = message_key(message)
         if key in self._in_flight:
             return _received()  # WeCom's retry of a callback still being handled
+        done = self._start_work(message, key, meaning)
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(done), self._answer_within)
+        except TimeoutError:
+            # WeCom will not call again once answered: keep the message until it is
+            # processed, so that a crash in between loses nothing (the sweep takes it up).
+            self._kept.add(key)
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._keep, key, dataclasses.asdict(message)
+            )
+            log.info("WeCom callback %s still being handled; kept and answered", key)
+            return _received()
+        if outcome == _Outcome.RETRY:
+            return PlainTextResponse("retry later", status_code=503)
+        return _received()
+
+    def _start_work(
+        self, message: CallbackMessage, key: str, meaning: tuple[Kind, str]
+    ) -> asyncio.Future[str]:
+        """Process a message in a task of its own; the future tells when it was processed."""
         self._in_flight.add(key)
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._work(message, key, meaning, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        try:
-            outcome = await asyncio.wait_for(asyncio.shield(done), self._answer_within)
-        except TimeoutError:
-            log.info("WeCom callback %s still being handled; answered", key)
-            return _received()
-        if outcome == _Outcome.RETRY:
-            return PlainTextResponse("retry later", status_code=503)
-        return _received()
+        return done
+
+    def _keep(self, key: str, body: dict[str, Any]) -> None:
+        with transaction(self._sessions) as session:
+            repo.keep_received(session, PLATFORM, key, body, datetime.now(UTC))
+
+    def _forget(self, key: str) -> None:
+        with transaction(self._sessions) as session:
+            repo.drop_received(session, PLATFORM, key)
 
     async def _work(
         self,
@@ -368,6 +395,9 @@ class WecomBot:
                 outcome = await loop.run_in_executor(
                     self._executor, self._conversation.process, incoming
                 )
+                if key in self._kept:  # processed now (or found processed before)
+                    await loop.run_in_executor(self._executor, self._forget, key)
+                    self._kept.discard(key)
                 done.set_result(_Outcome.PROCESSED)
                 turn = self._take_turn(user)
             async with self._sending(turn):
@@ -558,6 +588,7 @@ class WecomBot:
                 processed_after=now - timedelta(days=1),
             ),
         )
+        await self._resume_kept(now - timedelta(seconds=age))
         handled = 0
         for key, replies in pending:
             if key in self._in_flight:
@@ -574,6 +605,26 @@ class WecomBot:
                         self._executor, self._conversation.mark_sent, PLATFORM, [key]
                     )
         return handled
+
+    async def _resume_kept(self, received_before: datetime) -> None:
+        """Process the messages answered before a crash could process them."""
+        loop = asyncio.get_running_loop()
+
+        def waiting() -> list[tuple[str, dict[str, Any]]]:
+            with transaction(self._sessions) as session:
+                return repo.waiting_received(session, PLATFORM, received_before)
+
+        for key, body in await loop.run_in_executor(self._executor, waiting):
+            if key in self._in_flight:
+                continue
+            message = CallbackMessage(**body)
+            meaning = _meaning(message)
+            self._kept.add(key)
+            if meaning is None:  # cannot happen for a kept message; do not keep it forever
+                await loop.run_in_executor(self._executor, self._forget, key)
+                continue
+            log.info("processing WeCom message %s, answered before a restart", key)
+            self._start_work(message, key, meaning)
 
 
 def message_key(message: CallbackMessage) -> str:
