@@ -150,11 +150,6 @@ def entries_text(
     return "\n".join(lines)
 
 
-def recent_entries_text(session: Session, scope: Scope, locale: str) -> str:
-    """The latest entries of the units in scope, each with its figures and reporter."""
-    return entries_text(recent_entries(session, scope), locale)
-
-
 def status_report(
     session: Session, scope: Scope, now: datetime, zone: ZoneInfo, locale: str
 ) -> str:

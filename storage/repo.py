@@ -90,6 +90,35 @@ def unsent_replies(session: Session, platform: str, key: str) -> list[dict[str, 
     return list(row[0] or [])
 
 
+def unsent_since(
+    session: Session,
+    platform: str,
+    *,
+    processed_before: datetime,
+    processed_after: datetime,
+    limit: int = 200,
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(key, replies) of messages processed in the window whose replies were never sent.
+
+    For a platform that does not deliver a message again once it was answered (WeCom):
+    replies lost between the commit and the send (a crash, the API unreachable) are found
+    here and sent later.
+    """
+    m = _messages.c
+    rows = session.execute(
+        select(m.message_key, m.replies)
+        .where(
+            m.platform == platform,
+            m.sent_at.is_(None),
+            m.processed_at < processed_before,
+            m.processed_at > processed_after,
+        )
+        .order_by(m.processed_at)
+        .limit(limit)
+    ).all()
+    return [(str(key), list(replies or [])) for key, replies in rows]
+
+
 def mark_sent(session: Session, platform: str, keys: Sequence[str]) -> None:
     """Note that the replies to these messages went out, and drop their copies."""
     if keys:

@@ -37,8 +37,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.conversation import Conversation
-from bot.types import Choice, Incoming, Kind, Photo, Reply, SendFailed
-from bot.wecom import redelivery
+from bot.types import Choice, Incoming, Kind, Photo, Reply, SendFailed, replies_from_json
 from bot.wecom.api import TooLarge, WecomApi, WecomError
 from bot.wecom.callback import CallbackMessage, MalformedXml, parse_envelope, parse_message
 from bot.wecom.crypto import CryptoError, WecomCrypto
@@ -579,20 +578,23 @@ class WecomBot:
         age = self._sweep_after if after is None else after
         now = datetime.now(UTC)  # processed_at is stamped with the real time
         loop = asyncio.get_running_loop()
-        pending = await loop.run_in_executor(
-            self._executor,
-            lambda: redelivery.unsent(
-                self._sessions,
-                PLATFORM,
-                processed_before=now - timedelta(seconds=age),
-                processed_after=now - timedelta(days=1),
-            ),
-        )
+
+        def unsent() -> list[tuple[str, list[dict[str, Any]]]]:
+            with transaction(self._sessions) as session:
+                return repo.unsent_since(
+                    session,
+                    PLATFORM,
+                    processed_before=now - timedelta(seconds=age),
+                    processed_after=now - timedelta(days=1),
+                )
+
+        pending = await loop.run_in_executor(self._executor, unsent)
         await self._resume_kept(now - timedelta(seconds=age))
         handled = 0
-        for key, replies in pending:
+        for key, stored in pending:
             if key in self._in_flight:
                 continue
+            replies = replies_from_json(stored)
             user = key.split("/", 1)[0]
             async with self._sending(self._take_turn(user)):
                 delivered = True
