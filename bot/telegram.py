@@ -47,6 +47,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import HTTPXRequest, RequestData
 
+from bot import types
 from bot.conversation import Conversation, Outcome
 from bot.types import Incoming, Kind, Photo, Reply, SendFailed
 
@@ -184,17 +185,8 @@ def _given(value: Any, default: float | None) -> float | None:
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split a long text into messages under Telegram's limit, at line breaks if possible."""
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-        parts.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n")
-    parts.append(rest)
-    return [p for p in parts if p] or [""]
+    """Split a long text into messages under Telegram's limit (characters)."""
+    return types.split_text(text, limit)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

@@ -75,6 +75,29 @@ class Reply:
     image: Document | None = None  # a picture to show (a chart), sent as a photo
 
 
+def split_text(text: str, limit: int, *, in_bytes: bool = False) -> list[str]:
+    """Split a text into messages of at most `limit` characters (or UTF-8 bytes), at line
+    breaks where possible: what one reply becomes on a platform with a length limit."""
+
+    def size(part: str) -> int:
+        return len(part.encode()) if in_bytes else len(part)
+
+    def fitting(part: str) -> int:  # how many leading characters fit in the limit
+        return len(part.encode()[:limit].decode(errors="ignore")) if in_bytes else limit
+
+    parts: list[str] = []
+    rest = text
+    while size(rest) > limit:
+        fit = fitting(rest)
+        cut = rest.rfind("\n", 0, fit)
+        if cut <= 0:
+            cut = fit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    parts.append(rest)
+    return [p for p in parts if p] or [""]
+
+
 def _file_to_json(file: Document | None) -> dict[str, str] | None:
     if file is None:
         return None

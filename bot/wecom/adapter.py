@@ -36,6 +36,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import types
 from bot.conversation import Conversation
 from bot.types import Choice, Incoming, Kind, Photo, Reply, SendFailed, replies_from_json
 from bot.wecom.api import TooLarge, WecomApi, WecomError
@@ -77,23 +78,8 @@ Step = tuple[Literal["text"], str] | tuple[Literal["card"], Card]
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split a text into messages of at most `limit` UTF-8 bytes, at line breaks if possible."""
-    parts: list[str] = []
-    rest = text
-    while len(rest.encode()) > limit:
-        cut = _fitting_chars(rest, limit)
-        line_break = rest.rfind("\n", 0, cut)
-        if line_break > 0:
-            cut = line_break
-        parts.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n")
-    parts.append(rest)
-    return [p for p in parts if p] or [""]
-
-
-def _fitting_chars(text: str, limit: int) -> int:
-    """How many leading characters of `text` fit in `limit` bytes."""
-    return len(text.encode()[:limit].decode(errors="ignore"))
+    """Split a text into messages of at most `limit` UTF-8 bytes (WeCom counts bytes)."""
+    return types.split_text(text, limit, in_bytes=True)
 
 
 def plan(reply: Reply) -> list[Step]:
