@@ -7,7 +7,6 @@ sends the replies; when a step returns a `Draft`, it stores the entry.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -31,6 +30,7 @@ from bot.parsing import (
     to_unit,
 )
 from bot.questionnaire import Question, Questionnaire, QuestionType, Role
+from bot.text import clean_text
 from bot.types import Choice, Incoming, Kind, Reply
 
 AREA = "area"
@@ -555,14 +555,6 @@ def _match_choice(ctx: Context, incoming: Incoming, options: list[tuple[str, str
 
 def _is_keep(incoming: Incoming) -> bool:
     return incoming.text == KEEP or _word(incoming) in ("保持不变", "不变", "keep")
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
-
-
-def clean_text(raw: str) -> str:
-    """Drop control and zero-width characters, keeping line breaks and full-width punctuation."""
-    return _CONTROL.sub("", raw.replace("\r\n", "\n")).strip()
 
 
 def normalise_word(raw: str) -> str:

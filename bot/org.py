@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation import new_invite_code
+from bot.text import clean_text
 from storage import repo
 from storage.models import Invite, RoleName, Unit
 
@@ -33,6 +34,14 @@ class UnitSpec(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     kind: str = Field(min_length=1, max_length=20)
     children: list[UnitSpec] = []
+
+    @field_validator("name", "kind")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        cleaned = clean_text(value)
+        if not cleaned:
+            raise ValueError("must have visible text")
+        return cleaned
 
     @field_validator("children", mode="before")
     @classmethod
