@@ -2,39 +2,120 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from storage import repo
+
 log = logging.getLogger(__name__)
 
 MAX_UPDATE_BYTES = 1_000_000
 
 
-def _database_ok(engine: Engine) -> bool:
+LOCK_WAIT = 2.0  # seconds the health check's write waits for a lock
+HEALTH_TIMEOUT = 5.0  # seconds: /healthz answers within this, whatever the database does
+
+
+def _short(error: BaseException) -> str:
+    """An error on one line, for a warning (SQL parameters are hidden by the engine)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}"[:300]
+
+
+@contextmanager
+def _waiting_at_most(connection: Connection, seconds: float) -> Iterator[None]:
+    """On SQLite, wait at most `seconds` for the write lock (the engine's default is 30 s)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    cursor = connection.connection.cursor()
     try:
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception:
-        log.exception("health check: database unreachable")
-        return False
-    return True
+        cursor.execute("PRAGMA busy_timeout")
+        (before,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={int(before)}")
+    finally:
+        cursor.close()
 
 
-def health_route(engine: Engine) -> Route:
-    """GET /healthz: 200 when the database answers, 503 otherwise."""
+def _read(connection: Connection) -> None:
+    """A plain read on the driver's connection: no transaction, so no write lock on SQLite."""
+    raw = connection.connection
+    cursor = raw.cursor()
+    try:
+        cursor.execute("select 1")
+        cursor.fetchall()
+    finally:
+        cursor.close()
+        raw.rollback()
+
+
+def _write(connection: Connection, lock_wait: float) -> None:
+    with Session(bind=connection) as session:
+        if connection.dialect.name == "postgresql":
+            wait = int(lock_wait * 1000)
+            session.execute(text(f"SET LOCAL lock_timeout = {wait}"))
+            session.execute(text(f"SET LOCAL statement_timeout = {wait * 2}"))
+        repo.probe_write(session, datetime.now(UTC))
+        session.commit()
+
+
+def database_state(engine: Engine, lock_wait: float = LOCK_WAIT) -> str:
+    """'ok'; 'not writable' when it answers a read but refuses (or stalls) a write; or
+    'unreachable'.
+
+    The write is real: a row inserted and deleted in a committed transaction (see
+    `repo.probe_write`), waiting at most `lock_wait` seconds for a lock.
+    """
+    try:
+        with engine.connect() as connection, _waiting_at_most(connection, lock_wait):
+            try:
+                _read(connection)
+            except Exception as error:
+                log.warning("health check: database unreachable (%s)", _short(error))
+                return "unreachable"
+            try:
+                _write(connection, lock_wait)
+            except Exception as error:
+                log.warning("health check: database refuses writes (%s)", _short(error))
+                return "not writable"
+    except Exception as error:
+        log.warning("health check: database unreachable (%s)", _short(error))
+        return "unreachable"
+    return "ok"
+
+
+def health_route(
+    engine: Engine, *, lock_wait: float = LOCK_WAIT, timeout: float = HEALTH_TIMEOUT
+) -> Route:
+    """GET /healthz: 200 when the database takes a write, 503 otherwise (within `timeout`)."""
 
     async def healthz(_request: Request) -> Response:
-        if await run_in_threadpool(_database_ok, engine):
+        try:
+            state = await asyncio.wait_for(
+                run_in_threadpool(database_state, engine, lock_wait), timeout
+            )
+        except TimeoutError:
+            log.warning("health check: no answer from the database within %.0f s", timeout)
+            state = "no answer"
+        if state == "ok":
             return JSONResponse({"status": "ok", "database": "ok"})
-        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "error", "database": state}, status_code=503)
 
     return Route("/healthz", healthz, methods=["GET"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,6 +160,21 @@ def waiting_received(
         .limit(limit)
     ).all()
     return [(str(key), dict(body)) for key, body in rows]
+
+
+def probe_write(session: Session, now: datetime) -> None:
+    """Write a row and delete it again, for a health check; raises if writes are refused.
+
+    The caller commits: a rolled-back write never leaves SQLite's page cache, so it cannot
+    notice a full disk (measured: with the files unable to grow, a rolled-back INSERT
+    passes, a committed one fails). The pair leaves nothing behind for anyone to see.
+    """
+    key = f"probe-{uuid.uuid4().hex}"
+    table = ReceivedMessage
+    session.execute(
+        insert(table).values(platform="healthz", message_key=key, received_at=now, body={})
+    )
+    session.execute(delete(table).where(table.platform == "healthz", table.message_key == key))
 
 
 # --- members and units ---------------------------------------------------------------
@@ -542,11 +558,20 @@ def add_reflections(
     kind: str,
     texts: Sequence[str],
     now: datetime,
+    *,
+    in_review: bool = False,
 ) -> None:
-    """Store reflection points (kind "shortcoming" or "plan")."""
+    """Store reflection points (kind "shortcoming" or "plan"); `in_review` for points a
+    coordinator adds to the summary, which are not their own answer to the round."""
     session.add_all(
         Reflection(
-            member_id=member_id, unit_id=unit_id, period=period, kind=kind, text=t, created_at=now
+            member_id=member_id,
+            unit_id=unit_id,
+            period=period,
+            kind=kind,
+            text=t,
+            created_at=now,
+            added_in_review=in_review,
         )
         for t in texts
     )
