@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import coordination, interview, reflection, schedule_chat
+from bot import coordination, interview, outbox, reflection, schedule_chat
 from bot.figures import entry_line
 from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
@@ -51,8 +51,14 @@ INVITE_CODE = re.compile(r"^[A-HJ-NP-Z2-9]{8}$")
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 NAME_MAX = 30
 
-GROUP_COMMANDS = frozenset({"status", "entries", "summary", "closing", "help", "start"})
+# Commands answered in a group chat. /summary is too, but its document goes to the asker's
+# private chat: a summary posted into a group can be forwarded anywhere.
+GROUP_COMMANDS = frozenset({"status", "entries", "summary", "help", "start"})
 LEADER_COMMANDS = frozenset({"status", "entries"})
+# Commands that work only in a private chat; in a group they get a pointer there.
+PRIVATE_COMMANDS = frozenset(
+    {"closing", "return", "deadline", "mine", "edit", "delete", "reflect", "lang"}
+)
 
 KIND_INTERVIEW = "interview"
 KIND_JOIN = "join"
@@ -250,8 +256,12 @@ class Conversation:
         if incoming.in_group:
             if command is None:
                 return []
+            if command.name == "summary":
+                return self._summary_privately(turn, command.argument)
             if command.name in GROUP_COMMANDS:
                 return self._command(turn, command)
+            if command.name in PRIVATE_COMMANDS:
+                return [Reply(turn.t("group_private_only"))]
             return [Reply(turn.t("group_use_private"))]
         if command is not None:
             return self._command(turn, command)
@@ -461,6 +471,25 @@ class Conversation:
         replies.append(Reply(turn.t("summary_file", gaps=len(summary.gaps)), document=document))
         return replies
 
+    def _summary_privately(self, turn: Turn, argument: str) -> list[Reply]:
+        """/summary asked in a group: the document goes to the asker's private chat."""
+        assert turn.member is not None
+        replies = self._summary(turn, argument)
+        if not any(r.document is not None for r in replies):
+            return replies  # a refusal or a usage hint, which reveals nothing
+        incoming = turn.incoming
+        queued = outbox.queue_for_member(
+            turn.session,
+            turn.member.id,
+            key=f"summary:{incoming.platform}:{incoming.user_id}:{incoming.message_id}"[:200],
+            kind="summary",
+            replies=replies,
+            now=self._clock(),
+            prefer=incoming.platform,
+        )
+        key = "summary_sent_privately" if queued else "summary_no_private_chat"
+        return [Reply(turn.t(key, name=turn.member.name))]
+
     # -- the reflection round ----------------------------------------------------------
 
     def _start_reflect(self, turn: Turn) -> list[Reply]:
@@ -531,7 +560,14 @@ class Conversation:
             if kind is None or not texts:
                 return [Reply(turn.t("closing_help"))]
             repo.add_reflections(
-                turn.session, turn.member.id, unit.id, period, kind, texts, self._clock()
+                turn.session,
+                turn.member.id,
+                unit.id,
+                period,
+                kind,
+                texts,
+                self._clock(),
+                in_review=True,
             )
             points = reflection.merged(turn.session, unit, period)
         elif action:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from bot.text import clean_text
 from storage import repo
 from storage.models import Unit
 
@@ -28,7 +29,7 @@ def split_points(text: str) -> list[str]:
     """Split an answer into points: by line, semicolon or full stop; drop list numbering."""
     points = []
     for piece in _SPLIT.split(text):
-        point = _NUMBERING.sub("", piece).strip().rstrip("。；;，,").strip()
+        point = clean_text(_NUMBERING.sub("", piece)).rstrip("。；;，,").strip()
         if point and any(ch.isalnum() for ch in point):
             points.append(point[:MAX_POINT])
     return points

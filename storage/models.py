@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -308,6 +309,9 @@ class Reflection(Base):
     # A coordinator may take a point out of the summary; it is kept, marked.
     dropped_at: Mapped[datetime | None]
     dropped_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # A point a coordinator added while reviewing the summary (/closing add): material for
+    # the summary, not the coordinator's own answer to the round.
+    added_in_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class Requirement(enum.StrEnum):

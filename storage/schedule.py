@@ -253,7 +253,9 @@ class Coverage:
         """SQL, correlated to a role grant: its holder has done what is asked."""
         if self.requirement is Requirement.REFLECTION:
             return exists().where(
-                Reflection.member_id == RoleGrant.member_id, Reflection.period == self.period
+                Reflection.member_id == RoleGrant.member_id,
+                Reflection.period == self.period,
+                Reflection.added_in_review.is_(False),
             )
         return exists().where(
             Entry.member_id == RoleGrant.member_id,

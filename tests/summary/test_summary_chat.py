@@ -149,3 +149,47 @@ def test_the_reflection_round_feeds_the_closing_sections(
     assert "一是开展“我们的节日”系列活动。二是培育一支社区文艺队伍。" in preview
     assert "【待补充：存在的不足】" not in preview
     assert "只有社区或街道负责人可以用" in Chat(leader_conversation, "王强", clock).say("/closing")
+
+
+def test_in_a_group_the_summary_is_sent_privately_and_closing_is_private(
+    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    from sqlalchemy import select
+
+    from storage.models import OutboxMessage as Outbox
+
+    register(sessions, "李华", "demo-xinhua")
+    register(sessions, "周主任", "demo-street", RoleName.COORDINATOR, platform="telegram")
+    play(Chat(leader_conversation, "李华", clock), HAPPY_PATH)
+    group = Chat(leader_conversation, "周主任", clock, platform="telegram", in_group=True)
+    answer = group.say("/summary")
+    assert "已私信发给你" in answer
+    assert "和平街道2026年上半年文化工作总结" not in answer  # nothing of it in the group
+    assert all(r.document is None and r.image is None for r in group.replies)
+    with sessions() as session:
+        queued = session.scalars(select(Outbox).where(Outbox.kind == "summary")).one()
+    assert queued.platform == "telegram" and queued.address == "周主任"  # the private chat
+    documents = [item["document"] for item in queued.payload if item["document"]]
+    assert [d["filename"] for d in documents] == ["和平街道2026年上半年文化工作总结.docx"]
+
+    assert "私聊" in group.say("/closing")
+    assert "私聊" in group.say("/closing add 不足 形式单一")
+    # a refusal in a group stays a plain answer, and queues nothing
+    assert "只有社区或街道负责人" in Chat(
+        leader_conversation, "李华", clock, in_group=True
+    ).say("/summary")
+
+
+def test_a_point_added_in_review_is_not_the_coordinators_own_review(
+    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    register(sessions, "周主任", "demo-xinhua", RoleName.COORDINATOR)
+    boss = Chat(leader_conversation, "周主任", clock)
+    assert "宣传阵地利用不充分" in boss.say("/closing add 不足 宣传阵地利用不充分")
+    review = next(line for line in boss.say("/status").splitlines() if "已完成" in line)
+    assert "已完成 0/1 人" in review and "⏳ 周主任" in review  # still owes their own review
+    boss.say("/reflect")
+    boss.say("人手不够")
+    boss.say("/skip")
+    review = next(line for line in boss.say("/status").splitlines() if "已完成" in line)
+    assert "已完成 1/1 人" in review
