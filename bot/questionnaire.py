@@ -9,6 +9,13 @@ highlights, photos).
 Each question carries a :class:`Role` that tells the rest of the system what its answer
 means (the activity's title, its dates, a figure for the summary, ...).
 
+A count question declares the everyday measure words it accepts besides its unit and what
+one of each is worth (``measures``: 人/名/个 for 人次, 个小时/钟头 for 小时, 元 as 0.0001 万元),
+and the words that name it in a sentence or a ledger label (``cues``: 志愿者, 参演, 观众).
+An area declares the words that suggest it (``keywords``: 汇演, 广场舞 for 文体活动). The
+extractor (:mod:`bot.parsing.extract`) and the ledger read figures through
+:meth:`Question.convert` and :func:`match_figure`.
+
 All models are frozen and validate themselves, so a questionnaire built in code is checked
 exactly like one loaded from YAML. :func:`load_questionnaire` turns every problem (YAML
 syntax, unknown fields, a count without a unit, duplicate ids, a missing title question ...)
@@ -20,7 +27,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Final, Self
 
@@ -35,8 +44,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bot.parsing.counts import Count, CountError, parse_count
+from bot.parsing.numerals import NUMERAL_CHARS
+from bot.parsing.units import UnitMismatch, accepted_units, convert
+
 __all__ = [
     "Area",
+    "Measure",
     "Question",
     "QuestionType",
     "Questionnaire",
@@ -44,6 +58,7 @@ __all__ = [
     "Role",
     "load_questionnaire",
     "load_questionnaires",
+    "match_figure",
 ]
 
 
@@ -99,6 +114,8 @@ ROLE_TYPES: Final[Mapping[Role, frozenset[QuestionType]]] = {
 
 MAX_CHOICE_LENGTH: Final = 20
 MAX_LABEL_LENGTH: Final = 20
+MAX_MEASURE_LENGTH: Final = 4
+MAX_WORD_LENGTH: Final = 12  # a cue or a keyword
 
 _IDENT_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
 
@@ -109,11 +126,36 @@ Label = Annotated[
 ]
 
 
+Word = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_WORD_LENGTH)
+]
+
+
 def _quoted_values(values: Iterable[str], last: str = "and") -> str:
     quoted = [f"'{v}'" for v in values]
     if len(quoted) <= 1:
         return "".join(quoted)
     return f"{', '.join(quoted[:-1])} {last} {quoted[-1]}"
+
+
+class Measure(BaseModel):
+    """A measure word a count question accepts, and how many of its unit one of it is.
+
+    In YAML a plain word means a factor of 1 (``人``); a conversion is written as a mapping
+    (``{word: 元, factor: 0.0001}`` for a question in 万元).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    word: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MEASURE_LENGTH)
+    ]
+    factor: Decimal = Field(default=Decimal(1), gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_word_alone(cls, data: Any) -> Any:
+        return {"word": data} if isinstance(data, str) else data
 
 
 class Question(BaseModel):
@@ -132,6 +174,8 @@ class Question(BaseModel):
     example: NonEmptyText | None = None
     max_length: int = Field(default=500, ge=1, le=4000)
     max_photos: int = Field(default=9, ge=1, le=20)
+    measures: tuple[Measure, ...] = ()
+    cues: tuple[Word, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -146,8 +190,17 @@ class Question(BaseModel):
         if self.type is QuestionType.COUNT:
             if self.unit is None:
                 problems.append("a count question needs a unit (e.g. unit: 人次)")
-        elif self.unit is not None:
-            problems.append(f"only a count question has a unit, this is a {self.type} question")
+            else:
+                problems.extend(_measure_problems(self.unit, self.measures))
+            problems.extend(_repeats("cue", self.cues))
+        else:
+            if self.unit is not None:
+                problems.append(f"only a count question has a unit, this is a {self.type} question")
+            for name in ("measures", "cues"):
+                if getattr(self, name):
+                    problems.append(
+                        f"only a count question has {name}, this is a {self.type} question"
+                    )
 
         if self.type is QuestionType.CHOICE:
             problems.extend(_choice_problems(self.choices))
@@ -170,6 +223,64 @@ class Question(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @cached_property
+    def measure_factors(self) -> Mapping[str, Decimal]:
+        """Declared measure word -> factor (empty: the built-in aliases apply)."""
+        return {measure.word: measure.factor for measure in self.measures}
+
+    @cached_property
+    def accepted_words(self) -> frozenset[str]:
+        """Every measure word this count question takes, its unit included."""
+        if self.unit is None:
+            return frozenset()
+        if self.measures:
+            return frozenset({self.unit, *self.measure_factors})
+        return accepted_units(self.unit)
+
+    def convert(self, count: Count) -> Count:
+        """Express a parsed count in this question's unit, by its declared measure words.
+
+        Raises:
+            UnitMismatch: the count's measure word is not one this question takes.
+        """
+        assert self.unit is not None, "only a count question converts counts"
+        return convert(count, self.unit, self.measure_factors)
+
+
+def _measure_problems(unit: str, measures: Sequence[Measure]) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for measure in measures:
+        word = measure.word
+        if word in seen:
+            problems.append(f"measure word '{word}' is listed twice")
+            continue
+        seen.add(word)
+        if word == unit:
+            problems.append(f"measure word '{word}' is the unit itself; list only other words")
+            continue
+        if any(ch in NUMERAL_CHARS or ch.isdigit() for ch in word):
+            problems.append(f"measure word '{word}' contains a number")
+            continue
+        try:
+            read = parse_count(f"1{word}").unit
+        except CountError:
+            read = None
+        if read != word:
+            how = f"reads '1{word}' with the unit '{read}'" if read else f"cannot read '1{word}'"
+            problems.append(f"measure word '{word}' is never seen: the count parser {how}")
+    return problems
+
+
+def _repeats(what: str, words: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    problems: list[str] = []
+    for word in words:
+        if word in seen:
+            problems.append(f"{what} '{word}' is listed twice")
+        seen.add(word)
+    return problems
 
 
 def _choice_problems(choices: Sequence[str]) -> list[str]:
@@ -196,6 +307,14 @@ class Area(BaseModel):
     key: Identifier
     name: Label
     questions: tuple[Question, ...]
+    keywords: tuple[Word, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_keywords(self) -> Self:
+        problems = _repeats("keyword", self.keywords)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class Questionnaire(BaseModel):
@@ -261,6 +380,20 @@ def _structure_problems(q: Questionnaire) -> list[_Problem]:
                 problems.append((f"area '{area.key}'", f"area {what} '{value}' is used twice"))
             seen.add(value)
 
+    owners: dict[str, str] = {}
+    for area in q.areas:
+        for keyword in dict.fromkeys(area.keywords):
+            if keyword in owners:
+                problems.append(
+                    (
+                        f"area '{area.key}'",
+                        f"keyword '{keyword}' is already a keyword of area '{owners[keyword]}'; "
+                        "a word that suggests two areas suggests neither",
+                    )
+                )
+            else:
+                owners[keyword] = area.key
+
     for role in (Role.TITLE, Role.DATES):
         holders = [question.id for question in q.before if question.role is role]
         if len(holders) != 1:
@@ -310,6 +443,51 @@ def _structure_problems(q: Questionnaire) -> list[_Problem]:
                     roles[question.role] = (question.id, section)
     problems.extend(flow_problems)
     return problems
+
+
+def match_figure(
+    questions: Iterable[Question], label: str, count: Count
+) -> tuple[Question, Count] | None:
+    """The count question a labelled figure answers most specifically, and the converted count.
+
+    "参赛3名" in 文体活动 is 参演人员 (its cue 参赛), never 参与群众, although 名 fits both.
+    Among the questions whose measure words take the count, the best is the one whose label
+    is the label (or contains it, or is contained in it), then the one with the longest cue
+    in the label, then the one whose unit is the word typed, then a required one, then the
+    first. None when no question takes the count's measure word.
+
+    Args:
+        questions: The questions to choose from (those that are not counts are passed over).
+        label: The words around the figure: a ledger label ("参与家庭"), or a sentence's
+            words next to the count.
+        count: The count as parsed.
+    """
+    best: tuple[tuple[int, int, bool, bool, int], Question, Count] | None = None
+    for index, question in enumerate(questions):
+        if question.type is not QuestionType.COUNT:
+            continue
+        try:
+            converted = question.convert(count)
+        except UnitMismatch:
+            continue
+        key = (
+            _label_fit(question.label, label),
+            max((len(cue) for cue in question.cues if cue in label), default=0),
+            count.unit == question.unit,
+            not question.optional,
+            -index,
+        )
+        if best is None or key > best[0]:
+            best = (key, question, converted)
+    return None if best is None else (best[1], best[2])
+
+
+def _label_fit(question_label: str, label: str) -> int:
+    if not label:
+        return 0
+    if question_label == label:
+        return 2
+    return 1 if question_label in label or label in question_label else 0
 
 
 def _in(section: str) -> str:

@@ -134,6 +134,8 @@ def test_change_a_field_at_the_confirmation(
             # figures the new area shares (场次, 人次) are kept; its own ones are asked
             ("文体活动", "参演"),
             ("/skip", "队伍"),
+            ("/skip", "节目"),
+            ("/skip", "奖"),
             ("/skip", ["请核对", "文体活动", "30—40人次"]),
             ("[✏️ 修改]", "要修改哪一项"),
             ("5", "几场"),  # fields are numbered as on the card: 5 = the first figure

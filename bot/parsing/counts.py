@@ -28,8 +28,10 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 
 from bot.parsing.numerals import (
     DIGITS,
@@ -41,7 +43,17 @@ from bot.parsing.numerals import (
     parse_number,
 )
 
-__all__ = ["MAX_COUNT", "Approx", "Count", "CountError", "CountErrorReason", "parse_count"]
+__all__ = [
+    "COUNT_OPENERS",
+    "MAX_COUNT",
+    "UNIT_WORDS",
+    "Approx",
+    "Count",
+    "CountError",
+    "CountErrorReason",
+    "parse_count",
+    "read_count_at",
+]
 
 MAX_COUNT = Decimal(10) ** 9
 
@@ -105,11 +117,16 @@ class CountError(ValueError):
 _UNIT_WORDS = (
     "人次 户次 场次 件次 人 名 位 个 场 次 条 期 份 册 本 元 块 户 家 篇 件 项 处 天 日 "
     "小时 课时 学时 分钟 周 月 年 所 张 幅 辆 台 套 间 支 批 组 队 栋 幢 盒 袋 箱 斤 公斤 "
-    "千克 克 吨 米 公里 千米 平方米 平米 桌 节 堂 轮 单 例 封 棵 株 盆 双 对 包 瓶 把 顶"
+    "千克 克 吨 米 公里 千米 平方米 平米 桌 节 堂 轮 单 例 封 棵 株 盆 双 对 包 瓶 把 顶 "
+    # everyday forms (jionlp's quantifier statistics list them among the common ones)
+    "个小时 钟头 个钟头 批次 平方 种 届 座 首 面 枚 盏 部 幕"
 )
 _UNITS: dict[str, str] = {word: word for word in _UNIT_WORDS.split()}
 _UNITS.update({"个人": "人", "块钱": "元", "元钱": "元", "元整": "元", "人民币": "元"})
 _UNITS_BY_LENGTH = sorted(_UNITS, key=len, reverse=True)
+
+#: Every measure word the parser knows, as typed -> as stored ("个人" -> "人").
+UNIT_WORDS: Mapping[str, str] = MappingProxyType(_UNITS)
 
 # Units that start with a multiplier character ("5千克" is 5 kg, not 5000 克).
 _MULTIPLIER_UNITS = tuple(u for u in _UNITS if u[0] in MULTIPLIERS)
@@ -188,6 +205,11 @@ _VAGUE = (
     "多少",
     "成百",
     "成千",
+)
+
+#: Words that may open a count inside a sentence ("大约40个小时", "不到100人").
+COUNT_OPENERS: tuple[str, ...] = tuple(
+    sorted({*_PREFIX_MORE, *_PREFIX_ABOUT, *_PREFIX_AT_MOST, "上"}, key=len, reverse=True)
 )
 
 _POST_MORE = ("以上", "之上", "开外", "出头")
@@ -335,8 +357,12 @@ def _interpret_span(span: str, raw: str) -> tuple[Decimal, Decimal | None, bool,
     return low, high, more, about, span
 
 
-def _operand(s: str, pos: int, raw: str) -> _Operand | None:
-    """Parse number, optional unit and post-qualifier at ``pos``."""
+def _operand(s: str, pos: int, raw: str, *, known_units: bool = False) -> _Operand | None:
+    """Parse number, optional unit and post-qualifier at ``pos``.
+
+    With ``known_units`` only a word of :data:`UNIT_WORDS` is a unit (inside a sentence,
+    the character after "二十大" is not a measure word).
+    """
     pos = _skip_space(s, pos)
     if pos >= len(s) or s[pos] not in _NUMERIC_START:
         return None
@@ -348,7 +374,7 @@ def _operand(s: str, pos: int, raw: str) -> _Operand | None:
     if word is not None:
         unit = _UNITS[word]
         pos += len(word)
-    elif pos < len(s) and _is_unit_char(s[pos]):
+    elif not known_units and pos < len(s) and _is_unit_char(s[pos]):
         unit = s[pos]
         pos += 1
     pos = _skip_space(s, pos)
@@ -406,31 +432,19 @@ def _clean(value: Decimal) -> Decimal:
     return value.normalize()
 
 
-def parse_count(text: str) -> Count:
-    """Parse a count typed by staff.
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    low: Decimal
+    high: Decimal | None
+    more: bool
+    about: bool
+    unit: str | None
+    end: int
 
-    Args:
-        text: What was typed, e.g. "五十多条", "3.9万元", "30-40人".
 
-    Returns:
-        The parsed :class:`Count`.
-
-    Raises:
-        CountError: the text is not a single non-negative count; see
-            :class:`CountErrorReason`.
-    """
-    raw = text.strip()
-    if not raw:
-        raise CountError(CountErrorReason.EMPTY, raw)
-    if _CIRCLED.match(raw):
-        raise CountError(CountErrorReason.LIST_MARKER, raw)
-    s = _normalise(raw)
-    if not s:
-        raise CountError(CountErrorReason.EMPTY, raw)
-    _check_markers(s, raw)
-
+def _read(s: str, pos: int, raw: str, *, known_units: bool) -> _Reading:
+    """Read qualifiers, a number or a range, the unit and post-qualifiers from ``pos``."""
     more = about = False
-    pos = 0
     while True:
         pos = _skip_space(s, pos)
         if _match_word(s, pos, _PREFIX_AT_MOST):
@@ -458,7 +472,7 @@ def parse_count(text: str) -> Count:
     if _match_word(s, pos, _VAGUE):
         raise CountError(CountErrorReason.NO_NUMBER, raw)
 
-    first = _operand(s, pos, raw)
+    first = _operand(s, pos, raw, known_units=known_units)
     if first is None:
         rest = s[pos:]
         if _has_number(rest):
@@ -469,7 +483,7 @@ def parse_count(text: str) -> Count:
     low, high, unit, pos = first.low, first.high, first.unit, first.end
 
     sep = _RANGE_SEP.match(s, pos)
-    second = _operand(s, sep.end(), raw) if sep is not None else None
+    second = _operand(s, sep.end(), raw, known_units=known_units) if sep is not None else None
     if second is not None:
         if first.high is not None or second.high is not None:
             raise CountError(CountErrorReason.MALFORMED, raw)
@@ -481,14 +495,11 @@ def parse_count(text: str) -> Count:
         pos = second.end
         more = more or second.more
         about = about or second.about
+    return _Reading(low, high, more, about, unit, pos)
 
-    pos = _skip_space(s, pos)
-    if pos < len(s):
-        rest = s[pos:].lstrip(_CONNECTORS)
-        if rest[:1] in _NUMERIC_START or any(ch in _DIGIT_CHARS for ch in rest):
-            raise CountError(CountErrorReason.AMBIGUOUS, raw)
-        raise CountError(CountErrorReason.TRAILING_TEXT, raw)
 
+def _finish(reading: _Reading, raw: str) -> Count:
+    low, high = reading.low, reading.high
     if low > MAX_COUNT or (high is not None and high > MAX_COUNT):
         raise CountError(CountErrorReason.TOO_LARGE, raw)
     if high is not None and high < low:
@@ -498,11 +509,71 @@ def parse_count(text: str) -> Count:
         approx = Approx.RANGE
     else:
         high = None
-        approx = Approx.MORE_THAN if more else Approx.ABOUT if about else Approx.EXACT
+        approx = (
+            Approx.MORE_THAN if reading.more else Approx.ABOUT if reading.about else Approx.EXACT
+        )
     return Count(
         low=_clean(low),
         high=None if high is None else _clean(high),
         approx=approx,
         raw=raw,
-        unit=unit,
+        unit=reading.unit,
     )
+
+
+def parse_count(text: str) -> Count:
+    """Parse a count typed by staff.
+
+    Args:
+        text: What was typed, e.g. "五十多条", "3.9万元", "30-40人".
+
+    Returns:
+        The parsed :class:`Count`.
+
+    Raises:
+        CountError: the text is not a single non-negative count; see
+            :class:`CountErrorReason`.
+    """
+    raw = text.strip()
+    if not raw:
+        raise CountError(CountErrorReason.EMPTY, raw)
+    if _CIRCLED.match(raw):
+        raise CountError(CountErrorReason.LIST_MARKER, raw)
+    s = _normalise(raw)
+    if not s:
+        raise CountError(CountErrorReason.EMPTY, raw)
+    _check_markers(s, raw)
+
+    reading = _read(s, 0, raw, known_units=False)
+    pos = _skip_space(s, reading.end)
+    if pos < len(s):
+        rest = s[pos:].lstrip(_CONNECTORS)
+        if rest[:1] in _NUMERIC_START or any(ch in _DIGIT_CHARS for ch in rest):
+            raise CountError(CountErrorReason.AMBIGUOUS, raw)
+        raise CountError(CountErrorReason.TRAILING_TEXT, raw)
+    return _finish(reading, raw)
+
+
+def read_count_at(text: str, pos: int) -> tuple[Count, int]:
+    """Read the count that starts at ``pos`` inside a sentence.
+
+    Unlike :func:`parse_count`, text may follow the count ("3场夏夜汇演"), and only a word of
+    :data:`UNIT_WORDS` is taken as its unit. ``text`` should already be width-normalised
+    (full-width digits as ASCII) by the caller, who keeps its own offsets.
+
+    Args:
+        text: The sentence.
+        pos: Where the count starts: at its number or at an opener such as 大约, 近, 不到.
+
+    Returns:
+        The count (``raw`` is the text it was read from) and the offset just after it.
+
+    Raises:
+        CountError: nothing countable starts at ``pos``, or it is not a single
+            non-negative count (NEGATIVE, AT_MOST, MALFORMED, TOO_LARGE ...).
+    """
+    reading = _read(text, pos, text[pos:].strip(), known_units=True)
+    end = reading.end
+    while end > pos and text[end - 1].isspace():
+        end -= 1
+    return _finish(reading, text[pos:end]), end

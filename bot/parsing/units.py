@@ -11,6 +11,11 @@ Rules:
 * Anything else raises :class:`UnitMismatch`.
 
 The returned count always carries ``unit=expected``.
+
+A question may declare its own measure words and what one of each is worth in its unit
+(see ``measures`` in the questionnaire YAML); :func:`convert` reads a count by them. The
+declared words then replace :data:`ALIASES` for that question: a 人次 question that does
+not list 户 does not take "50户" as 50 people.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from decimal import Decimal
 
 from bot.parsing.counts import Count
 
-__all__ = ["ALIASES", "UnitMismatch", "accepted_units", "to_unit"]
+__all__ = ["ALIASES", "UnitMismatch", "accepted_units", "convert", "to_unit"]
 
 ALIASES: Mapping[str, frozenset[str]] = {
     "人次": frozenset({"人次", "人", "名", "位"}),
@@ -97,3 +102,28 @@ def to_unit(count: Count, expected: str) -> Count:
     if count.unit in _MONEY and expected in _MONEY:
         return _scale(count, _MONEY[count.unit] / _MONEY[expected], expected)
     raise UnitMismatch(expected, count.unit)
+
+
+def convert(count: Count, expected: str, measures: Mapping[str, Decimal] | None = None) -> Count:
+    """Express ``count`` in ``expected`` by a question's declared measure words.
+
+    Args:
+        count: A parsed count.
+        expected: The question's unit.
+        measures: Measure word -> how many ``expected`` one of it is ("个小时" -> 1,
+            "元" -> 0.0001 for 万元). None or empty: the built-in rules of :func:`to_unit`.
+
+    Returns:
+        A count with ``unit == expected``.
+
+    Raises:
+        UnitMismatch: the typed unit is neither ``expected`` nor a declared word.
+    """
+    if not measures or count.unit is None or count.unit == expected:
+        return to_unit(count, expected)
+    factor = measures.get(count.unit)
+    if factor is None:
+        raise UnitMismatch(expected, count.unit)
+    if factor == 1:
+        return dataclasses.replace(count, unit=expected)
+    return _scale(count, factor, expected)

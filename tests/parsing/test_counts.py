@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.parsing import Approx, Count, CountError, CountErrorReason, parse_count
+from bot.parsing.counts import read_count_at
 from bot.parsing.numerals import NumeralError, parse_digit_string, parse_int, parse_number
 
 EXACT = Approx.EXACT
@@ -130,6 +131,14 @@ COUNT_CASES: list[tuple[str, str, str | None, Approx, str | None]] = [
     ("30-30人", "30", None, EXACT, "人"),
     ("一千零一十", "1010", None, EXACT, None),
     ("十亿", "1000000000", None, EXACT, None),
+    # everyday measure words: "40个小时" is not 40 个 followed by stray text
+    ("40个小时", "40", None, EXACT, "个小时"),
+    ("大概40个小时", "40", None, ABOUT, "个小时"),
+    ("三个钟头", "3", None, EXACT, "个钟头"),
+    ("两钟头", "2", None, EXACT, "钟头"),
+    ("200平方", "200", None, EXACT, "平方"),
+    ("二十几个", "20", None, MORE, "个"),
+    ("五十多户", "50", None, MORE, "户"),
 ]
 
 
@@ -348,3 +357,42 @@ def test_count_like_text_only_raises_count_error(text: str) -> None:
         assert count.high is not None and count.high > count.low
     else:
         assert count.high is None
+
+
+# (sentence, where the count starts, the text read, low, approx, unit)
+IN_A_SENTENCE: list[tuple[str, int, str, str, Approx, str | None]] = [
+    ("办了3场夏夜汇演", 2, "3场", "3", EXACT, "场"),
+    ("300多人参加", 0, "300多人", "300", MORE, "人"),
+    ("组织二十几个志愿者清扫", 2, "二十几个", "20", MORE, "个"),
+    ("服务大概40个小时。", 2, "大概40个小时", "40", ABOUT, "个小时"),
+    ("来了30到40人观看", 2, "30到40人", "30", RANGE, "人"),
+    ("现场约200人左右，反响好", 2, "约200人左右", "200", ABOUT, "人"),
+    ("投入3.9万元改造", 2, "3.9万元", "39000", EXACT, "元"),
+    ("学习了二十大精神", 3, "二十", "20", EXACT, None),  # 大 is no measure word here
+    ("3场到社区演出", 0, "3场", "3", EXACT, "场"),
+]
+
+
+@pytest.mark.parametrize(("text", "pos", "read", "low", "approx", "unit"), IN_A_SENTENCE)
+def test_read_count_at_reads_a_count_inside_a_sentence(
+    text: str, pos: int, read: str, low: str, approx: Approx, unit: str | None
+) -> None:
+    count, end = read_count_at(text, pos)
+    assert text[pos:end] == read == count.raw
+    assert (count.low, count.approx, count.unit) == (D(low), approx, unit)
+
+
+@pytest.mark.parametrize(
+    ("text", "pos", "reason"),
+    [
+        ("不到100人参加", 0, CountErrorReason.AT_MOST),
+        ("来了很多人", 2, CountErrorReason.NO_NUMBER),
+        ("三八妇女节", 0, CountErrorReason.MALFORMED),
+    ],
+)
+def test_read_count_at_says_why_nothing_is_read(
+    text: str, pos: int, reason: CountErrorReason
+) -> None:
+    with pytest.raises(CountError) as caught:
+        read_count_at(text, pos)
+    assert caught.value.reason is reason

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.parsing import Approx, Count, UnitMismatch, parse_count, to_unit
+from bot.parsing.units import convert
 
 ACCEPTED: list[tuple[str, str, str, str | None]] = [
     # (typed, expected unit, low, high)
@@ -108,3 +109,23 @@ def test_wan_typed_without_unit(value: Decimal) -> None:
 def test_person_aliases_for_person_times(n: int, unit: str) -> None:
     converted = to_unit(parse_count(f"{n}{unit}"), "人次")
     assert (converted.low, converted.unit) == (Decimal(n), "人次")
+
+
+def test_convert_by_declared_measure_words() -> None:
+    hours = {"个小时": Decimal(1), "钟头": Decimal(1)}
+    assert convert(parse_count("大概40个小时"), "小时", hours).low == 40
+    assert convert(parse_count("40个小时"), "小时", hours).unit == "小时"
+    wan = {"元": Decimal("0.0001")}
+    assert convert(parse_count("39000元"), "万元", wan).low == Decimal("3.9")
+    assert convert(parse_count("3.9万"), "万元", wan).low == Decimal("3.9")  # no unit typed
+
+
+def test_declared_measure_words_replace_the_built_in_aliases() -> None:
+    households = {"家": Decimal(1)}
+    assert convert(parse_count("10家"), "户", households).low == 10
+    with pytest.raises(UnitMismatch):
+        convert(parse_count("10人"), "户", households)
+    with pytest.raises(UnitMismatch):  # 位 is a built-in alias of 人次, but not declared here
+        convert(parse_count("10位"), "人次", {"人": Decimal(1)})
+    # nothing declared: the built-in rules
+    assert convert(parse_count("10位"), "人次").unit == "人次"
