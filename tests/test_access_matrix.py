@@ -243,15 +243,18 @@ ROWS: tuple[Row, ...] = (
     Row("/help", REGISTERED, success="help"),
     Row("/start", REGISTERED, success="help"),
     Row("/status", LEADERS, _leaders_down, ("name",), "status_header", in_group=True),
+    # In a group the document goes to the asker's private chat (the rows above check what
+    # it holds); the group sees only that it was sent.
     Row(
         "/summary {unit}",
         LEADERS,
         _leaders_down,
-        ("title", "figure"),
-        "summary_file",
+        (),
+        "summary_sent_privately",
         out_of_reach="summary_not_yours",
         in_group=True,
     ),
+    Row("/closing", frozenset(), refusal="group_private_only", in_group=True),
     Row("/report", frozenset(), refusal="group_use_private", in_group=True),
     # Deadlines (admins, for their units' subtrees) and sending an entry back for
     # correction (coordinators and admins, for entries of their units' subtrees).

@@ -163,7 +163,7 @@ def test_in_a_group_the_summary_is_sent_privately_and_closing_is_private(
     play(Chat(leader_conversation, "李华", clock), HAPPY_PATH)
     group = Chat(leader_conversation, "周主任", clock, platform="telegram", in_group=True)
     answer = group.say("/summary")
-    assert "已私信发给你" in answer
+    assert "工作总结已私信发给周主任" in answer
     assert "和平街道2026年上半年文化工作总结" not in answer  # nothing of it in the group
     assert all(r.document is None and r.image is None for r in group.replies)
     with sessions() as session:
