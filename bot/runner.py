@@ -66,6 +66,7 @@ def make_telegram_bot(app: App) -> TelegramBot:
         poll_timeout=telegram.poll_timeout,
         menus=lambda: app.conversation.leader_menus("telegram"),
         default_menus=default_menus(),
+        clock=app.clock,
     )
 
 

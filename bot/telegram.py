@@ -230,8 +230,14 @@ class TelegramBot:
         default_menus: dict[str, tuple[tuple[str, str], ...]] | None = None,
         chat_rate: float = 1.0,
         network_backoff: float = 0.5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """Args:
+        clock: the time a button press is stamped with (a callback query has no date of
+            its own); the composition root passes the App's clock.
+        """
         self._conversation = conversation
+        self._clock = clock
         self._photos_dir = photos_dir
         self._poll_timeout = poll_timeout
         self._menus = menus
@@ -442,7 +448,7 @@ class TelegramBot:
             return Incoming(at=edited.edit_date or edited.date, kind=Kind.EDITED, **base)
         if message is None:
             return None
-        at = message.date or datetime.now(UTC)
+        at = message.date or self._clock()
         if in_group:
             text = message.text or ""
             if not self._addressed_to_me(text):
@@ -500,7 +506,7 @@ class TelegramBot:
             platform=PLATFORM,
             user_id=str(user.id),
             message_id=f"u{update.update_id}",
-            at=datetime.now(UTC),
+            at=self._clock(),
             kind=Kind.BUTTON,
             text=query.data,
             display_name=user.full_name,

@@ -7,7 +7,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -23,7 +23,7 @@ from bot.org import create_invite
 from bot.server import build_server, health_route
 from bot.settings import Settings
 from storage.db import transaction
-from tests.conftest import register
+from tests.conftest import Clock, register
 from tests.fakes.telegram_api import FakeTelegram, SimUser
 from tests.test_telegram import REPORT, Phone, RunningBot
 
@@ -137,14 +137,15 @@ def test_a_telegram_dialog_at_debug_logs_neither_the_token_nor_what_people_typed
     sessions: sessionmaker[Session],
     demo_org: None,
     tmp_path: Path,
+    clock: Clock,
 ) -> None:
     setup_logging("DEBUG", log_format, secrets=[TOKEN], stream=captured)
     register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
     with transaction(sessions) as session:
         code = create_invite(
-            session, "demo-xinhua", "staff", uses=1, expires_in=timedelta(days=1), now=_now()
+            session, "demo-xinhua", "staff", uses=1, expires_in=timedelta(days=1), now=clock()
         ).code
-    with FakeTelegram(token=TOKEN) as fake:
+    with FakeTelegram(token=TOKEN, clock=clock) as fake:
         bot = RunningBot(conversation, fake, tmp_path / "photos")
         try:
             fake.fail_next("sendMessage", error_code=502, times=1)  # a retry gets logged too
@@ -164,10 +165,6 @@ def test_a_telegram_dialog_at_debug_logs_neither_the_token_nor_what_people_typed
         assert said not in text, f"{said!r} was logged"
     if log_format == "json":
         assert all(json.loads(line)["level"] for line in text.splitlines())
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def test_healthz_says_503_when_the_database_is_down(captured: io.StringIO) -> None:

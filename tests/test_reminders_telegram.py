@@ -55,6 +55,7 @@ class Live:
             default_menus=default_menus(),
             chat_rate=50.0,
             network_backoff=0.05,
+            clock=fake.clock,
         )
         self._poll = poll
         self._ready = threading.Event()
@@ -93,8 +94,8 @@ class Live:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
+def fake(clock: Clock) -> Iterator[FakeTelegram]:
+    with FakeTelegram(clock=clock) as server:
         yield server
 
 

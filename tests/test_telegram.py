@@ -20,7 +20,7 @@ from bot.telegram import TelegramBot
 from storage.db import transaction
 from storage.models import Entry, RoleName
 from tests.chat import Chat, play
-from tests.conftest import Clock, free_port, register
+from tests.conftest import SHANGHAI, Clock, free_port, register
 from tests.fakes.telegram_api import FakeTelegram, SimUser, group_chat
 from tests.test_dialog import HAPPY_PATH
 
@@ -38,6 +38,7 @@ class RunningBot:
         self, conversation: Conversation, fake: FakeTelegram, photos: Path, chat_rate: float = 50.0
     ) -> None:
         # Simulated people answer in milliseconds; the real pace (1/s) has a test of its own.
+        # Presses are stamped with the fake's clock, the one that dates its messages.
         self.bot = TelegramBot(
             conversation,
             token=fake.token,
@@ -49,6 +50,7 @@ class RunningBot:
             default_menus=default_menus(),
             chat_rate=chat_rate,
             network_backoff=0.05,
+            clock=fake.clock,
         )
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -131,8 +133,8 @@ class Phone:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
+def fake(clock: Clock) -> Iterator[FakeTelegram]:
+    with FakeTelegram(clock=clock) as server:
         yield server
 
 
@@ -176,9 +178,8 @@ def test_join_by_start_code(
     clock: Clock,
 ) -> None:
     with transaction(sessions) as session:
-        now = datetime.now(UTC)  # Telegram dates its messages with the real time
         code = create_invite(
-            session, "demo-xinhua", "staff", uses=5, expires_in=timedelta(days=7), now=now
+            session, "demo-xinhua", "staff", uses=5, expires_in=timedelta(days=7), now=clock()
         ).code
     wang = Phone(fake, WANG)
     wang.say("你好", "还没有加入任何单位")
@@ -251,6 +252,22 @@ def test_coordinators_status_and_entries_in_a_group(
     Phone(fake, LI, GROUP).say("/report", "请在和我的私聊中上报")
     private = Phone(fake, BOSS)
     private.say("/status", "新华社区：已报 1/1 人")
+
+
+def test_messages_and_button_presses_are_dated_by_the_clock(
+    li: Phone, fake: FakeTelegram, clock: Clock
+) -> None:
+    # A day that is not today (nor will be): what the bot reads as "now" comes from the
+    # clock, for typed messages (the Bot API's date) and button presses (stamped by the bot).
+    clock.now = datetime(2019, 3, 12, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
+    li.say("/reflect", "2019年上半年工作回顾（1/2）")
+    li.say("/cancel", "已取消")
+    mark = len(fake.sent(LI.id))
+    fake.user_sends_text(LI, "/help")
+    help_message = fake.wait_for_text(LI.id, "可以用的命令", since=mark)
+    mark = len(fake.sent(LI.id))
+    fake.user_presses(LI, help_message.message_id, "/reflect")  # as a reminder's button
+    fake.wait_for_text(LI.id, "2019年上半年工作回顾（1/2）", since=mark)
 
 
 def test_what_the_bot_cannot_read_gets_a_clear_reply(li: Phone, fake: FakeTelegram) -> None:
@@ -406,6 +423,7 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
     fake: FakeTelegram,
     demo_org: None,
     tmp_path: Path,
+    clock: Clock,
 ) -> None:
     import httpx
 
@@ -430,9 +448,7 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
     from bot.summary.service import SummaryKit
 
     kit = SummaryKit.load(templates_dir() / "summary")
-    app = App(
-        settings, engine, sessions, questionnaires, conversation, lambda: datetime.now(UTC), kit
-    )
+    app = App(settings, engine, sessions, questionnaires, conversation, clock, kit)
     register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
     loop_ready = threading.Event()
     holder: dict[str, object] = {}

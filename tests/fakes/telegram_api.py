@@ -57,6 +57,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
@@ -658,8 +659,19 @@ class FakeTelegram:
 
     webhook_retry_delay: float = 0.2
 
-    def __init__(self, token: str = "123456:TEST", bot_username: str = "huibao_test_bot") -> None:
+    def __init__(
+        self,
+        token: str = "123456:TEST",
+        bot_username: str = "huibao_test_bot",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Args:
+        clock: the time of the Bot API's world (message dates, edit dates, webhook
+            errors); tests pass their own clock, so no test depends on today's date.
+            Real time if not given (benchmarks).
+        """
         self.token = token
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.bot_username = bot_username
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_user: JSON = {
@@ -746,6 +758,10 @@ class FakeTelegram:
         self._exit: asyncio.Event | None = None
         self._stopping = False
         self._stopped = False
+
+    def _now(self) -> int:
+        """The fake world's time in whole seconds, as Telegram dates messages."""
+        return int(self.clock().timestamp())
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -1139,7 +1155,7 @@ class FakeTelegram:
             info["allowed_updates"] = sorted(self._allowed_updates)
         failures = [d for d in self._webhook_deliveries if d.status is None or d.status >= 300]
         if self._webhook_url and failures:
-            info["last_error_date"] = int(time.time())
+            info["last_error_date"] = self._now()
             info["last_error_message"] = (
                 "Connection refused"
                 if failures[-1].status is None
@@ -1199,7 +1215,7 @@ class FakeTelegram:
             "message_id": self._next_message_id(chat_id),
             "from": self.bot_user,
             "chat": chat,
-            "date": int(time.time()),
+            "date": self._now(),
         }
         if reply_to is not None:
             message["reply_to_message"] = reply_to
@@ -1296,7 +1312,7 @@ class FakeTelegram:
                 "message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message"
             )
-        new["edit_date"] = int(time.time())
+        new["edit_date"] = self._now()
         return new
 
     def _edit_message_text(self, params: _Params) -> JSON:
@@ -1546,7 +1562,7 @@ class FakeTelegram:
             "message_id": self._next_message_id(chat_dict["id"]),
             "from": user.as_dict(),
             "chat": chat_dict,
-            "date": int(time.time()),
+            "date": self._now(),
             **content,
         }
         self._messages[(chat_dict["id"], message["message_id"])] = message
@@ -1712,7 +1728,7 @@ class FakeTelegram:
         chat: Mapping[str, Any] | None = None,
     ) -> int:
         """A forwarded text; from ``origin`` or, by default, from a user hiding their account."""
-        date = int(time.time()) - 3600
+        date = self._now() - 3600
         forward_origin: JSON = (
             {"type": "user", "date": date, "sender_user": origin.as_dict()}
             if origin is not None
@@ -1735,7 +1751,7 @@ class FakeTelegram:
                 raise ValueError(f"user {user.id} has no message {message_id} in chat {chat_id}")
             new = {k: v for k, v in old.items() if k != "entities"}
             new["text"] = new_text
-            new["edit_date"] = int(time.time())
+            new["edit_date"] = self._now()
             if new_text.startswith("/"):
                 command = new_text.split(maxsplit=1)[0]
                 new["entities"] = [{"type": "bot_command", "offset": 0, "length": _u16(command)}]

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -251,6 +252,33 @@ def test_edit_message_text_returns_message(fake: FakeTelegram) -> None:
     assert fake.current_message(WANG.id, 1)["reply_markup"] == keyboard.to_dict()
 
 
+def test_the_clock_dates_messages_edits_and_forwards() -> None:
+    now = [datetime(2026, 12, 1, 0, 30, tzinfo=UTC)]
+    seconds = int(now[0].timestamp())
+    with FakeTelegram(clock=lambda: now[0]) as fake:
+        fake.user_sends_text(WANG, "第一条")
+        fake.user_forwards_text(WANG, "转发", origin=LI)
+        now[0] += timedelta(minutes=5)
+        fake.user_edits_message(WANG, 1, "改过")
+
+        async def body(bot: Bot) -> tuple[tuple[Update, ...], Message, Message | bool]:
+            updates = await bot.get_updates(timeout=0)
+            sent = await bot.send_message(WANG.id, "回复")
+            edited = await bot.edit_message_text("回复2", chat_id=WANG.id, message_id=sent.id)
+            return updates, sent, edited
+
+        updates, sent, edited = with_bot(fake, body)
+    first, forwarded, edit = updates
+    assert first.message is not None and first.message.date == now[0] - timedelta(minutes=5)
+    assert forwarded.message is not None and forwarded.message.forward_origin is not None
+    assert forwarded.message.forward_origin.date == datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    assert edit.edited_message is not None and edit.edited_message.edit_date == now[0]
+    assert edit.edited_message.date == now[0] - timedelta(minutes=5)
+    assert sent.date == now[0]
+    assert isinstance(edited, Message) and edited.edit_date == now[0]
+    assert seconds == int(first.message.date.timestamp())
+
+
 def test_user_messages_cannot_be_edited_by_the_bot(fake: FakeTelegram) -> None:
     fake.user_sends_text(WANG, "我的消息")
 
@@ -345,7 +373,7 @@ def _my_chat_member() -> dict[str, Any]:
     return {
         "chat": {"id": WANG.id, "type": "private", "first_name": WANG.first_name},
         "from": WANG.as_dict(),
-        "date": int(time.time()),
+        "date": 1_780_000_000,
         "old_chat_member": {"status": "member", "user": bot_user},
         "new_chat_member": {"status": "kicked", "user": bot_user, "until_date": 0},
     }
