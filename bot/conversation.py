@@ -26,7 +26,7 @@ from bot.figures import entry_line
 from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
 from bot.parsing.numerals import parse_id
-from bot.periods import parse_period, period_of
+from bot.periods import Span, parse_period, parse_span, period_of
 from bot.questionnaire import Questionnaire
 from bot.summary import service as summary_service
 from bot.summary.service import SummaryKit
@@ -65,6 +65,16 @@ KIND_JOIN = "join"
 KIND_DELETE = "delete"
 KIND_REFLECT = "reflect"
 KIND_RETURN = "return"  # a coordinator is asked why an entry goes back
+KIND_DISCARDED = "discarded"  # a dropped report, kept for the rest of the day (恢复)
+# Plain words that stand for a command, in any language (checked in this order).
+PLAIN_COMMANDS = (
+    (interview.HELP_WORDS, "help"),
+    (interview.MINE_WORDS, "mine"),
+    (interview.CANCEL_WORDS, "cancel"),
+    (interview.SKIP_WORDS, "skip"),
+    (interview.BACK_WORDS, "back"),
+    (interview.RESTORE_WORDS, "restore"),
+)
 REFLECT_WORDS = frozenset({"回顾", "半年回顾", "工作回顾", "reflect"})
 
 
@@ -79,6 +89,20 @@ class Command:
 
     name: str
     argument: str
+
+
+def plain_command(text: str) -> Command | None:
+    """Read a plain word that stands for a command: 帮助, 我的记录 上半年, 取消, 跳过, 恢复."""
+    word = interview.control_word(text)
+    for words, name in PLAIN_COMMANDS:
+        if word in words:
+            return Command(name, "")
+    head, _, rest = word.partition(" ")
+    if head in interview.MINE_WORDS and rest:
+        return Command("mine", rest)
+    if word.startswith("我的记录"):  # 我的记录上半年
+        return Command("mine", word.removeprefix("我的记录"))
+    return None
 
 
 def parse_command(text: str) -> Command | None:
@@ -244,7 +268,10 @@ class Conversation:
         incoming = turn.incoming
         if len(incoming.text) > MAX_MESSAGE_LENGTH:
             length = len(incoming.text)
-            return [Reply(turn.t("too_long_message", length=length, limit=MAX_MESSAGE_LENGTH))]
+            too_long = Reply(turn.t("too_long_message", length=length, limit=MAX_MESSAGE_LENGTH))
+            if turn.member is None or incoming.in_group:
+                return [too_long]
+            return [too_long, *self._resume(turn)]
         # A button may carry a command (a reminder's "/report", /entries' "/return 12"):
         # it has no turn token, so one pressed on an old message still just works.
         is_command = incoming.kind is Kind.TEXT or (
@@ -269,9 +296,20 @@ class Conversation:
 
     def _message(self, turn: Turn) -> list[Reply]:
         state = turn.state
+        kind = state.kind if state is not None else None
+        plain = plain_command(turn.incoming.text) if turn.incoming.kind is Kind.TEXT else None
+        if plain is not None and plain.name in ("help", "mine"):
+            return self._command(turn, plain)
         if state is not None and state.kind == KIND_INTERVIEW:
+            # the interview reads 跳过, 上一步 and 取消 itself ("没有" may answer a yes/no)
             ctx, current = self._interview(turn, state)
             return self._apply(turn, ctx, interview.answer(ctx, current, turn.incoming))
+        if plain is not None and (
+            kind in (None, KIND_DISCARDED)
+            or plain.name == "cancel"
+            or (plain.name == "skip" and kind == KIND_REFLECT)
+        ):
+            return self._command(turn, plain)
         if state is not None and state.kind == KIND_DELETE:
             return self._answer_delete(turn, state)
         if state is not None and state.kind == KIND_REFLECT:
@@ -297,8 +335,11 @@ class Conversation:
         if name in ("report", "new", "baogao"):
             return self._start_report(turn)
         if name == "cancel":
-            if state is None:
+            if state is None or state.kind == KIND_DISCARDED:
                 return [Reply(turn.t("nothing_to_cancel"))]
+            if state.kind == KIND_INTERVIEW:  # asks first when there are answers to lose
+                ctx, current = self._interview(turn, state)
+                return self._apply(turn, ctx, interview.cancel(ctx, current))
             repo.clear_state(turn.session, state)
             key = {KIND_DELETE: "delete_kept", KIND_RETURN: "return_cancelled"}.get(
                 state.kind, "cancelled"
@@ -306,6 +347,10 @@ class Conversation:
             return [Reply(turn.t(key, id=state.data.get("entry_id")))]
         if name == "skip" and state is not None and state.kind == KIND_REFLECT:
             return self._answer_reflect(turn, state, skip=True)
+        if name == "restore" or (
+            name == "back" and state is not None and state.kind == KIND_DISCARDED
+        ):
+            return self._restore(turn)
         if name in ("skip", "back"):
             if state is None or state.kind != KIND_INTERVIEW:
                 return [
@@ -328,7 +373,7 @@ class Conversation:
         if name in ("start", "join"):
             return [*self._join_more(turn, command.argument), *self._resume(turn)]
         if name == "mine":
-            return [self._mine(turn), *self._resume(turn)]
+            return [self._mine(turn, command.argument), *self._resume(turn)]
         if name in LEADER_COMMANDS:
             return [self._leader(turn, name), *self._resume(turn)]
         if name == "summary":
@@ -629,7 +674,10 @@ class Conversation:
         replies = list(step.replies)
         if step.draft is not None:
             replies.append(self._store(turn, ctx, step.draft))
-        if step.state is None:
+        if step.state is None and step.discarded is not None:
+            kept = {"interview": step.discarded.to_json(), "at": self._clock().isoformat()}
+            turn.save(KIND_DISCARDED, kept)
+        elif step.state is None:
             repo.clear_state(turn.session, turn.state)
         else:
             turn.save(KIND_INTERVIEW, step.state.to_json())
@@ -688,17 +736,54 @@ class Conversation:
                 session, entry, turn.member, self._clock(), turn.incoming.platform
             )
             return Reply(saved if note is None else f"{saved}\n{note}")
-        return Reply(turn.t("saved", id=entry.id))
+        saved = turn.t("saved", id=entry.id)
+        period = period_of(draft.start_date)
+        if period != period_of(ctx.today):  # a backfill: say where /mine shows it
+            span = Span("half", period.year, period.half)
+            note = turn.t("saved_other_period", period=span.label(turn.locale), span=span.key)
+            saved = f"{saved}\n{note}"
+        return Reply(saved)
 
-    def _mine(self, turn: Turn) -> Reply:
+    def _restore(self, turn: Turn) -> list[Reply]:
+        """恢复 or /back after dropping a report: take it up again, the same day only."""
+        state = turn.state
+        if state is not None and state.kind == KIND_INTERVIEW:
+            return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
+        if state is None or state.kind != KIND_DISCARDED:
+            return [Reply(turn.t("nothing_to_restore"))]
+        dropped = datetime.fromisoformat(state.data["at"]).astimezone(self._zone).date()
+        if dropped != self._clock().astimezone(self._zone).date():
+            repo.clear_state(turn.session, state)
+            return [Reply(turn.t("restore_expired"))]
+        current = InterviewState.from_json(state.data["interview"])
+        ctx = self._context(turn, current.questionnaire)
+        return self._apply(turn, ctx, interview.restore(ctx, current))
+
+    def _mine(self, turn: Turn, argument: str = "") -> Reply:
+        """/mine [period]: this half-year's entries, or those of the period asked for."""
         assert turn.member is not None
         ctx = self._context(turn)
-        period = period_of(ctx.today)
-        entries = repo.entries_of_member(turn.session, turn.member.id, period.key)
-        if not entries:
-            return Reply(turn.t("mine_empty", period=period.chinese))
-        lines = [turn.t("mine_header", period=period.chinese, count=len(entries))]
-        lines.extend(entry_line(e) for e in entries)
+        try:
+            span = parse_span(argument, ctx.today)
+        except ValueError:
+            return Reply(turn.t("mine_bad_period", period=" ".join(argument.split())[:30]))
+        everything = repo.entries_of_member(turn.session, turn.member.id, None)
+        entries = [e for e in everything if span.contains(e.start_date)]
+        label = span.label(turn.locale)
+        if entries:
+            lines = [turn.t("mine_header", period=label, count=len(entries))]
+        else:
+            lines = [turn.t("mine_empty", period=label)]
+        group = ""
+        for entry in entries:
+            if span.kind == "all" and entry.period != group:  # one heading per half-year
+                group = entry.period
+                half = parse_period(group)
+                name = Span("half", half.year, half.half).label(turn.locale)
+                lines.append(turn.t("mine_group", period=name))
+            lines.append(entry_line(entry))
+        if len(everything) > len(entries):
+            lines.append(turn.t("mine_other", count=len(everything) - len(entries)))
         return Reply("\n".join(lines))
 
     def _edit_or_delete(self, turn: Turn, command: Command) -> list[Reply]:
@@ -745,6 +830,9 @@ class Conversation:
             repo.clear_state(turn.session, state)
             return [Reply(turn.t("join_cancelled"))]
         if state is not None and state.kind == KIND_JOIN and command is None:
+            if interview.control_word(turn.incoming.text) in interview.CANCEL_WORDS:
+                repo.clear_state(turn.session, state)
+                return [Reply(turn.t("join_cancelled"))]
             return self._finish_join(turn, state)
         code = interview.normalise_word(turn.incoming.text).upper()
         if command is None and INVITE_CODE.match(code):

@@ -1,12 +1,20 @@
 """The interview: a pure state machine over a questionnaire's typed questions.
 
 Nothing here touches the database or a platform. The conversation layer loads an
-`InterviewState`, calls `start`, `answer`, `skip` or `back`, saves the new state and
-sends the replies; when a step returns a `Draft`, it stores the entry.
+`InterviewState`, calls `start`, `answer`, `skip`, `back` or `cancel`, saves the new state
+and sends the replies; when a step returns a `Draft`, it stores the entry.
+
+Plain words steer the dialog as the slash commands do ("跳过", "上一步", "取消", "对的",
+"skip", "back"); they are read before an answer is parsed, so none is ever stored as one.
+Some answers are asked about once before they are kept (a figure of 0, a date outside the
+current half-year, a near miss of an option, dropping a report): the question waits in
+`InterviewState.pending` until the next message says yes, no, or answers afresh.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -15,12 +23,13 @@ from decimal import Decimal
 from typing import Any
 
 from bot.figures import metric_text, plain
-from bot.messages import ZH
+from bot.messages import ZH, questionnaire_text
 from bot.messages import text as msg
 from bot.parsing import (
     Approx,
     Count,
     CountError,
+    CountErrorReason,
     DateError,
     DateErrorReason,
     UnitMismatch,
@@ -29,7 +38,8 @@ from bot.parsing import (
     parse_date_range,
     to_unit,
 )
-from bot.questionnaire import Question, Questionnaire, QuestionType, Role
+from bot.periods import period_of
+from bot.questionnaire import Area, Question, Questionnaire, QuestionType, Role
 from bot.text import clean_text
 from bot.types import Choice, Incoming, Kind, Reply
 
@@ -43,14 +53,63 @@ SAVE = "confirm:save"
 EDIT = "confirm:edit"
 DROP = "confirm:cancel"
 PHOTOS_DONE = "photos:done"
+SKIP = "skip"  # the 跳过 button of an optional question
+PENDING_YES = "pending:yes"
+PENDING_NO = "pending:no"
+EDIT_PREFIX = "edit:"
 TOKEN_SEPARATOR = "~"
 
-YES_WORDS = frozenset({"是", "是的", "对", "有", "好", "确认", "yes", "y", "ok", "好的", "嗯"})
-NO_WORDS = frozenset({"否", "不是", "不", "没有", "无", "no", "n", "不对"})
-SAVE_WORDS = frozenset({"确认", "保存", "确认保存", "是", "好", "好的", "对", "ok", "yes", "save"})
-EDIT_WORDS = frozenset({"修改", "改", "编辑", "change", "edit"})
-DROP_WORDS = frozenset({"放弃", "取消", "不要了", "drop", "cancel"})
+# Plain words, in both languages whatever the person's language (no word is in two sets
+# where that could mislead: "没有" skips a text question but answers a yes/no one "no").
+YES_WORDS = frozenset(
+    {"是", "是的", "对", "对的", "有", "好", "好的", "确认", "确定", "没错", "嗯", "行", "可以"}
+    | {"yes", "y", "ok", "okay", "sure", "yep", "yeah", "right", "correct"}
+)
+NO_WORDS = frozenset({"否", "不是", "不", "没有", "无", "不对", "no", "n", "nope"})
+SAVE_WORDS = frozenset(
+    {"确认", "保存", "确认保存", "是", "是的", "好", "好的", "对", "对的", "没问题", "确定", "没错"}
+    | {"提交", "可以", "行", "ok", "okay", "yes", "y", "save", "confirm", "sure", "correct"}
+)
+EDIT_WORDS = frozenset({"修改", "改", "编辑", "改一下", "要改", "change", "edit"})
+DROP_WORDS = frozenset({"放弃", "drop"})
 DONE_WORDS = frozenset({"完成", "好了", "发完了", "没有了", "done", "ok"})
+SKIP_WORDS = frozenset(
+    {"跳过", "没有", "无", "不知道", "暂无", "不填", "略", "不清楚", "没", "无可奉告"}
+    | {"skip", "none", "no", "n/a", "na", "nothing", "pass", "don't know", "dont know"}
+    | {"not sure", "unknown"}
+)
+CANCEL_WORDS = frozenset(
+    {"取消", "算了", "不报了", "不填了", "放弃", "不要了", "cancel", "quit", "stop", "drop"}
+)
+BACK_WORDS = frozenset({"上一步", "返回", "上一题", "回到上一题", "后退", "back", "go back"})
+HELP_WORDS = frozenset({"帮助", "怎么用", "使用说明", "help", "?"})
+MINE_WORDS = frozenset({"我的", "我的记录", "mine", "my entries", "my records"})
+RESTORE_WORDS = frozenset({"恢复", "找回", "撤销", "restore", "undo"})
+# On a pending question: these say "no, not that" (and "继续" keeps a report being dropped).
+NOT_THAT_WORDS = NO_WORDS | {
+    "不是的",
+    "不要",
+    "继续",
+    "继续填",
+    "不放弃",
+    "重新填",
+    "go on",
+    "continue",
+}
+# How a longer "yes, ..." or "no, ..." begins ("不放弃，继续", "是，2025年的").
+_NOT_THAT_STARTS = ("不是", "不放弃", "不要", "不对", "继续", "重新", "no,", "no ", "not ")
+_YES_STARTS = ("是，", "是,", "是的", "对，", "对,", "对的", "确定", "yes")
+# Never stored as the answer to a text question.
+CONTROL_WORDS = (
+    YES_WORDS | SAVE_WORDS | SKIP_WORDS | CANCEL_WORDS | BACK_WORDS | HELP_WORDS | MINE_WORDS
+) | RESTORE_WORDS
+# Words that say "some" without a number: "很多" is a question, not a figure.
+_VAGUE = re.compile(
+    r"很|好多|许多|不少|若干|大量|一些|好些|无数|挺多|几|数[十百千万]|many|lot|some|few"
+)
+_EDIT_ITEM = re.compile(r"^(?:修改|更改|改|编辑|change|edit)\s*(?:第\s*)?(?P<item>.+?)(?:\s*项)?$")
+_DIGITS = re.compile(r"[0-9]{1,4}")
+SUGGESTIONS = 3  # the closest options offered for a near miss
 
 NOT_ANSWERS = {
     Kind.UNSUPPORTED: "unsupported_message",
@@ -70,6 +129,14 @@ class InvalidAnswer(Exception):
         self.message = message
 
 
+class _NearMiss(InvalidAnswer):
+    """A typed option that is close to some (志原服务): offer those instead."""
+
+    def __init__(self, typed: str, values: list[str]) -> None:
+        super().__init__(typed)
+        self.pending = {"kind": "choice", "typed": typed, "values": values}
+
+
 @dataclass
 class InterviewState:
     """Where a person is in one report; stored as JSON between messages."""
@@ -87,6 +154,10 @@ class InterviewState:
     # Counts the questions asked; buttons carry it, so a button of an earlier message
     # (or of an earlier report) cannot answer the current question.
     turn: int = 0
+    # A question asked about the last answer before it is kept (see the module docstring):
+    # {"kind": "cancel"}, {"kind": "value", "question": id, "value": answer JSON} or
+    # {"kind": "choice", "typed": text, "values": [option values]}.
+    pending: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the state as plain JSON data."""
@@ -102,6 +173,7 @@ class InterviewState:
             "entry_id": self.entry_id,
             "return_to_confirm": self.return_to_confirm,
             "turn": self.turn,
+            "pending": self.pending,
         }
 
     @classmethod
@@ -119,6 +191,7 @@ class InterviewState:
             entry_id=data.get("entry_id"),
             return_to_confirm=bool(data.get("return_to_confirm", False)),
             turn=int(data.get("turn", 0)),
+            pending=data.get("pending"),
         )
 
 
@@ -160,6 +233,8 @@ class Step:
     replies: tuple[Reply, ...]
     draft: Draft | None = None
     cancelled: bool = False
+    # A report dropped with answers in it, to be kept for the rest of the day (恢复).
+    discarded: InterviewState | None = None
 
 
 @dataclass(frozen=True)
@@ -222,7 +297,7 @@ def resume(ctx: Context, state: InterviewState) -> Reply:
 
 
 def answer(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
-    """Take a person's answer to the current question."""
+    """Take a person's answer to the current question (or a plain word that steers)."""
     state = _copy(state)
     if incoming.kind is Kind.BUTTON:
         value, _, token = incoming.text.rpartition(TOKEN_SEPARATOR)
@@ -230,9 +305,20 @@ def answer(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
             return Step(state, (Reply(ctx.t("button_stale")), ask(ctx, state)))
         incoming = replace(incoming, text=value)
     state.turn += 1
+    if incoming.kind is Kind.TEXT and state.pending is not None:
+        incoming = _as_pressed(ctx, state, incoming)
+    pending, state.pending = state.pending, None
     try:
         if incoming.kind in NOT_ANSWERS:
             raise InvalidAnswer(ctx.t(NOT_ANSWERS[incoming.kind]))
+        if pending is not None:
+            settled = _settle(ctx, state, pending, incoming)
+            if isinstance(settled, Step):
+                return settled
+            incoming = settled or incoming
+        steered = _steer(ctx, state, incoming)
+        if steered is not None:
+            return steered
         if state.cursor == UNIT:
             return _answer_unit(ctx, state, incoming)
         if state.cursor == AREA:
@@ -241,26 +327,120 @@ def answer(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
             return _answer_confirm(ctx, state, incoming)
         if state.cursor == PICK:
             return _answer_pick(ctx, state, incoming)
-        return _answer_question(ctx, state, incoming)
+        confirmed = pending if pending is not None and pending["kind"] == "value" else None
+        return _answer_question(ctx, state, incoming, confirmed)
+    except _NearMiss as near:
+        state.pending = near.pending
+        return Step(state, (ask(ctx, state),))
     except InvalidAnswer as problem:
         return Step(state, (Reply(problem.message), ask(ctx, state)))
 
 
 def skip(ctx: Context, state: InterviewState) -> Step:
-    """Skip the current question if it is optional."""
+    """Skip the current question if it is optional; say why if it is not."""
     state = _copy(state)
     state.turn += 1
-    question = _current_question(ctx, state)
-    if question is None or not question.optional:
-        return Step(state, (Reply(ctx.t("required")), ask(ctx, state)))
-    state.answers[question.id] = {"skipped": True}
-    return _advance(ctx, state, question.id, prefix=ctx.t("skipped"))
+    state.pending = None
+    return _skip(ctx, state)
 
 
 def back(ctx: Context, state: InterviewState) -> Step:
     """Return to the previous question."""
     state = _copy(state)
     state.turn += 1
+    state.pending = None
+    return _back(ctx, state)
+
+
+def cancel(ctx: Context, state: InterviewState) -> Step:
+    """Drop the report, asking once first if it holds answers."""
+    state = _copy(state)
+    state.turn += 1
+    state.pending = None
+    return _cancel(ctx, state)
+
+
+def restore(ctx: Context, state: InterviewState) -> Step:
+    """Take up a dropped report again where it was."""
+    state = _copy(state)
+    state.pending = None
+    state.turn = _first_turn(ctx)
+    return Step(state, (Reply(ctx.t("restored")), ask(ctx, state)))
+
+
+# ---------------------------------------------------------------------------------------
+# Plain words, and the questions that wait for a yes or a no
+
+
+def control_word(raw: str) -> str:
+    """A message as a word to steer by: '跳过吧' -> '跳过', 'Skip!' -> 'skip'."""
+    word = " ".join(normalise_word(raw).split())
+    stripped = word.rstrip("~～?？,，、!！。. ")
+    for particle in ("吧", "啊", "呀", "哈"):
+        stripped = stripped.removesuffix(particle)
+    return stripped or word
+
+
+def _steer(ctx: Context, state: InterviewState, incoming: Incoming) -> Step | None:
+    """Act on a plain word (skip, back, cancel) or the 跳过 button; None for an answer."""
+    if incoming.kind is Kind.BUTTON:
+        return _skip(ctx, state) if incoming.text == SKIP else None
+    if incoming.kind is not Kind.TEXT:
+        return None
+    word = control_word(incoming.text)
+    if word in CANCEL_WORDS:
+        return _cancel(ctx, state)
+    if word in BACK_WORDS:
+        return _back(ctx, state)
+    if word in SKIP_WORDS and not _is_literal(ctx, state, word):
+        return _skip(ctx, state)
+    return None
+
+
+def _is_literal(ctx: Context, state: InterviewState, word: str) -> bool:
+    """Whether a skip word is a real answer here ("没有" to a yes/no question, a choice "无")."""
+    question = _current_question(ctx, state)
+    if question is None:
+        return False
+    if question.type is QuestionType.YES_NO:
+        return word in YES_WORDS | NO_WORDS
+    if question.type is QuestionType.CHOICE:
+        return any(word == n.lower() for _, names in _options(ctx, state) for n in names)
+    return False
+
+
+def _skip(ctx: Context, state: InterviewState) -> Step:
+    if state.cursor == CONFIRM:
+        return Step(state, (Reply(ctx.t("nothing_to_skip_card")), ask(ctx, state)))
+    if state.cursor == PICK:
+        return _back(ctx, state)
+    question = _current_question(ctx, state)
+    if question is None or not question.optional:
+        return Step(state, (Reply(_required(ctx, state, question)), ask(ctx, state)))
+    if question.type is QuestionType.PHOTO and (state.answers.get(question.id) or {}).get("files"):
+        return _advance(ctx, state, question.id)  # the photos sent so far are kept
+    state.answers[question.id] = {"skipped": True}
+    return _advance(ctx, state, question.id, prefix=ctx.t("skipped"))
+
+
+def _required(ctx: Context, state: InterviewState, question: Question | None) -> str:
+    """Why this question cannot be skipped."""
+    if question is None:
+        label = ctx.t("field_unit" if state.cursor == UNIT else "field_area")
+        why = "why_unit" if state.cursor == UNIT else "why_area"
+    else:
+        label = _label(ctx, state, question)
+        why = {
+            Role.TITLE: "why_title",
+            Role.DATES: "why_dates",
+            Role.METRIC: "why_metric",
+            Role.CONTENT: "why_content",
+            Role.ACHIEVEMENTS: "why_achievements",
+        }.get(question.role, "why_other")
+    return ctx.t("required_why", label=label, why=ctx.t(why))
+
+
+def _back(ctx: Context, state: InterviewState) -> Step:
     if not state.history:
         return Step(state, (Reply(ctx.t("first_question")), ask(ctx, state)))
     state.cursor = state.history.pop()
@@ -268,13 +448,137 @@ def back(ctx: Context, state: InterviewState) -> Step:
     return Step(state, (ask(ctx, state),))
 
 
+def _cancel(ctx: Context, state: InterviewState, typed: str = "") -> Step:
+    if state.cursor == PICK:  # "取消" in the list of items: never mind, back to the card
+        return _back(ctx, state)
+    if state.entry_id is not None:  # an edit: the entry stays as it was
+        return Step(None, (Reply(ctx.t("edit_cancelled", id=state.entry_id)),), cancelled=True)
+    if not _answered(state):
+        return Step(None, (Reply(ctx.t("cancelled")),), cancelled=True)
+    state.pending = {"kind": "cancel", "number": typed}
+    return Step(state, (ask(ctx, state),))
+
+
+def _answered(state: InterviewState) -> int:
+    return sum(1 for value in state.answers.values() if not value.get("skipped"))
+
+
+def _settle(
+    ctx: Context, state: InterviewState, pending: dict[str, Any], incoming: Incoming
+) -> Step | Incoming | None:
+    """Answer a pending question: a Step, an Incoming to take instead, or None (answer afresh)."""
+    word = control_word(incoming.text) if incoming.kind is Kind.TEXT else ""
+    pressed = incoming.text if incoming.kind is Kind.BUTTON else ""
+    yes = pressed == PENDING_YES or word in YES_WORDS or word in SAVE_WORDS
+    no = pressed == PENDING_NO or word in NOT_THAT_WORDS or word.startswith(_NOT_THAT_STARTS)
+    yes = yes or (not no and word.startswith(_YES_STARTS))
+    if pending["kind"] == "cancel":
+        if yes or word in CANCEL_WORDS:
+            return Step(None, (Reply(ctx.t("discarded")),), cancelled=True, discarded=state)
+        if no:
+            return Step(state, (Reply(ctx.t("cancel_kept")), ask(ctx, state)))
+    elif pending["kind"] == "value":
+        if yes:
+            state.answers[pending["question"]] = pending["value"]
+            return _advance(ctx, state, pending["question"])
+        if no:
+            return Step(state, (Reply(ctx.t("pending_retry")), ask(ctx, state)))
+    elif pending["kind"] == "choice" and yes:
+        if len(pending["values"]) == 1:
+            return replace(incoming, kind=Kind.BUTTON, text=pending["values"][0])
+        state.pending = pending  # "是" to "which of these?": ask again, never act on it
+        return Step(state, (ask(ctx, state),))
+    return None
+
+
+def _as_pressed(ctx: Context, state: InterviewState, incoming: Incoming) -> Incoming:
+    """A pending question's button label typed out ("不放弃，继续填") counts as pressed."""
+    asked = _pending_reply(ctx, state)
+    word = control_word(incoming.text)
+    for choice in asked.choices if asked is not None else ():
+        if control_word(choice.label) == word:
+            return replace(incoming, kind=Kind.BUTTON, text=choice.value)
+    return incoming
+
+
+def _pending_reply(ctx: Context, state: InterviewState) -> Reply | None:
+    """The question a pending answer waits on, as asked."""
+    pending = state.pending
+    if pending is None:
+        return None
+    if pending["kind"] == "cancel":
+        count = _answered(state) + (1 if state.area else 0)
+        lines = [ctx.t("cancel_confirm", count=count)]
+        if pending.get("number"):
+            lines.append(ctx.t("cancel_confirm_number", number=pending["number"]))
+        yes_no = (Choice(ctx.t("cancel_yes"), PENDING_YES), Choice(ctx.t("cancel_no"), PENDING_NO))
+        return Reply("\n".join(lines), yes_no)
+    if pending["kind"] == "choice":
+        return _suggestion(ctx, state, pending["typed"], pending["values"])
+    question = _current_question(ctx, state)
+    assert question is not None
+    return _doubt_question(ctx, state, question, pending["value"])
+
+
+def _suggestion(ctx: Context, state: InterviewState, typed: str, values: list[str]) -> Reply:
+    """'你是说“志愿服务”吗？' with the closest options as buttons (their numbers work too)."""
+    known = {value: (number, names[0]) for number, (value, names) in _numbered_options(ctx, state)}
+    shown = [value for value in values if value in known]
+    choices = tuple(Choice(known[v][1], v, str(known[v][0])) for v in shown)
+    if len(shown) == 1:
+        return Reply(ctx.t("suggest_one", typed=typed, option=known[shown[0]][1]), choices)
+    return Reply(ctx.t("suggest_many", typed=typed), choices)
+
+
+def _doubt_question(
+    ctx: Context, state: InterviewState, question: Question, value: dict[str, Any]
+) -> Reply:
+    """'是 0 吗？' or '这是2025年的活动吗？', with yes and no buttons."""
+    retry = Choice(ctx.t("retry_button"), PENDING_NO)
+    if "low" in value:
+        lines = [ctx.t("count_zero", label=_label(ctx, state, question))]
+        choices = [Choice(ctx.t("zero_yes"), PENDING_YES), retry]
+        if question.optional:
+            lines.append(ctx.t("count_zero_skip"))
+            choices.append(Choice(ctx.t("skip_button"), SKIP))
+        return Reply("\n".join(lines), tuple(choices))
+    begin = date.fromisoformat(value.get("date") or value["start"])
+    period, current = period_of(begin), period_of(ctx.today)
+    period_name = _period_name(ctx, period.year, period.half)
+    text = ctx.t(
+        "date_other_year" if begin.year != ctx.today.year else "date_other_half",
+        year=begin.year,
+        date=format_date(ctx, begin),
+        period=period_name,
+        current=_period_name(ctx, current.year, current.half),
+    )
+    return Reply(text, (Choice(ctx.t("date_yes", period=period_name), PENDING_YES), retry))
+
+
+def _period_name(ctx: Context, year: int, half: int) -> str:
+    return ctx.t(f"span_half_{half}", year=year, number=half)
+
+
+def _doubt(ctx: Context, state: InterviewState, question: Question, value: dict[str, Any]) -> bool:
+    """Whether an answer is worth asking about once: a figure of 0, a date in another period."""
+    if "low" in value:
+        return Decimal(value["low"]) == 0 and value["high"] is None
+    begin = value.get("date") or value.get("start")
+    return begin is not None and period_of(date.fromisoformat(begin)) != period_of(ctx.today)
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """The same answer, however it was written ("0" and "零")."""
+    return {k: v for k, v in a.items() if k != "raw"} == {k: v for k, v in b.items() if k != "raw"}
+
+
 # ---------------------------------------------------------------------------------------
 # Asking
 
 
 def ask(ctx: Context, state: InterviewState) -> Reply:
-    """Render the current question; its buttons carry the state's turn."""
-    return _tagged(_ask(ctx, state), state)
+    """Render the current question (or the one pending); its buttons carry the state's turn."""
+    return _tagged(_pending_reply(ctx, state) or _ask(ctx, state), state)
 
 
 def _tagged(reply: Reply, state: InterviewState) -> Reply:
@@ -290,13 +594,13 @@ def _first_turn(ctx: Context) -> int:
 def _ask(ctx: Context, state: InterviewState) -> Reply:
     q = ctx.questionnaire
     if state.cursor == UNIT:
-        units = _numbered((name, f"unit:{uid}") for uid, name in state.units)
+        units = _option_choices(ctx, state)
         return Reply(ctx.t("ask_unit"), _with_keep(ctx, state, units, state.unit_id))
     if state.cursor == AREA:
-        areas = _numbered((a.name, f"area:{a.key}") for a in q.areas)
+        prompt = questionnaire_text(ctx.locale, (f"{q.id}:area_prompt",), q.area_prompt)
         return Reply(
-            f"{q.area_prompt}\n{ctx.t('ask_area_hint')}",
-            _with_keep(ctx, state, areas, state.area),
+            f"{prompt}\n{ctx.t('ask_area_hint')}",
+            _with_keep(ctx, state, _option_choices(ctx, state), state.area),
         )
     if state.cursor == CONFIRM:
         card = "\n".join(
@@ -313,27 +617,28 @@ def _ask(ctx: Context, state: InterviewState) -> Reply:
             ),
         )
     if state.cursor == PICK:
-        fields = _editable_fields(ctx, state)
-        return Reply(
-            ctx.t("pick_field"), _numbered((label, f"edit:{key}") for key, label in fields)
-        )
+        return Reply(ctx.t("pick_field"), _option_choices(ctx, state))
     question = _current_question(ctx, state)
     assert question is not None, f"cursor {state.cursor!r} names no question"
     flow = _flow(ctx, state)
     index = next(i for i, item in enumerate(flow, 1) if item.id == question.id)
-    lines = [f"{question.prompt} {ctx.t('progress', index=index, total=len(flow))}"]
+    progress = ctx.t("progress", index=index, total=len(flow))
+    lines = [f"{_qtext(ctx, state, question, 'prompt', question.prompt)} {progress}"]
     if question.optional:
         lines.append(ctx.t("optional_hint"))
     existing = state.answers.get(question.id)
     if existing is not None and not existing.get("skipped"):
         lines.append(ctx.t("current_answer", value=describe_answer(ctx, question, existing)))
     choices: tuple[Choice, ...] = ()
+    photos = bool((existing or {}).get("files"))
     if question.type is QuestionType.CHOICE:
-        choices = _numbered((c, f"choice:{i}") for i, c in enumerate(question.choices))
+        choices = _option_choices(ctx, state)
     elif question.type is QuestionType.YES_NO:
         choices = (Choice(ctx.t("yes"), "yes"), Choice(ctx.t("no"), "no"))
-    elif question.type is QuestionType.PHOTO:
+    elif question.type is QuestionType.PHOTO and photos:
         choices = (Choice(ctx.t("photo_done"), PHOTOS_DONE),)
+    if question.optional and not photos:
+        choices = (*choices, Choice(ctx.t("skip_button"), SKIP))
     if existing is not None and question.type is not QuestionType.PHOTO:
         choices = (*choices, Choice(ctx.t("keep"), KEEP))
     return Reply("\n".join(lines), choices)
@@ -342,6 +647,78 @@ def _ask(ctx: Context, state: InterviewState) -> Reply:
 def _numbered(options: Iterable[tuple[str, str]]) -> tuple[Choice, ...]:
     """Choices that may also be picked by typing their number."""
     return tuple(Choice(label, value, str(i)) for i, (label, value) in enumerate(options, 1))
+
+
+_Options = list[tuple[str, tuple[str, ...]]]  # (value, names: the shown one first)
+
+
+def _options(ctx: Context, state: InterviewState) -> _Options:
+    """The options of the current step, each with the names it may be typed as."""
+    if state.cursor == UNIT:
+        return [(f"unit:{uid}", (name,)) for uid, name in state.units]
+    if state.cursor == AREA:
+        return [(f"area:{a.key}", _area_names(ctx, a)) for a in ctx.questionnaire.areas]
+    if state.cursor in (PICK, CONFIRM):
+        return [(EDIT_PREFIX + key, names) for key, names in _fields(ctx, state)]
+    question = _current_question(ctx, state)
+    if question is not None and question.type is QuestionType.CHOICE:
+        return _choice_options(ctx, question, state.area)
+    return []
+
+
+def _numbered_options(
+    ctx: Context, state: InterviewState
+) -> list[tuple[int, tuple[str, tuple[str, ...]]]]:
+    return list(enumerate(_options(ctx, state), 1))
+
+
+def _option_choices(ctx: Context, state: InterviewState) -> tuple[Choice, ...]:
+    return tuple(
+        Choice(names[0], value, str(number))
+        for number, (value, names) in _numbered_options(ctx, state)
+    )
+
+
+def _choice_options(ctx: Context, question: Question, area: str | None) -> _Options:
+    return [
+        (f"choice:{i}", _names(_qtext(ctx, area, question, f"choice{i}", c), c))
+        for i, c in enumerate(question.choices)
+    ]
+
+
+def _names(*names: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
+
+
+def _qtext(
+    ctx: Context, area: InterviewState | str | None, question: Question, part: str, default: str
+) -> str:
+    """A question's prompt, label, example or choice in the person's language."""
+    key = area.area if isinstance(area, InterviewState) else area
+    q = ctx.questionnaire.id
+    keys = (f"{q}:{key}.{question.id}:{part}", f"{q}:{question.id}:{part}")
+    return questionnaire_text(ctx.locale, keys, default)
+
+
+def _label(ctx: Context, state: InterviewState, question: Question) -> str:
+    return _qtext(ctx, state, question, "label", question.label)
+
+
+def _area_name(ctx: Context, area: Area) -> str:
+    key = f"{ctx.questionnaire.id}:area:{area.key}"
+    return questionnaire_text(ctx.locale, (key,), area.name)
+
+
+def _area_names(ctx: Context, area: Area) -> tuple[str, ...]:
+    return _names(_area_name(ctx, area), area.name)
+
+
+def _example(ctx: Context, question: Question) -> str:
+    default = ctx.t("count_example_default")
+    if ctx.locale == "en":
+        translated = _qtext(ctx, None, question, "example", "")
+        return translated or (default if question.type is QuestionType.COUNT else "")
+    return question.example or default
 
 
 def _with_keep(
@@ -359,8 +736,7 @@ def _with_keep(
 def _answer_unit(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
     if _is_keep(incoming) and state.unit_id is not None:
         return _advance(ctx, state, UNIT)
-    options = [(f"unit:{uid}", name) for uid, name in state.units]
-    value = _match_choice(ctx, incoming, options)
+    value = _match_choice(ctx, incoming, _options(ctx, state))
     state.unit_id = int(value.removeprefix("unit:"))
     return _advance(ctx, state, UNIT)
 
@@ -368,16 +744,19 @@ def _answer_unit(ctx: Context, state: InterviewState, incoming: Incoming) -> Ste
 def _answer_area(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
     if _is_keep(incoming) and state.area is not None:
         return _advance(ctx, state, AREA)
-    options = [(f"area:{a.key}", a.name) for a in ctx.questionnaire.areas]
-    state.area = _match_choice(ctx, incoming, options).removeprefix("area:")
+    state.area = _match_choice(ctx, incoming, _options(ctx, state)).removeprefix("area:")
     return _advance(ctx, state, AREA)
 
 
 def _answer_confirm(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
-    word = _word(incoming)
+    """The card: 1/确认/对的 saves, 2/修改 lists the items, 3/放弃 asks; 改3/改日期 opens one."""
+    fields = _fields(ctx, state)
+    word = control_word(incoming.text)
     if incoming.kind is Kind.BUTTON:
-        word = {SAVE: "save", EDIT: "edit", DROP: "drop"}.get(incoming.text, word)
-    if word in SAVE_WORDS or word == "save" or word == "1":
+        if incoming.text in {EDIT_PREFIX + key for key, _ in fields}:
+            return _edit_field(state, incoming.text.removeprefix(EDIT_PREFIX), ctx)
+        word = {SAVE: "save", EDIT: "edit", DROP: "drop"}.get(incoming.text, "")
+    if word in SAVE_WORDS or word == "1":
         missing = _first_missing(ctx, state)
         if missing is not None:
             state.cursor = missing
@@ -387,21 +766,56 @@ def _answer_confirm(ctx: Context, state: InterviewState, incoming: Incoming) -> 
         state.history.append(CONFIRM)
         state.cursor = PICK
         return Step(state, (ask(ctx, state),))
-    if word in DROP_WORDS or word == "drop" or word == "3":
-        return Step(None, (Reply(ctx.t("cancelled")),), cancelled=True)
-    raise InvalidAnswer(ctx.t("confirm_hint"))
+    if word in DROP_WORDS or word == "3":
+        return _cancel(ctx, state, typed=word if word == "3" else "")
+    if _DIGITS.fullmatch(word):  # an item's number alone: offer it, never act on it
+        number = int(word)
+        if not 1 <= number <= len(fields):
+            raise InvalidAnswer(ctx.t("no_such_item", number=number, count=len(fields)))
+        key, names = fields[number - 1]
+        button = Choice(ctx.t("edit_item_button", number=number, label=names[0]), EDIT_PREFIX + key)
+        offer = Reply(ctx.t("confirm_item_number", number=number, label=names[0]), (button,))
+        return Step(state, (_tagged(offer, state),))
+    match = _EDIT_ITEM.match(word)
+    item = match.group("item").strip() if match else word
+    if _DIGITS.fullmatch(item):
+        number = int(item)
+        if not 1 <= number <= len(fields):
+            raise InvalidAnswer(ctx.t("no_such_item", number=number, count=len(fields)))
+        return _edit_field(state, fields[number - 1][0], ctx)
+    options = [(EDIT_PREFIX + key, names) for key, names in fields]
+    # a bare item name ("地点") opens it; anything else is explained
+    if match is None and not any(word == n.lower() for _, names in options for n in names):
+        raise InvalidAnswer(ctx.t("confirm_hint"))
+    try:
+        chosen = _match_choice(ctx, replace(incoming, kind=Kind.TEXT, text=item), options)
+    except _NearMiss:
+        raise
+    except InvalidAnswer:  # no such item: show the list to pick from
+        state.history.append(CONFIRM)
+        state.cursor = PICK
+        return Step(state, (Reply(ctx.t("no_such_name", name=item[:20])), ask(ctx, state)))
+    return _edit_field(state, chosen.removeprefix(EDIT_PREFIX), ctx)
 
 
-def _answer_pick(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
-    fields = _editable_fields(ctx, state)
-    key = _match_choice(ctx, incoming, [(f"edit:{k}", label) for k, label in fields])
-    state.history.append(PICK)
-    state.cursor = key.removeprefix("edit:")
+def _edit_field(state: InterviewState, key: str, ctx: Context) -> Step:
+    state.history.append(CONFIRM)
+    state.cursor = key
     state.return_to_confirm = True
     return Step(state, (ask(ctx, state),))
 
 
-def _answer_question(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
+def _answer_pick(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
+    key = _match_choice(ctx, incoming, _options(ctx, state))
+    state.history.append(PICK)
+    state.cursor = key.removeprefix(EDIT_PREFIX)
+    state.return_to_confirm = True
+    return Step(state, (ask(ctx, state),))
+
+
+def _answer_question(
+    ctx: Context, state: InterviewState, incoming: Incoming, confirmed: dict[str, Any] | None
+) -> Step:
     question = _current_question(ctx, state)
     assert question is not None
     if _is_keep(incoming) and question.id in state.answers:
@@ -410,7 +824,18 @@ def _answer_question(ctx: Context, state: InterviewState, incoming: Incoming) ->
         return _answer_photo(ctx, state, question, incoming)
     if incoming.kind is Kind.PHOTO:
         raise InvalidAnswer(ctx.t("photo_not_expected"))
-    state.answers[question.id] = parse_answer(ctx, question, incoming)
+    if question.type is QuestionType.TEXT and control_word(incoming.text) in CONTROL_WORDS:
+        raise InvalidAnswer(ctx.t("bad_text_control", word=clean_text(incoming.text)[:20]))
+    value = parse_answer(ctx, question, incoming)
+    settled = (
+        confirmed is not None
+        and confirmed["question"] == question.id
+        and _same(confirmed["value"], value)
+    )
+    if not settled and _doubt(ctx, state, question, value):
+        state.pending = {"kind": "value", "question": question.id, "value": value}
+        return Step(state, (ask(ctx, state),))
+    state.answers[question.id] = value
     return _advance(ctx, state, question.id)
 
 
@@ -457,8 +882,7 @@ def parse_answer(ctx: Context, question: Question, incoming: Incoming) -> dict[s
         begin, end = _parse_date(ctx, raw, ranged=True)
         return {"start": begin.isoformat(), "end": end.isoformat()}
     if kind is QuestionType.CHOICE:
-        options = [(f"choice:{i}", c) for i, c in enumerate(question.choices)]
-        value = _match_choice(ctx, incoming, options)
+        value = _match_choice(ctx, incoming, _choice_options(ctx, question, None))
         return {"choice": question.choices[int(value.removeprefix("choice:"))]}
     if kind is QuestionType.YES_NO:
         word = _word(incoming)
@@ -481,11 +905,13 @@ def _check_text(ctx: Context, raw: str, limit: int) -> str:
 
 
 def _count_answer(ctx: Context, question: Question, raw: str) -> dict[str, Any]:
-    example = question.example or ctx.t("count_example_default")
+    example = _example(ctx, question)
     assert question.unit is not None
     try:
         count = to_unit(parse_count(raw), question.unit)
     except CountError as error:
+        if error.reason is CountErrorReason.NO_NUMBER and _VAGUE.search(raw.lower()):
+            raise InvalidAnswer(ctx.t("count_vague", word=raw[:20], example=example)) from error
         key = f"bad_count_{error.reason.value}"
         reason = ctx.t(key) if key in ZH else ctx.t("bad_count_other")
         raise InvalidAnswer(ctx.t("bad_count", reason=reason, example=example)) from error
@@ -533,24 +959,50 @@ def count_to_json(count: Count) -> dict[str, Any]:
     }
 
 
-def _match_choice(ctx: Context, incoming: Incoming, options: list[tuple[str, str]]) -> str:
-    """Resolve a button value, an option's number or its name to the option's value."""
+def _match_choice(ctx: Context, incoming: Incoming, options: _Options) -> str:
+    """Resolve a button value, an option's number or one of its names to the option's value.
+
+    A near miss (a typo such as 志原服务, or a part of several names) raises `_NearMiss`
+    with the closest options, to be offered as buttons.
+    """
     values = {value for value, _ in options}
     if incoming.kind is Kind.BUTTON:
         if incoming.text in values:
             return incoming.text
         raise InvalidAnswer(ctx.t("choose_one"))
     word = _word(incoming)
-    if word.isdigit() and 1 <= int(word) <= len(options):
+    if _DIGITS.fullmatch(word) and 1 <= int(word) <= len(options):
         return options[int(word) - 1][0]
-    for value, label in options:
-        if word == label.lower() or word == value:
+    for value, names in options:
+        if word == value or any(word == name.lower() for name in names):
             return value
     # Allow a unique partial name ("文体" for 文体活动).
-    partial = [value for value, label in options if word and word in label.lower()]
+    partial = [v for v, names in options if word and any(word in n.lower() for n in names)]
     if len(partial) == 1:
         return partial[0]
+    closest = partial or _closest(word, options)
+    if closest:
+        raise _NearMiss(clean_text(incoming.text)[:30], closest[:SUGGESTIONS])
     raise InvalidAnswer(ctx.t("choose_one"))
+
+
+def _closest(word: str, options: _Options) -> list[str]:
+    """The options whose names are closest to a typo, by characters (difflib's ratio)."""
+    if not word or len(word) > 30:
+        return []
+    by_name: dict[str, str] = {}
+    for value, names in options:
+        for name in names:
+            by_name.setdefault(name.lower(), value)
+    scored = []
+    for name, value in by_name.items():
+        ratio = difflib.SequenceMatcher(None, word, name).ratio()
+        if ratio >= 0.5:
+            scored.append((ratio, value))
+    scored.sort(key=lambda item: -item[0])
+    # Only the options about as close as the closest: "活动日棋" is 活动日期, not 活动照片.
+    best = scored[0][0] if scored else 0
+    return list(dict.fromkeys(value for ratio, value in scored if ratio >= best - 0.1))
 
 
 def _is_keep(incoming: Incoming) -> bool:
@@ -619,10 +1071,15 @@ def _current_question(ctx: Context, state: InterviewState) -> Question | None:
     return None
 
 
-def _editable_fields(ctx: Context, state: InterviewState) -> list[tuple[str, str]]:
-    fields = [(UNIT, ctx.t("field_unit"))] if len(state.units) > 1 else []
-    fields.append((AREA, ctx.t("field_area")))
-    fields.extend((q.id, q.label) for q in _flow(ctx, state))
+def _fields(ctx: Context, state: InterviewState) -> list[tuple[str, tuple[str, ...]]]:
+    """The card's items in order, each with the names it may be typed as."""
+
+    def both(key: str) -> tuple[str, ...]:
+        return _names(ctx.t(key), msg("zh", key))
+
+    fields = [(UNIT, both("field_unit"))] if len(state.units) > 1 else []
+    fields.append((AREA, both("field_area")))
+    fields.extend((q.id, _names(_label(ctx, state, q), q.label)) for q in _flow(ctx, state))
     return fields
 
 
@@ -646,12 +1103,12 @@ def _card_lines(ctx: Context, state: InterviewState) -> list[str]:
         unit_name = dict(state.units).get(state.unit_id or -1, "?")
         lines.append(f"{number}. {ctx.t('field_unit')}：{unit_name}")
         number += 1
-    area_name = ctx.questionnaire.area(state.area).name if state.area else "?"
+    area_name = _area_name(ctx, ctx.questionnaire.area(state.area)) if state.area else "?"
     lines.append(f"{number}. {ctx.t('field_area')}：{area_name}")
     for offset, question in enumerate(_flow(ctx, state), number + 1):
         value = state.answers.get(question.id)
         shown = ctx.t("skipped_value") if value is None else describe_answer(ctx, question, value)
-        lines.append(f"{offset}. {question.label}：{shown}")
+        lines.append(f"{offset}. {_label(ctx, state, question)}：{shown}")
     return lines
 
 

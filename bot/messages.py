@@ -27,12 +27,12 @@ ZH: dict[str, str] = {
     "help": (
         "可以用的命令：\n"
         "/report 上报一次活动（也可以直接发“上报”）\n"
-        "/mine 查看我本期上报的记录\n"
+        "/mine 查看我本期上报的记录（或回复“我的”；/mine 上个月、/mine 2026H1、/mine 全部）\n"
         "/edit 编号 修改一条记录\n"
         "/delete 编号 删除一条记录\n"
-        "/skip 跳过可选的问题\n"
-        "/back 回到上一个问题\n"
-        "/cancel 放弃正在填写的内容\n"
+        "/skip 跳过可选的问题（也可以直接回复“跳过”“没有”）\n"
+        "/back 回到上一个问题（或回复“上一步”）\n"
+        "/cancel 放弃正在填写的内容（或回复“取消”；当天内回复“恢复”可以找回）\n"
         "/reflect 半年回顾：写下不足和打算\n"
         "/lang 切换语言（中文 / English）\n"
         "/help 显示这条说明"
@@ -106,7 +106,7 @@ ZH: dict[str, str] = {
     "current_answer": "（当前：{value}。不改请选“保持不变”）",
     "keep": "保持不变",
     "progress": "（第 {index}/{total} 题）",
-    "optional_hint": "（可选，发送 /skip 跳过）",
+    "optional_hint": "（可选，没有的话回复“跳过”）",
     "bad_text_empty": "回答不能为空，请用文字回答。",
     "bad_text_no_words": "请用文字回答，只发表情我看不懂。",
     "bad_text_too_long": "回答太长了（{length} 字），这一项请控制在 {limit} 字以内。",
@@ -144,11 +144,11 @@ ZH: dict[str, str] = {
     "photo_done": "完成",
     "photos_count": "{count} 张",
     "confirm_intro": "请核对我理解的内容：",
-    "confirm_question": "确认无误就保存吧。",
+    "confirm_question": "确认无误就保存吧（回复“对”或“确认”）。要改哪一项，回复“改”加编号（例如“改3”）或名称（例如“改日期”）。",
     "confirm_save": "✅ 确认保存",
     "confirm_edit": "✏️ 修改",
     "confirm_cancel": "❌ 放弃",
-    "confirm_hint": "请选择：确认保存、修改，或放弃。",
+    "confirm_hint": "请回复“确认”保存，“改”加编号修改某一项（例如“改3”），或“放弃”。",
     "pick_field": "要修改哪一项？回复编号或名称。",
     "field_area": "工作类别",
     "field_unit": "单位",
@@ -244,6 +244,53 @@ ZH: dict[str, str] = {
     "entries_returned_mark": "（↩️ 已退回，待修改）",
     "entries_return_hint": "如需退回某条记录让填报人修改，点下面的按钮，或发送 /return 编号 理由。",
     "entries_return_button": "↩️ 退回 #{id}",
+    # plain words, the card, periods (issue 12)
+    "skip_button": "跳过",
+    "required_why": "“{label}”是必填的，不能跳过：{why}。",
+    "why_title": "总结和台账要用活动名称来指这次活动",
+    "why_dates": "要按日期把活动算进对应的月份和半年",
+    "why_metric": "半年总结里的数字都从这里汇总；如果确实是 0，请写 0",
+    "why_content": "总结要写这次活动做了什么",
+    "why_achievements": "总结要写活动取得的成效",
+    "why_area": "总结按工作类别分节汇总",
+    "why_unit": "每条记录都要算到一个单位名下",
+    "why_other": "总结要用到这一项",
+    "nothing_to_skip_card": "这一步是核对，没有要跳过的问题。没问题就回复“确认”保存；要改哪一项，回复“改”加编号，例如“改3”。",
+    "bad_text_control": "“{word}”不能当作这一项的回答，请具体写一写。",
+    "count_vague": "“{word}”是多少呢？写个大概的数就行，{example}",
+    "count_zero": "“{label}”是 0 吗？是的话回复“是”，不是的话请写实际的数。",
+    "count_zero_skip": "没有这一项的话，也可以回复“跳过”。",
+    "zero_yes": "是，就是 0",
+    "retry_button": "不是，重新填",
+    "date_other_year": "这是{year}年的活动吗？你写的是{date}，会记入{period}，不在本期（{current}）的记录里。",
+    "date_other_half": "这是{period}的活动吗？你写的是{date}，不在本期（{current}），会记入{period}。",
+    "date_yes": "是，{period}的活动",
+    "pending_retry": "好的，请重新填写。",
+    "suggest_one": "没找到“{typed}”。你是说“{option}”吗？是的话点一下或回复“是”；不是的话请回复编号或名称。",
+    "suggest_many": "没找到“{typed}”。你是说下面哪一个？也可以回复编号或名称。",
+    "cancel_confirm": "确定放弃这份上报吗？已经填了 {count} 项，放弃后不会保存（当天之内回复“恢复”可以找回）。",
+    "cancel_confirm_number": "要修改第 {number} 项的话，请回复“改{number}”。",
+    "cancel_yes": "确定放弃",
+    "cancel_no": "不放弃，继续填",
+    "cancel_kept": "好的，接着填。",
+    "discarded": "已放弃，这份上报没有保存。今天之内回复“恢复”或发送 /back 可以找回。",
+    "edit_cancelled": "好的，记录 #{id} 保持原样，没有修改。",
+    "restored": "已恢复刚才放弃的上报，接着填吧。",
+    "restore_expired": "放弃的上报只保留到当天，已经清除了。发送 /report 重新开始。",
+    "nothing_to_restore": "没有可以恢复的上报。发送 /report 开始上报。",
+    "confirm_item_number": "要修改第 {number} 项“{label}”吗？请点下面的按钮，或回复“改{number}”。",
+    "edit_item_button": "✏️ 改第 {number} 项：{label}",
+    "no_such_item": "卡片上没有第 {number} 项（共 {count} 项）。",
+    "no_such_name": "卡片上没有“{name}”这一项。",
+    "span_half_1": "{year}年上半年",
+    "span_half_2": "{year}年下半年",
+    "span_month": "{year}年{number}月",
+    "span_year": "{year}年",
+    "span_all": "全部期间",
+    "mine_other": "另有 {count} 条记录在其他期间，发送“/mine 全部”查看。",
+    "mine_bad_period": "没看懂期间“{period}”。可以这样写：/mine 2026H1、/mine 上半年、/mine 2026年上半年、/mine 上个月、/mine 全部。",
+    "mine_group": "【{period}】",
+    "saved_other_period": "这条活动记入{period}，发送 /mine {span} 查看。",
 }
 
 EN: dict[str, str] = {
@@ -268,12 +315,12 @@ EN: dict[str, str] = {
     "help": (
         "Commands:\n"
         "/report report an activity\n"
-        "/mine my entries this period\n"
+        "/mine my entries this period (or reply “mine”; /mine last month, /mine 2026H1, /mine all)\n"
         "/edit N change entry N\n"
         "/delete N delete entry N\n"
-        "/skip skip an optional question\n"
-        "/back go back one question\n"
-        "/cancel drop what you are filling in\n"
+        "/skip skip an optional question (or reply “skip”, “none”)\n"
+        "/back go back one question (or reply “back”)\n"
+        "/cancel drop what you are filling in (or reply “cancel”; “restore” brings it back the same day)\n"
         "/reflect half-year review: shortcomings and plans\n"
         "/lang language (中文 / English)\n"
         "/help this text"
@@ -347,7 +394,7 @@ EN: dict[str, str] = {
     "current_answer": "(Now: {value}. Choose “Keep” to leave it.)",
     "keep": "Keep",
     "progress": "(question {index}/{total})",
-    "optional_hint": "(optional, /skip to skip)",
+    "optional_hint": "(optional: reply “skip” if there is none)",
     "bad_text_empty": "The answer cannot be empty. Please answer in text.",
     "bad_text_no_words": "Please answer in words; I cannot read emoji only.",
     "bad_text_too_long": "The answer is too long ({length} characters); keep it under {limit}.",
@@ -368,8 +415,8 @@ EN: dict[str, str] = {
     "bad_unit": "This figure is counted in “{expected}”, you wrote “{got}”. {example}",
     "count_example_default": "for example: 50, 4000多, 近百, 20余",
     "bad_date": "I could not read this date. {example}",
-    "date_example": "For example: 6月30日, 2026-06-30, 6.30, 昨天, 上周五",
-    "range_example": "For example: 6月30日, or 6月1日至6月3日",
+    "date_example": "For example: Jun 30, 2026-06-30, yesterday, last Friday",
+    "range_example": "For example: Jun 30, or Jun 1-3",
     "bad_date_invalid": "This date does not exist. {example}",
     "bad_date_reversed": "The end is before the start. {example}",
     "bad_date_incomplete": "Please give the exact day. {example}",
@@ -385,11 +432,11 @@ EN: dict[str, str] = {
     "photo_done": "done",
     "photos_count": "{count} photo(s)",
     "confirm_intro": "Please check what I understood:",
-    "confirm_question": "Save it if everything is right.",
+    "confirm_question": "Save it if everything is right (reply “ok”). To change an item, reply “change” and its number (“change 3”) or name (“change date”).",
     "confirm_save": "✅ Save",
     "confirm_edit": "✏️ Change",
     "confirm_cancel": "❌ Drop",
-    "confirm_hint": "Please choose: save, change, or drop.",
+    "confirm_hint": "Please reply “ok” to save, “change” and a number to change an item (“change 3”), or “drop”.",
     "pick_field": "Which item do you want to change? Reply with its number or name.",
     "field_area": "Category",
     "field_unit": "Unit",
@@ -483,6 +530,52 @@ EN: dict[str, str] = {
     "entries_returned_mark": " (↩️ sent back, awaiting correction)",
     "entries_return_hint": "To send an entry back for correction, press its button below or send /return N reason.",
     "entries_return_button": "↩️ Return #{id}",
+    "skip_button": "Skip",
+    "required_why": "“{label}” is required and cannot be skipped: {why}.",
+    "why_title": "the summary and the ledger refer to the activity by its name",
+    "why_dates": "the date puts the activity in its month and half-year",
+    "why_metric": "the summary's figures are added up from these; if it really is 0, write 0",
+    "why_content": "the summary says what was done",
+    "why_achievements": "the summary says what the activity achieved",
+    "why_area": "the summary has a section per category",
+    "why_unit": "every entry belongs to a unit",
+    "why_other": "the summary needs it",
+    "nothing_to_skip_card": "This step is the check; there is no question to skip. Reply “ok” to save, or “change” and a number to change an item, e.g. “change 3”.",
+    "bad_text_control": "“{word}” cannot be the answer to this question; please write a few words.",
+    "count_vague": "How many is “{word}”? A rough number is fine, {example}",
+    "count_zero": "Is “{label}” 0? Reply “yes” if so, otherwise write the actual number.",
+    "count_zero_skip": "If there is none, you can also reply “skip”.",
+    "zero_yes": "Yes, 0",
+    "retry_button": "No, change it",
+    "date_other_year": "Was this activity in {year}? You wrote {date}; it counts in {period}, not in this period ({current}).",
+    "date_other_half": "Was this activity in {period}? You wrote {date}, outside this period ({current}); it counts in {period}.",
+    "date_yes": "Yes, in {period}",
+    "pending_retry": "Fine, please answer again.",
+    "suggest_one": "I did not find “{typed}”. Did you mean “{option}”? Press it or reply “yes”; otherwise reply with a number or name.",
+    "suggest_many": "I did not find “{typed}”. Did you mean one of these? You can also reply with a number or name.",
+    "cancel_confirm": "Drop this report? You have answered {count} questions; nothing will be saved (reply “restore” the same day to bring it back).",
+    "cancel_confirm_number": "To change item {number}, reply “change {number}”.",
+    "cancel_yes": "Yes, drop it",
+    "cancel_no": "No, go on",
+    "cancel_kept": "Fine, let us go on.",
+    "discarded": "Dropped; this report was not saved. Reply “restore” or send /back today to bring it back.",
+    "edit_cancelled": "Fine, entry #{id} stays as it was.",
+    "restored": "The report you dropped is back; let us go on.",
+    "restore_expired": "A dropped report is kept until the end of the day only; it is gone. Send /report to start again.",
+    "nothing_to_restore": "There is no dropped report to bring back. Send /report to start one.",
+    "confirm_item_number": "Change item {number} “{label}”? Press the button below or reply “change {number}”.",
+    "edit_item_button": "✏️ Change item {number}: {label}",
+    "no_such_item": "There is no item {number} on the card ({count} items).",
+    "no_such_name": "There is no item “{name}” on the card.",
+    "span_half_1": "H1 {year}",
+    "span_half_2": "H2 {year}",
+    "span_month": "{number}/{year}",
+    "span_year": "{year}",
+    "span_all": "all periods",
+    "mine_other": "{count} more entries are in other periods; send “/mine all” to see them.",
+    "mine_bad_period": "I could not read the period “{period}”. Write for example: /mine 2026H1, /mine H1, /mine last month, /mine all.",
+    "mine_group": "[{period}]",
+    "saved_other_period": "This activity counts in {period}; send /mine {span} to see it.",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
@@ -492,3 +585,101 @@ def text(locale: str, key: str, **params: Any) -> str:
     """Return the sentence `key` in `locale` (falling back to Chinese), filled with params."""
     catalogue = CATALOGUES.get(locale, ZH)
     return catalogue.get(key, ZH[key]).format(**params)
+
+
+# English for the default questionnaire, keyed by "questionnaire:area.question:field" for an
+# area's own question and "questionnaire:question:field" for the common ones. A questionnaire
+# or question without a translation is shown as written.
+QUESTIONNAIRE_EN: dict[str, str] = {
+    "community_culture:area_prompt": "Which kind of work was this activity?",
+    "community_culture:area:theory": "Theory study",
+    "community_culture:area:publicity": "Publicity",
+    "community_culture:area:civility": "Civility campaigns",
+    "community_culture:area:recreation": "Culture and sports",
+    "community_culture:area:volunteer": "Volunteer service",
+    "community_culture:area:venues": "Venues",
+    "community_culture:area:heritage": "Intangible heritage",
+    "community_culture:area:reading": "Reading",
+    "community_culture:area:other": "Other",
+    "community_culture:title:label": "Name",
+    "community_culture:title:prompt": "What was the activity called?",
+    "community_culture:title:example": "for example: Dragon Boat Festival dumpling making",
+    "community_culture:dates:label": "Date",
+    "community_culture:dates:prompt": "When was it? One day: the date; several days: “Jun 1-3”.",
+    "community_culture:dates:example": "for example: Jun 1, yesterday, Jun 1-3",
+    "community_culture:location:label": "Place",
+    "community_culture:location:prompt": "Where was it?",
+    "community_culture:location:example": "for example: the community service centre, room 2",
+    "community_culture:theory.sessions:label": "Study sessions",
+    "community_culture:theory.sessions:prompt": "How many study sessions (lectures, party classes, seminars)?",
+    "community_culture:theory.attendance:label": "Attendance",
+    "community_culture:theory.attendance:prompt": "About how many attended (person-times)?",
+    "community_culture:publicity.slogans:label": "Slogans",
+    "community_culture:publicity.slogans:prompt": "How many slogans or banners were put up?",
+    "community_culture:publicity.boards:label": "Notice boards",
+    "community_culture:publicity.boards:prompt": "How many notice-board or blackboard issues?",
+    "community_culture:publicity.leaflets:label": "Leaflets",
+    "community_culture:publicity.leaflets:prompt": "How many leaflets were handed out?",
+    "community_culture:publicity.audience:label": "People reached",
+    "community_culture:publicity.audience:prompt": "About how many people were reached (person-times)?",
+    "community_culture:civility.sessions:label": "Sessions",
+    "community_culture:civility.sessions:prompt": "How many sessions were held?",
+    "community_culture:civility.attendance:label": "Attendance",
+    "community_culture:civility.attendance:prompt": "About how many took part (person-times)?",
+    "community_culture:civility.honoured:label": "Honoured",
+    "community_culture:civility.honoured:prompt": "How many people or families were honoured?",
+    "community_culture:recreation.sessions:label": "Shows",
+    "community_culture:recreation.sessions:prompt": "How many shows or contests were held?",
+    "community_culture:recreation.attendance:label": "Audience",
+    "community_culture:recreation.attendance:prompt": "About how many took part or watched (person-times)?",
+    "community_culture:recreation.performers:label": "Performers",
+    "community_culture:recreation.performers:prompt": "How many performed or competed on stage?",
+    "community_culture:recreation.teams:label": "Teams",
+    "community_culture:recreation.teams:prompt": "How many teams took part?",
+    "community_culture:volunteer.volunteers:label": "Volunteers",
+    "community_culture:volunteer.volunteers:prompt": "How many volunteers took part?",
+    "community_culture:volunteer.hours:label": "Service hours",
+    "community_culture:volunteer.hours:prompt": "How many hours did the volunteers serve in all? Roughly is fine.",
+    "community_culture:volunteer.served:label": "People served",
+    "community_culture:volunteer.served:prompt": "About how many people were served (person-times)?",
+    "community_culture:venues.sites:label": "Sites built",
+    "community_culture:venues.sites:prompt": "How many sites were built or refitted (rooms, reading corners, boards)?",
+    "community_culture:venues.funding:label": "Funding",
+    "community_culture:venues.funding:prompt": "How much money went into it, in 万元 (10,000 yuan)?",
+    "community_culture:venues.floor_area:label": "Floor area",
+    "community_culture:venues.floor_area:prompt": "About how many square metres?",
+    "community_culture:heritage.projects:label": "Heritage items",
+    "community_culture:heritage.projects:prompt": "How many intangible heritage items were involved?",
+    "community_culture:heritage.sessions:label": "Shows and workshops",
+    "community_culture:heritage.sessions:prompt": "How many shows, workshops or hands-on sessions?",
+    "community_culture:heritage.attendance:label": "Attendance",
+    "community_culture:heritage.attendance:prompt": "About how many took part or watched (person-times)?",
+    "community_culture:reading.sessions:label": "Reading events",
+    "community_culture:reading.sessions:prompt": "How many reading events (clubs, talks, sharing sessions)?",
+    "community_culture:reading.attendance:label": "Attendance",
+    "community_culture:reading.attendance:prompt": "About how many took part (person-times)?",
+    "community_culture:reading.new_books:label": "New books",
+    "community_culture:reading.new_books:prompt": "How many new books were added?",
+    "community_culture:other.attendance:label": "Attendance",
+    "community_culture:other.attendance:prompt": "About how many took part (person-times)?",
+    "community_culture:content:label": "What was done",
+    "community_culture:content:prompt": "What did the activity do? Two or three sentences.",
+    "community_culture:content:example": "for example: veteran members told stories of party history.",
+    "community_culture:achievements:label": "Results",
+    "community_culture:achievements:prompt": "How did it go? How did people respond, what did it solve?",
+    "community_culture:achievements:example": "for example: residents joined eagerly; 12 signed up as volunteers.",
+    "community_culture:highlights:label": "Highlights",
+    "community_culture:highlights:prompt": "Anything special or new about it?",
+    "community_culture:highlights:example": "for example: run with a local school for the first time.",
+    "community_culture:photos:label": "Photos",
+    "community_culture:photos:prompt": "Send a few photos if you have any (up to 9).",
+}
+
+
+def questionnaire_text(locale: str, keys: tuple[str, ...], default: str) -> str:
+    """A questionnaire's text in `locale`: the first of `keys` translated, else as written."""
+    if locale == "en":
+        for key in keys:
+            if key in QUESTIONNAIRE_EN:
+                return QUESTIONNAIRE_EN[key]
+    return default

@@ -516,14 +516,16 @@ def live_entry(session: Session, entry_id: int) -> Entry | None:
     return session.scalars(statement).first()
 
 
-def entries_of_member(session: Session, member_id: int, period: str) -> Sequence[Entry]:
-    """A member's live entries in a period, oldest activity first."""
+def entries_of_member(session: Session, member_id: int, period: str | None) -> Sequence[Entry]:
+    """A member's live entries in a period (or in all periods), oldest activity first."""
     statement = (
         select(Entry)
-        .where(Entry.member_id == member_id, Entry.period == period, Entry.deleted_at.is_(None))
+        .where(Entry.member_id == member_id, Entry.deleted_at.is_(None))
         .options(selectinload(Entry.metrics))
         .order_by(Entry.start_date, Entry.id)
     )
+    if period is not None:
+        statement = statement.where(Entry.period == period)
     return session.scalars(statement).all()
 
 

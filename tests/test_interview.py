@@ -148,13 +148,16 @@ def test_bad_text_answers(answer: str, problem: str) -> None:
     assert step.state is not None and step.state.cursor == "title"
 
 
-def test_an_abandoned_confirmation_drops_everything() -> None:
+def test_an_abandoned_confirmation_asks_once_then_drops_everything() -> None:
     step = interview.start(CTX, [(7, "x")])
     for answer in ("2", "座谈会", "昨天"):
         step = say(step, answer)
     step = interview.skip(CTX, step.state)
     step = say(step, "放弃")
+    assert "确定放弃这份上报吗" in text_of(step) and step.state is not None
+    step = press(step, "确定放弃")
     assert step.state is None and step.draft is None and step.cancelled
+    assert step.discarded is not None and step.discarded.answers["title"] == {"text": "座谈会"}
 
 
 def test_a_button_of_an_earlier_question_cannot_answer_the_current_one() -> None:

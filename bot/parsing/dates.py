@@ -173,7 +173,7 @@ _CLOCK = (
 )
 _TIME_ONE = rf"(?:{_PART_OF_DAY}{_CLOCK}?|{_CLOCK})"
 _TIME_SUFFIX = re.compile(rf"{_TIME_ONE}(?:(?:-|~|—+|–|至|到){_TIME_ONE})?$")
-_RANGE_SEP = re.compile(r"至|到|—+|–|―|-+|~+|〜")
+_RANGE_SEP = re.compile(r"至|到|to|—+|–|―|-+|~+|〜")
 _TRANSLATE = str.maketrans({"−": "-", "﹣": "-", "‐": "-", "‑": "-", "～": "~"})
 
 
@@ -286,10 +286,98 @@ def _parse_core(s: str, today: date, *, range_end: bool) -> _Spec | None:
     match = _DAY.fullmatch(s)
     if match:
         return _Partial(None, None, _number(match.group("d")), _weekday_of(match))
+    english = _english_spec(s, today)
+    if english is not None:
+        return english
     if range_end:
         match = _BARE_DAY.fullmatch(s)
         if match:
             return _Partial(None, None, _number(match.group("d")), None)
+    return None
+
+
+# --- English forms, for people who chat in English ----------------------------
+
+_EN_RELATIVE = {
+    "today": 0,
+    "yesterday": -1,
+    "thedaybeforeyesterday": -2,
+    "daybeforeyesterday": -2,
+    "tomorrow": 1,
+}
+_EN_WEEKDAYS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("mon", "monday"),
+            ("tue", "tues", "tuesday"),
+            ("wed", "wednesday"),
+            ("thu", "thur", "thurs", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        ),
+        1,
+    )
+    for name in names
+}
+_EN_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        1,
+    )
+    for name in names
+}
+_EN_WD = "|".join(sorted(_EN_WEEKDAYS, key=len, reverse=True))
+_EN_MON = "|".join(sorted(_EN_MONTHS, key=len, reverse=True))
+_EN_ORDINAL = r"(?:st|nd|rd|th)?"
+_EN_WEEKDAY = re.compile(rf"(?:on)?(?P<pre>last|this|next)?(?P<wd>{_EN_WD})")
+_EN_MONTH_DAY = re.compile(
+    rf"(?:on)?(?P<m>{_EN_MON})\.?(?P<d>[0-9]{{1,2}}){_EN_ORDINAL},?(?P<y>[0-9]{{4}})?"
+)
+_EN_DAY_MONTH = re.compile(
+    rf"(?:on)?(?:the)?(?P<d>[0-9]{{1,2}}){_EN_ORDINAL}(?:of)?(?P<m>{_EN_MON})\.?,?(?P<y>[0-9]{{4}})?"
+)
+
+
+def _english_spec(s: str, today: date) -> _Spec | None:
+    """Read an English date, spaces already removed: "yesterday", "lastFriday", "Nov8".
+
+    "last Friday" is the latest Friday before today (yesterday, on a Saturday); "this
+    Friday" the one of this ISO week, "next Friday" the one of the next; a bare "Friday"
+    the latest not after today. "Nov 8", "8 November", "November 8th, 2025": a missing
+    year follows the 60-day rule of the Chinese forms.
+    """
+    text = s.lower()
+    if text in _EN_RELATIVE:
+        return _Fixed(today + timedelta(days=_EN_RELATIVE[text]))
+    match = _EN_WEEKDAY.fullmatch(text)
+    if match:
+        weekday = _EN_WEEKDAYS[match.group("wd")]
+        prefix = match.group("pre")
+        if prefix == "last":
+            return _Fixed(today - timedelta(days=(today.isoweekday() - weekday - 1) % 7 + 1))
+        return _Weekday({None: None, "this": 0, "next": -1}[prefix], weekday)
+    for pattern in (_EN_MONTH_DAY, _EN_DAY_MONTH):
+        match = pattern.fullmatch(text)
+        if match:
+            year = match.group("y")
+            month, day = _EN_MONTHS[match.group("m")], int(match.group("d"))
+            return _Partial(None if year is None else int(year), month, day, None)
     return None
 
 
