@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.app import App, build
 from bot.figures import entry_line
-from bot.logs import secrets_of, setup_logging
+from bot.logs import logging_ready, redact, secrets_in_environment, secrets_of, setup_logging
 from bot.org import OrgError, create_invite, demo_org, load_org, parse_duration, read_org_file
 from bot.outbox import take_waiting
 from bot.periods import parse_period, period_of
@@ -33,18 +36,22 @@ DEMO_USER = "demo"
 DEMO_NAME = "演示用户"
 DEMO_UNIT = "demo-xinhua"
 
+log = logging.getLogger(__name__)
+
 
 def _settings() -> Settings:
+    """The settings, and the logging they ask for (secrets redacted), or a clear error."""
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from exc
+        raise click.ClickException(f"configuration error: {exc}") from None
+    setup_logging(settings.log_level, settings.log_format, secrets=secrets_of(settings))
+    return settings
 
 
 @contextmanager
 def _app(settings: Settings | None = None) -> Iterator[App]:
     settings = settings or _settings()
-    setup_logging(settings.log_level, settings.log_format, secrets=secrets_of(settings))
     try:
         app = build(settings)
     except QuestionnaireError as exc:
@@ -53,7 +60,7 @@ def _app(settings: Settings | None = None) -> Iterator[App]:
         raise click.ClickException(
             f"summary template error (HUIBAO_SUMMARY_TEMPLATES_DIR): {exc}"
         ) from exc
-    except OperationalError as exc:
+    except DBAPIError as exc:
         raise click.ClickException(
             f"cannot open the database (HUIBAO_DATABASE_URL={_safe_url(settings)}): {exc.orig}"
         ) from exc
@@ -69,7 +76,30 @@ def _safe_url(settings: Settings) -> str:
     return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Huibao(click.Group):
+    """The `huibao` group: whatever goes wrong in a command ends in one clear error line,
+    and neither that line nor a traceback prints a secret (token, password, key)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError:
+            raise  # about the arguments typed: shown with the usage line
+        except click.ClickException as exc:
+            raise click.ClickException(redact(exc.format_message())) from None
+        except (click.exceptions.Exit, click.Abort, EOFError):
+            raise  # click's own ways out
+        except Exception as exc:
+            if not logging_ready():  # failed before the settings were read
+                setup_logging(secrets=secrets_in_environment(os.environ))
+            # The traceback goes through the log handler: redacted, and JSON when asked.
+            log.error("huibao %s failed", ctx.invoked_subcommand, exc_info=exc)
+            raise click.ClickException(
+                redact(f"unexpected {type(exc).__name__}: {exc} (details in the log above)")
+            ) from None
+
+
+@click.group(cls=_Huibao, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Huibao (汇报): community activity reports and the half-year work summary.
 
@@ -90,10 +120,12 @@ def run() -> None:
         with _app(settings) as app:
             try:
                 asyncio.run(run_platforms(app))
-            except InvalidToken as exc:
+            except InvalidToken:
+                # (PTB's message repeats the whole token)
                 raise click.ClickException(
-                    f"Telegram refused the bot token (HUIBAO_TELEGRAM__TOKEN): {exc}"
-                ) from exc
+                    "Telegram refused the bot token (HUIBAO_TELEGRAM__TOKEN): check it "
+                    "with @BotFather (/mybots → API Token)"
+                ) from None
             except NetworkError as exc:
                 raise click.ClickException(
                     "cannot reach the Telegram Bot API at "
@@ -265,14 +297,17 @@ def _telegram_username(settings: Settings) -> str | None:
         return telegram.username.lstrip("@")
     if telegram.token is None:
         return None
-    from bot.telegram import TelegramError, fetch_username
+    from bot.telegram import InvalidToken, TelegramError, fetch_username
 
     try:
         token = telegram.token.get_secret_value()
         return asyncio.run(asyncio.wait_for(fetch_username(token, telegram.base_url), 10))
+    except InvalidToken:  # (its message repeats the whole token)
+        reason = "Telegram refused the bot token (HUIBAO_TELEGRAM__TOKEN)"
     except (TelegramError, TimeoutError, OSError) as exc:
-        click.echo(f"(no join link: the Telegram bot could not be asked its name: {exc})", err=True)
-        return None
+        reason = redact(str(exc) or type(exc).__name__)
+    click.echo(f"(no join link: the Telegram bot could not be asked its name: {reason})", err=True)
+    return None
 
 
 def _period_key(period: str | None) -> str | None:

@@ -7,23 +7,29 @@ carry access_token and corpsecret), and libraries that log whole payloads at DEB
 every update and reply, SQLAlchemy every statement with its parameters: what people typed,
 their names). The first are redacted by `RedactingFilter` on the handler; the second are
 kept at INFO or WARNING even when HUIBAO_LOG_LEVEL=DEBUG.
+
+Every logger ends at that one handler, uvicorn's too (`OWN_HANDLER_LOGGERS`), so every line
+is redacted and JSON when asked. What is printed outside the logging (the command line's
+error messages) goes through `redact`, which knows the same secrets.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import quote
+from typing import Any, TextIO, get_args
+from urllib.parse import quote, quote_plus
 
+from pydantic import BaseModel, SecretStr
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from bot.settings import ENV_PREFIX, Settings
 
 LOG_FORMATS = ("text", "json")
 REDACTED = "<redacted>"
@@ -38,6 +44,9 @@ PAYLOAD_LOGGERS = {
     "sqlalchemy.engine": logging.WARNING,  # statements with their parameters at INFO
     "sqlalchemy.pool": logging.WARNING,
 }
+# Loggers a library may give handlers of their own (uvicorn's default logging configuration
+# does), which would write past the redaction and the JSON format: handed back to the root.
+OWN_HANDLER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Telegram bot tokens, in Bot API URLs (/bot<TOKEN>/method, /file/bot<TOKEN>/path) ...
@@ -77,7 +86,7 @@ class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         known = {s for s in secrets if len(s) >= _MIN_SECRET}
-        known |= {quote(s, safe="") for s in known}  # as they appear in URLs
+        known |= {encoded for s in known for encoded in _url_forms(s)}  # as in URLs
         self._secrets = sorted(known, key=len, reverse=True)  # longest first
 
     def redact(self, text: str) -> str:
@@ -101,9 +110,28 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         for key, value in list(record.__dict__.items()):
-            if key not in _RECORD_FIELDS and isinstance(value, str):
-                setattr(record, key, self.redact(value))
+            if key not in _RECORD_FIELDS:
+                setattr(record, key, self._redact_value(value))
         return True
+
+    def _redact_value(self, value: object) -> object:
+        """An extra field with its texts redacted (also inside lists and dicts)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, bool | int | float | None):
+            return value
+        if isinstance(value, list | tuple):
+            return [self._redact_value(item) for item in value]
+        if isinstance(value, dict):
+            return {str(k): self._redact_value(v) for k, v in value.items()}
+        return self.redact(str(value))  # what the JSON format would write
+
+
+def _url_forms(secret: str) -> set[str]:
+    """`secret` as it may appear URL-encoded (in a path, a query, upper or lower hex)."""
+    forms = {quote(secret, safe=""), quote_plus(secret), quote(secret)}
+    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), f) for f in forms}
+    return forms - {secret}
 
 
 class JsonFormatter(logging.Formatter):
@@ -148,19 +176,78 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """The configured secrets, to be redacted wherever they appear in a log line."""
-    values = [
-        settings.telegram.token,
-        settings.telegram.webhook_secret,
-        settings.wecom.secret,
-        settings.wecom.token,
-        settings.wecom.encoding_aes_key,
-    ]
-    found = [v.get_secret_value() for v in values if v is not None]
+    """The configured secrets, to be redacted wherever they appear in a log line.
+
+    Every `SecretStr` setting (found by type, so a new one is covered without a change
+    here), the webhook secret derived from the bot token, and the database password.
+    """
+    found = [secret.get_secret_value() for secret in _secret_values(settings)]
+    derived = settings.telegram.webhook_secret_value()
+    if derived is not None:
+        found.append(derived)
     password = make_url(settings.database_url).password
     if password:
         found.append(str(password))
     return found
+
+
+def _secret_values(model: BaseModel) -> Iterator[SecretStr]:
+    """The `SecretStr` values of `model` and of the models inside it."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            yield value
+        elif isinstance(value, BaseModel):
+            yield from _secret_values(value)
+
+
+def secrets_in_environment(environ: Mapping[str, str]) -> list[str]:
+    """The secrets given as HUIBAO_ variables, for when the settings could not be read.
+
+    The values of the variables of `SecretStr` settings, and the database URL's password.
+    """
+    names = set(_secret_names(Settings, ENV_PREFIX))
+    found = [value for name, value in environ.items() if name.upper() in names and value]
+    url = next((v for k, v in environ.items() if k.upper() == f"{ENV_PREFIX}DATABASE_URL"), None)
+    if url:
+        try:
+            password = make_url(url).password
+        except (ArgumentError, ValueError):
+            match = re.search(r"://[^:/@\s]*:([^@\s]+)@", url)
+            password = match.group(1) if match else None
+        if password:
+            found.append(str(password))
+    return found
+
+
+def _secret_names(model: type[BaseModel], prefix: str) -> Iterator[str]:
+    """The environment variable names of the `SecretStr` settings of `model`."""
+    for name, field in model.model_fields.items():
+        env = f"{prefix}{name.upper()}"
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            yield from _secret_names(kind, f"{env}__")
+        elif kind is SecretStr or SecretStr in get_args(kind):
+            yield env
+
+
+def redact(text: str) -> str:
+    """`text` without any secret: for error messages printed outside the logging.
+
+    Uses the secrets `setup_logging` was given, those in HUIBAO_ variables, and the
+    credential patterns (tokens, passwords in URLs, key=value pairs).
+    """
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == HANDLER_NAME:
+            for found in handler.filters:
+                if isinstance(found, RedactingFilter):
+                    text = found.redact(text)
+    return RedactingFilter(secrets_in_environment(os.environ)).redact(text)
+
+
+def logging_ready() -> bool:
+    """Whether `setup_logging` has installed its handler (so log lines are redacted)."""
+    return any(h.get_name() == HANDLER_NAME for h in logging.getLogger().handlers)
 
 
 def setup_logging(
@@ -186,6 +273,11 @@ def setup_logging(
     )
     handler.addFilter(RedactingFilter(secrets))
     root.addHandler(handler)
+    for name in OWN_HANDLER_LOGGERS:
+        logger = logging.getLogger(name)
+        for own in list(logger.handlers):
+            logger.removeHandler(own)
+        logger.propagate = True
     number = logging.getLevelName(level.upper())
     root.setLevel(number)
     for name, floor in PAYLOAD_LOGGERS.items():

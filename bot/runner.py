@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
@@ -45,12 +44,9 @@ class _QuietServer(uvicorn.Server):
 
 def webhook_secret(app: App) -> str:
     """The configured secret, or one derived from the token (the same on every instance)."""
-    telegram = app.settings.telegram
-    if telegram.webhook_secret is not None:
-        return telegram.webhook_secret.get_secret_value()
-    assert telegram.token is not None
-    digest = hashlib.sha256(b"huibao-webhook:" + telegram.token.get_secret_value().encode())
-    return digest.hexdigest()[:48]
+    secret = app.settings.telegram.webhook_secret_value()
+    assert secret is not None
+    return secret
 
 
 def make_telegram_bot(app: App) -> TelegramBot:
@@ -135,6 +131,9 @@ async def run_platforms(
             host=settings.server.host,
             port=settings.server.port,
             log_level="warning",
+            # uvicorn's own logging configuration would give its loggers handlers that write
+            # past the redaction and the JSON format: its lines go to the root handler.
+            log_config=None,
             lifespan="off",
         )
     )

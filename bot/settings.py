@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -54,6 +56,16 @@ class TelegramSettings(BaseModel):
         ):
             raise ValueError("use 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    def webhook_secret_value(self) -> str | None:
+        """The secret Telegram sends along with webhook updates: the configured one, or one
+        derived from the token (the same on every instance); None with neither."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        if self.token is None:
+            return None
+        digest = hashlib.sha256(b"huibao-webhook:" + self.token.get_secret_value().encode())
+        return digest.hexdigest()[:48]
 
 
 class ServerSettings(BaseModel):
@@ -225,10 +237,15 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
+        # The URL is not repeated in the message: it may carry the password.
         try:
             url = make_url(value)
-        except ArgumentError as exc:
-            raise ValueError(f"not a database URL: {value!r}") from exc
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL; write sqlite:///path/to/huibao.sqlite3 or "
+                "postgresql://huibao@db.example:5432/huibao with the password after the "
+                "user name (huibao:PASSWORD@db.example, special characters %-encoded)"
+            ) from None
         if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
             raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
         return value
@@ -274,12 +291,18 @@ class SettingsError(Exception):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings, turning validation errors into messages that name the variable."""
+    """Build the settings, turning validation errors into messages that name the variable.
+
+    A message never repeats a given value (pydantic's own text does, as input_value, and
+    a value may be a token or a password), and the validation error is not chained.
+    """
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = []
-        for error in exc.errors():
+        for error in exc.errors(include_input=False, include_url=False):
             name = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
             problems.append(f"{name}: {error['msg']}")
-        raise SettingsError("; ".join(problems)) from exc
+        raise SettingsError("; ".join(problems)) from None
+    except SourceError as exc:  # a nested setting given as JSON that does not parse
+        raise SettingsError(f"{exc}: give valid JSON") from None

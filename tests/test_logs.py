@@ -6,9 +6,13 @@ import asyncio
 import io
 import json
 import logging
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -16,14 +20,22 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import build
 from bot.cli import main
 from bot.conversation import Conversation
-from bot.logs import HANDLER_NAME, PAYLOAD_LOGGERS, REDACTED, secrets_of, setup_logging
+from bot.logs import (
+    HANDLER_NAME,
+    PAYLOAD_LOGGERS,
+    REDACTED,
+    secrets_in_environment,
+    secrets_of,
+    setup_logging,
+)
 from bot.org import create_invite
 from bot.server import build_server, health_route
 from bot.settings import Settings
 from storage.db import transaction
-from tests.conftest import Clock, register
+from tests.conftest import Clock, free_port, register
 from tests.fakes.telegram_api import FakeTelegram, SimUser
 from tests.test_telegram import REPORT, Phone, RunningBot
 
@@ -202,3 +214,107 @@ def test_the_cli_logs_json_when_asked(tmp_path: Path, captured: io.StringIO) -> 
     assert all({"time", "level", "logger", "message"} <= set(json.loads(x)) for x in logged)
     bad = CliRunner().invoke(main, ["org", "show"], env={**env, "HUIBAO_LOG_FORMAT": "xml"})
     assert bad.exit_code != 0 and "HUIBAO_LOG_FORMAT: " in bad.output
+
+
+def test_every_secret_setting_the_derived_webhook_secret_and_encoded_forms_are_redacted(
+    captured: io.StringIO,
+) -> None:
+    password = "p@ss:w/rd!42"
+    settings = Settings(
+        database_url=f"postgresql://huibao:{quote(password, safe='')}@db.internal/huibao",
+        telegram={"token": TOKEN},  # no webhook secret set: one is derived from the token
+        wecom={
+            "corp_id": "ww0123456789abcdef",
+            "agent_id": 1000002,
+            "secret": "wecom/app+secret",
+            "token": "cbToken42xyz",
+            "encoding_aes_key": AES_KEY,
+        },
+    )
+    derived = settings.telegram.webhook_secret_value()
+    assert derived is not None
+    setup_logging("INFO", "json", secrets=secrets_of(settings), stream=captured)
+    log = logging.getLogger("huibao.test")
+    log.info("setWebhook with secret_token %s", derived)
+    log.info("sent s=%s and p=%s", quote("wecom/app+secret", safe="").lower(), quote(password))
+    log.info("a request failed", extra={"request": {"url": f"https://x/bot{TOKEN}/getMe"}})
+    text = captured.getvalue()
+    for secret in (derived, "wecom%2fapp%2bsecret", quote(password), TOKEN_SECRET):
+        assert secret not in text, secret
+    last = json.loads(text.splitlines()[-1])
+    assert last["request"] == {"url": f"https://x/bot{REDACTED}/getMe"}  # still an object
+
+
+def test_before_the_settings_are_read_the_secrets_are_known_from_the_environment() -> None:
+    environ = {
+        "huibao_telegram__token": TOKEN,  # the names are case-insensitive, as for the settings
+        "HUIBAO_WECOM__ENCODING_AES_KEY": AES_KEY,
+        "HUIBAO_DATABASE_URL": "postgres ql://huibao:pw-in-a-bad-url@db/huibao",
+        "HUIBAO_TIMEZONE": "Asia/Shanghai",
+        "HOME": "/root",
+    }
+    assert sorted(secrets_in_environment(environ)) == sorted([TOKEN, AES_KEY, "pw-in-a-bad-url"])
+
+
+def test_uvicorn_logs_through_the_redacting_handler_as_json(
+    captured: io.StringIO, tmp_path: Path
+) -> None:
+    from bot.runner import run_platforms
+
+    setup_logging("INFO", "json", secrets=[TOKEN], stream=captured)
+    port = free_port()
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'huibao.sqlite3'}",
+        data_dir=tmp_path,
+        server={"host": "127.0.0.1", "port": port},
+    )
+    app = build(settings)
+    started = threading.Event()
+    holder: dict[str, object] = {}
+
+    async def serve() -> None:
+        holder["loop"] = asyncio.get_running_loop()
+        holder["stop"] = stop = asyncio.Event()
+        started.set()
+        await run_platforms(app, stop)
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    try:
+        assert started.wait(30)
+        _wait_for_healthz(port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")  # uvicorn: "Invalid HTTP request received."
+            assert raw.recv(1000).startswith(b"HTTP/1.1 400")
+        # what uvicorn logs when a request fails inside the app, here with the token in it
+        failure = RuntimeError(f"POST /bot{TOKEN}/hook failed")
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=failure)
+    finally:
+        loop = holder["loop"]
+        assert isinstance(loop, asyncio.AbstractEventLoop)
+        loop.call_soon_threadsafe(holder["stop"].set)  # type: ignore[attr-defined]
+        thread.join(30)
+        app.close()
+    assert not thread.is_alive()
+    text = captured.getvalue()
+    records = [json.loads(line) for line in text.splitlines()]  # each line one JSON object
+    by_uvicorn = [r for r in records if r["logger"] == "uvicorn.error"]
+    assert [r["message"] for r in by_uvicorn] == [
+        "Invalid HTTP request received.",
+        "Exception in ASGI application",
+    ]
+    assert f"bot{REDACTED}/hook" in by_uvicorn[1]["exception"]
+    assert TOKEN_SECRET not in text
+
+
+def _wait_for_healthz(port: int) -> None:
+    """Wait until the server answers (it starts in another thread)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
