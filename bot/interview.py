@@ -1101,14 +1101,15 @@ def _card_lines(ctx: Context, state: InterviewState) -> list[str]:
     number = 1
     if len(state.units) > 1:
         unit_name = dict(state.units).get(state.unit_id or -1, "?")
-        lines.append(f"{number}. {ctx.t('field_unit')}：{unit_name}")
+        lines.append(ctx.t("card_line", number=number, label=ctx.t("field_unit"), value=unit_name))
         number += 1
     area_name = _area_name(ctx, ctx.questionnaire.area(state.area)) if state.area else "?"
-    lines.append(f"{number}. {ctx.t('field_area')}：{area_name}")
+    lines.append(ctx.t("card_line", number=number, label=ctx.t("field_area"), value=area_name))
     for offset, question in enumerate(_flow(ctx, state), number + 1):
         value = state.answers.get(question.id)
         shown = ctx.t("skipped_value") if value is None else describe_answer(ctx, question, value)
-        lines.append(f"{offset}. {_label(ctx, state, question)}：{shown}")
+        label = _label(ctx, state, question)
+        lines.append(ctx.t("card_line", number=offset, label=label, value=shown))
     return lines
 
 

@@ -673,6 +673,8 @@ def _check_database(
                 assert isinstance(state.data["entry_id"], int)
             elif state.kind == "reflect":
                 assert state.data["step"] in (1, 2)
+            elif state.kind == "discarded":  # a dropped report, restorable the same day
+                assert InterviewState.from_json(state.data["interview"]).units
             else:
                 assert state.kind == "join", state.kind
         invite = db.scalars(select(Invite).where(Invite.code == INVITE_CODE)).one()
