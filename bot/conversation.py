@@ -128,6 +128,9 @@ class Outcome:
     # The commands this person can use now, when their roles or language changed
     # (Telegram shows them as the chat's command menu); None when unchanged.
     menu: tuple[tuple[str, str], ...] | None = None
+    # The message could not be processed (nothing of it was kept; the reply says sorry):
+    # an adapter whose platform would deliver it again may ask for that instead.
+    failed: bool = False
 
 
 @dataclass
@@ -204,7 +207,8 @@ class Conversation:
             return Outcome(replies_from_json(unsent) if unsent else [])
         except Exception:
             log.exception("failed to handle message %s/%s", platform, key)
-            return Outcome([Reply(msg(incoming.locale or "zh", "internal_error"))])
+            reply = Reply(msg(incoming.locale or "zh", "internal_error"))
+            return Outcome([reply], failed=True)
 
     def process_batch(self, incomings: Sequence[Incoming]) -> list[Outcome]:
         """Process several messages, in order, as `process` would each one.

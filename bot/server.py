@@ -43,7 +43,8 @@ def _waiting_at_most(connection: Connection, seconds: float) -> Iterator[None]:
     cursor = connection.connection.cursor()
     try:
         cursor.execute("PRAGMA busy_timeout")
-        (before,) = cursor.fetchone()
+        row = cursor.fetchone()
+        before = row[0] if row else 30000
         cursor.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
         try:
             yield

@@ -19,7 +19,7 @@ import docx
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import templates_dir
@@ -41,9 +41,10 @@ from storage.models import Entry, ProcessedMessage, ReceivedMessage, Requirement
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, free_port, register
 from tests.fakes.wecom_api import FakeWecom, Sent
+from tests.faults import writes_fail
 from tests.test_dialog import HAPPY_PATH
 from tests.test_reminders import at
-from tests.wecom_client import AES_KEY, TOKEN, WecomClient
+from tests.wecom_client import AES_KEY, TOKEN, WecomClient, cdata, encrypt, sign
 
 T = TypeVar("T")
 
@@ -296,9 +297,7 @@ def test_a_button_acts_once(li: Phone, fake: FakeWecom, sessions: sessionmaker[S
     li.transcript(REPORT[:-1])
     confirm = fake.card_with(LI, "✅ 确认保存")
     li.press("✅ 确认保存", "已保存")
-    # the same card pressed again a little later (its response code is spent, its turn
-    # token too); a second tap within the same second would count as WeCom's retry
-    time.sleep(1.1)
+    # the same card pressed again (its response code is spent, its turn token too)
     mark = li.mark()
     key = dict(confirm.buttons)["✅ 确认保存"]
     assert li.client.press(LI, confirm.task_id, key, "RC-used").status_code == 200
@@ -612,3 +611,308 @@ def test_the_reminder_tick_reaches_a_member_on_wecom_and_its_button_starts_the_r
         running.call(background.stop())
     reminders = [m for m in fake.sent if m.user == LI and "完成半年回顾" in m.text]
     assert len(reminders) == 1
+
+
+# -- events in the same second ------------------------------------------------------------
+
+
+def test_two_menu_clicks_in_the_same_second_both_count_and_a_retry_once(
+    li: Phone, fake: FakeWecom, sessions: sessionmaker[Session]
+) -> None:
+    second = int(time.time())
+    assert li.client.event(LI, "click", "mine", created=second).status_code == 200
+    fake.wait_for_text(LI, "还没有上报记录")
+    mark = li.mark()
+    assert li.client.event(LI, "click", "help", created=second).status_code == 200
+    fake.wait_for_text(LI, "/report", since=mark)
+    li.silence(lambda: li.client.event(LI, "click", "help", created=second))  # WeCom's retry
+    assert wecom_keys(sessions) == 2
+
+
+def test_two_buttons_of_one_card_pressed_in_the_same_second_both_count(
+    li: Phone, fake: FakeWecom, running: RunningWecom, sessions: sessionmaker[Session]
+) -> None:
+    menu = Reply("想做什么？", (Choice("我的记录", "/mine"), Choice("帮助", "/help")))
+    running.call(running.bot.send_to(LI, [menu]))
+    card = fake.wait_for_text(LI, "想做什么")
+    assert card.response_code is not None
+    second = int(time.time())
+    mark = li.mark()
+    mine = li.client.press(LI, card.task_id, "/mine", card.response_code, created=second)
+    assert mine.status_code == 200
+    fake.wait_for_text(LI, "还没有上报记录", since=mark)
+    mark = li.mark()
+    assert li.client.press(LI, card.task_id, "/help", "RC-2", created=second).status_code == 200
+    fake.wait_for_text(LI, "/report", since=mark)
+    # WeCom's retry of the second press: the same event, once
+    li.silence(lambda: li.client.press(LI, card.task_id, "/help", "RC-2", created=second))
+    assert wecom_keys(sessions) == 2
+
+
+# -- the database failing -----------------------------------------------------------------
+
+
+def test_a_callback_the_database_cannot_store_gets_503_and_its_redelivery_counts_once(
+    li: Phone, fake: FakeWecom, engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    inner = li.client.inner(LI, "text", "<Content>/mine</Content><MsgId>5150</MsgId>")
+    with writes_fail(engine):  # a full disk: reads work, nothing can be written
+        assert li.client.post(inner).status_code == 503  # WeCom will deliver it again
+        time.sleep(0.3)
+        assert fake.messages_to(LI) == [] and _kept(sessions) == []
+    assert li.client.post(inner).status_code == 200  # the disk has room: WeCom's retry
+    fake.wait_for_text(LI, "还没有上报记录")
+    li.silence(lambda: li.client.post(inner))  # and its third try: once
+    assert wecom_keys(sessions) == 1 and _kept(sessions) == []
+
+
+def test_a_slow_callback_that_cannot_be_kept_gets_503_as_does_its_retry_meanwhile(
+    leader_conversation: Conversation,
+    fake: FakeWecom,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    demo_org: None,
+) -> None:
+    register(sessions, "李华", "demo-xinhua", platform="wecom", external_id=LI)
+    running = RunningWecom(leader_conversation, fake, sessions, tmp_path, answer_within=0.2)
+    hold = asyncio.Lock()
+    try:
+
+        async def busy() -> None:  # the member's earlier message is still being handled
+            await hold.acquire()
+            running.bot._locks[LI] = hold
+
+        running.call(busy())
+        with httpx.Client(timeout=15) as http:
+            client = WecomClient(
+                running.url, corp_id=fake.corp_id, agent_id=fake.agent_id, http=http
+            )
+            inner = client.inner(LI, "text", "<Content>/mine</Content><MsgId>5152</MsgId>")
+            with writes_fail(engine):
+                assert client.post(inner).status_code == 503  # not kept: was a 500
+                assert client.post(inner).status_code == 503  # WeCom's retry, still in flight
+                running.call(_release(hold))
+                fake.wait_for(lambda: not running.bot._in_flight or None, 5)
+            assert fake.messages_to(LI) == [] and _kept(sessions) == []
+            assert client.post(inner).status_code == 200  # the disk has room again
+            fake.wait_for_text(LI, "还没有上报记录")
+            time.sleep(0.3)
+            assert len(fake.messages_to(LI)) == 1 and wecom_keys(sessions) == 1
+    finally:
+        running.stop()
+
+
+def test_a_failure_that_passes_is_tried_again_at_once_and_one_that_stays_gets_the_sorry(
+    li: Phone, fake: FakeWecom, engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    with writes_fail(engine, times=1):  # a lost race, a deadlock: the next try works
+        li.say("/mine", "还没有上报记录")
+    assert not [m for m in fake.messages_to(LI) if "出了问题" in m.text]
+    with writes_fail(engine, table="processed_messages"):  # a fault that stays
+        li.say("/help", "处理这条消息时出了问题")
+    time.sleep(0.3)
+    assert _kept(sessions) == []  # let go, not tried again and again
+
+
+# -- hostile callbacks --------------------------------------------------------------------
+
+
+@pytest.fixture
+def logs(
+    caplog: pytest.LogCaptureFixture, running: RunningWecom
+) -> Iterator[pytest.LogCaptureFixture]:
+    """Every log record, uvicorn's error log (which does not propagate) included."""
+    caplog.set_level(logging.INFO)
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    uvicorn_errors.addHandler(caplog.handler)
+    yield caplog
+    uvicorn_errors.removeHandler(caplog.handler)
+
+
+def _refusals(logs: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in logs.records if r.name == "bot.wecom.adapter" and r.levelname == "WARNING"]
+
+
+def _tracebacks(logs: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in logs.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"timestamp": "9" * 400}, 400),  # was a 500 with a traceback
+        ({"timestamp": "1.7e9"}, 400),
+        ({"timestamp": "１７００"}, 400),  # full-width digits
+        ({"timestamp": "9" * 13}, 400),
+        ({"nonce": "n" * 5000}, 400),
+        ({"nonce": "a b"}, 400),
+        ({"msg_signature": "0" * 39}, 400),
+        ({"msg_signature": "z" * 40}, 400),
+        ({"msg_signature": "签" * 40}, 400),
+        ({"timestamp": ""}, 400),
+        ({"timestamp": "1"}, 403),  # well formed, but 1970
+    ],
+    ids=[
+        "timestamp-400-digits",
+        "timestamp-float",
+        "timestamp-fullwidth",
+        "timestamp-13-digits",
+        "nonce-5000",
+        "nonce-space",
+        "signature-short",
+        "signature-not-hex",
+        "signature-chinese",
+        "timestamp-empty",
+        "timestamp-1970",
+    ],
+)
+def test_a_malformed_timestamp_nonce_or_signature_is_refused_cleanly(
+    li: Phone,
+    fake: FakeWecom,
+    sessions: sessionmaker[Session],
+    logs: pytest.LogCaptureFixture,
+    query: dict[str, str],
+    status: int,
+) -> None:
+    inner = li.client.inner(LI, "text", "<Content>/help</Content><MsgId>77</MsgId>")
+    stamp, nonce = query.get("timestamp", str(int(time.time()))), query.get("nonce", "12345")
+    encrypted = encrypt(AES_KEY, inner, fake.corp_id)
+    params = {
+        "msg_signature": query.get("msg_signature", sign(TOKEN, stamp, nonce, encrypted)),
+        "timestamp": stamp,
+        "nonce": nonce,
+    }
+    envelope = f"<xml><ToUserName>{fake.corp_id}</ToUserName><Encrypt>{encrypted}</Encrypt></xml>"
+    posted = li.client.http.post(li.client.url, params=params, content=envelope.encode())
+    checked = li.client.http.get(li.client.url, params={**params, "echostr": encrypted})
+    assert (posted.status_code, checked.status_code) == (status, status)
+    assert len(_refusals(logs)) == 2  # one warning line each
+    assert _tracebacks(logs) == []
+    time.sleep(0.2)
+    assert wecom_keys(sessions) == 0 and fake.messages_to(LI) == []
+
+
+def test_an_envelope_for_another_app_is_refused(
+    li: Phone, fake: FakeWecom, sessions: sessionmaker[Session], logs: pytest.LogCaptureFixture
+) -> None:
+    inner = li.client.inner(LI, "text", "<Content>/help</Content><MsgId>78</MsgId>")
+    assert li.client.post(inner, agent_id=str(fake.agent_id + 1)).status_code == 403
+    assert li.client.post(inner, agent_id="0" + str(fake.agent_id)).status_code == 403
+    assert len(_refusals(logs)) == 2 and _tracebacks(logs) == []
+    time.sleep(0.2)
+    assert wecom_keys(sessions) == 0 and fake.messages_to(LI) == []
+
+
+def _inner(corp: str, agent: int, **fields: str) -> str:
+    """A decrypted message with these elements (a value of "" leaves the element out)."""
+    base = {
+        "ToUserName": corp,
+        "FromUserName": LI,
+        "CreateTime": str(int(time.time())),
+        "MsgType": "text",
+        "Content": "/help",
+        "MsgId": "9001",
+        "AgentID": str(agent),
+    }
+    base.update(fields)
+    return "<xml>" + "".join(f"<{k}>{cdata(v)}</{k}>" for k, v in base.items() if v) + "</xml>"
+
+
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+    '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+    "<xml><ToUserName>x</ToUserName><FromUserName>&c;</FromUserName></xml>"
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "reply"),
+    [
+        ("wrong root inside", 400, None),
+        ("wrong root outside", 400, None),
+        ("no FromUserName", 400, None),
+        ("no MsgType", 400, None),
+        ("no CreateTime", 400, None),
+        ("a CreateTime of 5000 digits", 400, None),  # was a 500
+        ("a CreateTime of 400 digits", 400, None),  # was a traceback and silence
+        ("a FromUserName of 5000 characters", 400, None),
+        ("a FromUserName with a slash", 400, None),
+        ("an AgentID of 5000 digits", 403, None),
+        ("entity expansion", 400, None),
+        ("not UTF-8", 400, None),
+        ("an empty Encrypt", 400, None),
+        ("an Encrypt that is not base64", 403, None),
+        ("an unknown MsgType", 200, None),
+        ("an unknown event", 200, None),
+        ("a MsgId of 10000 characters", 200, "/report"),
+        ("a Content of 13000 characters", 200, "这条消息太长了"),
+        ("a button key of 30000 characters", 200, "这条消息太长了"),
+    ],
+)
+def test_hostile_xml_is_answered_2xx_or_4xx_never_500(
+    li: Phone,
+    fake: FakeWecom,
+    logs: pytest.LogCaptureFixture,
+    case: str,
+    status: int,
+    reply: str | None,
+) -> None:
+    corp, agent, client = fake.corp_id, fake.agent_id, li.client
+    inner = {
+        "wrong root inside": _inner(corp, agent).replace("xml>", "message>"),
+        "no FromUserName": _inner(corp, agent, FromUserName=""),
+        "no MsgType": _inner(corp, agent, MsgType=""),
+        "no CreateTime": _inner(corp, agent, CreateTime=""),
+        "a CreateTime of 5000 digits": _inner(corp, agent, CreateTime="9" * 5000),
+        "a CreateTime of 400 digits": _inner(corp, agent, CreateTime="9" * 400),
+        "a FromUserName of 5000 characters": _inner(corp, agent, FromUserName="u" * 5000),
+        "a FromUserName with a slash": _inner(corp, agent, FromUserName="lihua/../x"),
+        "an AgentID of 5000 digits": _inner(corp, agent, AgentID="1" * 5000),
+        "entity expansion": LAUGHS,
+        "an unknown MsgType": _inner(corp, agent, MsgType="hologram"),
+        "an unknown event": _inner(corp, agent, MsgType="event", Event="x" * 3000, MsgId=""),
+        "a MsgId of 10000 characters": _inner(corp, agent, MsgId="7" * 10_000),
+        "a Content of 13000 characters": _inner(corp, agent, Content="字" * 13_000),
+        "a button key of 30000 characters": _inner(
+            corp,
+            agent,
+            MsgType="event",
+            Event="template_card_event",
+            EventKey="k" * 30_000,
+            TaskId="hb-unknown",
+            ResponseCode="RC-x",
+            MsgId="",
+        ),
+    }.get(case, _inner(corp, agent))
+    if case in (
+        "wrong root outside",
+        "not UTF-8",
+        "an empty Encrypt",
+        "an Encrypt that is not base64",
+    ):
+        stamp, nonce = str(int(time.time())), "4242"
+        encrypted = {"an empty Encrypt": "", "an Encrypt that is not base64": "不是base64"}.get(
+            case, encrypt(AES_KEY, inner, corp)
+        )
+        body = {
+            "wrong root outside": f"<message><Encrypt>{encrypted}</Encrypt></message>".encode(),
+            "not UTF-8": b"<xml><Encrypt>\xff\xfe" + encrypted.encode() + b"</Encrypt></xml>",
+        }.get(
+            case,
+            f"<xml><ToUserName>{corp}</ToUserName><Encrypt>{encrypted}</Encrypt></xml>".encode(),
+        )
+        params = {
+            "msg_signature": sign(TOKEN, stamp, nonce, encrypted),
+            "timestamp": stamp,
+            "nonce": nonce,
+        }
+        answer = client.http.post(client.url, params=params, content=body)
+    else:
+        answer = client.post(inner)
+    assert answer.status_code == status, answer.text
+    if reply is not None:
+        fake.wait_for_text(LI, reply)
+    time.sleep(0.2)
+    assert _tracebacks(logs) == []
+    assert len(_refusals(logs)) == (1 if status >= 400 else 0)

@@ -103,8 +103,24 @@ def message(**fields: object) -> CallbackMessage:
 
 def test_message_keys_follow_wecoms_advice_for_retries() -> None:
     assert message_key(message(msg_type="text", msg_id="123")) == "lihua/123"
-    assert message_key(message(event="click", event_key="report")) == "lihua/1750000000/click"
-    pressed = message(event="template_card_event", task_id="hb-1")
-    assert message_key(pressed) == "lihua/1750000000/template_card_event/hb-1"
+    click = message(event="click", event_key="report")
+    assert message_key(click) == "lihua/1750000000/click/report"
+    pressed = message(
+        event="template_card_event", event_key="yes", task_id="hb-1", response_code="RC1"
+    )
+    assert message_key(pressed) == "lihua/1750000000/template_card_event/yes/hb-1/RC1"
+
+
+def test_two_events_in_one_second_have_two_keys_and_a_retry_the_same() -> None:
+    def press(key: str, code: str) -> CallbackMessage:
+        return message(
+            event="template_card_event", event_key=key, task_id="hb-1", response_code=code
+        )
+
+    clicks = {message_key(message(event="click", event_key=k)) for k in ("report", "mine")}
+    presses = {message_key(press("yes", "RC1")), message_key(press("no", "RC2"))}
+    again = {message_key(press("yes", "RC1")), message_key(press("yes", "RC2"))}
+    assert len(clicks) == 2 and len(presses) == 2 and len(again) == 2
+    assert message_key(press("yes", "RC1")) == message_key(press("yes", "RC1"))
     long = message_key(message(from_user="u" * 64, event="template_card_event", task_id="t" * 128))
     assert len(long) <= 128 and long.startswith("u" * 64 + "/")

@@ -88,21 +88,24 @@ class WecomClient:
         self,
         inner_xml: str,
         *,
-        timestamp: int | None = None,
+        timestamp: int | str | None = None,
+        nonce: str | None = None,
         signature: str | None = None,
         to_user: str | None = None,
+        agent_id: str | None = None,
         receive_id: str | None = None,
         body: bytes | None = None,
     ) -> httpx.Response:
         """POST a callback; every part can be spoiled for the security tests."""
         stamp = str(timestamp if timestamp is not None else int(time.time()))
-        nonce = str(random.randrange(10**9))
+        nonce = nonce if nonce is not None else str(random.randrange(10**9))
         encrypted = encrypt(self.aes_key, inner_xml, receive_id or self.corp_id)
         if body is None:
+            envelope_agent = agent_id if agent_id is not None else str(self.agent_id)
             body = (
                 f"<xml><ToUserName>{cdata(to_user or self.corp_id)}</ToUserName>"
                 f"<Encrypt>{cdata(encrypted)}</Encrypt>"
-                f"<AgentID>{cdata(str(self.agent_id))}</AgentID></xml>"
+                f"<AgentID>{cdata(envelope_agent)}</AgentID></xml>"
             ).encode()
         params = {
             "msg_signature": signature or sign(self.token, stamp, nonce, encrypted),
@@ -146,14 +149,18 @@ class WecomClient:
         )
         return self.post(self.inner(user, "voice", fields))
 
-    def event(self, user: str, event: str, key: str = "", extra: str = "") -> httpx.Response:
+    def event(
+        self, user: str, event: str, key: str = "", extra: str = "", *, created: int | None = None
+    ) -> httpx.Response:
         fields = f"<Event>{cdata(event)}</Event><EventKey>{cdata(key)}</EventKey>{extra}"
-        return self.post(self.inner(user, "event", fields))
+        return self.post(self.inner(user, "event", fields, created=created))
 
-    def press(self, user: str, task_id: str, key: str, response_code: str) -> httpx.Response:
+    def press(
+        self, user: str, task_id: str, key: str, response_code: str, *, created: int | None = None
+    ) -> httpx.Response:
         """A button of a template card pressed (template_card_event)."""
         extra = (
             f"<TaskId>{cdata(task_id)}</TaskId><CardType>{cdata('button_interaction')}</CardType>"
             f"<ResponseCode>{cdata(response_code)}</ResponseCode>"
         )
-        return self.event(user, "template_card_event", key, extra)
+        return self.event(user, "template_card_event", key, extra, created=created)

@@ -4,9 +4,11 @@ It only translates. A callback is checked (size, timestamp, corp id, signature),
 and turned into an Incoming; the core processes it (and commits its replies) before the
 HTTP answer, which waits at most `answer_within` seconds (WeCom gives up after 5 s and
 tries again); the replies are then sent in the background, paced per member. WeCom's
-retries carry the same MsgId (or, for events, the same CreateTime), and the core's
-processed-message key makes them count once. Replies committed but not sent (a crash,
-WeCom unreachable) are found by a periodic sweep and sent then.
+retries carry the same MsgId (or, for events, the same event in the same second), and the
+core's processed-message key makes them count once. Replies committed but not sent (a crash,
+WeCom unreachable) are found by a periodic sweep and sent then. A callback that could be
+neither processed nor kept (the database refuses writes) is answered 503, so WeCom sends it
+again.
 
 Message formats: https://developer.work.weixin.qq.com/document/path/90239 (received
 messages), /90240 (events), /90236 (message/send, template_card), /94888 (update card).
@@ -37,7 +39,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot import types
-from bot.conversation import Conversation
+from bot.conversation import Conversation, Outcome
 from bot.types import Choice, Incoming, Kind, Photo, Reply, SendFailed, replies_from_json
 from bot.wecom.api import TooLarge, WecomApi, WecomError
 from bot.wecom.callback import CallbackMessage, MalformedXml, parse_envelope, parse_message
@@ -55,6 +57,9 @@ CARD_BODY_CHARS = 160  # sub_title_text
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # photos people send; the catalogue says "over 20 MB"
 MAX_BODY = 64 * 1024  # a callback is a few hundred bytes of XML
 MESSAGE_KEY_LIMIT = 128  # processed_messages.message_key
+SIGNATURE = re.compile(r"^[0-9a-fA-F]{40}$")  # msg_signature: a SHA1 in hex
+TIMESTAMP = re.compile(r"^[0-9]{1,12}$")  # seconds (WeCom sends ten digits)
+NONCE = re.compile(r"^[\x21-\x7e]{1,64}$")  # WeCom sends a few digits
 MENU_KEY = re.compile(r"^[a-z]{2,20}$")  # an app menu item's key names a command
 UNSUPPORTED_TYPES = frozenset({"voice", "video", "location", "link", "file", "shortvideo"})
 PRESSED = "✓ {label}"  # a pressed card's buttons give way to this
@@ -63,6 +68,19 @@ PRESSED = "✓ {label}"  # a pressed card's buttons give way to this
 def _received() -> Response:
     """WeCom's "got it": HTTP 200 with an empty body (no passive reply)."""
     return PlainTextResponse("")
+
+
+def _refused(status: int, why: str) -> Response:
+    """Refuse a callback with one warning line (no traceback, nothing of its content)."""
+    log.warning("WeCom callback refused (%d): %s", status, why)
+    text = {400: "bad request", 403: "forbidden", 413: "too large"}.get(status, "refused")
+    return PlainTextResponse(text, status_code=status)
+
+
+def _short(error: BaseException) -> str:
+    """An error on one line (the engine hides SQL parameters, so no personal data)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +221,8 @@ class WecomBot:
         # futures), without holding up the processing of the next message.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._last_send: dict[str, asyncio.Future[None]] = {}
-        self._in_flight: set[str] = set()
+        # key -> whether it was processed, for the messages being handled now
+        self._in_flight: dict[str, asyncio.Future[str]] = {}
         # Keys of messages answered before they were processed, kept in the database
         # (storage: received_messages) until they are.
         self._kept: set[str] = set()
@@ -244,78 +263,82 @@ class WecomBot:
 
     # -- callbacks ----------------------------------------------------------------------
 
-    def _fresh(self, timestamp: str) -> bool:
-        if not (timestamp.isascii() and timestamp.isdigit()):
-            return False
+    def _check_query(self, signature: str, timestamp: str, nonce: str) -> Response | None:
+        """Refuse a missing or malformed signature, timestamp or nonce, or a stale one."""
+        if not (signature and timestamp and nonce):
+            return _refused(400, "msg_signature, timestamp or nonce missing")
+        for name, value, form in (
+            ("msg_signature", signature, SIGNATURE),
+            ("timestamp", timestamp, TIMESTAMP),
+            ("nonce", nonce, NONCE),
+        ):
+            if not form.match(value):
+                return _refused(400, f"malformed {name} ({len(value)} characters)")
         skew = abs(self._clock().timestamp() - int(timestamp))
         if skew > self._max_skew:
-            log.warning("WeCom callback with a timestamp %.0f s off (clock skew?)", skew)
-            return False
-        return True
+            return _refused(403, f"timestamp {skew:.0f} s off (clock skew?)")
+        return None
 
     def _verify_url(self, request: Request) -> Response:
         """GET: answer the decrypted echostr, as the admin console checks the URL."""
         query = request.query_params
         signature, timestamp = query.get("msg_signature", ""), query.get("timestamp", "")
         nonce, echostr = query.get("nonce", ""), query.get("echostr", "")
-        if not (signature and timestamp and nonce and echostr):
-            return PlainTextResponse("bad request", status_code=400)
-        if not self._fresh(timestamp):
-            return PlainTextResponse("forbidden", status_code=403)
+        if not echostr:
+            return _refused(400, "URL check without echostr")
+        refused = self._check_query(signature, timestamp, nonce)
+        if refused is not None:
+            return refused
         if not self._crypto.verify(signature, timestamp, nonce, echostr):
             # a '+' left unescaped in the query string arrives as a space
             echostr = echostr.replace(" ", "+")
             if not self._crypto.verify(signature, timestamp, nonce, echostr):
-                return PlainTextResponse("forbidden", status_code=403)
+                return _refused(403, "URL check with a bad signature")
         try:
             plain = self._crypto.decrypt(echostr)
         except CryptoError as error:
-            log.warning("WeCom URL check refused: %s", error)
-            return PlainTextResponse("forbidden", status_code=403)
+            return _refused(403, f"URL check: {error}")
         return PlainTextResponse(plain)
 
     async def _receive(self, request: Request) -> Response:
         """POST: check, decrypt, process, answer; the replies go out in the background."""
         declared = request.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
-            return PlainTextResponse("too large", status_code=413)
+        if declared.isascii() and declared.isdigit() and int(declared[:12]) > MAX_BODY:
+            return _refused(413, f"a body of {declared[:12]} bytes or more")
         body = bytearray()
         try:
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > MAX_BODY:
-                    return PlainTextResponse("too large", status_code=413)
+                    return _refused(413, f"a body over {MAX_BODY} bytes")
         except ClientDisconnect:
             return _received()
         query = request.query_params
         signature, timestamp = query.get("msg_signature", ""), query.get("timestamp", "")
-        nonce = query.get("nonce", "")
-        if not (signature and timestamp and nonce):
-            return PlainTextResponse("bad request", status_code=400)
-        if not self._fresh(timestamp):
-            return PlainTextResponse("forbidden", status_code=403)
+        refused = self._check_query(signature, timestamp, query.get("nonce", ""))
+        if refused is not None:
+            return refused
         try:
             envelope = parse_envelope(bytes(body))
         except MalformedXml as error:
-            log.warning("WeCom callback with malformed XML: %s", error)
-            return PlainTextResponse("bad request", status_code=400)
+            return _refused(400, f"malformed XML: {error}")
+        agent_id = str(self._api.agent_id)
         if envelope.to_user != self._corp_id:
-            return PlainTextResponse("forbidden", status_code=403)
-        if not self._crypto.verify(signature, timestamp, nonce, envelope.encrypted):
-            log.warning("WeCom callback with a bad signature")
-            return PlainTextResponse("forbidden", status_code=403)
+            return _refused(403, "the envelope is for another corp")
+        if envelope.agent_id and envelope.agent_id != agent_id:
+            return _refused(403, "the envelope is for another app (AgentID)")
+        if not self._crypto.verify(signature, timestamp, query["nonce"], envelope.encrypted):
+            return _refused(403, "bad signature")
         try:
             message = parse_message(self._crypto.decrypt(envelope.encrypted))
         except CryptoError as error:
-            log.warning("WeCom callback refused: %s", error)
-            return PlainTextResponse("forbidden", status_code=403)
+            return _refused(403, str(error))
         except MalformedXml as error:
-            log.warning("WeCom callback with malformed XML inside: %s", error)
-            return PlainTextResponse("bad request", status_code=400)
+            return _refused(400, f"malformed XML inside: {error}")
         if message.to_user and message.to_user != self._corp_id:
-            return PlainTextResponse("forbidden", status_code=403)
-        if message.agent_id and message.agent_id != str(self._api.agent_id):
-            return PlainTextResponse("forbidden", status_code=403)
+            return _refused(403, "the message is for another corp")
+        if message.agent_id and message.agent_id != agent_id:
+            return _refused(403, "the message is for another app (AgentID)")
         return await self._accept(message)
 
     async def _accept(self, message: CallbackMessage) -> Response:
@@ -323,18 +346,22 @@ class WecomBot:
         if meaning is None:
             return _received()  # enter_agent, subscribe, location reports ...: nothing to say
         key = message_key(message)
-        if key in self._in_flight:
-            return _received()  # WeCom's retry of a callback still being handled
-        done = self._start_work(message, key, meaning)
+        # WeCom's retry of a callback still being handled gets the answer the first would
+        done = self._in_flight.get(key) or self._start_work(message, key, meaning)
         try:
             outcome = await asyncio.wait_for(asyncio.shield(done), self._answer_within)
         except TimeoutError:
             # WeCom will not call again once answered: keep the message until it is
             # processed, so that a crash in between loses nothing (the sweep takes it up).
             self._kept.add(key)
-            await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._keep, key, dataclasses.asdict(message)
-            )
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._keep, key, dataclasses.asdict(message)
+                )
+            except Exception as error:  # WeCom's retry finds it processed, or in flight
+                self._kept.discard(key)
+                log.warning("WeCom message %s not kept (%s); asked again", key, _short(error))
+                return PlainTextResponse("retry later", status_code=503)
             log.info("WeCom callback %s still being handled; kept and answered", key)
             return _received()
         if outcome == _Outcome.RETRY:
@@ -345,8 +372,8 @@ class WecomBot:
         self, message: CallbackMessage, key: str, meaning: tuple[Kind, str]
     ) -> asyncio.Future[str]:
         """Process a message in a task of its own; the future tells when it was processed."""
-        self._in_flight.add(key)
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = done
         task = asyncio.create_task(self._work(message, key, meaning, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -374,15 +401,10 @@ class WecomBot:
                 if meaning[0] is Kind.BUTTON and message.response_code:
                     await self._grey_out(message)
                 incoming = await self._incoming(message, key, meaning)
-                if incoming is None:
+                outcome = None if incoming is None else await self._process(message, incoming)
+                if outcome is None:
                     done.set_result(_Outcome.RETRY)
                     return
-                outcome = await loop.run_in_executor(
-                    self._executor, self._conversation.process, incoming
-                )
-                if key in self._kept:  # processed now (or found processed before)
-                    await loop.run_in_executor(self._executor, self._forget, key)
-                    self._kept.discard(key)
                 done.set_result(_Outcome.PROCESSED)
                 turn = self._take_turn(user)
             async with self._sending(turn):
@@ -393,9 +415,45 @@ class WecomBot:
         except Exception:  # a bug must not stop the adapter
             log.exception("WeCom message %s could not be handled", key)
         finally:
-            self._in_flight.discard(key)
+            self._in_flight.pop(key, None)
             if not done.done():
                 done.set_result(_Outcome.PROCESSED)
+
+    async def _process(self, message: CallbackMessage, incoming: Incoming) -> Outcome | None:
+        """Let the core process a message; None if it could be neither processed nor kept.
+
+        When the core fails, the message is kept (received_messages). If even that fails,
+        the database refuses writes: nothing is said to the member, and the 503 makes WeCom
+        deliver the message again. If it was kept, the failure was not the database's, or
+        passed: the core tries once more, and if it fails again the member is told (the
+        core's "sorry") and the message is let go, as retrying a fault would not help.
+        """
+        key = incoming.message_id
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(self._executor, self._conversation.process, incoming)
+        if outcome.failed:
+            body = dataclasses.asdict(message)
+            try:
+                await loop.run_in_executor(self._executor, self._keep, key, body)
+            except Exception as error:
+                log.warning(
+                    "WeCom message %s neither processed nor kept (%s); WeCom will send it again",
+                    key,
+                    _short(error),
+                )
+                return None
+            self._kept.add(key)
+            outcome = await loop.run_in_executor(
+                self._executor, self._conversation.process, incoming
+            )
+        if key in self._kept:  # processed now (or found processed before), or let go
+            try:
+                await loop.run_in_executor(self._executor, self._forget, key)
+            except Exception as error:  # the sweep will find it processed: no harm
+                log.warning("kept WeCom message %s not forgotten (%s)", key, _short(error))
+            else:
+                self._kept.discard(key)
+        return outcome
 
     def _lock(self, user: str) -> asyncio.Lock:
         lock = self._locks.get(user)
@@ -617,14 +675,20 @@ class WecomBot:
 
 def message_key(message: CallbackMessage) -> str:
     """The key the core claims: '{UserID}/{MsgId}', or for an event
-    '{UserID}/{CreateTime}/{Event}[/{TaskId}]' (WeCom's advice for deduplicating retries).
-    The UserID comes first, so unsent replies can be sent to the right person later."""
+    '{UserID}/{CreateTime}/{Event}/{EventKey}[/{TaskId}/{ResponseCode}]'.
+
+    WeCom advises FromUserName + CreateTime for events; a retry repeats the whole event,
+    so what tells two presses in one second apart goes in too: the menu item or button
+    (EventKey) and the card and press (TaskId, and ResponseCode, new with every press).
+    Long keys are hashed after the UserID, which comes first so that unsent replies can be
+    sent to the right person later.
+    """
     if message.msg_id:
         rest = message.msg_id
     else:
-        rest = f"{message.create_time}/{message.event}"
-        if message.task_id:
-            rest += f"/{message.task_id}"
+        rest = f"{message.create_time}/{message.event}/{message.event_key}"
+        if message.task_id or message.response_code:
+            rest += f"/{message.task_id}/{message.response_code}"
     key = f"{message.from_user}/{rest}"
     if len(key) > MESSAGE_KEY_LIMIT:
         key = f"{message.from_user}/{hashlib.sha1(rest.encode()).hexdigest()}"

@@ -14,6 +14,9 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
+USER_ID_LIMIT = 64  # a member's UserID: 1 to 64 characters, never a '/'
+TIME_DIGITS = 10  # CreateTime, in seconds: ten digits until the year 2286
+
 
 class MalformedXml(Exception):
     """The body is not the XML WeCom sends."""
@@ -78,9 +81,11 @@ def parse_message(xml: str) -> CallbackMessage:
     from_user = _text(root, "FromUserName")
     if not msg_type or not from_user:
         raise MalformedXml("no MsgType or FromUserName")
+    if len(from_user) > USER_ID_LIMIT or any(c == "/" or c.isspace() for c in from_user):
+        raise MalformedXml("FromUserName is not a UserID")
     created = _text(root, "CreateTime")
-    if not (created.isascii() and created.isdigit()):
-        raise MalformedXml("no CreateTime")
+    if not (created.isascii() and created.isdigit() and len(created) <= TIME_DIGITS):
+        raise MalformedXml("no CreateTime, or not a time in seconds")
     return CallbackMessage(
         to_user=_text(root, "ToUserName"),
         from_user=from_user,
