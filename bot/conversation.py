@@ -30,6 +30,7 @@ from bot.periods import Span, parse_period, parse_span, period_of
 from bot.questionnaire import Questionnaire
 from bot.summary import service as summary_service
 from bot.summary.service import SummaryKit
+from bot.text import clean_text
 from bot.types import (
     Choice,
     Document,
@@ -324,7 +325,7 @@ class Conversation:
             return [Reply(turn.t("button_stale"))]  # e.g. a second press on a finished report
         if turn.incoming.kind in interview.NOT_ANSWERS:
             return [Reply(turn.t(interview.NOT_ANSWERS[turn.incoming.kind])), Reply(turn.t("idle"))]
-        if turn.incoming.kind is Kind.TEXT and not interview.clean_text(turn.incoming.text):
+        if turn.incoming.kind is Kind.TEXT and not clean_text(turn.incoming.text):
             return [Reply(turn.t("empty_message"))]
         if interview.normalise_word(turn.incoming.text) in REPORT_WORDS:
             return self._start_report(turn)
@@ -445,7 +446,7 @@ class Conversation:
         if problem is not None:
             return [problem]
         assert entry is not None
-        comment = interview.clean_text(comment)
+        comment = clean_text(comment)
         if not comment:
             turn.save(KIND_RETURN, {"entry_id": entry.id})
             return [schedule_chat.ask_reason(entry, turn.locale)]
@@ -453,7 +454,7 @@ class Conversation:
 
     def _answer_return(self, turn: Turn, state: repo.DialogState) -> list[Reply]:
         assert turn.member is not None
-        comment = interview.clean_text(turn.incoming.text)
+        comment = clean_text(turn.incoming.text)
         if turn.incoming.kind is not Kind.TEXT or not comment:
             return [Reply(turn.t("return_usage"))]
         entry, problem = schedule_chat.entry_to_return(
@@ -863,7 +864,7 @@ class Conversation:
         return [Reply(turn.t("join_ask_name", unit=invite.unit.name, role=role))]
 
     def _finish_join(self, turn: Turn, state: repo.DialogState) -> list[Reply]:
-        name = interview.clean_text(turn.incoming.text)
+        name = clean_text(turn.incoming.text)
         if (
             turn.incoming.kind is not Kind.TEXT
             or not name
