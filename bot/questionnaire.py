@@ -115,7 +115,7 @@ ROLE_TYPES: Final[Mapping[Role, frozenset[QuestionType]]] = {
 MAX_CHOICE_LENGTH: Final = 20
 MAX_LABEL_LENGTH: Final = 20
 MAX_MEASURE_LENGTH: Final = 4
-MAX_WORD_LENGTH: Final = 12  # a cue or a keyword
+MAX_WORD_LENGTH: Final = 20  # a cue or a keyword
 
 _IDENT_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
 

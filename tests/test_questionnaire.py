@@ -241,7 +241,7 @@ def test_a_figure_is_read_by_the_measure_words_its_question_declares(
 REFUSED = [
     ("recreation", "attendance", "50户", "户"),
     ("volunteer", "served", "10户", "户"),
-    ("volunteer", "volunteers", "30人次", "人次"),
+    ("volunteer", "volunteers", "30户", "户"),
     ("volunteer", "hours", "3天", "天"),
     ("theory", "sessions", "50人", "人"),
     ("civility", "families", "40人", "人"),

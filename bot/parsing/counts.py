@@ -119,11 +119,12 @@ _UNIT_WORDS = (
     "小时 课时 学时 分钟 周 月 年 所 张 幅 辆 台 套 间 支 批 组 队 栋 幢 盒 袋 箱 斤 公斤 "
     "千克 克 吨 米 公里 千米 平方米 平米 桌 节 堂 轮 单 例 封 棵 株 盆 双 对 包 瓶 把 顶 "
     # everyday forms (jionlp's quantifier statistics list them among the common ones)
-    "个小时 钟头 个钟头 批次 平方 种 届 座 首 面 枚 盏 部 幕"
+    "个小时 钟头 个钟头 批次 平方 种 届 座 首 面 枚 盏 部 幕 岁 周岁"
 )
 _UNITS: dict[str, str] = {word: word for word in _UNIT_WORDS.split()}
 _UNITS.update({"个人": "人", "块钱": "元", "元钱": "元", "元整": "元", "人民币": "元"})
-_UNITS_BY_LENGTH = sorted(_UNITS, key=len, reverse=True)
+_UNITS_BY_LENGTH = tuple(sorted(_UNITS, key=len, reverse=True))
+_UNIT_LENGTHS = tuple(sorted({len(u) for u in _UNITS}, reverse=True))
 
 #: Every measure word the parser knows, as typed -> as stored ("个人" -> "人").
 UNIT_WORDS: Mapping[str, str] = MappingProxyType(_UNITS)
@@ -266,8 +267,19 @@ def _skip_space(s: str, pos: int) -> int:
 
 
 def _match_word(s: str, pos: int, words: tuple[str, ...]) -> str | None:
+    if not s.startswith(words, pos):  # one C call answers most of them
+        return None
     for word in words:
         if s.startswith(word, pos):
+            return word
+    return None
+
+
+def _unit_at(s: str, pos: int) -> str | None:
+    """The longest unit word at ``pos`` (a few dictionary look-ups, not a scan of them all)."""
+    for length in _UNIT_LENGTHS:
+        word = s[pos : pos + length]
+        if len(word) == length and word in _UNITS:
             return word
     return None
 
@@ -370,7 +382,7 @@ def _operand(s: str, pos: int, raw: str, *, known_units: bool = False) -> _Opera
     low, high, more, about, core = _interpret_span(s[pos:end], raw)
     pos = _skip_space(s, end)
     unit: str | None = None
-    word = _match_word(s, pos, tuple(_UNITS_BY_LENGTH))
+    word = _unit_at(s, pos)
     if word is not None:
         unit = _UNITS[word]
         pos += len(word)
