@@ -36,7 +36,6 @@ from bot.parsing import (
     parse_count,
     parse_date,
     parse_date_range,
-    to_unit,
 )
 from bot.periods import period_of
 from bot.questionnaire import Area, Question, Questionnaire, QuestionType, Role
@@ -908,7 +907,7 @@ def _count_answer(ctx: Context, question: Question, raw: str) -> dict[str, Any]:
     example = _example(ctx, question)
     assert question.unit is not None
     try:
-        count = to_unit(parse_count(raw), question.unit)
+        count = question.convert(parse_count(raw))
     except CountError as error:
         if error.reason is CountErrorReason.NO_NUMBER and _VAGUE.search(raw.lower()):
             raise InvalidAnswer(ctx.t("count_vague", word=raw[:20], example=example)) from error
