@@ -592,13 +592,30 @@ class Conversation:
         period = period_of(today).key
         words = argument.split(maxsplit=2)
         action = words[0].lower() if words else ""
-        points = reflection.merged(turn.session, unit, period)
-        if action in ("drop", "删除", "删") and len(words) >= 2 and parse_id(words[1]):
-            chosen = [p for p in points if p.number == parse_id(words[1])]
-            if not chosen:
+        review = reflection.review(turn.session, unit, period)
+        number = parse_id(words[1]) if len(words) >= 2 else None
+        if action in ("drop", "删除", "删", "use", "采用", "选用") and number:
+            # numbers are the points' first row ids: stable, so two quick drops never
+            # hit a point the coordinator did not see
+            dropping = action in ("drop", "删除", "删")
+            chosen = review.find(number)
+            if chosen is None or (dropping and chosen not in review.own):
+                # the units' own points stay theirs: a street drops only its own
                 return [Reply(turn.t("closing_no_such", number=words[1]))]
-            repo.drop_reflections(turn.session, chosen[0].row_ids, turn.member.id, self._clock())
-            points = reflection.merged(turn.session, unit, period)
+            if dropping:
+                repo.drop_reflections(turn.session, chosen.row_ids, turn.member.id, self._clock())
+            elif chosen not in review.own:  # material of the units below becomes the unit's
+                repo.add_reflections(
+                    turn.session,
+                    turn.member.id,
+                    unit.id,
+                    period,
+                    chosen.kind,
+                    [chosen.text],
+                    self._clock(),
+                    in_review=True,
+                )
+            review = reflection.review(turn.session, unit, period)
         elif action in ("add", "添加", "加") and len(words) == 3:
             kinds = {
                 "不足": reflection.SHORTCOMING,
@@ -619,7 +636,7 @@ class Conversation:
                 self._clock(),
                 in_review=True,
             )
-            points = reflection.merged(turn.session, unit, period)
+            review = reflection.review(turn.session, unit, period)
         elif action:
             return [Reply(turn.t("closing_help"))]
         lines = [turn.t("closing_header", unit=unit.name)]
@@ -628,10 +645,13 @@ class Conversation:
             (reflection.PLAN, "closing_plans"),
         ):
             lines.append(turn.t(title))
-            mine = [p for p in points if p.kind == kind]
+            mine = [p for p in review.own if p.kind == kind]
             lines.extend(f"{p.number}. {p.text}" for p in mine)
             if not mine:
                 lines.append(turn.t("closing_none"))
+            for theme, points in review.themes(kind):  # the units' points, to pick from
+                lines.append(turn.t("closing_material", theme=theme))
+                lines.extend(f"{p.number}. {p.text}（{'、'.join(p.units)}）" for p in points)
         lines.append(turn.t("closing_help"))
         return [Reply("\n".join(lines))]
 

@@ -23,31 +23,39 @@ from matplotlib.ticker import MaxNLocator
 
 from bot.summary.model import MonthCount
 
-__all__ = ["CJK_FONT_FILE", "activity_chart", "cjk_font", "cjk_font_path"]
+__all__ = [
+    "CJK_FONT_FILE",
+    "COLOURS",
+    "Y_LABEL",
+    "activity_chart",
+    "area_colours",
+    "cjk_font",
+    "cjk_font_path",
+]
 
 CJK_FONT_FILE: Final = "NotoSansCJKsc-Regular.otf"
 WIDTH_CM: Final = 16.0
 HEIGHT_CM: Final = 9.0
 DPI: Final = 150
-# Colour-blind-safe qualitative colours (Okabe-Ito), then matplotlib's tab10 for more areas.
+# Colour-blind-safe qualitative colours (Okabe-Ito) in an order where no two neighbours
+# share a hue family, then more distinct hues; the catch-all area is always grey.
 COLOURS: Final = (
-    "#0072B2",
-    "#E69F00",
-    "#009E73",
-    "#CC79A7",
-    "#56B4E9",
-    "#D55E00",
-    "#F0E442",
-    "#000000",
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#8C564B",  # brown
+    "#56B4E9",  # sky blue
+    "#9467BD",  # purple
+    "#BCBD22",  # olive
+    "#17BECF",  # cyan
+    "#000000",  # black
 )
+OTHER_COLOUR: Final = "#9E9E9E"
+OTHER_AREA: Final = "其他"
+Y_LABEL: Final = "活动数（项）"
 
 
 def cjk_font_path() -> Path:
@@ -92,9 +100,19 @@ def _month_label(key: str, with_year: bool) -> str:
     return f"{year}年{month}月" if with_year else f"{month}月"
 
 
+def area_colours(areas: Sequence[str]) -> dict[str, str]:
+    """A distinct colour per area, in order; the catch-all area grey."""
+    named = [a for a in areas if a != OTHER_AREA]
+    colours = {a: COLOURS[i % len(COLOURS)] for i, a in enumerate(named)}
+    if OTHER_AREA in areas:
+        colours[OTHER_AREA] = OTHER_COLOUR
+    return colours
+
+
 def activity_chart(months: Sequence[MonthCount], title: str) -> bytes:
-    """A stacked bar chart of activities per month by work area, as PNG bytes
-    (16 x 9 cm at 150 dpi); areas keep the order in which `months` first names them."""
+    """A stacked bar chart of activities (entries) per month by work area, as PNG bytes
+    (16 x 9 cm at 150 dpi); areas keep the order in which `months` first names them. The
+    axis says what it counts: activities (活动数), not the sessions an activity held."""
     keys = _month_keys(months)
     areas = list(dict.fromkeys(m.area for m in months))
     counts: dict[tuple[str, str], int] = defaultdict(int)
@@ -107,7 +125,7 @@ def activity_chart(months: Sequence[MonthCount], title: str) -> bytes:
     axes.set_title(title, fontproperties=_sized(11))
     axes.spines[["top", "right"]].set_visible(False)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel("活动场次", fontproperties=_sized(9))
+    axes.set_ylabel(Y_LABEL, fontproperties=_sized(9))
     axes.tick_params(labelsize=8)
 
     if not keys:
@@ -126,7 +144,8 @@ def activity_chart(months: Sequence[MonthCount], title: str) -> bytes:
     else:
         positions = list(range(len(keys)))
         bottom = [0] * len(keys)
-        for i, area in enumerate(areas):
+        colours = area_colours(areas)
+        for area in areas:
             values = [counts.get((key, area), 0) for key in keys]
             axes.bar(
                 positions,
@@ -134,7 +153,7 @@ def activity_chart(months: Sequence[MonthCount], title: str) -> bytes:
                 width=0.6,
                 bottom=bottom,
                 label=area,
-                color=COLOURS[i % len(COLOURS)],
+                color=colours[area],
                 edgecolor="white",
                 linewidth=0.5,
             )

@@ -1,16 +1,27 @@
 """Compose a half-year summary from stored entries. Every figure is computed here.
 
-Figures are summed per work area and per (figure, unit): unlike units are never added.
-A sum of exact values is written exactly; when any part was "more than" (多/余) or a
-range, the sum of the lower bounds is written with 余; when any part was "about" (近/约),
-with 约. Nothing else is rounded.
+The summary reads as a clerk would file it: the areas in the office's order (理论学习
+first; the catch-all 其他 never named, its activities folded into the area their words
+point to or told in a closing 此外 paragraph); under each area its totals, then the themes
+of the work as 一是…二是…, a recurring activity told once with its totals, each with the
+成效 staff gave; figures in prose with measure words. A street's (or district's) summary is
+its own: the totals per area, then the standout activities of its most active units with
+their share, the units' gaps carried up with who owes them.
+
+Figures are summed per work area and per (figure, unit): unlike units are never added. A
+sum of exact values is written exactly; when any part was "more than" (多/余) or a range,
+the sum of the lower bounds is rounded down to a readable bound and written with 余; when
+any part was "about" (近/约), rounded to the nearest readable number with 约
+(bot.summary.wording.readable). Every figure written is recorded as a `Source` with the
+ledger rows it sums, for the appendix 数据来源.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from bot.figures import metric_text, plain
+from bot.figures import metric_text
 from bot.periods import Period
 from bot.summary.batch import batch
 from bot.summary.model import (
@@ -29,11 +40,21 @@ from bot.summary.model import (
     Paragraph,
     Point,
     Section,
+    Source,
     Summary,
 )
+from bot.summary.wording import quoted, readable, recurring_key, sentence
 
-MAX_POINTS = 6  # sub-points per area before the rest is summed up in one sentence
+MAX_TITLES = 3  # titles named in one "先后开展“A”“B”“C”等" sentence
+MAX_FIGURES = 3  # figures in one sentence about a theme or an activity
+MAX_STANDOUTS = 2  # activities singled out under a theme
+MAX_BRANCH_STANDOUTS = 3  # activities singled out for a community in a roll-up
 MAX_UNIT_POINTS = 10  # in a roll-up, units told one by one per area
+MAX_NAMES = 3  # names listed before 等
+PEOPLE_UNITS = frozenset({"人次", "人", "名", "位"})
+
+
+# --------------------------------------------------------------------------- inputs
 
 
 @dataclass(frozen=True)
@@ -54,6 +75,16 @@ class MetricIn:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """A figure an entry's questionnaire asks for its area."""
+
+    question_id: str
+    label: str
+    unit: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
 class EntryIn:
     """What composition needs of an entry (decoupled from the ORM, for speed and tests)."""
 
@@ -71,6 +102,10 @@ class EntryIn:
     highlights: str | None
     reporter: str
     metrics: tuple[MetricIn, ...]
+    # the figures its questionnaire asks for its area (empty: unknown, nothing required)
+    asked: tuple[Asked, ...] = ()
+    # the unit directly below the summarised one that it belongs to (a roll-up's "community")
+    branch: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,56 +116,210 @@ class Reflections:
     plans: tuple[str, ...] = ()
     # who should supply them when missing (e.g. "新华社区负责人")
     owner: str = ""
+    # in a roll-up: how many points the units below made, to pick from in /closing
+    material: int = 0
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A theme of an area's work and the words of a title that belong to it."""
+
+    name: str
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AreaWording:
+    """How the summary speaks of one work area."""
+
+    name: str
+    heading: str
+    verb: str = "开展"
+    noun: str = "活动"  # what one activity of the area is: 活动, 项目
+    themes: tuple[Theme, ...] = ()
+    default_theme: str = ""
+    figures: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def work(self) -> str:
+        """The area's activities: 理论学习活动, 文体活动 (not 文体活动活动), 阵地建设项目."""
+        return self.name if self.name.endswith(self.noun) else f"{self.name}{self.noun}"
+
+    def theme_of(self, entry: EntryIn) -> str:
+        """The theme an activity is told under: its title's words first, then its content."""
+        for text in (entry.title, entry.content or ""):
+            for theme in self.themes:
+                if any(word in text for word in theme.keywords):
+                    return theme.name
+        return self.default_theme or self.heading
 
 
 @dataclass(frozen=True)
 class Phrases:
-    """Wording per work area (templates/summary/phrases.yaml), so offices can adapt it."""
+    """Wording of the summary (templates/summary/phrases.yaml), so offices can adapt it."""
 
-    headings: dict[str, str]
-    topic: str  # e.g. "文化"
-    opening: str
+    topic: str
+    other_area: str
+    other_heading: str
+    areas: tuple[AreaWording, ...]
+    figures: Mapping[str, str]
+    sentences: Mapping[str, str]
+    basis: str = ""
+    people_figure: str = ""
+    people_prose: str = "{}"
 
     @classmethod
     def load(cls, path: Path) -> Phrases:
         """Read the phrase file."""
         data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return cls(
-            headings=dict(data["headings"]), topic=str(data["topic"]), opening=str(data["opening"])
+        areas = tuple(
+            AreaWording(
+                name=str(a["name"]),
+                heading=str(a["heading"]),
+                verb=str(a.get("verb", "开展")),
+                noun=str(a.get("noun", "活动")),
+                themes=tuple(
+                    Theme(str(t["name"]), tuple(str(k) for k in t.get("keywords", ())))
+                    for t in a.get("themes", ())
+                ),
+                default_theme=str(a.get("default_theme", "")),
+                figures={str(k): str(v) for k, v in (a.get("figures") or {}).items()},
+            )
+            for a in data["areas"]
         )
+        return cls(
+            topic=str(data["topic"]),
+            other_area=str(data.get("other_area", "其他")),
+            other_heading=str(data.get("other_heading", "统筹推进各项工作")),
+            areas=areas,
+            figures={str(k): str(v) for k, v in (data.get("figures") or {}).items()},
+            sentences={str(k): str(v) for k, v in data["sentences"].items()},
+            basis=str(data.get("basis", "")),
+            people_figure=str(data.get("people_figure", "")),
+            people_prose=str(data.get("people_prose", "{}")),
+        )
+
+    def area(self, name: str) -> AreaWording:
+        """The wording of an area; an area the file does not know gets plain wording."""
+        for area in self.areas:
+            if area.name == name:
+                return area
+        return AreaWording(name, f"做好{name}工作", default_theme=f"扎实开展{name}工作")
+
+    def order(self, name: str) -> int:
+        """Where an area comes: the file's order, unknown areas after, 其他 last."""
+        if name == self.other_area:
+            return len(self.areas) + 2
+        for i, area in enumerate(self.areas):
+            if area.name == name:
+                return i
+        return len(self.areas) + 1
+
+    def say(self, key: str, **values: Any) -> str:
+        """A sentence of the file, filled in."""
+        return self.sentences[key].format(**values)
+
+    def figure(self, area: str, label: str, unit: str, text: str) -> str:
+        """A figure in prose: "参学党员群众240余人次", not "参与人次240余人次"."""
+        pattern = self.area(area).figures.get(label) or self.figures.get(label)
+        if pattern is None:
+            stem = label[: -len(unit)] if unit and label.endswith(unit) else label
+            return f"{stem}{text}"
+        return pattern.format(text)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _kind(approxes: Iterable[str]) -> str:
+    kinds = set(approxes)
+    if "about" in kinds:
+        return "about"
+    if kinds & {"more_than", "range"}:
+        return "more_than"
+    return "exact"
 
 
 def sum_figures(label: str, unit: str, parts: Sequence[tuple[int, MetricIn]]) -> Figure:
     """Add up one figure honestly (see the module docstring)."""
     low = sum((m.low for _, m in parts), Decimal(0))
-    kinds = {m.approx for _, m in parts}
-    number = plain(low)
-    if "about" in kinds:
-        text, approximate = f"约{number}{unit}", True
-    elif kinds & {"more_than", "range"}:
-        text, approximate = f"{number}余{unit}", True
+    kind = _kind(m.approx for _, m in parts)
+    if len(parts) == 1 and parts[0][1].approx == "range":
+        text = parts[0][1].text  # one entry's range is stated as it was: 30—40人次
     else:
-        text, approximate = f"{number}{unit}", False
+        text = readable(low, kind, unit)
     ids = tuple(sorted({entry_id for entry_id, _ in parts}))
-    return Figure(label, unit, low, approximate, text, ids)
+    stored = tuple(dict.fromkeys(m.label for _, m in parts if m.label != label))
+    return Figure(label, unit, low, kind != "exact", text, ids, kind, stored)
 
 
-def _area_figures(entries: Sequence[EntryIn]) -> tuple[list[Figure], list[tuple[str, int]]]:
-    """Totals per (figure, unit) in first-seen order, and figures some entries lack."""
+class _Tracer:
+    """Records every figure the text states, with the ledger rows (序号) behind it."""
+
+    def __init__(self, rows: Mapping[int, int]) -> None:
+        self._rows = rows
+        self.sources: list[Source] = []
+        self.where = "开头"
+
+    def _add(
+        self, what: str, text: str, value: Decimal, method: str, ids: Iterable[int], detail: str
+    ) -> None:
+        rows = tuple(sorted({self._rows[i] for i in ids if i in self._rows}))
+        self.sources.append(
+            Source(len(self.sources) + 1, self.where, what, text, value, method, rows, detail)
+        )
+
+    def figure(self, what: str, figure: Figure) -> str:
+        method = "单项" if len(figure.entry_ids) == 1 else "合计"
+        labels = "、".join(figure.stored)  # figures stored under other names, summed too
+        self._add(what + (f"、{labels}" if labels else ""), figure.text, figure.low, method,
+                  figure.entry_ids, "")  # fmt: skip
+        return figure.text
+
+    def count(self, what: str, entries: Sequence[EntryIn], measure: str = "项") -> str:
+        text = f"{len(entries)}{measure}"
+        self._add(what, text, Decimal(len(entries)), "计数", (e.id for e in entries), "")
+        return text
+
+    def share(self, what: str, part: Sequence[EntryIn], whole: int) -> str:
+        percent = round(Decimal(100 * len(part)) / Decimal(whole)) if whole else 0
+        text = f"{percent}%"
+        detail = f"{len(part)}÷{whole}"
+        self._add(what, text, Decimal(percent), "占比", (e.id for e in part), detail)
+        return text
+
+    def compare(self, what: str, now: Sequence[EntryIn], before: int) -> str:
+        difference = abs(len(now) - before)
+        text = f"{difference}项"
+        detail = f"本期{len(now)}项，上年同期{before}项"
+        self._add(what, text, Decimal(difference), "比较", (e.id for e in now), detail)
+        return text
+
+
+def _figures(
+    entries: Sequence[EntryIn],
+    keys: Mapping[tuple[int, int], str],
+    asked: Mapping[tuple[str, str], tuple[int, str]],
+) -> list[Figure]:
+    """Totals per (figure, unit), in the order the area's questionnaire asks them.
+
+    `keys` maps (entry id, metric position) to the question id a figure counts as (an
+    activity of the catch-all area told under another area counts toward that area's figure
+    of the same measure word); `asked` gives the area's (question id, unit) its position and
+    name."""
     groups: dict[tuple[str, str], list[tuple[int, MetricIn]]] = {}
     labels: dict[tuple[str, str], str] = {}
     for entry in entries:
-        for metric in entry.metrics:
-            key = (metric.question_id, metric.unit)
+        for position, metric in enumerate(entry.metrics):
+            key = (keys.get((entry.id, position), metric.question_id), metric.unit)
             groups.setdefault(key, []).append((entry.id, metric))
             labels.setdefault(key, metric.label)
-    figures = [sum_figures(labels[k], k[1], parts) for k, parts in groups.items()]
-    partial = [
-        (labels[k], len(entries) - len({i for i, _ in parts}))
-        for k, parts in groups.items()
-        if len({i for i, _ in parts}) < len(entries)
-    ]
-    return figures, partial
+    seen = {key: i for i, key in enumerate(groups)}
+    ordered = sorted(groups, key=lambda k: asked[k][0] if k in asked else 1000 + seen[k])
+    return [sum_figures(asked[k][1] if k in asked else labels[k], k[1], groups[k]) for k in ordered]
+
+
+# --------------------------------------------------------------------------- helpers
 
 
 def _day(day: date) -> str:
@@ -140,115 +329,483 @@ def _day(day: date) -> str:
 def _when(entry: EntryIn) -> str:
     if entry.start == entry.end:
         return _day(entry.start)
+    if entry.start.month == entry.end.month:
+        return f"{_day(entry.start)}至{entry.end.day}日"
     return f"{_day(entry.start)}至{_day(entry.end)}"
 
 
-def _clean(text: str | None) -> str:
-    return (text or "").strip().rstrip("。；;，,") if text else ""
+def _names(names: Sequence[str]) -> str:
+    return "、".join(names[:MAX_NAMES])
 
 
-def _entry_paragraph(entry: EntryIn) -> Paragraph:
-    where = f"在{entry.location}" if entry.location else ""
-    figures = "，".join(f"{m.label}{m.text}" for m in entry.metrics)
-    parts: list[str | Gap] = [f"{_when(entry)}，{where}开展“{entry.title}”"]
-    if figures:
-        parts.append(f"（{figures}）")
-    else:
-        parts.append(Gap(f"“{entry.title}”的数量", f"{entry.unit} {entry.reporter}"))
-    content = _clean(entry.content)
-    parts.append(f"，{content}。" if content else "。")
-    achievements = _clean(entry.achievements)
-    if achievements:
-        parts.append(f"{achievements}。")
-    highlights = _clean(entry.highlights)
-    if highlights:
-        parts.append(f"其亮点在于：{highlights}。")
-    return Paragraph(tuple(parts))
+def _people(entry: EntryIn) -> Decimal:
+    return max((m.low for m in entry.metrics if m.unit in PEOPLE_UNITS), default=Decimal(0))
 
 
-def _weight(entry: EntryIn) -> Decimal:
-    """Which entries to tell first: the most people reached, then the most figures."""
-    people = [m.low for m in entry.metrics if m.unit in ("人次", "人", "名")]
-    return max(people, default=Decimal(0))
+def _level(unit_name: str) -> str:
+    """How a unit calls its whole: 和平街道 -> 全街道, 东城区 -> 全区, else the name."""
+    for suffix in ("街道", "镇", "乡", "区", "县", "市", "社区", "村"):
+        if unit_name.endswith(suffix):
+            return f"全{suffix}"
+    return unit_name
 
 
-def _area_section(
-    area: str,
-    area_name: str,
-    entries: Sequence[EntryIn],
-    phrases: Phrases,
-    unit_name: str,
-    roll_up: bool,
-    half: str,
-) -> Section:
-    figures, partial = _area_figures(entries)
-    lead_parts: list[str | Gap] = [f"{half}，{unit_name}共开展{area_name}相关活动{len(entries)}次"]
-    if figures:
-        lead_parts.append("，累计" + "、".join(f"{f.label}{f.text}" for f in figures))
-    lead_parts.append("。")
-    for label, missing in partial:
-        lead_parts.append(f"（另有{missing}次活动未填报{label}，未计入上述数字。）")
-    heading = phrases.headings.get(area_name, phrases.headings.get("其他", f"做好{area_name}工作"))
-    if roll_up:
-        points = _points_by_unit(entries)
-    else:
-        ranked = sorted(entries, key=lambda e: (-_weight(e), e.start, e.id))
-        shown = sorted(ranked[:MAX_POINTS], key=lambda e: (e.start, e.id))
-        points = [Point(e.title, (_entry_paragraph(e),)) for e in shown]
-        rest = len(entries) - len(shown)
-        if rest > 0:
-            rest_text = f"此外，还开展{area_name}相关活动{rest}次，详见附件台账。"
-            points[-1] = Point(
-                points[-1].heading, (*points[-1].paragraphs, Paragraph((rest_text,)))
-            )
-    return Section(heading, Paragraph(tuple(lead_parts)), tuple(points), area, tuple(figures))
+def _kind_word(names: Sequence[str]) -> str:
+    """What the units below are: 社区, 村, 街道 … or 单位."""
+    for suffix in ("社区", "村", "街道", "镇", "乡"):
+        if names and all(n.endswith(suffix) for n in names):
+            return suffix
+    return "单位"
 
 
-def _points_by_unit(entries: Sequence[EntryIn]) -> list[Point]:
-    """A roll-up tells each community's highlights as one point."""
-    by_unit: dict[str, list[EntryIn]] = defaultdict(list)
+@dataclass
+class _Item:
+    """What a sentence tells: one activity, or the issues of one recurring activity."""
+
+    entries: list[EntryIn]
+    stem: str
+
+    @property
+    def series(self) -> bool:
+        return len(self.entries) > 1
+
+    @property
+    def weight(self) -> tuple[int, int, Decimal, int]:
+        """What makes an activity stand out: 成效 given, figures given, people reached."""
+        told = any(sentence(e.achievements) for e in self.entries)
+        counted = any(e.metrics for e in self.entries)
+        people = sum((_people(e) for e in self.entries), Decimal(0))
+        return (1 if told else 0, 1 if counted else 0, people, len(self.entries))
+
+    @property
+    def first(self) -> EntryIn:
+        return self.entries[0]
+
+
+def _items(entries: Sequence[EntryIn]) -> list[_Item]:
+    """Activities with the issues of a recurring one together (same unit, same stem)."""
+    items: dict[tuple[str, str], _Item] = {}
     for entry in entries:
-        by_unit[entry.unit].append(entry)
-    # The most active units are told one by one; the rest in one sentence (see the ledger).
-    ranked = sorted(by_unit, key=lambda u: (-len(by_unit[u]), min(e.unit_path for e in by_unit[u])))
-    told = set(ranked[:MAX_UNIT_POINTS])
-    points = []
-    for unit in sorted(told, key=lambda u: min(e.unit_path for e in by_unit[u])):
-        mine = by_unit[unit]
-        figures, _ = _area_figures(mine)
-        best = sorted(mine, key=lambda e: (-_weight(e), e.start, e.id))[:2]
-        summary = f"{unit}开展活动{len(mine)}次"
-        if figures:
-            summary += "，" + "、".join(f"{f.label}{f.text}" for f in figures)
-        text = (
-            summary
-            + "。"
-            + "".join(
-                f"其中“{e.title}”"
-                + (f"，{_clean(e.achievements)}" if e.achievements else "")
-                + "。"
-                for e in best
+        key, stem = recurring_key(entry.title)
+        slot = (entry.unit_path, key or f"#{entry.id}")
+        item = items.get(slot)
+        if item is None:
+            items[slot] = _Item([entry], stem or entry.title)
+        else:
+            item.entries.append(entry)
+    result = list(items.values())
+    for item in result:
+        if not item.series:
+            item.stem = item.first.title
+    return result
+
+
+def _span(item: _Item, phrases: Phrases) -> str:
+    first, last = item.entries[0].start, item.entries[-1].end
+    if first.month != last.month:
+        return phrases.say("span_months", first=first.month, last=last.month)
+    return phrases.say("span_days", first=_day(first), last=_day(last))
+
+
+# --------------------------------------------------------------------------- the composer
+
+
+class _Composer:
+    def __init__(
+        self,
+        phrases: Phrases,
+        unit_name: str,
+        period: Period,
+        roll_up: bool,
+        rows: Mapping[int, int],
+        keys: Mapping[tuple[int, int], str],
+    ) -> None:
+        self.p = phrases
+        self.unit = unit_name
+        self.period = period
+        self.roll_up = roll_up
+        self.trace = _Tracer(rows)
+        self.keys = keys  # (entry id, metric position) -> the question id it counts as
+        # per area: (question id, unit) -> (position in the questionnaire, label)
+        self.asked: dict[str, dict[tuple[str, str], tuple[int, str]]] = {}
+        self.half = "上半年" if period.half == 1 else "下半年"
+        self.details: list[Gap] = []  # every missing figure, with who owes it
+
+    # -- figures in prose
+
+    def figures_prose(
+        self,
+        area: str,
+        entries: Sequence[EntryIn],
+        what: str,
+        *,
+        limit: int | None = None,
+        lead: str = "，",
+        skip_single_session: bool = False,
+    ) -> tuple[str, list[Figure]]:
+        figures = _figures(entries, self.keys, self.asked.get(area, {}))
+        if skip_single_session:  # "组织学习1场次" says nothing about one activity
+            figures = [f for f in figures if not (f.unit == "场次" and f.low == 1)]
+        if limit is not None:
+            figures = figures[:limit]
+        if not figures:
+            return "", []
+        parts = [
+            self.p.figure(area, f.label, f.unit, self.trace.figure(f"{what} {f.label}", f))
+            for f in figures
+        ]
+        return lead + "、".join(parts), figures
+
+    # -- one activity, or a recurring one
+
+    def item_in_full(self, area: AreaWording, item: _Item, what: str) -> str:
+        """An activity told as a sub-point's whole text: when, where, what was done, its
+        figures and 成效; a recurring one with its span and totals."""
+        entry = item.first
+        title = quoted(item.stem)
+        achievements, highlights = self._told(item)
+        if item.series:
+            figures, _ = self.figures_prose(area.name, item.entries, f"{what}“{item.stem}”")
+            count = self.trace.count(f"{what}“{item.stem}”次数", item.entries, "次")
+            return self.p.say(
+                "series",
+                verb=area.verb,
+                title=title,
+                span=_span(item, self.p),
+                count=count,
+                figures=figures,
+                achievements=achievements,
+                highlights=highlights,
             )
+        figures, _ = self.figures_prose(
+            area.name, item.entries, f"{what}“{item.stem}”", skip_single_session=True
         )
-        points.append(Point(unit, (Paragraph((text,)),)))
-    rest = [u for u in by_unit if u not in told]
-    if rest:
-        count = sum(len(by_unit[u]) for u in rest)
-        text = f"其余{len(rest)}个单位共开展相关活动{count}次，详见附件台账。"
-        points.append(Point("其他单位", (Paragraph((text,)),)))
-    return points
+        place = sentence(entry.location)
+        where = self.p.say("place", place=place) if place and place not in entry.title else ""
+        content = sentence(entry.content)
+        if content and recurring_key(content)[0] in recurring_key(entry.title)[0]:
+            content = ""  # "剪纸培训" under “剪纸培训” says nothing new
+        return self.p.say(
+            "single",
+            date=_when(entry),
+            place=where,
+            verb=area.verb,
+            title=title,
+            content=self.p.say("content_clause", text=content) if content else "",
+            figures=figures,
+            achievements=achievements,
+            highlights=highlights,
+        )
+
+    def _told(self, item: _Item) -> tuple[str, str]:
+        """The 成效 (as a clause) and 亮点 (as a sentence) staff gave for an item; for a
+        recurring one the latest given."""
+        said = next((a for e in reversed(item.entries) if (a := sentence(e.achievements))), "")
+        bright = next((h for e in reversed(item.entries) if (h := sentence(e.highlights))), "")
+        return (
+            self.p.say("achievements_clause", text=said) if said else "",
+            self.p.say("highlights", text=bright) if bright else "",
+        )
+
+    def item_brief(self, area: AreaWording, item: _Item, what: str) -> str:
+        """An activity singled out: "3月5日开展的“…”，组织志愿者20名，{成效}。"; "" when
+        neither a figure nor a 成效 was given (a title alone is no sentence)."""
+        if not item.weight[0] and not item.weight[1]:
+            return ""
+        achievements, highlights = self._told(item)
+        if item.series:
+            figures, _ = self.figures_prose(
+                area.name, item.entries, f"{what}“{item.stem}”", limit=MAX_FIGURES
+            )
+            count = self.trace.count(f"{what}“{item.stem}”次数", item.entries, "次")
+            return self.p.say(
+                "standout_series",
+                verb=area.verb,
+                title=quoted(item.stem),
+                count=count,
+                figures=figures,
+                achievements=achievements,
+                highlights=highlights,
+            )
+        figures, _ = self.figures_prose(
+            area.name,
+            item.entries,
+            f"{what}“{item.stem}”",
+            limit=MAX_FIGURES,
+            skip_single_session=True,
+        )
+        return self.p.say(
+            "standout",
+            date=_when(item.first),
+            verb=area.verb,
+            title=quoted(item.stem),
+            figures=figures,
+            achievements=achievements,
+            highlights=highlights,
+        )
+
+    # -- a theme of an area (一是 …)
+
+    def theme_point(self, area: AreaWording, theme: str, entries: list[EntryIn]) -> Point:
+        items = _items(entries)
+        what = f"{area.name}·{theme}"
+        if len(items) == 1:
+            return Point(theme, (Paragraph((self.item_in_full(area, items[0], what),)),))
+        titles = "".join(quoted(i.stem) for i in items[:MAX_TITLES])
+        figures, _ = self.figures_prose(area.name, entries, what, limit=MAX_FIGURES)
+        count = self.trace.count(f"{what} 活动数", entries)
+        named_all = len(items) <= MAX_TITLES and not any(i.series for i in items)
+        key = "several_all" if named_all else "several"
+        text = self.p.say(key, verb=area.verb, titles=titles, count=count, figures=figures)
+        ranked = sorted(items, key=lambda i: i.weight, reverse=True)
+        standouts = [i for i in ranked if i.weight[0] or i.series][:MAX_STANDOUTS]
+        for item in sorted(standouts, key=lambda i: (i.first.start, i.first.id)):
+            text += self.item_brief(area, item, what)
+        return Point(theme, (Paragraph((text,)),))
+
+    # -- a roll-up: one point per unit below
+
+    def branch_point(
+        self, area: AreaWording, branch: str, entries: list[EntryIn], whole: int
+    ) -> Point:
+        what = f"{area.name}·{branch}"
+        count = self.trace.count(f"{what} 活动数", entries)
+        share = self.trace.share(f"{what} 占{_level(self.unit)}活动数", entries, whole)
+        heading = self.p.say(
+            "branch",
+            branch=branch,
+            verb=area.verb,
+            work=area.work,
+            count=count,
+            whole=_level(self.unit),
+            share=share,
+        )
+        items = sorted(_items(entries), key=lambda i: i.weight, reverse=True)
+        chosen = sorted(items[:MAX_BRANCH_STANDOUTS], key=lambda i: (i.first.start, i.first.id))
+        text = "".join(self.item_brief(area, item, what) for item in chosen)
+        if not text:  # nothing but titles: name them
+            titles = "".join(quoted(i.stem) for i in chosen)
+            more = "等" if len(items) > len(chosen) else ""
+            text = self.p.say("branch_plain", verb=area.verb, titles=titles, more=more)
+        return Point(heading, (Paragraph((text,)),))
+
+    # -- an area
+
+    def lacking(self, area: str, entries: Sequence[EntryIn]) -> Paragraph | None:
+        """One sentence for the required figures some activities lack; each is a gap."""
+        missing: dict[str, list[EntryIn]] = {}
+        for entry in entries:
+            have = {m.question_id for m in entry.metrics}
+            lacks = [a.label for a in entry.asked if not a.optional and a.question_id not in have]
+            for label in lacks:
+                missing.setdefault(label, []).append(entry)
+            if lacks:
+                who = f"{entry.unit} {entry.reporter}"
+                what = f"{quoted(entry.title)}（{_when(entry)}）的{'、'.join(lacks)}"
+                self.details.append(Gap(what, who))
+        if not missing:
+            return None
+        lacking = sorted(
+            {e.id: e for group in missing.values() for e in group}.values(),
+            key=lambda e: (e.start, e.id),
+        )
+        labels = "、".join(missing)
+        count = self.trace.count(f"{area} 未填报数字的活动数", lacking)
+        owners = list(dict.fromkeys(f"{e.unit} {e.reporter}" for e in lacking))
+        who = _names(owners) + ("等" if len(owners) > MAX_NAMES else "")
+        gap = Gap(self.p.say("lacking_gap", count=count, labels=labels), who)
+        return Paragraph((self.p.say("lacking", count=count, labels=labels), gap, "。"))
+
+    def area_section(
+        self,
+        area: AreaWording,
+        entries: list[EntryIn],
+        previous: int,
+        branches: Sequence[str],
+    ) -> Section:
+        self.trace.where = area.name
+        count = self.trace.count(f"{area.name} 活动数", entries)
+        figures_text, figures = self.figures_prose(area.name, entries, area.name)
+        compare = self.compare(area.name, entries, previous)
+        if self.roll_up:
+            kind = _kind_word(branches)
+            first_path: dict[str, str] = {}
+            for e in entries:
+                name = e.branch or e.unit
+                first_path[name] = min(first_path.get(name, e.unit_path), e.unit_path)
+            reached = sorted(first_path, key=lambda n: first_path[n])
+            units = f"{len(reached)}个{kind}"  # counted below
+            self.trace._add(
+                f"{area.name} 开展活动的{kind}数",
+                units,
+                Decimal(len(reached)),
+                "计数",
+                (e.id for e in entries),
+                "、".join(reached[:MAX_NAMES]) + ("等" if len(reached) > MAX_NAMES else ""),
+            )
+            lead = self.p.say(
+                "lead_roll_up",
+                half=self.half,
+                unit=self.unit,
+                whole=_level(self.unit),
+                units=units,
+                verb=area.verb,
+                work=area.work,
+                count=count,
+                figures=figures_text,
+                compare=compare,
+            )
+            points = self.branch_points(area, entries)
+        else:
+            lead = self.p.say(
+                "lead",
+                half=self.half,
+                unit=self.unit,
+                verb=area.verb,
+                work=area.work,
+                count=count,
+                figures=figures_text,
+                compare=compare,
+            )
+            points = self.theme_points(area, entries)
+        tail = self.lacking(area.name, entries)
+        return Section(
+            area.heading,
+            Paragraph((lead,)),
+            tuple(points),
+            area.name,
+            tuple(figures),
+            (tail,) if tail else (),
+        )
+
+    def theme_points(self, area: AreaWording, entries: list[EntryIn]) -> list[Point]:
+        by_theme: dict[str, list[EntryIn]] = defaultdict(list)
+        for entry in entries:
+            by_theme[area.theme_of(entry)].append(entry)
+        order = [t.name for t in area.themes] + [area.default_theme or area.heading]
+        return [
+            self.theme_point(area, name, by_theme[name]) for name in order if by_theme.get(name)
+        ]
+
+    def branch_points(self, area: AreaWording, entries: list[EntryIn]) -> list[Point]:
+        by_branch: dict[str, list[EntryIn]] = defaultdict(list)
+        paths: dict[str, str] = {}
+        for entry in entries:
+            name = entry.branch or entry.unit
+            by_branch[name].append(entry)
+            paths[name] = min(paths.get(name, entry.unit_path), entry.unit_path)
+        ranked = sorted(by_branch, key=lambda b: (-len(by_branch[b]), paths[b]))
+        told = ranked[:MAX_UNIT_POINTS]
+        points = [
+            self.branch_point(area, b, by_branch[b], len(entries))
+            for b in sorted(told, key=lambda b: paths[b])
+        ]
+        rest = [b for b in sorted(by_branch, key=lambda b: paths[b]) if b not in told]
+        if rest:
+            rest_entries = [e for b in rest for e in by_branch[b]]
+            count = self.trace.count(f"{area.name}·其余单位 活动数", rest_entries)
+            kind = _kind_word(rest)
+            units = f"{len(rest)}个{kind}"
+            self.trace._add(
+                f"{area.name}·其余单位数", units, Decimal(len(rest)), "计数",
+                (e.id for e in rest_entries), "",
+            )  # fmt: skip
+            key = "branch_rest" if len(rest) > MAX_NAMES else "branch_rest_few"
+            text = self.p.say(
+                key, names=_names(rest), units=units, verb=area.verb, work=area.work, count=count
+            )
+            points.append(Point("", (Paragraph((text,)),)))
+        return points
+
+    def compare(self, what: str, entries: Sequence[EntryIn], previous: int) -> str:
+        if previous <= 0:
+            return ""
+        if len(entries) == previous:
+            self.trace._add(
+                f"{what} 比上年同期", "持平", Decimal(0), "比较", (e.id for e in entries),
+                f"本期{len(entries)}项，上年同期{previous}项",
+            )  # fmt: skip
+            return self.p.say("compare_same")
+        difference = self.trace.compare(f"{what} 比上年同期", entries, previous)
+        key = "compare_more" if len(entries) > previous else "compare_fewer"
+        return self.p.say(key, difference=difference)
+
+    def also(self, entries: list[EntryIn], last: Section | None) -> Paragraph:
+        """The catch-all area's activities that fit no area: one 此外 paragraph."""
+        items = _items(entries)
+        titles = "".join(quoted(i.stem) for i in items[:MAX_TITLES])
+        what = "其他活动"
+        figures, _ = self.figures_prose(self.p.other_area, entries, what, limit=MAX_FIGURES)
+        if len(items) > MAX_TITLES:
+            count = self.trace.count(f"{what} 活动数", entries)
+            text = self.p.say("also", verb="开展", titles=titles, count=count, figures=figures)
+        else:
+            text = self.p.say("also_all", verb="开展", titles=titles, figures=figures)
+        return Paragraph((text,))
+
+
+# --------------------------------------------------------------------------- closing
 
 
 def _closing(
-    heading: str, items: Sequence[str], what: str, owner: str
+    heading: str,
+    lead: str,
+    items: Sequence[str],
+    gap: Gap,
 ) -> tuple[Section, Gap | None]:
-    unique = list(dict.fromkeys(_clean(i) for i in items if _clean(i)))
+    unique: list[str] = []
+    for item in items:
+        text = sentence(item)
+        if text and text not in unique:
+            unique.append(text)
     if not unique:
-        gap = Gap(what, owner)
         return Section(heading, Paragraph((gap,)), ()), gap
-    ordinals = "一二三四五六七八九十"
-    text = "".join(f"{ordinals[i] if i < 10 else i + 1}是{item}。" for i, item in enumerate(unique))
-    return Section(heading, Paragraph((text,)), ()), None
+    points = tuple(Point(text, ()) for text in unique)
+    return Section(heading, Paragraph((lead,)), points), None
+
+
+# --------------------------------------------------------------------------- folding 其他
+
+
+def _fold(
+    entries: Sequence[EntryIn],
+    phrases: Phrases,
+    keywords: Mapping[str, Sequence[str]],
+) -> tuple[dict[int, str], dict[tuple[int, int], str]]:
+    """Where each activity of the catch-all area is told: the area whose keywords its title
+    contains, or nowhere (the 此外 paragraph). Returns entry id -> area
+    name, and (entry id, metric position) -> the question id of that area with the
+    same measure word, so its figures count toward that area's."""
+    target: dict[int, str] = {}
+    keys: dict[tuple[int, int], str] = {}
+    patterns = {
+        name: re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+        for name, words in keywords.items()
+        if words and name != phrases.other_area
+    }
+    asked_by_area: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        if entry.area_name != phrases.other_area:
+            units = asked_by_area.setdefault(entry.area_name, {})
+            for asked in entry.asked:
+                units.setdefault(asked.unit, asked.question_id)
+    ordered = sorted(patterns, key=phrases.order)
+    for entry in entries:
+        if entry.area_name != phrases.other_area:
+            continue
+        # by the title only: a content's words ("入户走访") mislead more than they tell
+        found = next((name for name in ordered if patterns[name].search(entry.title)), None)
+        if found is None:
+            continue
+        target[entry.id] = found
+        for position, metric in enumerate(entry.metrics):
+            qid = asked_by_area.get(found, {}).get(metric.unit)
+            if qid:
+                keys[(entry.id, position)] = qid
+    return target, keys
+
+
+# --------------------------------------------------------------------------- compose
 
 
 @batch
@@ -262,61 +819,191 @@ def compose(
     roll_up: bool = False,
     unit_count: int = 1,
     today: date | None = None,
+    previous: Iterable[EntryIn] = (),
+    expected: Sequence[str] = (),
+    area_keywords: Mapping[str, Sequence[str]] | None = None,
 ) -> Summary:
-    """Build the summary of `entries` (already limited to the unit's subtree and period)."""
-    items = sorted(entries, key=lambda e: (e.start, e.id))
-    by_area: dict[str, list[EntryIn]] = {}
-    names: dict[str, str] = {}
-    for entry in items:
-        by_area.setdefault(entry.area, []).append(entry)
-        names.setdefault(entry.area, entry.area_name)
-    half = "上半年" if period.half == 1 else "下半年"
-    sections = [
-        _area_section(area, names[area], by_area[area], phrases, unit_name, roll_up, half)
-        for area in by_area
-    ]
-    gaps: list[Gap] = []
-    for section in sections:
-        for paragraph in (section.lead, *(p for pt in section.points for p in pt.paragraphs)):
-            if paragraph is not None:
-                gaps.extend(part for part in paragraph.parts if isinstance(part, Gap))
-    owner = reflections.owner or f"{unit_name}负责人"
-    shortcomings, gap = _closing("存在的不足", reflections.shortcomings, "存在的不足", owner)
-    if gap:
-        gaps.append(gap)
-    next_half = "下半年工作打算" if period.half == 1 else f"{period.year + 1}年工作打算"
-    plans, gap = _closing(next_half, reflections.plans, next_half, owner)
-    if gap:
-        gaps.append(gap)
-    area_list = "、".join(names[a] for a in by_area) or "各项工作"
-    opening_text = phrases.opening.format(
-        period=period.chinese, unit=unit_name, areas=area_list, count=len(items)
+    """Build the summary of `entries` (already limited to the unit's subtree and period).
+
+    Args:
+        previous: the entries of the same half a year before, for 比上年同期.
+        expected: who should report: the units below (a roll-up) or the staff (a
+            community); those without an entry are named as not having reported.
+        area_keywords: area name -> the questionnaire's keywords, to fold 其他.
+    """
+    items = list(entries)
+    other = phrases.other_area
+    target, keys = _fold(items, phrases, area_keywords or {})
+
+    def told_in(entry: EntryIn) -> str:
+        return target.get(entry.id, entry.area_name)
+
+    # the ledger: by area, then unit, then date, so a figure's rows are runs of 序号
+    paths = {e.unit: e.unit_path for e in items}
+    ledger_entries = sorted(
+        items, key=lambda e: (phrases.order(e.area_name), e.area_name, e.unit_path, e.start, e.id)
     )
-    opening: Paragraph
+    rows = {e.id: i for i, e in enumerate(ledger_entries, 1)}
+    c = _Composer(phrases, unit_name, period, roll_up, rows, keys)
+    for entry in items:
+        known = c.asked.setdefault(entry.area_name, {})
+        for position, asked in enumerate(entry.asked):
+            known.setdefault((asked.question_id, asked.unit), (position, asked.label))
+
+    by_area: dict[str, list[EntryIn]] = defaultdict(list)
+    for entry in sorted(items, key=lambda e: (e.start, e.id)):
+        by_area[told_in(entry)].append(entry)
+    areas = sorted((a for a in by_area if a != other), key=lambda a: (phrases.order(a), a))
+    stray = by_area.get(other, [])
+
+    before = list(previous)
+    before_target, _ = _fold(before, phrases, area_keywords or {})
+    before_by_area: dict[str, int] = defaultdict(int)
+    for entry in before:
+        before_by_area[before_target.get(entry.id, entry.area_name)] += 1
+
+    branches = list(expected) if roll_up else sorted({e.branch or e.unit for e in items})
+    half = c.half
+
+    # opening (its figures are recorded first: they come first in the text)
+    c.trace.where = "开头"
+    area_list = "、".join(areas) or "各项工作"
+    reporting = {e.branch or e.unit for e in items} if roll_up else {e.reporter for e in items}
+    not_reported = [name for name in expected if name not in reporting]
+    opening_parts: list[str | Gap] = []
     if items:
-        opening = Paragraph((opening_text,))
+        count = c.trace.count("全部 活动数", items)
+        compare = c.compare("全部", items, len(before)) if before else ""
+        people = ""
+        if phrases.people_figure:
+            attendance = [
+                (e.id, m)
+                for e in items
+                for position, m in enumerate(e.metrics)
+                if keys.get((e.id, position), m.question_id) == phrases.people_figure
+                and m.unit == "人次"
+            ]
+            if attendance:
+                figure = sum_figures("参与人次", "人次", attendance)
+                people = "，" + phrases.people_prose.format(c.trace.figure("全部 参与人次", figure))
+        reached = sorted({e.branch or e.unit for e in items}, key=lambda n: paths.get(n, n))
+        units_text = ""
+        if roll_up:
+            kind = _kind_word(list(expected) or reached)
+            units_text = f"{len(reached)}个{kind}"
+            c.trace._add(
+                f"填报活动的{kind}数", units_text, Decimal(len(reached)), "计数",
+                (e.id for e in items), "",
+            )  # fmt: skip
+        key = "opening_roll_up" if roll_up else "opening"
+        opening_parts.append(
+            phrases.say(
+                key,
+                period=period.chinese,
+                unit=unit_name,
+                kind=_kind_word(list(expected) or sorted({e.branch or e.unit for e in items})),
+                units=units_text,
+                areas=area_list,
+                count=count,
+                compare=compare,
+                people=people,
+            )
+        )
     else:
-        gap = Gap(f"{period.chinese}的活动记录", f"{unit_name}工作人员")
-        gaps.insert(0, gap)
-        opening = Paragraph((opening_text, gap))
+        opening_parts.append(phrases.say("opening_empty", period=period.chinese, unit=unit_name))
+    last = today or period.last_day
+    if not_reported:
+        opening_parts.append(
+            phrases.say(
+                "not_reported", date=f"{last.month}月{last.day}日", names="、".join(not_reported)
+            )
+        )
+    if items:
+        opening_parts.append(phrases.say("opening_end"))
+
+    sections: list[Section] = []
+    for area in areas:
+        wording = phrases.area(area)
+        sections.append(
+            c.area_section(wording, by_area[area], before_by_area.get(area, 0), branches)
+        )
+    if stray:
+        c.trace.where = sections[-1].area or "" if sections else other
+        also = c.also(stray, sections[-1] if sections else None)
+        if sections:
+            last_section = sections[-1]
+            sections[-1] = Section(
+                last_section.heading,
+                last_section.lead,
+                last_section.points,
+                last_section.area,
+                last_section.figures,
+                (*last_section.tail, also),
+            )
+        else:
+            sections.append(Section(phrases.other_heading, also, (), other, ()))
+
+    gaps: list[Gap] = []
+    for name in not_reported:
+        gaps.append(Gap(f"{period.chinese}的活动记录", name))
+    if not items and not not_reported:
+        gaps.append(Gap(f"{period.chinese}的活动记录", f"{unit_name}工作人员"))
+    gaps.extend(c.details)
+
+    owner = reflections.owner or f"{unit_name}负责人"
+    next_half = "下半年" if period.half == 1 else f"{period.year + 1}年"
+
+    def closing_gap(what: str) -> Gap:
+        if roll_up and reflections.material:
+            what = phrases.say("closing_gap_roll_up", what=what, count=reflections.material)
+        return Gap(what, owner)
+
+    shortcomings_heading = phrases.say("shortcomings_heading")
+    shortcomings, gap = _closing(
+        shortcomings_heading,
+        phrases.say("shortcomings_lead", half=half, unit=unit_name, topic=phrases.topic),
+        reflections.shortcomings,
+        closing_gap(shortcomings_heading),
+    )
+    if gap:
+        gaps.append(gap)
+    plans_heading = phrases.say("plans_heading", next=next_half)
+    plans, gap = _closing(
+        plans_heading,
+        phrases.say("plans_lead", next=next_half, unit=unit_name),
+        reflections.plans,
+        closing_gap(plans_heading),
+    )
+    if gap:
+        gaps.append(gap)
+
     months: dict[tuple[str, str], int] = defaultdict(int)
     for entry in items:
-        months[(f"{entry.start.year}-{entry.start.month:02d}", entry.area_name)] += 1
-    last = today or period.last_day
+        months[(f"{entry.start.year}-{entry.start.month:02d}", told_in(entry))] += 1
+    order = {a: i for i, a in enumerate([*areas, other])}
     return Summary(
         title=f"{unit_name}{period.chinese}{phrases.topic}工作总结",
         unit=unit_name,
         period=period.key,
         period_text=period.chinese,
-        opening=opening,
+        opening=Paragraph(tuple(opening_parts)),
         sections=(*sections, shortcomings, plans),
         gaps=tuple(gaps),
-        ledger=tuple(_ledger_row(e) for e in items),
-        months=tuple(MonthCount(m, a, c) for (m, a), c in sorted(months.items())),
+        ledger=tuple(_ledger_row(e) for e in ledger_entries),
+        months=tuple(
+            MonthCount(m, a, n)
+            for (m, a), n in sorted(
+                months.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99))
+            )
+        ),
         signature=unit_name,
         date_text=f"{last.year}年{last.month}月{last.day}日",
         entry_count=len(items),
         unit_count=unit_count,
+        sources=tuple(c.trace.sources),
+        basis=phrases.basis,
+        issued=last,
+        roll_up=roll_up,
     )
 
 
@@ -331,6 +1018,6 @@ def _ledger_row(entry: EntryIn) -> LedgerRow:
         title=entry.title,
         location=entry.location or "",
         figures=figures,
-        content="；".join(x for x in (_clean(entry.content), _clean(entry.achievements)) if x),
+        content="；".join(x for x in (sentence(entry.content), sentence(entry.achievements)) if x),
         reporter=entry.reporter,
     )

@@ -28,6 +28,8 @@ class Figure:
     approximate: bool  # True when some part was 多/余/约/a range: written with 余
     text: str
     entry_ids: tuple[int, ...]  # the entries behind it, for the ledger
+    kind: str = "exact"  # how the sum is written: exact, more_than (余) or about (约)
+    stored: tuple[str, ...] = ()  # the labels its parts were stored under, when not `label`
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +59,10 @@ class Paragraph:
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """A sub-point of a section: （一）heading + paragraphs, or an 一是/二是 item."""
+    """A sub-point of a section, written "一是{heading}。{first paragraph}" (renderers number
+    it 一是 … 十是、十一是); further paragraphs follow as paragraphs of their own."""
 
-    heading: str  # e.g. "深入开展理论宣讲" (without the （一） number; renderers number)
+    heading: str  # e.g. "坚持每月一课" (without 一是 and without the full stop)
     paragraphs: tuple[Paragraph, ...]
 
 
@@ -72,6 +75,7 @@ class Section:
     points: tuple[Point, ...]
     area: str | None = None  # the work area key, None for shortcomings and plans
     figures: tuple[Figure, ...] = ()
+    tail: tuple[Paragraph, ...] = ()  # after the points: 此外…, figures some activities lack
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,24 @@ class LedgerRow:
     figures: str  # "学习场次 3场次；参与人次 4000余人次"
     content: str
     reporter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where one figure of the text comes from (the appendix 数据来源).
+
+    `value` is the exact computed number behind `text` (the lower bound for 余, the stated
+    sum for 约); `rows` are the ledger's 序号 it sums or counts.
+    """
+
+    number: int
+    where: str  # the section it appears in: "一、理论学习", "开头"
+    what: str  # "理论学习 参与人次"
+    text: str  # as written: "1.5万余人次"
+    value: Decimal
+    method: str  # 合计, 计数, 单项, 占比, 比较
+    rows: tuple[int, ...]
+    detail: str = ""  # how a share or a comparison was worked out
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +139,7 @@ class Summary:
     entry_count: int = 0
     unit_count: int = 1
     notes: tuple[str, ...] = field(default=())
+    sources: tuple[Source, ...] = ()  # every figure of the text, traced to ledger rows
+    basis: str = ""  # 统计口径: how 余/约/ranges are summed
+    issued: date | None = None  # the day the summary is dated (document properties)
+    roll_up: bool = False

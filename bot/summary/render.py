@@ -18,14 +18,15 @@ import io
 import re
 import traceback
 import unicodedata
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Final, cast
 from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
 from docx import Document
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX, WD_LINE_SPACING
@@ -36,8 +37,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 
+from bot.spreadsheet import text_cell
 from bot.summary.batch import batch
-from bot.summary.model import Gap, LedgerRow, Paragraph, Summary
+from bot.summary.model import Gap, LedgerRow, Paragraph, Source, Summary
+from bot.summary.wording import ordinal
 
 __all__ = [
     "CHINESE_NUMERALS",
@@ -63,6 +66,7 @@ __all__ = [
     "render_ledger_xlsx",
     "render_markdown",
     "render_text",
+    "row_ranges",
     "section_number",
 ]
 
@@ -100,6 +104,23 @@ def section_number(i: int) -> str:
 def point_number(i: int) -> str:
     """The number of the i-th sub-point (1-based), with its brackets: 1 -> （一）."""
     return f"（{chinese_numeral(i)}）"
+
+
+def row_ranges(rows: Sequence[int]) -> str:
+    """Ledger 序号 as runs: (1, 2, 3, 5, 7, 8) -> "1—3、5、7—8"."""
+    runs: list[str] = []
+    start = previous = None
+    for row in sorted(set(rows)):
+        if start is None:
+            start = previous = row
+        elif previous is not None and row == previous + 1:
+            previous = row
+        else:
+            runs.append(str(start) if start == previous else f"{start}—{previous}")
+            start = previous = row
+    if start is not None:
+        runs.append(str(start) if start == previous else f"{start}—{previous}")
+    return "、".join(runs)
 
 
 # --------------------------------------------------------------------------- shared text helpers
@@ -188,6 +209,8 @@ def _environment(directory: Path) -> jinja2.Environment:
     helpers: dict[str, Any] = {
         "section_number": section_number,
         "point_number": point_number,
+        "ordinal": ordinal,
+        "row_ranges": row_ranges,
         "chinese_numeral": chinese_numeral,
         "date_range": ledger_date,
         "display_width": display_width,
@@ -299,16 +322,31 @@ STYLE_TABLE: Final = "Huibao Table"
 GAPS_HEADING: Final = "待补充事项"
 APPENDIX_LABEL: Final = "附件"
 APPENDIX_TITLE: Final = "活动台账"
+SOURCES_TITLE: Final = "数据来源"
 
-# The appendix table: (header, width in mm, centred); the widths fill the 156 mm text block.
+# The appendices are landscape pages: A4 turned, a 225 x 156 mm text block.
+LANDSCAPE_MARGINS: Final = (Mm(28), Mm(26), Mm(37), Mm(35))  # top, bottom, left, right
+LANDSCAPE_WIDTH_MM: Final = 225
+
+# The ledger table: (header, width in mm, centred); the widths fill the landscape text block,
+# and 类别 holds four characters of 五号 on one line (宣传教育).
 DOCX_COLUMNS: Final = (
     ("序号", 12, True),
-    ("日期", 28, True),
-    ("单位", 20, False),
-    ("类别", 16, False),
-    ("活动名称", 36, False),
-    ("数量", 30, False),
-    ("填报人", 14, True),
+    ("日期", 30, True),
+    ("单位", 24, False),
+    ("类别", 22, False),
+    ("活动名称", 62, False),
+    ("数量", 57, False),
+    ("填报人", 18, True),
+)
+# The 数据来源 table.
+SOURCE_COLUMNS: Final = (
+    ("序号", 12, True),
+    ("部分", 22, False),
+    ("数字", 28, False),
+    ("所指", 60, False),
+    ("算法", 40, False),
+    ("台账序号", 63, False),
 )
 _FONT_ATTRS: Final = tuple(qn(f"w:{a}") for a in ("ascii", "hAnsi", "eastAsia", "cs"))
 _THEME_ATTRS: Final = tuple(
@@ -515,15 +553,6 @@ def _setup_document(doc: Any, summary: Summary) -> None:
         snap=False,
     )
 
-    props = doc.core_properties
-    props.title = summary.title
-    props.subject = f"{summary.unit}{summary.period_text}工作总结"
-    props.author = summary.signature
-    props.last_modified_by = "Huibao"
-    props.language = "zh-CN"
-    props.comments = ""
-    props.keywords = summary.period
-
 
 def _add_run(
     paragraph: Any,
@@ -592,7 +621,7 @@ def _add_sign_off(doc: Any, summary: Summary, *, space_before: bool) -> None:
     """署名 and 成文日期 for a document without a seal (GB/T 9704-2012, 7.3.5.2): the name
     two characters from the right, the date on the next line starting two characters right
     of the name's start; when the date is longer, the date keeps its two characters and
-    the name moves left."""
+    the name moves left. The name is kept on the date's page (keep with next)."""
     name, when = summary.signature, summary.date_text
     name_w, date_w = _text_width(name), _text_width(when)
     date_right = max(2.0, name_w - date_w)
@@ -601,19 +630,29 @@ def _add_sign_off(doc: Any, summary: Summary, *, space_before: bool) -> None:
         paragraph = _add_text_paragraph(doc, STYLE_BODY, text, FONT_BODY)
         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         _indent(paragraph.paragraph_format, paragraph._element, right_chars=right)
-        if i == 0 and space_before:
-            paragraph.paragraph_format.space_before = LINE
+        if i == 0:
+            paragraph.paragraph_format.keep_with_next = True
+            paragraph.paragraph_format.keep_together = True
+            if space_before:
+                paragraph.paragraph_format.space_before = LINE
 
 
-def _add_footer(section: Any) -> None:
-    """Page numbers as "— 1 —", centred, in 4号 宋体; the number is a PAGE field."""
-    footer = section.footer
+def _page_number(footer: Any, align: Any, *, side: str) -> None:
+    """ "— 1 —" in 4号 宋体 (the number a PAGE field), one character in from `side`."""
     footer.is_linked_to_previous = False
     paragraph = footer.paragraphs[0]
     paragraph.style = None
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    paragraph.paragraph_format.first_line_indent = Pt(0)
-    paragraph.paragraph_format.space_after = Pt(0)
+    paragraph.alignment = align
+    pf = paragraph.paragraph_format
+    pf.first_line_indent = Pt(0)
+    pf.space_after = Pt(0)
+    if side == "right":
+        pf.right_indent = SIZE_4
+    else:
+        pf.left_indent = SIZE_4
+    ind = paragraph._element.get_or_add_pPr().find(qn("w:ind"))
+    ind.set(qn("w:firstLineChars"), "0")
+    ind.set(qn("w:rightChars" if side == "right" else "w:leftChars"), "100")
     _set_ppr(paragraph._element, "w:snapToGrid", "0")
 
     def run(text: str = "") -> Any:
@@ -636,6 +675,14 @@ def _add_footer(section: Any) -> None:
     run(" —")
 
 
+def _add_footers(doc: Any, section: Any) -> None:
+    """Page numbers after GB/T 9704 (7.5): odd pages at the right, even pages at the left,
+    each one character in from the edge of the text block."""
+    doc.settings.odd_and_even_pages_header_footer = True
+    _page_number(section.footer, WD_ALIGN_PARAGRAPH.RIGHT, side="right")
+    _page_number(section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT, side="left")
+
+
 def _style_id(name: str) -> str:
     """The id python-docx gives a style it adds: its name without spaces."""
     return name.replace(" ", "")
@@ -648,13 +695,16 @@ def _new_paragraph(parent: Any, style: str) -> Any:
     return paragraph
 
 
-def _ledger_row_xml(texts: Sequence[str], *, header: bool) -> str:
-    """One <w:tr> of the ledger table. Data rows are kept lean (10,000 rows make a 15 MB
+Column = tuple[str, int, bool]
+
+
+def _table_row_xml(columns: Sequence[Column], texts: Sequence[str], *, header: bool) -> str:
+    """One <w:tr> of an appendix table. Data rows are kept lean (10,000 rows make a 15 MB
     document.xml): the Huibao Table style carries size and Latin font, and each run sets
     only the East-Asian font; the header row repeats on every page."""
     style = _style_id(STYLE_TABLE)
     cells = []
-    for (_, width_mm, centred), text in zip(DOCX_COLUMNS, texts, strict=True):
+    for (_, width_mm, centred), text in zip(columns, texts, strict=True):
         if header:
             fonts = "".join(f'w:{a}="{FONT_HEADING_1}" ' for a in ("ascii", "hAnsi", "eastAsia"))
             v_align = '<w:vAlign w:val="center"/>'
@@ -671,21 +721,26 @@ def _ledger_row_xml(texts: Sequence[str], *, header: bool) -> str:
     return f"<w:tr {nsdecls('w')}><w:trPr>{tr_pr}</w:trPr>{''.join(cells)}</w:tr>"
 
 
-def _add_ledger_table(doc: Any, rows: Sequence[LedgerRow]) -> Any:
-    """The 台账 table, fixed layout across the 156 mm text block.
+def _ledger_row_xml(texts: Sequence[str], *, header: bool) -> str:
+    """One <w:tr> of the ledger table."""
+    return _table_row_xml(DOCX_COLUMNS, texts, header=header)
+
+
+def _add_table(doc: Any, columns: Sequence[Column], rows: Iterable[Sequence[str]]) -> Any:
+    """An appendix table, fixed layout across the landscape text block.
 
     Rows are deep copies of one prepared <w:tr> whose w:t texts are set directly:
     python-docx's cell-by-cell API takes ~30 times as long for thousands of rows."""
-    table = doc.add_table(rows=0, cols=len(DOCX_COLUMNS))
+    table = doc.add_table(rows=0, cols=len(columns))
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False  # w:tblLayout fixed: Word need not measure 10,000 rows
-    for column, (_, width_mm, _) in zip(table.columns, DOCX_COLUMNS, strict=True):
+    for column, (_, width_mm, _) in zip(table.columns, columns, strict=True):
         column.width = Mm(width_mm)
     tbl = table._tbl
     tbl_pr = tbl.tblPr
     width = tbl_pr.find(qn("w:tblW"))
-    width.set(qn("w:w"), _twips(Mm(sum(w for _, w, _ in DOCX_COLUMNS))))
+    width.set(qn("w:w"), _twips(Mm(sum(w for _, w, _ in columns))))
     width.set(qn("w:type"), "dxa")
     margins = parse_xml(
         f"<w:tblCellMar {nsdecls('w')}>"
@@ -696,43 +751,123 @@ def _add_ledger_table(doc: Any, rows: Sequence[LedgerRow]) -> Any:
         margins, "w:tblLook", "w:tblCaption", "w:tblDescription", "w:tblPrChange"
     )
 
-    tbl.append(parse_xml(_ledger_row_xml([name for name, _, _ in DOCX_COLUMNS], header=True)))
-    prototype = parse_xml(_ledger_row_xml([""] * len(DOCX_COLUMNS), header=False))
+    tbl.append(parse_xml(_table_row_xml(columns, [name for name, _, _ in columns], header=True)))
+    prototype = parse_xml(_table_row_xml(columns, [""] * len(columns), header=False))
     # lxml's own __deepcopy__, without copy.deepcopy's memo bookkeeping per row
     append, clone, clean, t_tag = tbl.append, prototype.__deepcopy__, _clean, qn("w:t")
-    _fill_rows(rows, append, clone, clean, t_tag)
-    return table
-
-
-def _fill_rows(rows: Sequence[LedgerRow], append: Any, clone: Any, clean: Any, t_tag: str) -> None:
-    for number, row in enumerate(rows, 1):
+    for texts in rows:
         tr = clone(None)
-        texts = (
-            str(number),
-            ledger_date(row),
-            row.unit,
-            row.area,
-            row.title,
-            row.figures,
-            row.reporter,
-        )
         for t, text in zip(tr.iter(t_tag), texts, strict=True):
             t.text = clean(text)
         append(tr)
+    return table
 
 
-def _add_appendix(doc: Any, summary: Summary, chart_png: bytes | None) -> None:
-    label = _add_text_paragraph(doc, STYLE_APPENDIX, APPENDIX_LABEL, FONT_HEADING_1)
-    label.paragraph_format.page_break_before = True
-    _add_text_paragraph(doc, STYLE_APPENDIX_TITLE, APPENDIX_TITLE, FONT_TITLE, SIZE_2)
+def _add_ledger_table(doc: Any, rows: Sequence[LedgerRow]) -> Any:
+    """The 台账 table."""
+    return _add_table(
+        doc,
+        DOCX_COLUMNS,
+        (
+            (
+                str(number),
+                ledger_date(row),
+                row.unit,
+                row.area,
+                row.title,
+                row.figures,
+                row.reporter,
+            )
+            for number, row in enumerate(rows, 1)
+        ),
+    )
+
+
+def _source_texts(source: Source) -> tuple[str, ...]:
+    method = f"{source.method}（{source.detail}）" if source.detail else source.method
+    return (
+        str(source.number),
+        source.where,
+        source.text,
+        source.what,
+        method,
+        row_ranges(source.rows),
+    )
+
+
+def _landscape_section(doc: Any) -> Any:
+    """A new section on a new page, A4 landscape, numbered on as the body."""
+    section = doc.add_section(WD_SECTION.NEW_PAGE)
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Mm(297), Mm(210)
+    top, bottom, left, right = LANDSCAPE_MARGINS
+    section.top_margin, section.bottom_margin = top, bottom
+    section.left_margin, section.right_margin = left, right
+    section.header_distance = Mm(12)
+    section.footer_distance = Mm(12)
+    for footer in (section.footer, section.even_page_footer):
+        footer.is_linked_to_previous = True  # the same "— 7 —" numbering
+    return section
+
+
+def _appendix_label(doc: Any, number: int, title: str) -> None:
+    _add_text_paragraph(doc, STYLE_APPENDIX, f"{APPENDIX_LABEL}{number}", FONT_HEADING_1)
+    _add_text_paragraph(doc, STYLE_APPENDIX_TITLE, title, FONT_TITLE, SIZE_2)
+
+
+def _add_appendices(doc: Any, summary: Summary, chart_png: bytes | None) -> None:
+    """附件1 活动台账 (with the chart) and 附件2 数据来源, on landscape pages."""
+    _landscape_section(doc)
+    _appendix_label(doc, 1, APPENDIX_TITLE)
     if chart_png is not None:
         figure = _new_paragraph(doc, STYLE_FIGURE)
         run = _add_run(figure, "", FONT_BODY, SIZE_3)
         run.add_picture(io.BytesIO(chart_png), width=Mm(150))
-        caption = f"图1　{summary.period_text}各月活动场次（按工作类别）"
+        caption = f"图1　{summary.period_text}各月活动数（按工作类别）"
         _add_text_paragraph(doc, STYLE_CAPTION, caption, FONT_BODY, SIZE_4)
     if summary.ledger:
         _add_ledger_table(doc, summary.ledger)
+    if summary.sources:
+        label = _add_text_paragraph(doc, STYLE_APPENDIX, f"{APPENDIX_LABEL}2", FONT_HEADING_1)
+        label.paragraph_format.page_break_before = True
+        _add_text_paragraph(doc, STYLE_APPENDIX_TITLE, SOURCES_TITLE, FONT_TITLE, SIZE_2)
+        if summary.basis:
+            _add_text_paragraph(doc, STYLE_BODY, summary.basis, FONT_BODY)
+        _add_table(doc, SOURCE_COLUMNS, (_source_texts(s) for s in summary.sources))
+
+
+def _add_points(doc: Any, section: Any) -> None:
+    """A section's sub-points: "一是{heading}。{text}" … "十一是" as body paragraphs."""
+    number = 0
+    for point in section.points:
+        paragraphs = list(point.paragraphs)
+        if point.heading.strip():
+            number += 1
+            first = paragraphs.pop(0) if paragraphs else Paragraph(())
+            opening = f"{ordinal(number)}{point.heading}。"
+            _add_body(doc, Paragraph((opening, *first.parts)))
+        for paragraph in paragraphs:
+            _add_body(doc, paragraph)
+    for paragraph in section.tail:
+        _add_body(doc, paragraph)
+
+
+def _set_properties(doc: Any, summary: Summary) -> None:
+    """Title, author (the unit) and dates of the document as of the day it is dated."""
+    props = doc.core_properties
+    props.title = summary.title
+    props.subject = f"{summary.unit}{summary.period_text}工作总结"
+    props.author = summary.signature
+    props.last_modified_by = summary.signature
+    props.language = "zh-CN"
+    props.comments = ""
+    props.keywords = summary.period
+    props.revision = 1
+    if summary.issued is not None:
+        moment = datetime.combine(summary.issued, time(0, 0))
+        props.created = moment
+        props.modified = moment
+        props.last_printed = moment
 
 
 @batch
@@ -740,6 +875,7 @@ def render_docx(summary: Summary, chart_png: bytes | None = None) -> bytes:
     """The summary as a .docx laid out after GB/T 9704; `chart_png` goes into the appendix."""
     doc = Document()
     _setup_document(doc, summary)
+    _set_properties(doc, summary)
     body = doc.element.body
     for paragraph in body.findall(qn("w:p")):  # the template's empty paragraph, if any
         body.remove(paragraph)
@@ -752,14 +888,7 @@ def render_docx(summary: Summary, chart_png: bytes | None = None) -> bytes:
         )
         if section.lead is not None:
             _add_body(doc, section.lead)
-        number = 0
-        for point in section.points:
-            if point.heading.strip():
-                number += 1
-                text = f"{point_number(number)}{point.heading}"
-                _add_text_paragraph(doc, STYLE_HEADING_2, text, FONT_HEADING_2)
-            for paragraph in point.paragraphs:
-                _add_body(doc, paragraph)
+        _add_points(doc, section)
 
     if summary.gaps:
         _add_text_paragraph(doc, STYLE_HEADING_1, GAPS_HEADING, FONT_HEADING_1)
@@ -768,15 +897,18 @@ def render_docx(summary: Summary, chart_png: bytes | None = None) -> bytes:
             _add_text_paragraph(doc, STYLE_GAP_LIST, text, FONT_BODY)
 
     has_appendix = bool(summary.ledger) or chart_png is not None
-    if has_appendix:  # 附件说明: 正文下空一行左空二字
-        note = _add_text_paragraph(
-            doc, STYLE_BODY, f"{APPENDIX_LABEL}：{APPENDIX_TITLE}", FONT_BODY
-        )
-        note.paragraph_format.space_before = LINE
+    if has_appendix:  # 附件说明: 正文下空一行左空二字, 多个附件标顺序号
+        titles = [APPENDIX_TITLE] + ([SOURCES_TITLE] if summary.sources else [])
+        for i, title in enumerate(titles, 1):
+            text = f"{APPENDIX_LABEL}：{i}．{title}" if i == 1 else f"　　　{i}．{title}"
+            note = _add_text_paragraph(doc, STYLE_BODY, text, FONT_BODY)
+            note.paragraph_format.keep_with_next = True
+            if i == 1:
+                note.paragraph_format.space_before = LINE
     _add_sign_off(doc, summary, space_before=True)
+    _add_footers(doc, doc.sections[0])
     if has_appendix:
-        _add_appendix(doc, summary, chart_png)
-    _add_footer(doc.sections[0])
+        _add_appendices(doc, summary, chart_png)
 
     out = io.BytesIO()
     doc.save(out)
@@ -802,13 +934,8 @@ DATE_FORMAT: Final = "yyyy-mm-dd"
 
 
 def _xlsx_text(ws: Any, text: str) -> Any:
-    """A text cell; text that starts with "=" stays text, never becomes a formula."""
-    text = _clean(text)
-    if not text.startswith("="):
-        return text
-    cell = WriteOnlyCell(ws, value=text)
-    cell.data_type = "s"
-    return cell
+    """A text cell: text that looks like a formula stays text (bot.spreadsheet)."""
+    return text_cell(ws, _clean(text))
 
 
 def _xlsx_date(ws: Any, value: date) -> Any:

@@ -7,22 +7,23 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import reflection
 from bot.periods import Period
+from bot.summary import source
 from bot.summary.chart import activity_chart
 from bot.summary.compose import Phrases, Reflections, compose
 from bot.summary.model import Summary
 from bot.summary.render import (
     TemplateSet,
+    chinese_numeral,
     render_docx,
     render_ledger_xlsx,
     render_markdown,
     render_text,
 )
-from bot.summary.source import load_entries
+from bot.summary.wording import ordinal
 from storage.models import Unit
 
 
@@ -60,31 +61,33 @@ def summarise(
     session: Session, kit: SummaryKit, unit: Unit, period: Period, today: date | None = None
 ) -> Summary:
     """Compose the summary of a unit (with the units below it) for a period."""
-    entries = load_entries(session, unit, period)
-    points = reflection.merged(session, unit, period.key)
+    material = source.load(session, unit, period)
+    review = reflection.review(session, unit, period.key)
     reflections = Reflections(
-        shortcomings=tuple(p.text for p in points if p.kind == reflection.SHORTCOMING),
-        plans=tuple(p.text for p in points if p.kind == reflection.PLAN),
+        shortcomings=tuple(p.text for p in review.own if p.kind == reflection.SHORTCOMING),
+        plans=tuple(p.text for p in review.own if p.kind == reflection.PLAN),
         owner=f"{unit.name}负责人",
+        material=len(review.material),
     )
-    children = session.scalars(select(Unit.id).where(Unit.parent_id == unit.id).limit(1)).first()
-    units = len({e.unit for e in entries}) or 1
     last = min(today, period.last_day) if today else period.last_day
     return compose(
-        entries,
+        material.entries,
         unit_name=unit.name,
         period=period,
         phrases=kit.phrases,
         reflections=reflections,
-        roll_up=children is not None,
-        unit_count=units,
+        roll_up=material.roll_up,
+        unit_count=len(material.expected) if material.roll_up else 1,
         today=last,
+        previous=material.previous,
+        expected=material.expected,
+        area_keywords=material.keywords,
     )
 
 
 def chart_png(summary: Summary) -> bytes:
-    """Activities by month and work area, as a PNG."""
-    return activity_chart(summary.months, f"{summary.unit}{summary.period_text}活动情况")
+    """Activities by month and work area, as a PNG; the period is in its title."""
+    return activity_chart(summary.months, f"{summary.unit}{summary.period_text}各月活动数")
 
 
 def render(summary: Summary, kit: SummaryKit, fmt: Format) -> bytes:
@@ -110,13 +113,15 @@ PREVIEW_LIMIT = 3500
 
 def preview(summary: Summary) -> str:
     """A short text of the summary for chat: title, sections with their figures, gaps."""
-    numbers = "一二三四五六七八九十"
     lines = [summary.title, "", summary.opening.text]
-    for index, section in enumerate(summary.sections):
-        number = numbers[index] if index < len(numbers) else str(index + 1)
-        lines.append(f"\n{number}、{section.heading}")
+    for index, section in enumerate(summary.sections, 1):
+        lines.append(f"\n{chinese_numeral(index)}、{section.heading}")
         if section.lead is not None:
             lines.append(section.lead.text)
+        if section.area is None and section.points:  # 不足 and 打算: their points
+            lines.append(
+                "".join(f"{ordinal(i)}{p.heading}。" for i, p in enumerate(section.points, 1))
+            )
     if summary.gaps:
         lines.append("\n待补充：")
         lines.extend(f"{i}. {g.what}（{g.who}）" for i, g in enumerate(summary.gaps, 1))

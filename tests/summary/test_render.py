@@ -20,7 +20,7 @@ from matplotlib.font_manager import findfont
 from matplotlib.ft2font import FT2Font
 from openpyxl import load_workbook
 
-from bot.summary.chart import activity_chart, cjk_font, cjk_font_path
+from bot.summary.chart import Y_LABEL, activity_chart, cjk_font, cjk_font_path
 from bot.summary.model import LedgerRow, MonthCount, Paragraph, Summary
 from bot.summary.render import (
     LEDGER_COLUMNS,
@@ -36,6 +36,7 @@ from bot.summary.render import (
     render_text,
     section_number,
 )
+from bot.summary.wording import ordinal
 from tests.summary.sample import ALL_FIGURES, LEDGER, PARTICIPANTS_GAP, big_summary, sample_summary
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -204,13 +205,12 @@ def test_docx_heading_levels(doc, summary):
         f"{section_number(i)}、{s.heading}" for i, s in enumerate(summary.sections, 1)
     ]
     assert numbered[0].startswith("一、") and numbered[1].startswith("二、")
-    h2 = [p.text for p in _paragraphs(doc, "Huibao Heading 2")]
-    assert h2[:2] == ["（一）党员学习做到常态化", "（二）理论宣讲走进居民小区"]
-    assert "（一）拓展活动形式" in h2  # numbering restarts in each section
-    for name, font, level in (
-        ("Huibao Heading 1", "黑体", "0"),
-        ("Huibao Heading 2", "楷体_GB2312", "1"),
-    ):
+    # sub-points are body paragraphs "一是…。二是…", numbered again in each section
+    texts = [p.text for p in _paragraphs(doc, "Huibao Body")]
+    assert any(t.startswith("一是党员学习做到常态化。每月固定一天") for t in texts)
+    assert any(t.startswith("二是理论宣讲走进居民小区。组建社区宣讲小分队") for t in texts)
+    assert any(t.startswith("一是拓展活动形式。结合暑期和国庆节") for t in texts)
+    for name, font, level in (("Huibao Heading 1", "黑体", "0"),):
         style = doc.styles[name]
         assert _fonts(style.element) == (font, font)
         assert style.font.size == Pt(16)
@@ -232,10 +232,10 @@ def test_docx_content_order(doc, summary):
         "五、下半年工作打算",
         "待补充事项",
         "1. 文体活动的参与人次（请新华社区 李华补充）",
-        "附件：活动台账",
+        "附件：1．活动台账",
         summary.signature,
         summary.date_text,
-        "附件",
+        "附件1",
         "活动台账",
     ]
     positions = [texts.index(t) for t in order]
@@ -244,9 +244,8 @@ def test_docx_content_order(doc, summary):
     assert gap_item.style.name == "Huibao Gap List"
     sign_off = [p for p in doc.paragraphs if p.text in (summary.signature, summary.date_text)]
     assert [p.alignment for p in sign_off] == [WD_ALIGN_PARAGRAPH.RIGHT] * 2
-    appendix = next(p for p in doc.paragraphs if p.text == "附件")
+    appendix = next(p for p in doc.paragraphs if p.text == "附件1")
     assert appendix.style.name == "Huibao Appendix"
-    assert appendix.paragraph_format.page_break_before
 
 
 def test_docx_gap_marker_is_highlighted(doc):
@@ -256,10 +255,7 @@ def test_docx_gap_marker_is_highlighted(doc):
     assert runs[0].bold
 
 
-def test_docx_footer_page_number(doc):
-    footer = doc.sections[0].footer
-    assert not footer.is_linked_to_previous
-    paragraph = footer.paragraphs[0]
+def _footer_tokens(paragraph: Any) -> list[str]:
     tokens = []
     for run in paragraph._element.iter(qn("w:r")):
         for child in run:
@@ -271,10 +267,29 @@ def test_docx_footer_page_number(doc):
                 tokens.append(f"instr:{child.text.strip()}")
         assert _fonts(run) == ("宋体", "宋体")
         assert run.find(qn("w:rPr")).find(qn("w:sz")).get(qn("w:val")) == "28"  # 14 pt
-    assert tokens[0] == "— " and tokens[-1] == " —"
-    inner = tokens[1:-1]
-    assert inner[0] == "begin" and inner[1] == "instr:PAGE" and inner[-1] == "end"
-    assert paragraph.alignment == WD_ALIGN_PARAGRAPH.CENTER
+    return tokens
+
+
+def test_docx_page_numbers_odd_right_even_left(doc):
+    # GB/T 9704 7.5: 4号 半角宋体 Arabic numerals between two 一字线, odd pages at the right
+    # and even pages at the left, one character in; was: every page number centred
+    assert doc.settings.odd_and_even_pages_header_footer
+    section = doc.sections[0]
+    for footer, align, side in (
+        (section.footer, WD_ALIGN_PARAGRAPH.RIGHT, "w:rightChars"),
+        (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT, "w:leftChars"),
+    ):
+        assert not footer.is_linked_to_previous
+        paragraph = footer.paragraphs[0]
+        tokens = _footer_tokens(paragraph)
+        assert tokens[0] == "— " and tokens[-1] == " —"
+        inner = tokens[1:-1]
+        assert inner[0] == "begin" and inner[1] == "instr:PAGE" and inner[-1] == "end"
+        assert paragraph.alignment == align
+        ind = paragraph._element.pPr.find(qn("w:ind"))
+        assert ind.get(qn(side)) == "100"  # one character
+        indent = paragraph.paragraph_format
+        assert (indent.right_indent if side == "w:rightChars" else indent.left_indent) == Pt(14)
 
 
 def test_docx_ledger_table(doc, summary):
@@ -356,7 +371,7 @@ def _expected_headings(summary: Summary) -> list[str]:
     for i, section in enumerate(summary.sections, 1):
         out.append(f"{section_number(i)}、{section.heading}")
         numbered = [p for p in section.points if p.heading]
-        out.extend(f"{point_number(j)}{p.heading}" for j, p in enumerate(numbered, 1))
+        out.extend(f"{ordinal(j)}{p.heading}。" for j, p in enumerate(numbered, 1))
     return out
 
 
@@ -371,11 +386,11 @@ def test_markdown_and_text_content(render, summary, templates):
     assert "待补充事项" in out
     assert "1. 文体活动的参与人次（请新华社区 李华补充）" in out
     assert summary.signature in out and summary.date_text in out
-    assert "附件：活动台账" in out
     for entry in summary.ledger:
         assert entry.title in out and ledger_date(entry) in out
     # headings come in order
     positions = [out.index(h) for h in _expected_headings(summary)]
+    assert "附件：1. 活动台账" in out
     assert positions == sorted(positions)
     assert "\n\n\n" not in out and out.endswith("\n")
 
@@ -385,7 +400,7 @@ def test_markdown_structure(summary, templates):
     lines = md.splitlines()
     assert lines[0] == f"# {summary.title}"
     assert "## 一、抓实理论学习，夯实思想基础" in lines
-    assert "### （一）党员学习做到常态化" in lines
+    assert any(line.startswith("一是党员学习做到常态化。每月固定一天") for line in lines)
     assert f"**{PARTICIPANTS_GAP.marker}**" in md
     assert "| 序号 | 日期 | 单位 | 类别 | 活动名称 | 数量 | 填报人 |" in lines
     assert "| 5 | 6月1日—6月3日 | 新华社区 | 志愿服务 |" in md
@@ -406,7 +421,7 @@ def test_markdown_escapes_user_text(summary, templates):
 def test_text_ledger_is_aligned(summary, templates):
     text = render_text(summary, templates)
     lines = text.splitlines()
-    start = lines.index("附件：活动台账")
+    start = lines.index("附件1：活动台账")
     table = [line for line in lines[start + 1 :] if line]
     assert table[0].startswith("序号")
     assert len(table) == 1 + len(summary.ledger)
@@ -511,7 +526,7 @@ def test_chart_font_comes_from_mplfonts_and_has_the_glyphs(summary):
     assert path.parent.parent.name == "mplfonts"
     assert Path(findfont(cjk_font())) == path
     font = FT2Font(str(path))
-    text = "".join(m.area for m in summary.months) + "活动场次月年上半各暂无记录"
+    text = "".join(m.area for m in summary.months) + Y_LABEL + "月年上半各暂无记录活动数"
     missing = [c for c in set(text) if font.get_char_index(ord(c)) == 0]
     assert missing == []
 

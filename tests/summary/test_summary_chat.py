@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import docx
@@ -17,6 +18,11 @@ from storage.models import RoleName
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, register
 from tests.test_dialog import HAPPY_PATH
+
+
+def _numbers(reply: str) -> dict[str, int]:
+    """The points /closing lists, by text, with the numbers it shows."""
+    return {m.group(2): int(m.group(1)) for m in re.finditer(r"^(\d+)\. (.+)$", reply, re.M)}
 
 
 @pytest.fixture
@@ -36,7 +42,8 @@ def test_a_coordinator_gets_a_preview_a_chart_and_the_docx(
     boss = Chat(leader_conversation, "周主任", clock)
     text = boss.say("/summary")
     assert "和平街道2026年上半年文化工作总结" in text
-    assert "参与人次4000余人次" in text
+    assert "参学党员群众4000余人次" in text
+    assert "截至6月24日，朝阳社区尚未填报本期活动。" in text
     assert "待补充" in text
     documents = [r.document for r in boss.replies if r.document is not None]
     images = [r.image for r in boss.replies if r.image is not None]
@@ -116,28 +123,33 @@ def test_the_reflection_round_feeds_the_closing_sections(
     )
     play(
         Chat(leader_conversation, "王强", clock),
-        [("/reflect", "不足"), ("活动形式比较单一", "打算"), ("/skip", "已跳过")],
+        [("/reflect", "不足"), ("活动形式比较单一。", "打算"), ("/skip", "已跳过")],
     )
     boss = Chat(leader_conversation, "周主任", clock)
+    shown = boss.say("/closing")
+    for line in ("【存在的不足】", "【工作打算】", "已合并重复内容"):
+        assert line in shown
+    numbers = _numbers(shown)
+    # "活动形式比较单一" twice (李华, 王强): one point; each point a stable number
+    assert list(numbers) == [
+        "活动形式比较单一",
+        "青年人参与不多",
+        "开展“我们的节日”系列活动",
+        "培育一支社区文艺队伍",
+    ]
+    # two quick drops by the numbers shown: nothing is renumbered in between
+    after_first = boss.say(f"/closing drop {numbers['青年人参与不多']}")
+    assert "青年人参与不多" not in after_first
+    assert f"{numbers['培育一支社区文艺队伍']}. 培育一支社区文艺队伍" in after_first
+    after_second = boss.say(f"/closing drop {numbers['培育一支社区文艺队伍']}")
+    assert "培育一支社区文艺队伍" not in after_second
+    assert f"{numbers['活动形式比较单一']}. 活动形式比较单一" in after_second
+    assert f"{numbers['开展“我们的节日”系列活动']}. 开展“我们的节日”系列活动" in after_second
     play(
         boss,
         [
-            (
-                "/closing",
-                [
-                    "【存在的不足】",
-                    "1. 活动形式比较单一",
-                    "2. 青年人参与不多",
-                    "【工作打算】",
-                    "3. 开展“我们的节日”系列活动",
-                ],
-            ),
-            (
-                "/closing drop 2",
-                ["1. 活动形式比较单一", "2. 开展“我们的节日”系列活动"],
-            ),  # renumbered
             ("/closing add 不足 宣传阵地利用不充分", "宣传阵地利用不充分"),
-            ("/closing drop 99", "没有编号为 99 的条目"),
+            ("/closing drop 99999", "没有编号为 99999 的条目"),
             ("/closing frobnicate", "/closing drop 编号"),
         ],
     )
@@ -146,7 +158,8 @@ def test_the_reflection_round_feeds_the_closing_sections(
     assert (
         "一是活动形式比较单一。二是宣传阵地利用不充分。" in preview
     )  # merged, edited, deduplicated
-    assert "一是开展“我们的节日”系列活动。二是培育一支社区文艺队伍。" in preview
+    assert "一是开展“我们的节日”系列活动。" in preview
+    assert "培育一支社区文艺队伍" not in preview
     assert "【待补充：存在的不足】" not in preview
     assert "只有社区或街道负责人可以用" in Chat(leader_conversation, "王强", clock).say("/closing")
 
@@ -175,9 +188,9 @@ def test_in_a_group_the_summary_is_sent_privately_and_closing_is_private(
     assert "私聊" in group.say("/closing")
     assert "私聊" in group.say("/closing add 不足 形式单一")
     # a refusal in a group stays a plain answer, and queues nothing
-    assert "只有社区或街道负责人" in Chat(
-        leader_conversation, "李华", clock, in_group=True
-    ).say("/summary")
+    assert "只有社区或街道负责人" in Chat(leader_conversation, "李华", clock, in_group=True).say(
+        "/summary"
+    )
 
 
 def test_a_point_added_in_review_is_not_the_coordinators_own_review(
@@ -193,3 +206,37 @@ def test_a_point_added_in_review_is_not_the_coordinators_own_review(
     boss.say("/skip")
     review = next(line for line in boss.say("/status").splitlines() if "已完成" in line)
     assert "已完成 1/1 人" in review
+
+
+def test_a_street_coordinator_picks_from_the_communities_points(
+    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    register(sessions, "李华", "demo-xinhua")
+    register(sessions, "赵敏", "demo-chaoyang")
+    register(sessions, "周主任", "demo-street", RoleName.COORDINATOR)
+    for name, shortcoming in (
+        ("李华", "活动形式比较单一，年轻人参与少"),
+        ("赵敏", "年轻人参加的少，形式单一"),
+    ):
+        play(
+            Chat(leader_conversation, name, clock),
+            [("/reflect", "不足"), (shortcoming, "打算"), ("/skip", "已跳过")],
+        )
+    boss = Chat(leader_conversation, "周主任", clock)
+    shown = boss.say("/closing")
+    # the communities' points are material, grouped by theme, near-duplicates once
+    assert "各单位反映（活动形式与参与，供选用）" in shown
+    assert shown.count("形式单一") + shown.count("形式比较单一") == 1
+    assert "（新华社区、朝阳社区）" in shown
+    number = _numbers(shown)["活动形式比较单一，年轻人参与少（新华社区、朝阳社区）"]
+    preview = boss.say("/summary")
+    assert (
+        "【待补充：存在的不足（请在 /closing 中审定，可从各单位反映的1条意见中选用）】" in preview
+    )
+    assert "一是活动形式比较单一" not in preview  # the communities' words are not pasted in
+    boss.say(f"/closing use {number}")
+    preview = boss.say("/summary")
+    assert "一是活动形式比较单一，年轻人参与少。" in preview
+    assert "还存在一些不足，主要是" in preview
+    # a community's point is not the street's to drop
+    assert "没有编号为" in boss.say(f"/closing drop {number}")
