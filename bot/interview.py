@@ -109,6 +109,7 @@ _VAGUE = re.compile(
 _EDIT_ITEM = re.compile(r"^(?:修改|更改|改|编辑|change|edit)\s*(?:第\s*)?(?P<item>.+?)(?:\s*项)?$")
 _DIGITS = re.compile(r"[0-9]{1,4}")
 SUGGESTIONS = 3  # the closest options offered for a near miss
+MAX_CONTROL_CHARS = 40  # longer than any plain word or "修改" + an item's label
 
 NOT_ANSWERS = {
     Kind.UNSUPPORTED: "unsupported_message",
@@ -373,6 +374,8 @@ def restore(ctx: Context, state: InterviewState) -> Step:
 
 def control_word(raw: str) -> str:
     """A message as a word to steer by: '跳过吧' -> '跳过', 'Skip!' -> 'skip'."""
+    if len(raw) > MAX_CONTROL_CHARS:  # an answer, not a word: spare the normalising
+        return ""
     word = " ".join(normalise_word(raw).split())
     stripped = word.rstrip("~～?？,，、!！。. ")
     for particle in ("吧", "啊", "呀", "哈"):
