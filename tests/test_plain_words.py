@@ -6,6 +6,7 @@ Wednesday 24 June 2026, 10:00 in Shanghai: the current period is 2026年上半�
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import interview
 from bot.app import templates_dir
+from bot.conversation import Conversation
 from bot.messages import QUESTIONNAIRE_EN
+from bot.org import create_invite
 from bot.questionnaire import load_questionnaires
 from storage.db import transaction
 from storage.models import ConversationState, Entry, Reflection
@@ -163,6 +166,18 @@ def test_plain_words_outside_a_report_and_in_the_other_dialogs(
     assert entries(sessions)[0].deleted_at is None
 
 
+def test_cancel_while_joining(
+    conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    with transaction(sessions) as session:
+        code = create_invite(
+            session, "demo-xinhua", "staff", uses=1, expires_in=timedelta(days=7), now=clock()
+        ).code
+    newcomer = Chat(conversation, "zhang", clock)
+    play(newcomer, [(f"/start {code}", "姓名"), ("算了", "已取消加入")])
+    assert states(sessions) == []
+
+
 # -- 4. near misses ------------------------------------------------------------------------
 
 
@@ -231,6 +246,40 @@ def test_the_card_changes_items_by_word_or_number_and_asks_before_dropping(
     assert len(entry.photos) == 2
 
 
+def test_on_a_card_of_13_items_11_is_an_item_and_3_asks_first(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
+    # 宣传教育: 1 类别, 2 名称, 3 日期, 4 地点, 5-9 five figures, 10 内容, 11 成效, 12 亮点, 13 照片
+    play(
+        staff_chat,
+        [
+            ("/report", "哪一类"),
+            ("2", "活动叫什么名字"),
+            ("反诈宣传", "哪天"),
+            ("昨天", "在哪里"),
+            ("社区广场", "标语"),
+            ("20", "宣传栏"),
+            ("2", "宣传资料"),
+            ("500", "受到宣传教育"),
+            ("600", "多少户"),
+            ("80", "做了什么"),
+            ("讲解案例。", "效果"),
+            ("防骗意识增强。", "亮点"),
+            ("联合派出所。", "照片"),
+            ("跳过", ["请核对", "13. 活动照片"]),
+            ("11", ["要修改第 11 项“取得成效”吗", "改11"]),  # no clash with 1-3 any more
+            ("改11", ["效果怎么样", "当前：防骗意识增强。"]),
+            ("居民防骗意识明显增强。", ["请核对", "居民防骗意识明显增强。"]),
+            ("3", ["确定放弃这份上报吗？已经填了 12 项", "要修改第 3 项的话，请回复“改3”"]),
+            ("改3", ["活动是哪天办的", "当前：2026年6月23日"]),  # anything else: not dropped
+            ("[保持不变]", "请核对"),
+            ("1", "已保存"),
+        ],
+    )
+    (entry,) = entries(sessions)
+    assert entry.answers["achievements"] == {"text": "居民防骗意识明显增强。"}
+
+
 # -- 6. periods ----------------------------------------------------------------------------
 
 
@@ -261,6 +310,7 @@ def test_a_date_in_an_earlier_period_is_asked_about_and_mine_shows_any_period(
             ("对", ["已保存", "这条活动记入2025年上半年，发送 /mine 2025H1 查看"]),
             ("/mine", ["你在 2026年上半年 还没有上报记录", "另有 1 条记录在其他期间"]),
             ("/mine 2025H1", ["你在 2025年上半年 上报的记录（共 1 条）", "端午党课"]),
+            ("/mine 2026H1", ["你在 2026年上半年 还没有上报记录", "另有 1 条"]),
             ("/mine 2025年上半年", "端午党课"),
             ("/mine 上半年", "你在 2026年上半年 还没有上报记录"),
             ("/mine 全部", ["全部期间", "【2025年上半年】", "端午党课"]),
