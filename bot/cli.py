@@ -353,17 +353,29 @@ def entries_list(unit_key: str | None, period: str | None) -> None:
 def entries_import(file: Path) -> None:
     """Load a ledger (.xlsx or .csv; columns 单位, 类别, 活动名称, 开始日期, 结束日期, 地点,
     数量, 内容与成效, 填报人). All or nothing: any bad row, and nothing is stored."""
+    from sqlalchemy.exc import DBAPIError
+
     from bot.ledger import LedgerError, import_ledger
+    from bot.messages import text
 
     with _app() as app:
         questionnaire = app.questionnaires[app.settings.default_questionnaire]
         try:
             with transaction(app.sessions) as session:
-                result = import_ledger(session, file, questionnaire, now=app.clock())
+                result = import_ledger(
+                    session,
+                    file,
+                    questionnaire,
+                    now=app.clock(),
+                    limits=app.settings.ledger_import,
+                )
                 if result.errors:
                     session.rollback()
         except LedgerError as exc:
             raise click.ClickException(str(exc)) from exc
+        except DBAPIError as exc:  # the transaction is rolled back: nothing is stored
+            key = "ledger_import_disk_full" if _disk_full(exc.orig) else "ledger_import_db_failed"
+            raise click.ClickException(text("zh", key, file=file.name, detail=exc.orig)) from exc
         if result.errors:
             for error in result.errors:
                 click.echo(str(error), err=True)
@@ -371,6 +383,14 @@ def entries_import(file: Path) -> None:
                 f"{len(result.errors)} problem(s) in {file.name}; nothing was imported"
             )
         click.echo(f"{result.created} entries imported from {file.name}")
+
+
+def _disk_full(reason: BaseException | None) -> bool:
+    """Whether the database refused a write for want of disk space (SQLite or PostgreSQL)."""
+    if getattr(reason, "sqlstate", None) == "53100":  # PostgreSQL's disk_full
+        return True
+    said = str(reason).lower()
+    return "disk is full" in said or "no space left" in said
 
 
 @entries.command("export")

@@ -26,10 +26,15 @@ in the first rows, so a title row above it does no harm)::
 
 Decisions worth knowing:
 
-* **All or nothing.** Every row is checked before anything is written; if any row has a
-  problem, nothing is stored and every problem is returned (:class:`RowError`, with the row
-  number as the spreadsheet shows it). The checks only read the database, with autoflush
-  off, so a rejected import leaves the session as it was. The caller commits.
+* **All or nothing, in one pass.** The file is read row by row and never held whole.
+  Each row is checked and, while no row has failed, written in batches inside a savepoint;
+  if any row has a problem, the savepoint is rolled back, so nothing is stored, and every
+  problem in the file is returned (:class:`RowError`, with the row number as the
+  spreadsheet shows it). A rejected import leaves the session as it was; the caller commits.
+* **Limits** (:class:`bot.settings.ImportSettings`, ``HUIBAO_LEDGER_IMPORT__...``): a file
+  larger than the size limit, an .xlsx whose parts unpack to more (checked before it is
+  opened), or a ledger of more activities than the row limit (counted while reading) is
+  refused with a LedgerError that names the setting.
 * **Answers as the chat stores them**, so ``/edit`` works on imported entries:
   ``answers["area"]`` is the area key, title/location/content are ``{"text": ...}``, the
   dates ``{"start", "end"}``, figures :func:`bot.interview.count_to_json` of the count in the
@@ -56,29 +61,38 @@ Decisions worth knowing:
 * The export writes a unit by its name when that name is unique, else by its code, so the
   import finds it again; dates are date cells in .xlsx and ISO text in .csv (UTF-8 with a
   byte order mark, which Excel needs to show Chinese).
+* **Typed text stays text** (:mod:`bot.spreadsheet`): in the .xlsx every text is a string
+  cell, never a formula; in the .csv text that a spreadsheet would run (``=…``, ``+…``,
+  ``-…``, ``@…``) gets a leading ``'``, which the import takes off again (also when the CSV
+  went through Excel into an .xlsx).
 * Importing the same ledger twice stores its activities twice: rows are not matched
   against existing entries.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
-import io
+import itertools
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Generator, Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
-from sqlalchemy import func, select
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.figures import metric_text
@@ -86,7 +100,6 @@ from bot.interview import (
     AREA,
     MAX_SPAN_DAYS,
     MIN_YEAR_OFFSET,
-    clean_text,
     count_to_json,
 )
 from bot.parsing import (
@@ -104,8 +117,11 @@ from bot.parsing import (
 from bot.parsing.numerals import DIGITS, MULTIPLIERS
 from bot.periods import parse_period, period_of
 from bot.questionnaire import Area, Question, Questionnaire, QuestionType, Role
+from bot.settings import ImportSettings
+from bot.spreadsheet import csv_text, csv_unquote, text_cell
+from bot.text import clean_text
 from storage import repo
-from storage.models import Entry, Member, RoleGrant, RoleName, Unit
+from storage.models import Entry, EntryMetric, Member, RoleGrant, RoleName, Unit
 
 __all__ = [
     "COLUMNS",
@@ -115,6 +131,7 @@ __all__ = [
     "RowError",
     "export_ledger",
     "import_ledger",
+    "iter_ledger",
     "read_ledger",
 ]
 
@@ -190,72 +207,195 @@ class ImportResult:
 # --- reading the file -----------------------------------------------------------------
 
 
-def read_ledger(path: Path) -> list[dict[str, object]]:
+#: Records read one by one; ``close()`` closes the file early.
+Records = Generator[dict[str, object], None, None]
+
+
+def read_ledger(path: Path, limits: ImportSettings | None = None) -> list[dict[str, object]]:
     """Read the data rows of a ledger (.xlsx: first sheet; .csv: UTF-8 or GB18030).
 
     Returns one dict per non-blank data row, keyed by column name, with the row number the
     spreadsheet shows under ``"_row"``. Text is stripped (empty text is None); date cells
-    come as datetimes, numbers as numbers.
+    come as datetimes, numbers as numbers. :func:`iter_ledger` gives the rows one by one.
 
     Raises:
-        LedgerError: unsupported file type, unreadable file, or a header that lacks one of
-            the ledger's columns (named in the message).
+        LedgerError: unsupported file type, unreadable file, a header that lacks one of
+            the ledger's columns (named in the message), or a file beyond the limits.
     """
+    return list(iter_ledger(path, limits))
+
+
+def iter_ledger(path: Path, limits: ImportSettings | None = None) -> Records:
+    """Read the data rows of a ledger one by one, as :func:`read_ledger` returns them.
+
+    The file is held to ``limits`` (default: :class:`bot.settings.ImportSettings`): before
+    it is parsed, its size and, for an .xlsx, the unpacked sizes its zip declares for its
+    parts (Python's zipfile never unpacks more than a part declares: it stops there and
+    the checksum fails); while it is read, the number of activities. The type, size and
+    zip checks run when this is called; reading errors arise while iterating.
+
+    Raises:
+        LedgerError: as :func:`read_ledger`.
+    """
+    limits = limits or ImportSettings()
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in _XLSX_SUFFIXES:
-        rows = _xlsx_rows(path)
-    elif suffix in _CSV_SUFFIXES:
-        rows = _csv_rows(path)
-    elif suffix == ".xls":
+        _check_size(path, limits)
+        _check_zip(path, limits)
+        return _xlsx_records(path, limits)
+    if suffix in _CSV_SUFFIXES:
+        _check_size(path, limits)
+        return _csv_records(path, _csv_encoding(path), limits)
+    if suffix == ".xls":
         raise LedgerError(
             f"{path.name}: old Excel .xls files are not supported; save it as .xlsx or .csv"
         )
-    else:
-        raise LedgerError(
-            f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .xlsx or .csv"
-        )
-    return _records(path.name, rows)
+    raise LedgerError(
+        f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .xlsx or .csv"
+    )
 
 
-def _xlsx_rows(path: Path) -> list[tuple[object, ...]]:
+_MB: Final = 1024 * 1024
+_SIZE_SETTING: Final = "HUIBAO_LEDGER_IMPORT__MAX_UNCOMPRESSED_MB"
+_ROWS_SETTING: Final = "HUIBAO_LEDGER_IMPORT__MAX_ROWS"
+#: Excel's last row: a row number beyond it is in no sheet Excel can open.
+EXCEL_MAX_ROWS: Final = 1_048_576
+# An .xlsx has a dozen parts, a few hundred with pictures; the list of parts is read into
+# memory whole, so a zip of a million empty parts is refused before it is listed.
+_ZIP_MAX_PARTS: Final = 10_000
+# The longest line a CSV ledger may have (characters): bounds the cells of one row.
+_CSV_MAX_LINE: Final = 1_000_000
+# What can go wrong reading a damaged or hostile workbook (zip, XML, openpyxl's checks).
+_XLSX_ERRORS: Final = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    InvalidFileException,
+    KeyError,
+    ValueError,
+    TypeError,
+    SyntaxError,  # xml.etree's ParseError
+)
+
+
+def _too_big(name: str, what: str, size: int, limits: ImportSettings) -> LedgerError:
+    return LedgerError(
+        f"{name}: {what} {size / _MB:,.1f} MB; at most {limits.max_uncompressed_mb:,} MB "
+        f"can be imported ({_SIZE_SETTING}); split the ledger into smaller files"
+    )
+
+
+def _check_size(path: Path, limits: ImportSettings) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LedgerError(f"{path.name}: cannot read the file: {exc}") from exc
+    if size > limits.max_uncompressed_bytes:
+        raise _too_big(path.name, "the file is", size, limits)
+
+
+def _check_zip(path: Path, limits: ImportSettings) -> None:
+    """Refuse a workbook whose parts, unpacked, would exceed the size limit."""
+    try:
+        parts = _zip_part_count(path)
+        if parts is not None and parts > _ZIP_MAX_PARTS:
+            raise LedgerError(
+                f"{path.name}: the file holds {parts:,} parts; an Excel workbook has a few "
+                "dozen. Is it really a ledger saved by Excel or WPS?"
+            )
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(part.file_size for part in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise LedgerError(f"{path.name}: cannot read the Excel file: {exc}") from exc
+    if declared > limits.max_uncompressed_bytes:
+        raise _too_big(path.name, "unpacked, the workbook would be", declared, limits)
+
+
+def _zip_part_count(path: Path) -> int | None:
+    """The number of parts a zip's end record declares, read before the zip is listed."""
+    end_size = 22  # the end record without its comment, which is at most 65,535 bytes
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - end_size - 65_535))
+        tail = handle.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < end_size:
+        return None  # not a zip: zipfile says so
+    parts = int.from_bytes(tail[at + 10 : at + 12], "little")
+    return _ZIP_MAX_PARTS + 1 if parts == 0xFFFF else parts  # 0xFFFF: a ZIP64 count
+
+
+def _xlsx_records(path: Path, limits: ImportSettings) -> Records:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
+    except _XLSX_ERRORS as exc:
         raise LedgerError(f"{path.name}: cannot read the Excel file: {exc}") from exc
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
+        if not isinstance(sheet, ReadOnlyWorksheet):
             raise LedgerError(f"{path.name}: the workbook has no sheet")
-        return [tuple(row) for row in sheet.iter_rows(values_only=True)]
+        # The size a sheet declares may be wrong both ways: too small drops rows, too large
+        # (16,384 columns) pads every row. Read what is there, and no wider than the header.
+        sheet.reset_dimensions()
+        head = list(sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS, values_only=True))
+        index, header = _find_header(path.name, head)
+        rows = sheet.iter_rows(min_row=index + 2, max_col=len(header), values_only=True)
+        yield from _records(path.name, header, index + 2, rows, limits)
+    except _XLSX_ERRORS as exc:
+        raise LedgerError(f"{path.name}: cannot read the Excel file: {exc}") from exc
     finally:
         workbook.close()
 
 
-def _csv_rows(path: Path) -> list[tuple[object, ...]]:
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without a byte order mark) if the whole file decodes so, else GB18030."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LedgerError(f"{path.name}: cannot read the file: {exc}") from exc
-    try:
-        text = data.decode("utf-8-sig")
+        with path.open("rb") as handle:
+            while chunk := handle.read(_MB):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         # Excel on a Chinese Windows saves CSV in the ANSI code page (GBK).
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise LedgerError(
-                f"{path.name}: the CSV file is neither UTF-8 nor GBK/GB18030 text"
-            ) from exc
+        return "gb18030"
+    except OSError as exc:
+        raise LedgerError(f"{path.name}: cannot read the file: {exc}") from exc
+    return "utf-8-sig"
+
+
+def _csv_records(path: Path, encoding: str, limits: ImportSettings) -> Records:
     try:
-        return [tuple(row) for row in csv.reader(io.StringIO(text, newline=""))]
+        with path.open(encoding=encoding, newline="") as handle:
+            reader = csv.reader(_csv_lines(path.name, handle))
+            head = list(itertools.islice(reader, _HEADER_SEARCH_ROWS))
+            index, header = _find_header(path.name, head)
+            rows = itertools.chain(head[index + 1 :], reader)
+            yield from _records(path.name, header, index + 2, rows, limits)
+    except UnicodeDecodeError as exc:
+        raise LedgerError(
+            f"{path.name}: the CSV file is neither UTF-8 nor GBK/GB18030 text"
+        ) from exc
+    except OSError as exc:
+        raise LedgerError(f"{path.name}: cannot read the file: {exc}") from exc
     except csv.Error as exc:
         raise LedgerError(f"{path.name}: cannot read the CSV file: {exc}") from exc
 
 
+def _csv_lines(name: str, handle: TextIO) -> Iterator[str]:
+    while line := handle.readline(_CSV_MAX_LINE):
+        if len(line) == _CSV_MAX_LINE and not line.endswith(("\n", "\r")):
+            raise LedgerError(
+                f"{name}: a line is longer than {_CSV_MAX_LINE:,} characters; "
+                "is this a ledger saved as CSV?"
+            )
+        yield line
+
+
 def _cell(value: object) -> object:
     if isinstance(value, str):
-        stripped = value.strip()
+        stripped = csv_unquote(value).strip()
         return stripped or None
     return value
 
@@ -267,10 +407,11 @@ def _header_name(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip().strip("*").strip()
 
 
-def _records(name: str, rows: list[tuple[object, ...]]) -> list[dict[str, object]]:
+def _find_header(name: str, head: Sequence[Sequence[object]]) -> tuple[int, list[str]]:
+    """Where the header is among the first rows, and its column names (trailing blanks cut)."""
     header_index: int | None = None
     first_nonblank: int | None = None
-    for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+    for index, row in enumerate(head):
         names = {_header_name(v) for v in row}
         if first_nonblank is None and any(names):
             first_nonblank = index
@@ -280,7 +421,7 @@ def _records(name: str, rows: list[tuple[object, ...]]) -> list[dict[str, object
     if header_index is None:
         if first_nonblank is None:
             raise LedgerError(f"{name}: the file is empty; expected a header row {_listed()}")
-        found = [_header_name(v) for v in rows[first_nonblank]]
+        found = [_header_name(v) for v in head[first_nonblank]]
         missing = [c for c in COLUMNS if c not in found]
         unknown = [f for f in found if f and f not in COLUMNS]
         message = (
@@ -290,22 +431,42 @@ def _records(name: str, rows: list[tuple[object, ...]]) -> list[dict[str, object
         if unknown:
             message += f"; found instead {_quoted(unknown)}"
         raise LedgerError(message)
-    header = [_header_name(v) for v in rows[header_index]]
+    header = [_header_name(v) for v in head[header_index]]
     for column in COLUMNS:
         if header.count(column) > 1:
             raise LedgerError(f"{name}: the column “{column}” appears twice in the header")
-    records: list[dict[str, object]] = []
-    for index in range(header_index + 1, len(rows)):
-        row = rows[index]
+    while header and not header[-1]:
+        header.pop()
+    return header_index, header
+
+
+def _records(
+    name: str,
+    header: list[str],
+    first_row: int,
+    rows: Iterable[Sequence[object]],
+    limits: ImportSettings,
+) -> Records:
+    """The non-blank rows below the header as records; ``first_row`` is the first's number."""
+    count = 0
+    for number, row in enumerate(rows, first_row):
+        if number > EXCEL_MAX_ROWS:
+            raise LedgerError(f"{name}: row {number:,} is beyond Excel's last row")
         record: dict[str, object] = {}
         for position, column in enumerate(header):
             if column and column not in record:
                 record[column] = _cell(row[position]) if position < len(row) else None
         if all(value is None for value in record.values()):
             continue
-        record[ROW_KEY] = index + 1
-        records.append(record)
-    return records
+        count += 1
+        if count > limits.max_rows:
+            raise LedgerError(
+                f"{name}: more than {limits.max_rows:,} activities (row {number:,}); at most "
+                f"{limits.max_rows:,} can be imported at once ({_ROWS_SETTING}); "
+                "split the ledger into smaller files"
+            )
+        record[ROW_KEY] = number
+        yield record
 
 
 def _quoted(names: Iterable[str]) -> str:
@@ -355,15 +516,27 @@ class _RowCheck:
         self.errors.append(RowError(self.row, column, reason))
 
 
+#: Entries written per INSERT statement by the import.
+IMPORT_BATCH: Final = 500
+
+
 def import_ledger(
-    session: Session, path: Path, questionnaire: Questionnaire, *, now: datetime
+    session: Session,
+    path: Path,
+    questionnaire: Questionnaire,
+    *,
+    now: datetime,
+    limits: ImportSettings | None = None,
+    batch_size: int = IMPORT_BATCH,
 ) -> ImportResult:
     """Import a ledger as entries, all rows or none.
 
-    Every row is checked first; if any has a problem, nothing is added to the session and
-    the result lists every problem (``created == 0``). Otherwise each row becomes an entry
-    written with :func:`storage.repo.write_entry`, as the chat stores one. The caller
-    commits.
+    The file is read once, row by row, so memory stays flat however long the ledger is.
+    Each row is checked; while no row has failed, checked rows are written in batches
+    inside a savepoint. If any row has a problem, the savepoint is rolled back, so nothing
+    is added to the session, and the result lists every problem in the file
+    (``created == 0``); the same when reading fails halfway (a LedgerError, e.g. a file
+    beyond the limits, or a database error). The caller commits.
 
     Args:
         session: An open session; the import adds to it but does not commit.
@@ -371,62 +544,89 @@ def import_ledger(
         questionnaire: The questionnaire the entries are stored under (areas, questions).
         now: The import time, timezone-aware: entries' timestamps, and the day that dates
             without a year or relative dates are read against.
+        limits: The file's limits (size, rows); default :class:`ImportSettings`' defaults.
+        batch_size: Entries written per INSERT statement.
 
     Raises:
-        LedgerError: the file cannot be read, lacks a column, or has no data rows.
+        LedgerError: the file cannot be read, lacks a column, has no data rows, or is
+            beyond the limits.
         ValueError: ``now`` is naive.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    records = read_ledger(path)
-    if not records:
-        raise LedgerError(f"{Path(path).name}: the ledger has no data rows")
-    checker = _Checker(session, questionnaire, now)
-    planned: list[_Planned] = []
+    records = contextlib.closing(iter_ledger(path, limits))  # closes the file when done
+    writer = _Writer(session, questionnaire, now, batch_size)
+    checker = _Checker(session, questionnaire, now, exclude_members=writer.created_members)
     errors: list[RowError] = []
-    with session.no_autoflush:
-        for record in records:
-            plan, problems = checker.check(record)
-            errors.extend(problems)
-            if plan is not None:
-                planned.append(plan)
-    if errors:
+    rows = 0
+    savepoint = session.begin_nested()
+    try:
+        with records as rows_read, session.no_autoflush:
+            for record in rows_read:
+                rows += 1
+                plan, problems = checker.check(record)
+                errors.extend(problems)
+                if plan is not None and not errors:
+                    writer.add(plan)
+            if not errors:
+                writer.flush()
+    except BaseException:
+        with contextlib.suppress(SQLAlchemyError):  # the caller's rollback undoes it anyway
+            savepoint.rollback()
+        raise
+    if errors or not rows:
+        savepoint.rollback()
+        if not rows:
+            raise LedgerError(f"{Path(path).name}: the ledger has no data rows")
         return ImportResult(created=0, errors=tuple(errors))
-    _write(session, questionnaire, planned, now)
-    return ImportResult(created=len(planned), errors=())
+    savepoint.commit()
+    return ImportResult(created=writer.created, errors=())
 
 
-def _write(
-    session: Session, questionnaire: Questionnaire, planned: Sequence[_Planned], now: datetime
-) -> None:
-    questionnaire_id = repo.questionnaire_row(
-        session,
-        questionnaire.id,
-        questionnaire.version,
-        questionnaire.title,
-        lambda: questionnaire.model_dump(mode="json"),
-    )
-    new_members: dict[tuple[str, int], int] = {}
-    for plan in planned:
-        reporter = plan.reporter
-        member_id = reporter.member_id
-        if member_id is None:
-            key = (reporter.name, reporter.unit_id)
-            member_id = new_members.get(key)
-            if member_id is None:
-                member = Member(name=reporter.name, locale="zh")
-                session.add(member)
-                session.flush()
-                repo.grant_role(session, member.id, reporter.unit_id, RoleName.STAFF)
-                member_id = new_members[key] = member.id
-        repo.write_entry(
-            session,
-            None,
-            member_id=member_id,
-            editor_id=member_id,
-            questionnaire_id=questionnaire_id,
-            platform=IMPORT_PLATFORM,
-            fields={
+class _Writer:
+    """Writes checked rows as entries, a batch per INSERT statement.
+
+    An imported entry is a new one, stored as :func:`storage.repo.write_entry` stores a
+    new entry (revision 1, no photos, metrics in the question order), but without the ORM's
+    unit of work: one statement per batch instead of a flush per entry, and no objects
+    held in the session, so a long ledger takes neither minutes nor memory to write.
+    """
+
+    def __init__(
+        self, session: Session, questionnaire: Questionnaire, now: datetime, batch_size: int
+    ) -> None:
+        self.session = session
+        self.questionnaire = questionnaire
+        self.now = now
+        self.batch_size = max(1, batch_size)
+        self.created = 0
+        #: Members this import created (the checker does not count them as existing).
+        self.created_members: set[int] = set()
+        self._members: dict[tuple[str, int], int] = {}
+        self._pending: list[_Planned] = []
+        self._questionnaire_id: int | None = None
+
+    def add(self, plan: _Planned) -> None:
+        self._pending.append(plan)
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        if self._questionnaire_id is None:
+            questionnaire = self.questionnaire
+            self._questionnaire_id = repo.questionnaire_row(
+                self.session,
+                questionnaire.id,
+                questionnaire.version,
+                questionnaire.title,
+                lambda: questionnaire.model_dump(mode="json"),
+            )
+        entries = [
+            {
+                "member_id": self._member(plan.reporter),
+                "questionnaire_id": self._questionnaire_id,
                 "unit_id": plan.unit_id,
                 "area": plan.area.key,
                 "area_name": plan.area.name,
@@ -436,23 +636,64 @@ def _write(
                 "period": period_of(plan.start).key,
                 "location": plan.location,
                 "answers": plan.answers,
-            },
-            metrics=plan.metrics,
-            photos=[],
-            now=now,
-        )
+                "revision": 1,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+            for plan in self._pending
+        ]
+        # render_nulls: one statement for all rows, not one per set of empty columns
+        ids = self.session.scalars(
+            insert(Entry)
+            .returning(Entry.id, sort_by_parameter_order=True)
+            .execution_options(render_nulls=True),
+            entries,
+        ).all()
+        metrics = [
+            {"entry_id": entry_id, "position": position, **metric}
+            for entry_id, plan in zip(ids, self._pending, strict=True)
+            for position, metric in enumerate(plan.metrics)
+        ]
+        if metrics:
+            self.session.execute(insert(EntryMetric).execution_options(render_nulls=True), metrics)
+        self.created += len(self._pending)
+        self._pending.clear()
+
+    def _member(self, reporter: _Reporter) -> int:
+        if reporter.member_id is not None:
+            return reporter.member_id
+        key = (reporter.name, reporter.unit_id)
+        member_id = self._members.get(key)
+        if member_id is None:
+            member = Member(name=reporter.name, locale="zh")
+            self.session.add(member)
+            self.session.flush()
+            repo.grant_role(self.session, member.id, reporter.unit_id, RoleName.STAFF)
+            member_id = self._members[key] = member.id
+            self.created_members.add(member_id)
+        return member_id
 
 
 class _Checker:
     """Checks rows against the questionnaire and the database, reading only."""
 
-    def __init__(self, session: Session, questionnaire: Questionnaire, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        questionnaire: Questionnaire,
+        now: datetime,
+        *,
+        exclude_members: Set[int] = frozenset(),
+    ) -> None:
         self.session = session
+        self.exclude_members = exclude_members
         self.questionnaire = questionnaire
         self.now = now
         self.today = now.astimezone(SHANGHAI).date()
         self._units: dict[str, Unit | None] = {}
         self._reporters: dict[tuple[str, int], _Reporter] = {}
+        self._pieces: dict[tuple[str, str], tuple[Question, Count] | str] = {}
+        self._days: dict[str, tuple[date, date] | DateErrorReason] = {}
         before_after = (*questionnaire.before, *questionnaire.after)
         self.by_role: dict[Role, Question] = {
             q.role: q for q in before_after if q.role is not Role.OTHER
@@ -651,11 +892,18 @@ class _Checker:
                 return None
             value = str(int(value))
         text = str(value)
-        try:
-            return parse_date_range(text, self.now)
-        except DateError as error:
-            check.fail(column, f"“{text}” cannot be read as a date ({_DATE_REASONS[error.reason]})")
+        read = self._days.get(text)
+        if read is None:
+            try:
+                read = parse_date_range(text, self.now)
+            except DateError as error:
+                read = error.reason
+            if len(self._days) < _CACHE_SIZE:
+                self._days[text] = read
+        if isinstance(read, DateErrorReason):
+            check.fail(column, f"“{text}” cannot be read as a date ({_DATE_REASONS[read]})")
             return None
+        return read
 
     def _figures(
         self, check: _RowCheck, area: Area, value: object
@@ -668,23 +916,16 @@ class _Checker:
         used: dict[str, str] = {}
         failed = False
         for piece in split_figures(text):
-            try:
-                label, count = read_figure(piece)
-            except CountError as error:
-                check.fail(COL_FIGURES, f"“{piece}” cannot be read ({_count_reason(error)})")
+            read = self._pieces.get((area.key, piece))
+            if read is None:
+                read = _figure(area, questions, piece)
+                if len(self._pieces) < _CACHE_SIZE:
+                    self._pieces[area.key, piece] = read
+            if isinstance(read, str):
+                check.fail(COL_FIGURES, read)
                 failed = True
                 continue
-            question, converted = _match(questions, label, count)
-            if question is None or converted is None:
-                counted = "、".join(f"{q.label}（{q.unit}）" for q in questions)
-                check.fail(
-                    COL_FIGURES,
-                    f"“{piece}”: {area.name} counts no figure in {count.unit}; it counts {counted}"
-                    if questions
-                    else f"“{piece}”: {area.name} counts no figures; leave “{COL_FIGURES}” empty",
-                )
-                failed = True
-                continue
+            question, converted = read
             if question.id in used:
                 check.fail(
                     COL_FIGURES,
@@ -724,6 +965,8 @@ class _Checker:
         ).all()
         best: tuple[int, int, int] | None = None
         for member_id, path in rows:
+            if member_id in self.exclude_members:
+                continue  # created by this import for another unit: not "existing"
             if path == unit.path:
                 rank = (0, 0, member_id)
             elif unit.path.startswith(path):  # a role above: valid for the whole subtree
@@ -735,6 +978,26 @@ class _Checker:
             if best is None or rank < best:
                 best = rank
         return None if best is None else best[2]
+
+
+def _figure(area: Area, questions: Sequence[Question], piece: str) -> tuple[Question, Count] | str:
+    """The question one piece of 数量 answers and its count, or why it cannot be read."""
+    try:
+        label, count = read_figure(piece)
+    except CountError as error:
+        return f"“{piece}” cannot be read ({_count_reason(error)})"
+    question, converted = _match(questions, label, count)
+    if question is None or converted is None:
+        if not questions:
+            return f"“{piece}”: {area.name} counts no figures; leave “{COL_FIGURES}” empty"
+        counted = "、".join(f"{q.label}（{q.unit}）" for q in questions)
+        return f"“{piece}”: {area.name} counts no figure in {count.unit}; it counts {counted}"
+    return question, converted
+
+
+# A long ledger repeats itself (the same figures, the same dates): what was read once is
+# kept, up to this many pieces each, so that reading it again costs nothing.
+_CACHE_SIZE: Final = 20_000
 
 
 # What offices write into a cell that has nothing to say; read as empty in optional columns.
@@ -954,7 +1217,13 @@ def _write_csv(path: Path, rows: list[list[object]]) -> None:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for row in rows:
-            writer.writerow([v.isoformat() if isinstance(v, date) else v for v in row])
+            writer.writerow([_csv_value(v) for v in row])
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    return csv_text(value) if isinstance(value, str) else value
 
 
 _WIDTHS: Final = (14, 10, 30, 12, 12, 20, 40, 60, 10)
@@ -969,7 +1238,7 @@ def _write_xlsx(path: Path, rows: list[list[object]]) -> None:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(row)
+        sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in row])
     for column, width in enumerate(_WIDTHS, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     wrap = Alignment(wrap_text=True, vertical="top")

