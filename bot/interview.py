@@ -1013,7 +1013,8 @@ def _is_keep(incoming: Incoming) -> bool:
 
 def normalise_word(raw: str) -> str:
     """A short answer as a word to match: width-normalised (ＹＥＳ), lower case, no final stop."""
-    return unicodedata.normalize("NFKC", clean_text(raw)).rstrip("。.!！").lower()
+    word = unicodedata.normalize("NFKC", clean_text(raw).replace("\u200d", ""))
+    return word.rstrip("。.!！").lower()
 
 
 def _word(incoming: Incoming) -> str:

@@ -28,9 +28,9 @@ def _visible(ch: str) -> bool:
     if category in ("Cc", "Cs", "Cn", "Co"):
         return ch == "\t"  # a tab becomes a space below
     if category == "Cf":
-        # Zero-width joiners keep emoji sequences whole; every other format character
-        # (bidi overrides and isolates, zero-width spaces, the BOM, soft hyphens) goes.
-        return ch in ("\u200c", "\u200d")
+        # The zero-width joiner keeps emoji sequences whole (👨‍👩‍👧); every other format
+        # character (bidi overrides and isolates, zero-width spaces, the BOM, soft hyphens) goes.
+        return ch == "\u200d"
     return True
 
 
