@@ -28,6 +28,7 @@ __all__ = [
     "COLOURS",
     "Y_LABEL",
     "activity_chart",
+    "activity_figure",
     "area_colours",
     "cjk_font",
     "cjk_font_path",
@@ -37,20 +38,21 @@ CJK_FONT_FILE: Final = "NotoSansCJKsc-Regular.otf"
 WIDTH_CM: Final = 16.0
 HEIGHT_CM: Final = 9.0
 DPI: Final = 150
-# Colour-blind-safe qualitative colours (Okabe-Ito) in an order where no two neighbours
-# share a hue family, then more distinct hues; the catch-all area is always grey.
+# Qualitative colours, the first eight each of a different hue family (a 30° sector of the
+# colour wheel: no two blues), mostly Okabe-Ito's colour-blind-safe set; then more. The
+# catch-all area is always grey.
 COLOURS: Final = (
     "#0072B2",  # blue
     "#E69F00",  # orange
     "#009E73",  # bluish green
     "#CC79A7",  # reddish purple
     "#D55E00",  # vermillion
-    "#F0E442",  # yellow
-    "#8C564B",  # brown
-    "#56B4E9",  # sky blue
+    "#2CA02C",  # green
     "#9467BD",  # purple
     "#BCBD22",  # olive
-    "#17BECF",  # cyan
+    "#56B4E9",  # sky blue
+    "#8C564B",  # brown
+    "#F0E442",  # yellow
     "#000000",  # black
 )
 OTHER_COLOUR: Final = "#9E9E9E"
@@ -111,8 +113,17 @@ def area_colours(areas: Sequence[str]) -> dict[str, str]:
 
 def activity_chart(months: Sequence[MonthCount], title: str) -> bytes:
     """A stacked bar chart of activities (entries) per month by work area, as PNG bytes
-    (16 x 9 cm at 150 dpi); areas keep the order in which `months` first names them. The
-    axis says what it counts: activities (活动数), not the sessions an activity held."""
+    (16 x 9 cm at 150 dpi); see `activity_figure`."""
+    figure = activity_figure(months, title)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()
+
+
+def activity_figure(months: Sequence[MonthCount], title: str) -> Figure:
+    """The chart as a matplotlib Figure: areas keep the order in which `months` first names
+    them; the axis says what it counts, activities (活动数), not the sessions an activity
+    held."""
     keys = _month_keys(months)
     areas = list(dict.fromkeys(m.area for m in months))
     counts: dict[tuple[str, str], int] = defaultdict(int)
@@ -180,7 +191,4 @@ def activity_chart(months: Sequence[MonthCount], title: str) -> bytes:
             prop=_sized(8),
             frameon=False,
         )
-
-    out = io.BytesIO()
-    figure.savefig(out, format="png", dpi=DPI)
-    return out.getvalue()
+    return figure

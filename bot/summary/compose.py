@@ -1007,6 +1007,11 @@ def compose(
     )
 
 
+def _plain(text: str | None) -> str:
+    """Typed text as the ledger keeps it: trimmed, without its closing mark."""
+    return text.strip().rstrip("。；;，,") if text else ""
+
+
 def _ledger_row(entry: EntryIn) -> LedgerRow:
     figures = "；".join(f"{m.label} {m.text}" for m in entry.metrics)
     return LedgerRow(
@@ -1018,6 +1023,6 @@ def _ledger_row(entry: EntryIn) -> LedgerRow:
         title=entry.title,
         location=entry.location or "",
         figures=figures,
-        content="；".join(x for x in (sentence(entry.content), sentence(entry.achievements)) if x),
+        content="；".join(x for x in (_plain(entry.content), _plain(entry.achievements)) if x),
         reporter=entry.reporter,
     )

@@ -29,10 +29,11 @@ from docx import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX, WD_LINE_SPACING
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Length, Mm, Pt
+from docx.text.run import Run
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
@@ -563,14 +564,21 @@ def _add_run(
     bold: bool = False,
     highlight: bool = False,
 ) -> Any:
-    run = paragraph.add_run(_clean(text))
-    _set_fonts(run._element, font)
-    run.font.size = size
-    if bold:
-        run.bold = True
-    if highlight:
-        run.font.highlight_color = WD_COLOR_INDEX.YELLOW
-    return run
+    """A run with its fonts (East-Asian included), size, bold and highlight, written as XML
+    in schema order: python-docx's property setters cost ~0.7 ms a run, and a street's list
+    of missing figures has a thousand runs."""
+    half_points = round(size.pt * 2)
+    fonts = " ".join(f'w:{a}="{font}"' for a in ("ascii", "hAnsi", "eastAsia", "cs"))
+    props = (
+        f"<w:rFonts {fonts}/>"
+        + ("<w:b/>" if bold else "")
+        + f'<w:sz w:val="{half_points}"/><w:szCs w:val="{half_points}"/>'
+        + ('<w:highlight w:val="yellow"/>' if highlight else "")
+    )
+    body = f'<w:t xml:space="preserve">{xml_escape(_clean(text))}</w:t>' if text else ""
+    element = parse_xml(f"<w:r {nsdecls('w')}><w:rPr>{props}</w:rPr>{body}</w:r>")
+    paragraph._p.append(element)
+    return Run(element, paragraph)
 
 
 def _add_text_paragraph(doc: Any, style: str, text: str, font: str, size: Length = SIZE_3) -> Any:

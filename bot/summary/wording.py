@@ -9,7 +9,6 @@ stem. Figures with 余/多/约 are written as a readable bound (15964余 -> 1.5�
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Final
 
@@ -39,22 +38,19 @@ _WECHAT_EMOJI: Final = re.compile(
 _EMOTICONS: Final = re.compile(r"(?:(?<=[\u4e00-\u9fff。！，])|^)(?:\^_\^|\^\^|:\)|:-\)|:D|=\))")
 
 
-def _is_emoji(ch: str) -> bool:
-    code = ord(ch)
-    if code in (0x200D, 0xFE0E, 0xFE0F, 0x20E3):  # joiners and presentation selectors
-        return True
-    if 0x1F000 <= code <= 0x1FAFF or 0xE0020 <= code <= 0xE007F:  # emoji, flags' tags
-        return True
-    if 0x2600 <= code <= 0x27BF or 0x2B00 <= code <= 0x2BFF:  # symbols, dingbats, stars
-        return unicodedata.category(ch) == "So"
-    return False
+# Emoji, their joiners and presentation selectors, flags' tags, and the symbol and dingbat
+# blocks emoji live in (☀✔❤⭐); text symbols such as ℃ and № are outside them.
+_EMOJI: Final = re.compile(
+    "[\U0001f000-\U0001faff\U000e0020-\U000e007f\u200d\ufe0e\ufe0f\u20e3\u2600-\u27bf\u2b00-\u2bff]"
+)
+
+
+_ANY_EMOJI: Final = re.compile("|".join(p.pattern for p in (_WECHAT_EMOJI, _EMOTICONS, _EMOJI)))
 
 
 def strip_emoji(text: str) -> str:
     """`text` without emoji, WeChat emoji codes and emoticons ("很开心😊" -> "很开心")."""
-    text = _WECHAT_EMOJI.sub("", text)
-    text = _EMOTICONS.sub("", text)
-    return "".join(ch for ch in text if not _is_emoji(ch))
+    return _ANY_EMOJI.sub("", text)
 
 
 # Answers that say there is nothing to say; older versions stored them as text.
@@ -69,10 +65,15 @@ NON_ANSWERS: Final = frozenset(
 _TRIM: Final = " \t。.，,；;！!？?、：:～~'\"“”‘’()（）"
 
 
+_LONGEST_NON_ANSWER: Final = max(len(word) for word in NON_ANSWERS)
+
+
 def is_non_answer(text: str | None) -> bool:
     """True for None, empty text and answers such as "无", "没有。", "暂无", "不知道"."""
     if text is None:
         return True
+    if len(text) > 3 * _LONGEST_NON_ANSWER:  # far too long to be only that
+        return False
     core = strip_emoji(text).strip(_TRIM).lower()
     return not core or core in NON_ANSWERS
 
@@ -113,15 +114,20 @@ _ENDS: Final = "。；;，,、：:！!？? "
 def sentence(text: str | None) -> str:
     """Typed text as the body of a sentence: emoji dropped, ASCII quotes made Chinese, no
     closing mark (the composer adds its own), "" for a non-answer."""
-    if is_non_answer(text):
+    if text is None or is_non_answer(text):
         return ""
-    assert text is not None
     cleaned = strip_emoji(text).strip()
-    cleaned = _ASCII_QUOTES.sub(r"“\1”", cleaned)
-    cleaned = re.sub(r"[!！]+", "！", cleaned)
-    cleaned = re.sub(r"。{2,}|\.{3,}|…+", "。", cleaned)
-    cleaned = cleaned.rstrip(_ENDS + "。！")
-    return cleaned.strip()
+    if '"' in cleaned:
+        cleaned = _ASCII_QUOTES.sub(r"“\1”", cleaned)
+    if "!" in cleaned or "！！" in cleaned:
+        cleaned = _EXCLAIMS.sub("！", cleaned)
+    if "。。" in cleaned or "..." in cleaned or "…" in cleaned:
+        cleaned = _ELLIPSES.sub("。", cleaned)
+    return cleaned.rstrip(_ENDS).strip()
+
+
+_EXCLAIMS: Final = re.compile(r"[!！]+")
+_ELLIPSES: Final = re.compile(r"。{2,}|\.{3,}|…+")
 
 
 # --------------------------------------------------------------------------- recurring titles

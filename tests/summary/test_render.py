@@ -545,3 +545,74 @@ def test_sample_is_consistent(summary):
     leads = "".join(s.lead.text for s in summary.sections if s.lead)
     assert all(f.text in leads for f in ALL_FIGURES)
     assert isinstance(summary.ledger[0], LedgerRow)
+
+
+def _hue_family(colour: str) -> int | None:
+    """The 30° sector of the colour wheel a saturated colour is in; None for greys."""
+    import colorsys
+
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    hue, lightness, saturation = colorsys.rgb_to_hls(r, g, b)
+    if saturation < 0.3 or not 0.15 < lightness < 0.9:
+        return None
+    return int(hue * 360 // 30)
+
+
+def test_chart_counts_activities_and_says_so_with_distinct_colours():
+    # was: the axis said 活动场次 but counted entries (送电影 with 12场 counted 1), and
+    # 其他 and 阵地建设 were near-identical blues
+    from bot.summary.chart import activity_figure, area_colours
+
+    areas = ["理论学习", "宣传教育", "文明创建", "文体活动", "志愿服务", "全民阅读",
+             "非遗保护", "阵地建设", "其他"]  # fmt: skip
+    months = tuple(MonthCount("2026-03", area, i + 1) for i, area in enumerate(areas))
+    figure = activity_figure(months, "和平街道2026年上半年各月活动数")
+    axes = figure.axes[0]
+    assert axes.get_ylabel() == "活动数（项）"
+    assert "2026年上半年" in axes.get_title()
+    colours = area_colours(areas)
+    families = [_hue_family(colours[a]) for a in areas[:-1]]
+    assert None not in families and len(set(families)) == len(families)  # no two blues
+    assert _hue_family(colours["其他"]) is None  # the catch-all area is grey
+    drawn = {patch.get_facecolor()[:3] for patch in axes.patches}
+    assert len(drawn) == len(areas)
+    # the stack of March is the number of activities, not of sessions
+    assert max(patch.get_y() + patch.get_height() for patch in axes.patches) == sum(
+        range(1, len(areas) + 1)
+    )
+
+
+def test_docx_properties_are_the_days_not_the_templates():
+    # was: the document's created date was 2013 (python-docx's template)
+    dated = dataclasses.replace(sample_summary(), issued=date(2026, 6, 30))
+    props = Document(io.BytesIO(render_docx(dated))).core_properties
+    assert props.created.date() == date(2026, 6, 30)
+    assert props.modified.date() == date(2026, 6, 30)
+    assert props.author == "新华社区" and props.last_modified_by == "新华社区"
+    assert props.title == "新华社区2026年上半年文化工作总结"
+
+
+def test_docx_signature_is_kept_with_its_date(doc, summary):
+    # was: the signature block split from its date across pages
+    paragraphs = doc.paragraphs
+    name = next(i for i, p in enumerate(paragraphs) if p.text == summary.signature)
+    assert paragraphs[name + 1].text == summary.date_text
+    assert paragraphs[name].paragraph_format.keep_with_next
+    # the 附件说明 lines above it go with it too
+    note = paragraphs[name - 1]
+    assert note.text.startswith("附件：") and note.paragraph_format.keep_with_next
+
+
+def test_docx_ledger_appendix_is_landscape(doc):
+    # was: the 7-column ledger appendix was portrait and wrapped "宣传教育"
+    from docx.enum.section import WD_ORIENT
+
+    body, appendix = doc.sections
+    assert body.orientation == WD_ORIENT.PORTRAIT
+    assert appendix.orientation == WD_ORIENT.LANDSCAPE
+    assert appendix.page_width > appendix.page_height
+    table = doc.tables[0]
+    widths = [int(c._tc.tcPr.find(qn("w:tcW")).get(qn("w:w"))) for c in table.rows[0].cells]
+    assert sum(widths) / 56.7 == pytest.approx(225, abs=1)  # the landscape text block
+    # 类别 holds four 五号 characters and the cell's margins on one line
+    assert widths[3] / 56.7 >= 4 * 10.5 * 25.4 / 72 + 2

@@ -79,7 +79,7 @@ def test_summaries_are_limited_to_ones_own_units(
 
 
 def test_the_cli_writes_every_format(
-    tmp_path: Path, project_root: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, project_root: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock
 ) -> None:
     from bot.cli import main
 
@@ -90,11 +90,15 @@ def test_the_cli_writes_every_format(
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     script = (project_root / "examples" / "report.txt").read_text(encoding="utf-8")
-    assert runner.invoke(main, ["run"], env=env, input=script).exit_code == 0
+    # the clock (the click context's object) fixes the day "昨天" and the current half-year
+    assert runner.invoke(main, ["run"], env=env, input=script, obj=clock).exit_code == 0
     for fmt in ("docx", "md", "txt", "xlsx"):
         target = tmp_path / f"summary.{fmt}"
         result = runner.invoke(
-            main, ["summary", "--unit", "新华社区", "--format", fmt, "-o", str(target)], env=env
+            main,
+            ["summary", "--unit", "新华社区", "--format", fmt, "-o", str(target)],
+            env=env,
+            obj=clock,
         )
         assert result.exit_code == 0, result.output
         assert target.stat().st_size > 0
