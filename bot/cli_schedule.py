@@ -32,7 +32,7 @@ def _platforms(settings: Settings) -> list[str]:
         name
         for name, on in (
             ("telegram", settings.telegram.token is not None),
-            ("wecom", settings.wecom.corp_id is not None),
+            ("wecom", settings.wecom.corp_id is not None or settings.wecom_bot.configured),
         )
         if on
     ]

@@ -1,4 +1,5 @@
-"""Running the platforms: Telegram (polling or webhook), WeCom (callback) and the HTTP server.
+"""Running the platforms: Telegram (polling or webhook), WeCom (the app's callback or the
+intelligent robot's long connection) and the HTTP server.
 
 One Starlette/uvicorn app serves /healthz, the Telegram webhook (in webhook mode) and the
 WeCom callback. `make_channels` builds every configured platform in one place; the
@@ -28,6 +29,7 @@ from bot.types import Channel
 from bot.wecom.adapter import WecomBot
 from bot.wecom.api import WecomApi
 from bot.wecom.crypto import WecomCrypto
+from bot.wecom_bot.channel import WecomRobot
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +93,34 @@ def make_wecom_bot(app: App) -> WecomBot:
     )
 
 
-def make_channels(app: App) -> dict[str, TelegramBot | WecomBot]:
-    """Every configured platform's adapter, by platform name (not started yet)."""
-    channels: dict[str, TelegramBot | WecomBot] = {}
+def make_wecom_robot(app: App) -> WecomRobot:
+    """Wire the WeCom intelligent robot (long connection) from the settings."""
+    robot = app.settings.wecom_bot
+    assert robot.bot_id is not None and robot.secret is not None
+    return WecomRobot(
+        app.conversation,
+        sessions=app.sessions,
+        url=robot.url,
+        bot_id=robot.bot_id,
+        secret=robot.secret.get_secret_value(),
+        photos_dir=app.settings.data_dir / "photos" / "wecom",
+        clock=app.clock,
+    )
+
+
+def make_channels(app: App) -> dict[str, TelegramBot | WecomBot | WecomRobot]:
+    """Every configured platform's adapter, by platform name (not started yet).
+
+    WeCom is the self-built app or the intelligent robot (the settings allow one): the
+    same people, by their WeCom UserID, on the platform "wecom".
+    """
+    channels: dict[str, TelegramBot | WecomBot | WecomRobot] = {}
     if app.settings.telegram.token is not None:
         channels["telegram"] = make_telegram_bot(app)
     if app.settings.wecom.configured:
         channels["wecom"] = make_wecom_bot(app)
+    elif app.settings.wecom_bot.configured:
+        channels["wecom"] = make_wecom_robot(app)
     return channels
 
 
@@ -152,6 +175,8 @@ async def run_platforms(
                 log.info("Telegram polling mode")
         if isinstance(wecom, WecomBot):
             log.info("WeCom callback on %s", settings.wecom.callback_path)
+        if isinstance(wecom, WecomRobot):
+            log.info("WeCom intelligent robot: long connection to %s", settings.wecom_bot.url)
         # Reminders, digests and returned entries: ticking and the outbox's senders.
         background = Background.from_app(app)
         await background.start(dict(channels))

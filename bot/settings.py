@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 from sqlalchemy.engine import make_url
@@ -143,6 +151,50 @@ class WecomSettings(BaseModel):
 WECOM_REQUIRED = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
 
 
+class WecomBotSettings(BaseModel):
+    """WeCom intelligent robot on its long connection (HUIBAO_WECOM_BOT__...); docs/wecom.md."""
+
+    bot_id: str | None = None
+    secret: SecretStr | None = None
+    # The WebSocket address: WeCom's own, or a private deployment's (tests use a local fake).
+    url: str = "wss://openws.work.weixin.qq.com"
+
+    @field_validator("bot_id")
+    @classmethod
+    def _check_bot_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", value):
+            raise ValueError("the robot's Bot ID, as its API settings (长连接) show it")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[\x21-\x7e]{1,256}", value.get_secret_value()):
+            raise ValueError("the robot's Secret for the long connection, without spaces")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not re.fullmatch(r"wss?://[^\s/]+(/\S*)?", value):
+            raise ValueError("a WebSocket address like wss://openws.work.weixin.qq.com")
+        return value
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> WecomBotSettings:
+        if (self.bot_id is None) != (self.secret is None):
+            missing = "BOT_ID" if self.bot_id is None else "SECRET"
+            raise ValueError(
+                f"the robot needs its Bot ID and Secret; missing: HUIBAO_WECOM_BOT__{missing}"
+            )
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether the robot is set up (Bot ID and Secret given)."""
+        return self.bot_id is not None
+
+
 _OFFSET = re.compile(r"(\d+)\s*([dhm])")
 _OFFSET_UNITS = {"d": 1440, "h": 60, "m": 1}
 MAX_LADDER_MINUTES = 60 * 1440
@@ -249,8 +301,21 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     server: ServerSettings = ServerSettings()
     wecom: WecomSettings = WecomSettings()
+    wecom_bot: WecomBotSettings = WecomBotSettings()
     reminders: ReminderSettings = ReminderSettings()
     ledger_import: ImportSettings = ImportSettings()
+
+    @field_validator("wecom_bot")
+    @classmethod
+    def _one_wecom_channel(cls, value: WecomBotSettings, info: ValidationInfo) -> WecomBotSettings:
+        app = info.data.get("wecom")
+        if value.configured and isinstance(app, WecomSettings) and app.configured:
+            raise ValueError(
+                "set either the WeCom app (HUIBAO_WECOM__...) or the intelligent robot "
+                "(HUIBAO_WECOM_BOT__...), not both: both reach the same people by their "
+                "WeCom UserID"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -301,7 +366,11 @@ class Settings(BaseSettings):
     @property
     def platform_configured(self) -> bool:
         """Whether any chat platform has credentials."""
-        return self.telegram.token is not None or self.wecom.corp_id is not None
+        return (
+            self.telegram.token is not None
+            or self.wecom.corp_id is not None
+            or self.wecom_bot.configured
+        )
 
 
 class SettingsError(Exception):
