@@ -186,7 +186,7 @@ def entries(sessions: sessionmaker[Session]) -> list[Entry]:
 
 
 def test_join_with_an_invite_report_with_cards_and_a_photo(
-    make: Callable[..., Robot], sessions: sessionmaker[Session]
+    make: Callable[..., Robot], sessions: sessionmaker[Session], clock: Clock
 ) -> None:
     with transaction(sessions) as session:
         code = create_invite(
@@ -195,7 +195,7 @@ def test_join_with_an_invite_report_with_cards_and_a_photo(
             "staff",
             uses=5,
             expires_in=timedelta(days=7),
-            now=datetime.now(UTC),
+            now=clock(),
         ).code
 
     async def scenario() -> None:
@@ -662,3 +662,35 @@ def test_reply_cards_are_valid_and_an_outbox_card_button_works(
             assert [s.text for s in fake.shown_to(LI)[mark:]] == [] and fake.problems == []
 
     run(scenario)
+
+
+def test_a_photo_that_cannot_be_fetched_is_asked_for_again_and_a_mixed_message_counts_in_order(
+    make: Callable[..., Robot], sessions: sessionmaker[Session]
+) -> None:
+    register(sessions, "李华", "demo-xinhua", platform="wecom", external_id=LI)
+
+    async def scenario() -> None:
+        async with make() as robot:
+            fake = robot.fake
+            li = Person(fake, LI)
+            await li.transcript(REPORT[:10])  # ... "/skip" -> "照片"
+            fake.media_fails = True
+            mark = li.mark()
+            await fake.send_image(LI, PNG)
+            for tries, pause in ((1, 1.0), (2, 2.0)):  # three tries, 1 s and 2 s apart
+                await fake.wait_for(lambda tries=tries: fake.media_requests == tries)
+                await asyncio.sleep(0.05)
+                await robot.time.advance(pause)
+            await fake.wait_for_text(LI, "这张照片没能收到", since=mark)
+            assert fake.media_requests == 3
+            fake.media_fails = False
+            # a text and a photo in one message: both count, in their order
+            mark = li.mark()
+            await fake.send_mixed(LI, "现场照片如下", PNG)
+            await fake.wait_for_text(LI, "收到第 1 张照片", since=mark)
+            said = [s.text for s in fake.shown_to(LI)[mark:]]
+            assert "请发送照片" in said[0] and "收到第 1 张照片" in said[-1]
+            assert fake.problems == []
+
+    run(scenario)
+    assert len(kept(sessions)) == 0

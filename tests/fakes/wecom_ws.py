@@ -202,6 +202,8 @@ class FakeRobot:
         self.chat_limit = chat_limit
         self.answer_pings = True
         self.refuse_replies: int | None = None  # an errcode for every aibot_respond_msg
+        self.media_fails = False  # media links answer 404
+        self.media_requests = 0
         self.pings = 0
         self.subscriptions: list[bool] = []
         self.connections: list[ServerConnection] = []
@@ -428,8 +430,9 @@ class FakeRobot:
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         if not request.path.startswith("/media/"):
             return None
+        self.media_requests += 1
         data = self._served.get(request.path.removeprefix("/media/"))
-        if data is None:
+        if data is None or self.media_fails:
             return connection.respond(404, "no such file\n")
         headers = Headers([("Content-Type", "application/octet-stream")])
         headers["Content-Length"] = str(len(data))
