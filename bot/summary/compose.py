@@ -18,6 +18,7 @@ ledger rows it sums, for the appendix 数据来源.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -261,9 +262,10 @@ class _Tracer:
         self.sources: list[Source] = []
         self.where = "开头"
 
-    def _add(
+    def add(
         self, what: str, text: str, value: Decimal, method: str, ids: Iterable[int], detail: str
     ) -> None:
+        """Record a figure written as `text`, worked out by `method` from entries `ids`."""
         rows = tuple(sorted({self._rows[i] for i in ids if i in self._rows}))
         self.sources.append(
             Source(len(self.sources) + 1, self.where, what, text, value, method, rows, detail)
@@ -272,27 +274,27 @@ class _Tracer:
     def figure(self, what: str, figure: Figure) -> str:
         method = "单项" if len(figure.entry_ids) == 1 else "合计"
         labels = "、".join(figure.stored)  # figures stored under other names, summed too
-        self._add(what + (f"、{labels}" if labels else ""), figure.text, figure.low, method,
+        self.add(what + (f"、{labels}" if labels else ""), figure.text, figure.low, method,
                   figure.entry_ids, "")  # fmt: skip
         return figure.text
 
     def count(self, what: str, entries: Sequence[EntryIn], measure: str = "项") -> str:
         text = f"{len(entries)}{measure}"
-        self._add(what, text, Decimal(len(entries)), "计数", (e.id for e in entries), "")
+        self.add(what, text, Decimal(len(entries)), "计数", (e.id for e in entries), "")
         return text
 
     def share(self, what: str, part: Sequence[EntryIn], whole: int) -> str:
         percent = round(Decimal(100 * len(part)) / Decimal(whole)) if whole else 0
         text = f"{percent}%"
         detail = f"{len(part)}÷{whole}"
-        self._add(what, text, Decimal(percent), "占比", (e.id for e in part), detail)
+        self.add(what, text, Decimal(percent), "占比", (e.id for e in part), detail)
         return text
 
     def compare(self, what: str, now: Sequence[EntryIn], before: int) -> str:
         difference = abs(len(now) - before)
         text = f"{difference}项"
         detail = f"本期{len(now)}项，上年同期{before}项"
-        self._add(what, text, Decimal(difference), "比较", (e.id for e in now), detail)
+        self.add(what, text, Decimal(difference), "比较", (e.id for e in now), detail)
         return text
 
 
@@ -635,7 +637,7 @@ class _Composer:
                 first_path[name] = min(first_path.get(name, e.unit_path), e.unit_path)
             reached = sorted(first_path, key=lambda n: first_path[n])
             units = f"{len(reached)}个{kind}"  # counted below
-            self.trace._add(
+            self.trace.add(
                 f"{area.name} 开展活动的{kind}数",
                 units,
                 Decimal(len(reached)),
@@ -706,7 +708,7 @@ class _Composer:
             count = self.trace.count(f"{area.name}·其余单位 活动数", rest_entries)
             kind = _kind_word(rest)
             units = f"{len(rest)}个{kind}"
-            self.trace._add(
+            self.trace.add(
                 f"{area.name}·其余单位数", units, Decimal(len(rest)), "计数",
                 (e.id for e in rest_entries), "",
             )  # fmt: skip
@@ -721,7 +723,7 @@ class _Composer:
         if previous <= 0:
             return ""
         if len(entries) == previous:
-            self.trace._add(
+            self.trace.add(
                 f"{what} 比上年同期", "持平", Decimal(0), "比较", (e.id for e in entries),
                 f"本期{len(entries)}项，上年同期{previous}项",
             )  # fmt: skip
@@ -730,7 +732,7 @@ class _Composer:
         key = "compare_more" if len(entries) > previous else "compare_fewer"
         return self.p.say(key, difference=difference)
 
-    def also(self, entries: list[EntryIn], last: Section | None) -> Paragraph:
+    def also(self, entries: list[EntryIn]) -> Paragraph:
         """The catch-all area's activities that fit no area: one 此外 paragraph."""
         items = _items(entries)
         titles = "".join(quoted(i.stem) for i in items[:MAX_TITLES])
@@ -839,7 +841,10 @@ def compose(
         return target.get(entry.id, entry.area_name)
 
     # the ledger: by area, then unit, then date, so a figure's rows are runs of 序号
-    paths = {e.unit: e.unit_path for e in items}
+    paths: dict[str, str] = {}  # each unit below, by the first path of its subtree
+    for e in items:
+        name = e.branch or e.unit
+        paths[name] = min(paths.get(name, e.unit_path), e.unit_path)
     ledger_entries = sorted(
         items, key=lambda e: (phrases.order(e.area_name), e.area_name, e.unit_path, e.start, e.id)
     )
@@ -886,12 +891,12 @@ def compose(
             if attendance:
                 figure = sum_figures("参与人次", "人次", attendance)
                 people = "，" + phrases.people_prose.format(c.trace.figure("全部 参与人次", figure))
-        reached = sorted({e.branch or e.unit for e in items}, key=lambda n: paths.get(n, n))
+        reached = sorted(paths, key=lambda n: paths[n])
+        kind = _kind_word(list(expected) or reached)
         units_text = ""
         if roll_up:
-            kind = _kind_word(list(expected) or reached)
             units_text = f"{len(reached)}个{kind}"
-            c.trace._add(
+            c.trace.add(
                 f"填报活动的{kind}数", units_text, Decimal(len(reached)), "计数",
                 (e.id for e in items), "",
             )  # fmt: skip
@@ -901,7 +906,7 @@ def compose(
                 key,
                 period=period.chinese,
                 unit=unit_name,
-                kind=_kind_word(list(expected) or sorted({e.branch or e.unit for e in items})),
+                kind=kind,
                 units=units_text,
                 areas=area_list,
                 count=count,
@@ -928,18 +933,10 @@ def compose(
             c.area_section(wording, by_area[area], before_by_area.get(area, 0), branches)
         )
     if stray:
-        c.trace.where = sections[-1].area or "" if sections else other
-        also = c.also(stray, sections[-1] if sections else None)
+        c.trace.where = (sections[-1].area or other) if sections else other
+        also = c.also(stray)
         if sections:
-            last_section = sections[-1]
-            sections[-1] = Section(
-                last_section.heading,
-                last_section.lead,
-                last_section.points,
-                last_section.area,
-                last_section.figures,
-                (*last_section.tail, also),
-            )
+            sections[-1] = dataclasses.replace(sections[-1], tail=(*sections[-1].tail, also))
         else:
             sections.append(Section(phrases.other_heading, also, (), other, ()))
 
