@@ -25,6 +25,7 @@ from bot import coordination, interview, outbox, reflection, schedule_chat
 from bot.figures import entry_line
 from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
+from bot.parsing.extract import Extraction
 from bot.parsing.numerals import parse_id
 from bot.periods import Span, parse_period, parse_span, period_of
 from bot.questionnaire import Questionnaire
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_LENGTH = 4000
 REPORT_WORDS = frozenset({"上报", "新建", "填报", "汇报", "报告", "报活动", "上报活动", "report"})
+# "上报 11月8日在文化广场…", "上报：…": a report word, a separator, the report itself.
+REPORT_PREFIX = re.compile(
+    r"^\s*(?:" + "|".join(sorted(REPORT_WORDS, key=len, reverse=True)) + r")(?:\s*[:：,，]\s*|\s+)",
+    re.IGNORECASE,
+)
 INVITE_CODE = re.compile(r"^[A-HJ-NP-Z2-9]{8}$")
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 NAME_MAX = 30
@@ -331,6 +337,22 @@ class Conversation:
             return self._start_report(turn)
         if interview.normalise_word(turn.incoming.text) in REFLECT_WORDS:
             return self._start_reflect(turn)
+        if turn.incoming.kind is Kind.TEXT:
+            return self._maybe_report(turn)
+        return [Reply(turn.t("idle"))]
+
+    def _maybe_report(self, turn: Turn) -> list[Reply]:
+        """A plain message outside a report: one that reads like a report starts one."""
+        text = turn.incoming.text
+        prefixed = REPORT_PREFIX.match(text)
+        if prefixed is not None and text[prefixed.end() :].strip():  # 上报 11月8日…
+            return self._start_report(turn, text[prefixed.end() :])
+        ctx = self._context(turn)
+        found = interview.read(ctx, text)
+        if found.report_like:
+            return self._start_report(turn, found=found)
+        if not any(ch.isalnum() for ch in clean_text(text)):  # only emoji or punctuation
+            return [Reply(turn.t("not_a_report_emoji"))]
         return [Reply(turn.t("idle"))]
 
     def _command(self, turn: Turn, command: Command) -> list[Reply]:
@@ -338,7 +360,7 @@ class Conversation:
         in_interview = state is not None and state.kind == KIND_INTERVIEW
         name = command.name
         if name in ("report", "new", "baogao"):
-            return self._start_report(turn)
+            return self._start_report(turn, command.argument)
         if name == "cancel":
             if state is None or state.kind == KIND_DISCARDED:
                 return [Reply(turn.t("nothing_to_cancel"))]
@@ -678,13 +700,17 @@ class Conversation:
             now=now,
             today=now.astimezone(self._zone).date(),
             locale=turn.locale,
+            zone=self._zone,
         )
 
     def _interview(self, turn: Turn, state: repo.DialogState) -> tuple[Context, InterviewState]:
         current = InterviewState.from_json(state.data)
         return self._context(turn, current.questionnaire), current
 
-    def _start_report(self, turn: Turn) -> list[Reply]:
+    def _start_report(
+        self, turn: Turn, text: str = "", found: Extraction | None = None
+    ) -> list[Reply]:
+        """Start a report; with the report as a message (/report TEXT), prefilled from it."""
         assert turn.member is not None
         if turn.state is not None and turn.state.kind == KIND_INTERVIEW:
             return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
@@ -692,13 +718,18 @@ class Conversation:
         if not units:
             return [Reply(turn.t("no_unit"))]
         ctx = self._context(turn)
-        return self._apply(turn, ctx, interview.start(ctx, units))
+        if found is None and clean_text(text):
+            found = interview.read(ctx, text)
+        step = interview.start(ctx, units, found)
+        if step.state is None:  # nothing to start (a date still ahead): nothing to keep
+            return list(step.replies)
+        return self._apply(turn, ctx, step)
 
     def _apply(self, turn: Turn, ctx: Context, step: Step) -> list[Reply]:
         assert turn.member is not None
         replies = list(step.replies)
-        if step.draft is not None:
-            replies.append(self._store(turn, ctx, step.draft))
+        if step.draft is not None:  # "已保存" first, then what comes next (another activity)
+            replies.insert(0, self._store(turn, ctx, step.draft))
         if step.state is None and step.discarded is not None:
             kept = {"interview": step.discarded.to_json(), "at": self._clock().isoformat()}
             turn.save(KIND_DISCARDED, kept)

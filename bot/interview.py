@@ -9,6 +9,13 @@ Plain words steer the dialog as the slash commands do ("跳过", "上一步", "�
 Some answers are asked about once before they are kept (a figure of 0, a date outside the
 current half-year, a near miss of an option, dropping a report): the question waits in
 `InterviewState.pending` until the next message says yes, no, or answers afresh.
+
+One message may say many things ("11月8日在文化广场办了3场夏夜汇演，300多人参加"): `start` takes
+what :mod:`bot.parsing.extract` reads from it and asks only what is still missing (the
+optional questions the message did not touch are left for the card); an answer that carries
+more than its question asks fills the other missing fields too, and the bot says what it took.
+Every value taken from a message is shown on the card, with the words it came from, before
+anything is saved.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +43,16 @@ from bot.parsing import (
     parse_count,
     parse_date,
     parse_date_range,
+)
+from bot.parsing.dates import SHANGHAI
+from bot.parsing.extract import (
+    DateFound,
+    DatePrecision,
+    Extraction,
+    FigureIssue,
+    assign_figures,
+    extract,
+    suggest_title,
 )
 from bot.periods import period_of
 from bot.questionnaire import Area, Question, Questionnaire, QuestionType, Role
@@ -156,8 +173,23 @@ class InterviewState:
     turn: int = 0
     # A question asked about the last answer before it is kept (see the module docstring):
     # {"kind": "cancel"}, {"kind": "value", "question": id, "value": answer JSON} or
-    # {"kind": "choice", "typed": text, "values": [option values]}.
+    # {"kind": "choice", "typed": text, "values": [option values]} or
+    # {"kind": "several", "parts": [texts]} (a message that seems to hold two activities).
     pending: dict[str, Any] | None = None
+    # A report started from one message: the message ({"text", "at"}); while it is set, the
+    # optional questions the message did not answer are not asked (the card shows them).
+    message: dict[str, str] | None = None
+    # Where the values taken from a message came from: field -> the words ("11月8日").
+    sources: dict[str, str] = field(default_factory=dict)
+    # Fields made from the message rather than copied (a suggested title, the content).
+    made: list[str] = field(default_factory=list)
+    # Questions to ask although the message named them: field -> {"issue", "raw"} and, for
+    # a value to confirm first (a figure of 0, a date in another period), "value".
+    flags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The areas the message suggests, best first: the first buttons when the area is asked.
+    guesses: list[str] = field(default_factory=list)
+    # The other activities of a message that held several, reported after this one.
+    rest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the state as plain JSON data."""
@@ -174,6 +206,18 @@ class InterviewState:
             "return_to_confirm": self.return_to_confirm,
             "turn": self.turn,
             "pending": self.pending,
+            **{
+                key: value
+                for key, value in (
+                    ("message", self.message),
+                    ("sources", self.sources),
+                    ("made", self.made),
+                    ("flags", self.flags),
+                    ("guesses", self.guesses),
+                    ("rest", self.rest),
+                )
+                if value
+            },
         }
 
     @classmethod
@@ -192,6 +236,12 @@ class InterviewState:
             return_to_confirm=bool(data.get("return_to_confirm", False)),
             turn=int(data.get("turn", 0)),
             pending=data.get("pending"),
+            message=data.get("message"),
+            sources=dict(data.get("sources") or {}),
+            made=list(data.get("made") or []),
+            flags=dict(data.get("flags") or {}),
+            guesses=list(data.get("guesses") or []),
+            rest=data.get("rest"),
         )
 
 
@@ -245,6 +295,7 @@ class Context:
     now: datetime
     today: date
     locale: str = "zh"
+    zone: tzinfo = SHANGHAI  # where relative dates in a message ("上周三") are read
 
     def t(self, key: str, **params: Any) -> str:
         """Translate a catalogue key."""
@@ -255,8 +306,13 @@ class Context:
 # Entry points
 
 
-def start(ctx: Context, units: list[tuple[int, str]]) -> Step:
-    """Begin a new report for a member working in `units` (id, name)."""
+def start(ctx: Context, units: list[tuple[int, str]], message: Extraction | None = None) -> Step:
+    """Begin a new report for a member working in `units` (id, name).
+
+    With `message` (what `read` made of a report sent as one message), the report starts with
+    everything the message says and asks only what is missing. The step's state is None when
+    the message cannot start a report (its date is still ahead).
+    """
     q = ctx.questionnaire
     state = InterviewState(
         questionnaire=q.id,
@@ -268,7 +324,14 @@ def start(ctx: Context, units: list[tuple[int, str]]) -> Step:
     )
     if state.unit_id is None:
         state.cursor = UNIT
-    return Step(state, (ask(ctx, state),))
+    if message is None:
+        return Step(state, (ask(ctx, state),))
+    return _start_with(ctx, state, message, ctx.now)
+
+
+def read(ctx: Context, text: str, at: datetime | None = None) -> Extraction:
+    """What one message says about an activity: area, title, dates, place and figures."""
+    return extract(clean_text(text), ctx.questionnaire, at or ctx.now, ctx.zone)
 
 
 def start_edit(
@@ -422,6 +485,9 @@ def _skip(ctx: Context, state: InterviewState) -> Step:
     if question.type is QuestionType.PHOTO and (state.answers.get(question.id) or {}).get("files"):
         return _advance(ctx, state, question.id)  # the photos sent so far are kept
     state.answers[question.id] = {"skipped": True}
+    state.sources.pop(question.id, None)
+    if question.id in state.made:
+        state.made.remove(question.id)
     return _advance(ctx, state, question.id, prefix=ctx.t("skipped"))
 
 
@@ -485,6 +551,8 @@ def _settle(
             return _advance(ctx, state, pending["question"])
         if no:
             return Step(state, (Reply(ctx.t("pending_retry")), ask(ctx, state)))
+    elif pending["kind"] == "several":
+        return _settle_several(ctx, state, pending, pressed, word)
     elif pending["kind"] == "choice" and yes:
         if len(pending["values"]) == 1:
             return replace(incoming, kind=Kind.BUTTON, text=pending["values"][0])
@@ -517,6 +585,8 @@ def _pending_reply(ctx: Context, state: InterviewState) -> Reply | None:
         return Reply("\n".join(lines), yes_no)
     if pending["kind"] == "choice":
         return _suggestion(ctx, state, pending["typed"], pending["values"])
+    if pending["kind"] == "several":
+        return _several_question(ctx, pending["parts"])
     question = _current_question(ctx, state)
     assert question is not None
     return _doubt_question(ctx, state, question, pending["value"])
@@ -580,7 +650,9 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def ask(ctx: Context, state: InterviewState) -> Reply:
     """Render the current question (or the one pending); its buttons carry the state's turn."""
-    return _tagged(_pending_reply(ctx, state) or _ask(ctx, state), state)
+    reply = _pending_reply(ctx, state) or _ask(ctx, state)
+    note = _flag_note(ctx, state)
+    return _tagged(_with_lines(reply, [note] if note else []), state)
 
 
 def _tagged(reply: Reply, state: InterviewState) -> Reply:
@@ -600,24 +672,24 @@ def _ask(ctx: Context, state: InterviewState) -> Reply:
         return Reply(ctx.t("ask_unit"), _with_keep(ctx, state, units, state.unit_id))
     if state.cursor == AREA:
         prompt = questionnaire_text(ctx.locale, (f"{q.id}:area_prompt",), q.area_prompt)
+        lines = [prompt]
+        if state.guesses and state.area is None:
+            names = [_area_name(ctx, q.area(key)) for key in state.guesses[:SUGGESTIONS]]
+            lines.append(ctx.t("area_guess", names="、".join(f"“{n}”" for n in names)))
+        lines.append(ctx.t("ask_area_hint"))
         return Reply(
-            f"{prompt}\n{ctx.t('ask_area_hint')}",
-            _with_keep(ctx, state, _option_choices(ctx, state), state.area),
+            "\n".join(lines), _with_keep(ctx, state, _option_choices(ctx, state), state.area)
         )
     if state.cursor == CONFIRM:
         card = "\n".join(
-            [ctx.t("confirm_intro"), *_card_lines(ctx, state), ctx.t("confirm_question")]
+            [
+                ctx.t("confirm_intro"),
+                *_card_lines(ctx, state),
+                *_card_header(ctx, state),
+                ctx.t("confirm_question"),
+            ]
         )
-        return Reply(
-            card,
-            _numbered(
-                [
-                    (ctx.t("confirm_save"), SAVE),
-                    (ctx.t("confirm_edit"), EDIT),
-                    (ctx.t("confirm_cancel"), DROP),
-                ]
-            ),
-        )
+        return Reply(card, _card_choices(ctx))
     if state.cursor == PICK:
         return Reply(ctx.t("pick_field"), _option_choices(ctx, state))
     question = _current_question(ctx, state)
@@ -625,7 +697,10 @@ def _ask(ctx: Context, state: InterviewState) -> Reply:
     flow = _flow(ctx, state)
     index = next(i for i, item in enumerate(flow, 1) if item.id == question.id)
     progress = ctx.t("progress", index=index, total=len(flow))
-    lines = [f"{_qtext(ctx, state, question, 'prompt', question.prompt)} {progress}"]
+    if state.message is not None:  # a report from one message: how much is left
+        left = _missing(ctx, state)
+        progress = ctx.t("progress_left", left=left) if left and not state.return_to_confirm else ""
+    lines = [f"{_qtext(ctx, state, question, 'prompt', question.prompt)} {progress}".rstrip()]
     if question.optional:
         lines.append(ctx.t("optional_hint"))
     existing = state.answers.get(question.id)
@@ -646,6 +721,16 @@ def _ask(ctx: Context, state: InterviewState) -> Reply:
     return Reply("\n".join(lines), choices)
 
 
+def _card_choices(ctx: Context) -> tuple[Choice, ...]:
+    return _numbered(
+        [
+            (ctx.t("confirm_save"), SAVE),
+            (ctx.t("confirm_edit"), EDIT),
+            (ctx.t("confirm_cancel"), DROP),
+        ]
+    )
+
+
 def _numbered(options: Iterable[tuple[str, str]]) -> tuple[Choice, ...]:
     """Choices that may also be picked by typing their number."""
     return tuple(Choice(label, value, str(i)) for i, (label, value) in enumerate(options, 1))
@@ -659,7 +744,12 @@ def _options(ctx: Context, state: InterviewState) -> _Options:
     if state.cursor == UNIT:
         return [(f"unit:{uid}", (name,)) for uid, name in state.units]
     if state.cursor == AREA:
-        return [(f"area:{a.key}", _area_names(ctx, a)) for a in ctx.questionnaire.areas]
+        areas = list(ctx.questionnaire.areas)
+        first = [a for key in state.guesses for a in areas if a.key == key]
+        return [
+            (f"area:{a.key}", _area_names(ctx, a))
+            for a in first + [a for a in areas if a not in first]
+        ]
     if state.cursor in (PICK, CONFIRM):
         return [(EDIT_PREFIX + key, names) for key, names in _fields(ctx, state)]
     question = _current_question(ctx, state)
@@ -746,13 +836,48 @@ def _answer_unit(ctx: Context, state: InterviewState, incoming: Incoming) -> Ste
 def _answer_area(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
     if _is_keep(incoming) and state.area is not None:
         return _advance(ctx, state, AREA)
-    state.area = _match_choice(ctx, incoming, _options(ctx, state)).removeprefix("area:")
+    try:
+        chosen = _match_choice(ctx, incoming, _options(ctx, state)).removeprefix("area:")
+    except _NearMiss:
+        raise
+    except InvalidAnswer:
+        step = _area_from_message(ctx, state, incoming) if incoming.kind is Kind.TEXT else None
+        if step is None:
+            raise
+        return step
+    changed = chosen != state.area
+    state.area = chosen
+    state.sources.pop(AREA, None)
+    if state.message is not None and changed:  # the message's figures, for this area
+        taken, notes = _refigure(ctx, state)
+        return _advance(ctx, state, AREA, took=taken, notes=notes, key="took_from_message")
     return _advance(ctx, state, AREA)
+
+
+def _area_from_message(ctx: Context, state: InterviewState, incoming: Incoming) -> Step | None:
+    """Not an option's name: a whole report typed at the first question, or words that
+    name an area ("夏夜汇演" is 文体活动)."""
+    found = read(ctx, incoming.text)
+    fresh = not state.answers and state.entry_id is None and state.message is None
+    if fresh and found.report_like:
+        return _start_with(ctx, state, found, ctx.now)
+    if not found.areas or found.several:
+        return None
+    if not found.area_sure:
+        typed = clean_text(incoming.text)[:30]
+        raise _NearMiss(typed, [f"area:{guess.key}" for guess in found.areas[:SUGGESTIONS]])
+    state.area = found.areas[0].key
+    state.sources[AREA] = found.areas[0].source.text
+    taken = [AREA, *_fill_fields(ctx, state, found, None, whole=False)]
+    taken += _fill_figures(ctx, state, found, None, notes=False)[0]
+    return _advance(ctx, state, AREA, took=taken)
 
 
 def _answer_confirm(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
     """The card: 1/确认/对的 saves, 2/修改 lists the items, 3/放弃 asks; 改3/改日期 opens one."""
     fields = _fields(ctx, state)
+    if incoming.kind is Kind.PHOTO:
+        return _photo_at_card(ctx, state, incoming)
     word = control_word(incoming.text)
     if incoming.kind is Kind.BUTTON:
         if incoming.text in {EDIT_PREFIX + key for key, _ in fields}:
@@ -762,8 +887,12 @@ def _answer_confirm(ctx: Context, state: InterviewState, incoming: Incoming) -> 
         missing = _first_missing(ctx, state)
         if missing is not None:
             state.cursor = missing
+            _arrive(state)
             return Step(state, (ask(ctx, state),))
-        return Step(None, (), draft=build_draft(ctx, state))
+        draft = build_draft(ctx, state)
+        if state.rest and state.message is not None:  # the message's next activity
+            return replace(_next_activity(ctx, state), draft=draft)
+        return Step(None, (), draft=draft)
     if word in EDIT_WORDS or word == "2":
         state.history.append(CONFIRM)
         state.cursor = PICK
@@ -800,6 +929,26 @@ def _answer_confirm(ctx: Context, state: InterviewState, incoming: Incoming) -> 
     return _edit_field(state, chosen.removeprefix(EDIT_PREFIX), ctx)
 
 
+def _photo_at_card(ctx: Context, state: InterviewState, incoming: Incoming) -> Step:
+    """A photo sent at the card joins the report's photos (the question was not asked)."""
+    question = next((q for q in _flow(ctx, state) if q.type is QuestionType.PHOTO), None)
+    if question is None or incoming.photo is None:
+        raise InvalidAnswer(ctx.t("photo_not_expected"))
+    if incoming.photo.too_large:
+        raise InvalidAnswer(ctx.t("photo_too_large"))
+    files: list[dict[str, str | None]] = list(
+        (state.answers.get(question.id) or {}).get("files", [])
+    )
+    if len(files) >= question.max_photos:
+        raise InvalidAnswer(ctx.t("photo_limit", limit=question.max_photos))
+    photo = incoming.photo
+    files.append({"platform": incoming.platform, "ref": photo.file_ref, "path": photo.stored_path})
+    state.answers[question.id] = {"files": files}
+    number = next(n for n, (key, _) in enumerate(_fields(ctx, state), 1) if key == question.id)
+    added = Reply(ctx.t("photo_added_card", count=len(files), number=number), _card_choices(ctx))
+    return Step(state, (_tagged(added, state),))
+
+
 def _edit_field(state: InterviewState, key: str, ctx: Context) -> Step:
     state.history.append(CONFIRM)
     state.cursor = key
@@ -828,7 +977,22 @@ def _answer_question(
         raise InvalidAnswer(ctx.t("photo_not_expected"))
     if question.type is QuestionType.TEXT and control_word(incoming.text) in CONTROL_WORDS:
         raise InvalidAnswer(ctx.t("bad_text_control", word=clean_text(incoming.text)[:20]))
-    value = parse_answer(ctx, question, incoming)
+    if _may_carry_more(question, incoming):
+        taken = _take_more(ctx, state, question, incoming)
+        if taken is not None:
+            return taken
+    try:
+        value = parse_answer(ctx, question, incoming)
+    except InvalidAnswer:
+        if incoming.kind is not Kind.TEXT or question.type not in _READ_WHEN_NOT_PARSED:
+            raise
+        taken = _take_more(ctx, state, question, incoming)
+        if taken is None:
+            raise
+        return taken
+    state.sources.pop(question.id, None)  # typed by the person: no longer a reading
+    if question.id in state.made:
+        state.made.remove(question.id)
     settled = (
         confirmed is not None
         and confirmed["question"] == question.id
@@ -839,6 +1003,20 @@ def _answer_question(
         return Step(state, (ask(ctx, state),))
     state.answers[question.id] = value
     return _advance(ctx, state, question.id)
+
+
+_READ_WHEN_NOT_PARSED = frozenset({QuestionType.COUNT, QuestionType.DATE, QuestionType.DATE_RANGE})
+
+
+def _may_carry_more(question: Question, incoming: Incoming) -> bool:
+    """A title or a place that also holds a number or a date word: worth reading whole."""
+    return (
+        incoming.kind is Kind.TEXT
+        and question.type is QuestionType.TEXT
+        and question.role in (Role.TITLE, Role.LOCATION)
+        and len(incoming.text) >= 6
+        and _MAY_CARRY_MORE.search(incoming.text) is not None
+    )
 
 
 def _answer_photo(
@@ -1025,10 +1203,25 @@ def _word(incoming: Incoming) -> str:
 # Moving on
 
 
-def _advance(ctx: Context, state: InterviewState, answered: str, prefix: str | None = None) -> Step:
-    """Move the cursor after `answered` and ask the next question."""
+def _advance(
+    ctx: Context,
+    state: InterviewState,
+    answered: str,
+    prefix: str | None = None,
+    took: list[str] | None = None,
+    notes: list[str] | None = None,
+    key: str = "took_from_answer",
+) -> Step:
+    """Move the cursor after `answered` and ask the next question.
+
+    `took` names the fields just taken from a message (said above the next question, unless
+    that is the card, which shows them all); `notes` go above it too.
+    """
     state.history.append(answered)
-    if state.return_to_confirm:  # changing one field from the card: back to the card
+    state.flags.pop(answered, None)
+    if state.return_to_confirm or state.message is not None:
+        # changing one field from the card: back to the card; a report from one message:
+        # on to what is still missing
         nxt = _first_missing(ctx, state) or CONFIRM
     else:
         nxt = _next_in_order(ctx, state, answered)
@@ -1036,17 +1229,20 @@ def _advance(ctx: Context, state: InterviewState, answered: str, prefix: str | N
         state.return_to_confirm = False
         state.history = [h for h in state.history if h != PICK]
     state.cursor = nxt
-    question = ask(ctx, state)
+    _arrive(state)
+    lines = _took_lines(ctx, state, took or [], notes or [], key)
     if prefix:  # one message, not two: "已跳过。" above the next question
-        question = replace(question, text=f"{prefix}\n{question.text}")
-    return Step(state, (question,))
+        lines.insert(0, prefix)
+    return Step(state, (_with_lines(ask(ctx, state), lines),))
 
 
 def _next_in_order(ctx: Context, state: InterviewState, answered: str) -> str:
     order = [*([UNIT] if len(state.units) > 1 else []), AREA, *(q.id for q in _flow(ctx, state))]
     position = order.index(answered) if answered in order else -1
-    if position + 1 < len(order):
-        return order[position + 1]
+    for key in order[position + 1 :]:
+        answered_ = state.area is not None if key == AREA else key in state.answers
+        if key not in state.sources or not answered_:  # taken from a message: done
+            return key
     return _first_missing(ctx, state) or CONFIRM
 
 
@@ -1056,9 +1252,22 @@ def _first_missing(ctx: Context, state: InterviewState) -> str | None:
     if state.area is None:
         return AREA
     for question in _flow(ctx, state):
-        if question.id not in state.answers:
-            return question.id
+        if question.id in state.answers:
+            continue
+        if state.message is not None and question.optional and question.id not in state.flags:
+            continue  # a report from one message: what it did not mention stays on the card
+        return question.id
     return None
+
+
+def _missing(ctx: Context, state: InterviewState) -> int:
+    """How many questions are still to be asked (the current one included)."""
+    return sum(
+        1
+        for question in _flow(ctx, state)
+        if question.id not in state.answers
+        and not (state.message is not None and question.optional and question.id not in state.flags)
+    )
 
 
 def _flow(ctx: Context, state: InterviewState) -> tuple[Question, ...]:
@@ -1092,7 +1301,394 @@ def _copy(state: InterviewState) -> InterviewState:
         answers=dict(state.answers),
         history=list(state.history),
         units=list(state.units),
+        sources=dict(state.sources),
+        made=list(state.made),
+        flags=dict(state.flags),
+        guesses=list(state.guesses),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# One message, many fields
+
+# An answer to a title or place question is read for more only when it holds a number or
+# a date word (the extractor costs a few hundred microseconds; most answers need none).
+_MAY_CARRY_MORE = re.compile(
+    r"[0-9０-９]|[零一二两三四五六七八九十百][场次人名位个户期条份支]|[月日号]|昨|前天|今天|上周|周[一二三四五六日末]"
+)
+_SAME_ACTIVITY_WORDS = frozenset(
+    {"同一次", "同一次活动", "是同一次", "是同一次活动", "一次", "一次活动", "same", "one"}
+)
+
+
+def _start_with(ctx: Context, state: InterviewState, found: Extraction, at: datetime) -> Step:
+    """Fill a new report from one message and ask what is still missing."""
+    if found.empty:
+        return Step(state, (Reply(ctx.t("read_nothing")), ask(ctx, state)))
+    if found.future and found.dates is not None:
+        day = format_date(ctx, found.dates.start)
+        reply = Reply(ctx.t("report_future", raw=found.dates.source.text, date=day))
+        return Step(None, (reply,), cancelled=True)
+    state.message = {"text": found.text, "at": at.isoformat()}
+    if found.several:
+        state.pending = {"kind": "several", "parts": [part.text for part in found.parts]}
+        return Step(state, (ask(ctx, state),))
+    state.guesses = [guess.key for guess in found.areas]
+    taken: list[str] = []
+    if found.areas and found.area_sure:
+        state.area = found.areas[0].key
+        state.sources[AREA] = found.areas[0].source.text
+        taken.append(AREA)
+    taken += _fill_fields(ctx, state, found, None, whole=True)
+    notes: list[str] = []
+    if state.area is not None:
+        more, notes = _fill_figures(ctx, state, found, None, notes=True)
+        taken += more
+    state.cursor = _first_missing(ctx, state) or CONFIRM
+    _arrive(state)
+    return Step(state, (_with_lines(ask(ctx, state), _took_lines(ctx, state, taken, notes)),))
+
+
+def _took_lines(
+    ctx: Context, state: InterviewState, taken: list[str], notes: list[str], key: str = ""
+) -> list[str]:
+    """'从你的消息中读出：…' (unless the card shows it all next) and the notes."""
+    lines: list[str] = []
+    if taken and state.cursor != CONFIRM:
+        items = [item for key_, item in _described(ctx, state) if key_ in taken]
+        lines.append(ctx.t(key or "took_from_message", fields="；".join(items)))
+    return lines + notes
+
+
+def _with_lines(reply: Reply, lines: list[str]) -> Reply:
+    if not lines:
+        return reply
+    return replace(reply, text="\n".join([*lines, reply.text]))
+
+
+def _described(ctx: Context, state: InterviewState) -> list[tuple[str, str]]:
+    """Each answered field as 'label value', in the card's order."""
+    items: list[tuple[str, str]] = []
+    if state.area is not None:
+        area = _area_name(ctx, ctx.questionnaire.area(state.area))
+        items.append((AREA, f"{ctx.t('field_area')} {area}"))
+    for question in _flow(ctx, state):
+        value = state.answers.get(question.id)
+        if value is None or value.get("skipped"):
+            continue
+        if question.role is Role.CONTENT and question.id in state.made:
+            shown = ctx.t("took_whole")
+        elif "low" in value:  # the card explains an approximation; here the figure will do
+            high = None if value["high"] is None else Decimal(value["high"])
+            shown = metric_text(Decimal(value["low"]), high, value["approx"], question.unit or "")
+        else:
+            shown = describe_answer(ctx, question, value)
+        items.append((question.id, f"{_label(ctx, state, question)} {shown}"))
+    return items
+
+
+def _role_question(ctx: Context, role: Role) -> Question | None:
+    """The question of the questionnaire's common part with this role (title, dates ...)."""
+    q = ctx.questionnaire
+    return next((question for question in q.before + q.after if question.role is role), None)
+
+
+def _fitting(text: str | None, question: Question) -> str | None:
+    """The text as an answer to a text question, or None if it would not do."""
+    cleaned = clean_text(text or "")
+    if not cleaned or len(cleaned) > question.max_length:
+        return None
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
+        return None
+    return cleaned
+
+
+def _take(
+    state: InterviewState, question: Question, value: dict[str, Any], source: str, made: bool
+) -> None:
+    state.answers[question.id] = value
+    state.flags.pop(question.id, None)
+    state.sources[question.id] = source
+    if made and question.id not in state.made:
+        state.made.append(question.id)
+    elif not made and question.id in state.made:
+        state.made.remove(question.id)
+
+
+def _free(state: InterviewState, question: Question | None, current: Question | None) -> bool:
+    """Whether a value from the message may go to `question`: still missing, or asked now."""
+    if question is None:
+        return False
+    return question.id not in state.answers or (current is not None and question.id == current.id)
+
+
+def _fill_fields(
+    ctx: Context, state: InterviewState, found: Extraction, current: Question | None, *, whole: bool
+) -> list[str]:
+    """Title, dates, place (and for a whole report, a made-up title and the content)."""
+    taken: list[str] = []
+    title_q = _role_question(ctx, Role.TITLE)
+    if title_q is not None and title_q.type is QuestionType.TEXT and _free(state, title_q, current):
+        if found.title is not None:
+            text = _fitting(found.title.text, title_q)
+            if text is not None:
+                _take(state, title_q, {"text": text}, found.title.text, made=False)
+                taken.append(title_q.id)
+        elif whole:
+            text = _fitting(suggest_title(found, ctx.questionnaire), title_q)
+            if text is not None:
+                _take(state, title_q, {"text": text}, "", made=True)
+                taken.append(title_q.id)
+    dates_q = _role_question(ctx, Role.DATES)
+    if found.dates is not None and dates_q is not None and _free(state, dates_q, current):
+        value, flag = _date_value(ctx, state, dates_q, found.dates)
+        if value is not None:
+            _take(state, dates_q, value, found.dates.source.text, made=False)
+            taken.append(dates_q.id)
+        elif flag is not None:
+            state.flags[dates_q.id] = flag
+            if "value" in flag:
+                state.sources[dates_q.id] = found.dates.source.text
+    place_q = _role_question(ctx, Role.LOCATION)
+    if (
+        found.place is not None
+        and place_q is not None
+        and place_q.type is QuestionType.TEXT
+        and _free(state, place_q, current)
+    ):
+        text = _fitting(found.place.text, place_q)
+        if text is not None:
+            _take(state, place_q, {"text": text}, found.place.text, made=False)
+            taken.append(place_q.id)
+    content_q = _role_question(ctx, Role.CONTENT)
+    if whole and content_q is not None and content_q.type is QuestionType.TEXT:
+        text = _fitting(found.text, content_q)
+        if text is not None and _free(state, content_q, current):
+            _take(state, content_q, {"text": text}, "", made=True)
+            taken.append(content_q.id)
+    return taken
+
+
+def _date_value(
+    ctx: Context, state: InterviewState, question: Question, found: DateFound
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The message's date as an answer, or why it must be asked (a flag)."""
+    raw = found.source.text
+    if found.future:
+        return None, {"issue": "future", "raw": raw, "date": format_date(ctx, found.start)}
+    if found.precision is DatePrecision.PERIOD:
+        return None, {"issue": "period_only", "raw": raw}
+    if (
+        found.start.year < ctx.today.year - MIN_YEAR_OFFSET
+        or found.end - found.start > timedelta(days=MAX_SPAN_DAYS)
+        or (question.type is QuestionType.DATE and found.start != found.end)
+    ):
+        return None, {"issue": "date_check", "raw": raw}
+    if question.type is QuestionType.DATE:
+        value: dict[str, Any] = {"date": found.start.isoformat()}
+    else:
+        value = {"start": found.start.isoformat(), "end": found.end.isoformat()}
+    if _doubt(ctx, state, question, value):  # another half-year: asked once, on arrival
+        return None, {"issue": "other_period", "raw": raw, "value": value}
+    return value, None
+
+
+def _fill_figures(
+    ctx: Context, state: InterviewState, found: Extraction, current: Question | None, *, notes: bool
+) -> tuple[list[str], list[str]]:
+    """The message's figures for the chosen area; notes on the numbers that fit none."""
+    assert state.area is not None
+    q = ctx.questionnaire
+    figures = found.figures if found.area == state.area else assign_figures(found, q, state.area)
+    taken: list[str] = []
+    used: set[int] = set()
+    for figure in figures:
+        used.add(figure.source.start)
+        question = q.question(state.area, figure.question_id)
+        if not _free(state, question, current):
+            continue
+        if figure.issue is not None:
+            flag: dict[str, Any] = {"issue": figure.issue.value, "raw": figure.source.text}
+            if figure.issue is FigureIssue.ZERO:  # asked once: "是 0 吗？"
+                flag["value"] = {
+                    "low": "0",
+                    "high": None,
+                    "approx": "exact",
+                    "raw": figure.source.text,
+                    "unit": question.unit,
+                }
+                state.sources[question.id] = figure.source.text
+            state.flags[question.id] = flag
+        elif figure.count is not None:
+            _take(state, question, count_to_json(figure.count), figure.source.text, made=False)
+            taken.append(question.id)
+    lines: list[str] = []
+    if notes:
+        loose = [
+            m
+            for m in found.mentions
+            if m.count is not None and not m.part and m.source.start not in used
+        ]
+        bare = [f"“{m.source.text}”" for m in loose if m.unit is None]
+        other = [f"“{m.source.text}”" for m in loose if m.unit is not None]
+        if bare:
+            lines.append(ctx.t("took_no_unit", numbers="、".join(bare)))
+        if other:
+            lines.append(ctx.t("took_not_counted", numbers="、".join(other)))
+    return taken, lines
+
+
+def _arrive(state: InterviewState) -> None:
+    """At a question whose value from the message needs a yes first: ask it."""
+    flag = state.flags.get(state.cursor)
+    if flag is not None and "value" in flag and state.pending is None:
+        state.pending = {"kind": "value", "question": state.cursor, "value": flag["value"]}
+
+
+def _flag_note(ctx: Context, state: InterviewState) -> str | None:
+    """Why a question the message named is asked anyway ("你的消息里写的是“很多”…")."""
+    flag = state.flags.get(state.cursor)
+    if flag is None or flag["issue"] == "other_period":
+        return None
+    if state.pending is not None and state.pending["kind"] != "value":
+        return None
+    return ctx.t(f"flag_{flag['issue']}", raw=flag["raw"], date=flag.get("date", ""))
+
+
+def _reread(ctx: Context, state: InterviewState) -> Extraction:
+    assert state.message is not None
+    at = datetime.fromisoformat(state.message["at"])
+    return extract(state.message["text"], ctx.questionnaire, at, ctx.zone)
+
+
+def _count_ids(ctx: Context) -> set[str]:
+    return {
+        question.id
+        for area in ctx.questionnaire.areas
+        for question in area.questions
+        if question.type is QuestionType.COUNT
+    }
+
+
+def _refigure(ctx: Context, state: InterviewState) -> tuple[list[str], list[str]]:
+    """Another area was chosen: the message's figures go to its questions instead."""
+    counts = _count_ids(ctx)
+    for key in [key for key in state.sources if key in counts]:
+        state.sources.pop(key)
+        state.answers.pop(key, None)
+    for key in [key for key in state.flags if key in counts]:
+        state.flags.pop(key)
+    return _fill_figures(ctx, state, _reread(ctx, state), None, notes=True)
+
+
+def _take_more(
+    ctx: Context, state: InterviewState, question: Question, incoming: Incoming
+) -> Step | None:
+    """An answer that says more than its question asks: take every field it fills.
+
+    None when it fills nothing but (at most) the question itself as typed: the answer is
+    then read the usual way.
+    """
+    text = clean_text(incoming.text)
+    found = read(ctx, text)
+    if question.role is Role.LOCATION and found.place is None and not text.startswith("在"):
+        # "文化广场，300多人参加" answers "在哪里办的？": read it as "在文化广场…"
+        found = read(ctx, "在" + text)
+    if found.several or found.empty:
+        return None
+    own = {
+        Role.TITLE: found.title is not None,
+        Role.LOCATION: found.place is not None,
+    }.get(question.role, True)
+    if not own:
+        return None
+    trial = _copy(state)
+    taken = _fill_fields(ctx, trial, found, question, whole=False)
+    if trial.area is not None:
+        taken += _fill_figures(ctx, trial, found, question, notes=False)[0]
+    others = [key for key in taken if key != question.id]
+    if question.id in taken and question.type is QuestionType.TEXT and not others:
+        return None  # a title or a place alone: the usual answer
+    if not taken and question.id not in trial.flags:
+        return None
+    if question.id in taken:
+        return _advance(ctx, trial, question.id, took=taken)
+    _arrive(trial)
+    lines = _took_lines(ctx, trial, taken, [], "took_from_answer")
+    return Step(trial, (_with_lines(ask(ctx, trial), lines),))
+
+
+def _several_choices(ctx: Context, parts: list[str]) -> tuple[Choice, ...]:
+    options = [
+        (ctx.t("several_part", number=number, text=_short(part)), f"several:{number - 1}")
+        for number, part in enumerate(parts, 1)
+    ]
+    options.append((ctx.t("several_one"), "several:one"))
+    if not parts:
+        options.append((ctx.t("several_resend"), "several:split"))
+    return _numbered(options)
+
+
+def _short(text: str, limit: int = 12) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _several_question(ctx: Context, parts: list[str]) -> Reply:
+    if parts:
+        lines = [ctx.t("several_intro")]
+        lines += [f"{number}. {part}" for number, part in enumerate(parts, 1)]
+        lines.append(ctx.t("several_which"))
+    else:
+        lines = [ctx.t("several_intro_unsplit")]
+    return Reply("\n".join(lines), _several_choices(ctx, parts))
+
+
+def _settle_several(
+    ctx: Context, state: InterviewState, pending: dict[str, Any], pressed: str, word: str
+) -> Step | None:
+    """Which activity of a message that held several is reported first (or: it is one)."""
+    parts: list[str] = pending["parts"]
+    chosen = pressed.removeprefix("several:") if pressed.startswith("several:") else None
+    if chosen is None:
+        for choice in _several_choices(ctx, parts):
+            if word == choice.shortcut:
+                chosen = choice.value.removeprefix("several:")
+    if chosen is None and word in _SAME_ACTIVITY_WORDS:
+        chosen = "one"
+    if chosen is None:
+        if word in CANCEL_WORDS or word in BACK_WORDS:
+            return None  # the plain word acts
+        state.pending = pending
+        return Step(state, (Reply(ctx.t("several_hint")), ask(ctx, state)))
+    if chosen == "split":
+        return Step(None, (Reply(ctx.t("several_split")),), cancelled=True)
+    assert state.message is not None
+    at = datetime.fromisoformat(state.message["at"])
+    if chosen == "one" or not chosen.isdigit() or int(chosen) >= len(parts):
+        found = replace(_reread(ctx, state), several=(), parts=())
+    else:
+        index = int(chosen)
+        found = replace(read(ctx, parts[index], at), several=(), parts=())
+        state.rest = "；".join(part for i, part in enumerate(parts) if i != index) or None
+    state.message = None
+    return _start_with(ctx, state, found, at)
+
+
+def _next_activity(ctx: Context, state: InterviewState) -> Step:
+    """After saving one activity of a message that held several: start the next one."""
+    assert state.rest is not None and state.message is not None
+    at = datetime.fromisoformat(state.message["at"])
+    fresh = InterviewState(
+        questionnaire=state.questionnaire,
+        version=state.version,
+        cursor=AREA,
+        units=state.units,
+        unit_id=state.unit_id,
+        turn=state.turn + 1,
+    )
+    step = _start_with(ctx, fresh, read(ctx, state.rest, at), at)
+    intro = Reply(ctx.t("next_activity", text=_short(state.rest, 40)))
+    return Step(step.state, (intro, *step.replies), cancelled=step.cancelled)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1107,12 +1703,42 @@ def _card_lines(ctx: Context, state: InterviewState) -> list[str]:
         lines.append(ctx.t("card_line", number=number, label=ctx.t("field_unit"), value=unit_name))
         number += 1
     area_name = _area_name(ctx, ctx.questionnaire.area(state.area)) if state.area else "?"
+    if state.area is not None:
+        area_name += _source_mark(ctx, state, AREA, area_name)
     lines.append(ctx.t("card_line", number=number, label=ctx.t("field_area"), value=area_name))
     for offset, question in enumerate(_flow(ctx, state), number + 1):
         value = state.answers.get(question.id)
         shown = ctx.t("skipped_value") if value is None else describe_answer(ctx, question, value)
+        if value is not None and not value.get("skipped"):
+            shown += _source_mark(ctx, state, question.id, shown)
         label = _label(ctx, state, question)
         lines.append(ctx.t("card_line", number=offset, label=label, value=shown))
+    return lines
+
+
+def _source_mark(ctx: Context, state: InterviewState, key: str, shown: str) -> str:
+    """Where a value on the card came from: ' ←“11月8日”', '（按你的消息拟的）'."""
+    if key in state.made:
+        question = _role_question(ctx, Role.CONTENT)
+        whole = question is not None and question.id == key
+        return ctx.t("card_made_whole" if whole else "card_made")
+    source = state.sources.get(key)
+    if source is None:
+        return ""
+    if not source or f"“{source}”" in shown:  # 按“300多人”理解为… says it already
+        return ctx.t("card_from_message")
+    return ctx.t("card_source", source=source)
+
+
+def _card_header(ctx: Context, state: InterviewState) -> list[str]:
+    """What the card says about values read from a message, and about questions not asked."""
+    lines: list[str] = []
+    if state.sources or state.made:
+        lines.append(ctx.t("card_read_intro"))
+    if state.message is not None and any(
+        question.optional and question.id not in state.answers for question in _flow(ctx, state)
+    ):
+        lines.append(ctx.t("card_optional_hint"))
     return lines
 
 
@@ -1141,7 +1767,7 @@ def describe_answer(ctx: Context, question: Question, value: dict[str, Any]) -> 
 
 
 def describe_count(ctx: Context, value: dict[str, Any], unit: str) -> str:
-    """E.g. '4000余人次（按“4000多人次”理解为不少于 4000）'."""
+    """E.g. '300余人次（按“300多人”理解为不少于 300 人次）'."""
     low = Decimal(value["low"])
     high = None if value["high"] is None else Decimal(value["high"])
     approx = Approx(value["approx"])
@@ -1152,7 +1778,8 @@ def describe_count(ctx: Context, value: dict[str, Any], unit: str) -> str:
         approx, "approx_range"
     )
     high_text = plain(high) if high is not None else ""
-    return f"{shown}（{ctx.t(key, raw=value['raw'], low=plain(low), high=high_text)}）"
+    reading = ctx.t(key, raw=value["raw"], low=plain(low), high=high_text, unit=unit)
+    return f"{shown}（{reading}）"
 
 
 def format_date(ctx: Context, day: date) -> str:

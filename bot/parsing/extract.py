@@ -57,6 +57,7 @@ __all__ = [
     "Span",
     "assign_figures",
     "extract",
+    "suggest_title",
 ]
 
 #: Longer messages are read only this far (a report is a sentence or two).
@@ -168,6 +169,7 @@ class Extraction:
     figures: tuple[Figure, ...] = ()  # for the best area
     mentions: tuple[Mention, ...] = ()  # every count found, to assign again to another area
     several: tuple[Several, ...] = ()  # why it seems to report two activities or more
+    parts: tuple[Span, ...] = ()  # with several: each activity's part of the message, if told
 
     @property
     def area(self) -> str | None:
@@ -178,6 +180,17 @@ class Extraction:
     def empty(self) -> bool:
         """Nothing about an activity could be read (a date alone, as in "明天再报", is none)."""
         return not (self.areas or self.title or self.place or self.mentions)
+
+    @property
+    def report_like(self) -> bool:
+        """Reads like an activity report: two of area, title, date, place and figures.
+
+        "你好", "谢谢", "明天再报" (a date alone) or "50" (a number alone) do not; "3场，300人"
+        does (two figures).
+        """
+        counted = sum(1 for m in self.mentions if m.unit is not None or m.issue is not None)
+        found = (self.areas, self.title, self.dates, self.place)
+        return sum(1 for item in found if item) + min(counted, 2) >= 2
 
     @property
     def future(self) -> bool:
@@ -1275,6 +1288,7 @@ def extract(text: str, questionnaire: Questionnaire, now: datetime, zone: tzinfo
         and areas[0].score >= 2
         and (len(areas) == 1 or areas[0].score * 2 >= areas[1].score * 3)
     )
+    parts = _parts(questionnaire, lexicon, s, text, segments, hits, mentions) if several else ()
     return Extraction(
         text=text,
         areas=tuple(areas),
@@ -1285,6 +1299,7 @@ def extract(text: str, questionnaire: Questionnaire, now: datetime, zone: tzinfo
         figures=tuple(figures),
         mentions=tuple(mentions),
         several=tuple(several),
+        parts=parts,
     )
 
 
@@ -1314,3 +1329,167 @@ def _several(
     if len(set(leaders)) > 1:
         reasons.append(Several.TWO_AREAS)
     return reasons
+
+
+def _parts(
+    questionnaire: Questionnaire,
+    lexicon: _Lexicon,
+    s: str,
+    text: str,
+    segments: Sequence[tuple[int, int]],
+    hits: Sequence[_DateHit],
+    mentions: Sequence[Mention],
+) -> tuple[Span, ...]:
+    """The message cut where another activity begins: a segment with a date of its own, with
+    figures that another area's words lead, or opening with "另外/又/还…"."""
+    cuts: list[tuple[int, int]] = []
+    day: tuple[date, date] | None = None
+    leader: str | None = None
+    for begin, end in segments:
+        own_day = next(((h.first, h.last) for h in hits if begin <= h.start < end), None)
+        own_leader = None
+        if any(begin <= m.source.start < end for m in mentions):
+            guesses = _guess_areas(questionnaire, lexicon, s, text, (begin, end), None, None, ())
+            if guesses and guesses[0].score >= 2:
+                own_leader = guesses[0].key
+        new = bool(cuts) and (
+            (own_day is not None and day is not None and own_day != day)
+            or (own_leader is not None and leader is not None and own_leader != leader)
+            or _AGAIN.match(s, begin) is not None
+        )
+        if new or not cuts:
+            cuts.append((begin, end))
+            day, leader = own_day, own_leader
+        else:
+            cuts[-1] = (cuts[-1][0], end)
+            day, leader = day or own_day, leader or own_leader
+    if len(cuts) < 2:
+        return ()
+    spans = []
+    for begin, end in cuts:
+        part = text[begin:end].strip(" ，,、")
+        start = text.index(part, begin) if part else begin
+        spans.append(Span(start, start + len(part), part))
+    return tuple(span for span in spans if span.text)
+
+
+# --- a title when the message names none ------------------------------------------------
+
+_TIME_OF_DAY = re.compile(
+    r"(?:上午|下午|晚上|早上|中午|傍晚|夜里|晚|早)?[0-9一二三四五六七八九十]{1,2}(?:点|:|：)"
+    r"(?:半|[0-9]{1,2}分?)?|上午|下午|晚上|早上|中午|傍晚|夜里|当天|前夕"
+)
+_TITLE_LEAD = re.compile(
+    r"^(?:组织开展|组织举办|组织了?|开展了?|举办了?|举行了?|召开了?|进行了?|办了|搞了|开了|放了|"
+    r"完成了?|利用|共|又|还|了|的|在|于|[,，:：\s])+"
+)
+_TITLE_TAIL = re.compile(
+    r"(?:圆满结束|顺利结束|圆满成功|顺利举办|成功举办|顺利开展|举行|举办|开展|结束|完成|了|的|"
+    r"[,，:：\s])+$"
+)
+_LIST_MARKER = re.compile(r"\s*[1-9][.、)]")
+_INTROS = ("来到", "走进", "前往", "深入", "在", "于", "赴", "到")
+_EN_STOP = frozenset(
+    [
+        "on",
+        "at",
+        "in",
+        "the",
+        "with",
+        "for",
+        "to",
+        "and",
+        "a",
+        "an",
+        "of",
+        "by",
+        "from",
+        "yesterday",
+        "today",
+    ]
+)
+_TITLE_BREAK = re.compile(r"[,，。;；!！?？\n、:：()（）]")
+
+
+def suggest_title(found: Extraction, questionnaire: Questionnaire) -> str | None:
+    """A name for the activity when the message gives none: the first clause that names a kind
+    of work, without the date, the place, the figures and the times ("上周三晚上组织二十几个
+    志愿者在小区清扫" -> "志愿者清扫"). None when nothing is left that names an activity.
+
+    The card shows it as made from the message, so the person sees it before it is kept.
+    """
+    text = found.text
+    if not text.strip():
+        return None
+    keywords = _lexicon(questionnaire).any_keyword
+    s = _normalise(text)
+    clauses: list[tuple[int, int]] = []
+    begin = 0
+    for match in _TITLE_BREAK.finditer(text):
+        clauses.append((begin, match.start()))
+        begin = match.end()
+    clauses.append((begin, len(text)))
+    named = [(b, e) for b, e in clauses if keywords.search(s, b, e) is not None]
+    for begin, end in named or clauses[:1]:
+        title = _clause_title(found, s, keywords, begin, end)
+        if title is not None:
+            return title
+    return None
+
+
+def _clause_title(
+    found: Extraction, s: str, keywords: re.Pattern[str], begin: int, end: int
+) -> str | None:
+    text = found.text
+    marker = _LIST_MARKER.match(text, begin)  # "1.11月3日党课一场": no "1" in the name
+    in_date = found.dates is not None and found.dates.source.start < (marker.end() if marker else 0)
+    if marker is not None and not in_date:
+        begin = marker.end()
+    hit = keywords.search(s, begin, end)
+    if hit is not None and not text[begin:end].isascii():
+        # a message typed in pieces ("11.8 文化广场 广场舞展演 参演队伍10支"): the word's piece
+        left, right = hit.start(), hit.start()
+        while left > begin and not text[left - 1].isspace():
+            left -= 1
+        while right < end and not text[right].isspace():
+            right += 1
+        if right - left >= 2 and (left > begin or right < end):
+            begin, end = left, right
+    keep = [True] * len(text)
+    spans = [m.source for m in found.mentions]
+    for found_span in (found.dates, found.place):
+        if found_span is None:
+            continue
+        span = found_span.source if isinstance(found_span, DateFound) else found_span
+        intro = span.start
+        for word in _INTROS:  # "在文化广场", "于11月7日", "走进敬老院" go as one
+            if text.startswith(word, span.start - len(word)):
+                intro = span.start - len(word)
+                break
+        spans.append(Span(intro, span.end, ""))
+    for span in spans:
+        for i in range(max(span.start, begin), min(span.end, end)):
+            keep[i] = False
+    for match in _TIME_OF_DAY.finditer(text, begin, end):
+        for i in range(match.start(), match.end()):
+            keep[i] = False
+    chars = [
+        ch
+        for i, ch in enumerate(text[begin:end], begin)
+        if keep[i] and (ch.isalnum() or ch.isspace() or ch in "·“”\"《》-—&'")
+    ]
+    title = " ".join("".join(chars).split())
+    if title.isascii():
+        words = title.split()
+        while words and words[-1].lower() in _EN_STOP:
+            words.pop()
+        while words and words[0].lower() in _EN_STOP:
+            words.pop(0)
+        title = " ".join(words)
+    else:
+        title = title.replace(" ", "")
+        for _ in range(3):
+            title = _TITLE_TAIL.sub("", _TITLE_LEAD.sub("", title))
+    if not 2 <= len(title) <= 30 or not any(ch.isalpha() for ch in title):
+        return None
+    return title
