@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,6 +15,7 @@ def plain(number: Decimal) -> str:
     return format(number.normalize(), "f")
 
 
+@lru_cache(maxsize=4096)  # a street's ledger writes the same figures many times
 def metric_text(low: Decimal, high: Decimal | None, approx: str, unit: str) -> str:
     """Write a figure honestly: 余 for 'more than', 约 for 'about', a dash for a range."""
     if approx == "more_than":

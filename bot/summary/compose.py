@@ -266,7 +266,8 @@ class _Tracer:
         self, what: str, text: str, value: Decimal, method: str, ids: Iterable[int], detail: str
     ) -> None:
         """Record a figure written as `text`, worked out by `method` from entries `ids`."""
-        rows = tuple(sorted({self._rows[i] for i in ids if i in self._rows}))
+        known = self._rows
+        rows = tuple(sorted([known[i] for i in ids if i in known]))  # each entry once
         self.sources.append(
             Source(len(self.sources) + 1, self.where, what, text, value, method, rows, detail)
         )
