@@ -310,7 +310,17 @@ def test_docx_sections_signature_and_properties(street_docx: Any, street: Summar
     name = next(p for p in street_docx.paragraphs if p.text == street.signature)
     assert name.paragraph_format.keep_with_next
     assert name.alignment == WD_ALIGN_PARAGRAPH.RIGHT
-    # the page numbers of the appendix continue the body's
+    # page numbers: PAGE fields, odd pages at the right, even at the left; the appendix
+    # continues the body's numbering
+    assert street_docx.settings.odd_and_even_pages_header_footer
+    for footer, align in (
+        (portrait.footer, WD_ALIGN_PARAGRAPH.RIGHT),
+        (portrait.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT),
+    ):
+        paragraph = footer.paragraphs[0]
+        assert paragraph.alignment == align
+        fields = [t.text.strip() for t in paragraph._element.iter(qn("w:instrText"))]
+        assert fields == ["PAGE"] and paragraph.text.startswith("— ")
     assert landscape.footer.is_linked_to_previous
     # today's properties, not python-docx's template of 2013
     props = street_docx.core_properties
