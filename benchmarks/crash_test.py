@@ -112,7 +112,7 @@ def report_actions(rng: random.Random, report: Report, double_press: float) -> l
         Action("text", "/report", "哪一类工作"),
         area,
         Action("text", report.title, "哪天办"),
-        Action("text", "昨天", "在哪里办"),
+        Action("text", "今天", "在哪里办"),  # in the current half-year on any day
         Action("text", report.location, "几场学习"),
         Action("text", "3场", "多少人次"),
         Action("text", report.attendance, "做了什么"),

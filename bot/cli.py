@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,11 +49,19 @@ def _settings() -> Settings:
     return settings
 
 
+def _clock() -> Callable[[], datetime]:
+    """The clock a caller passed as the click context's object (`main(obj=clock)`, as
+    tests do), else the real one."""
+    context = click.get_current_context(silent=True)
+    given = context.obj if context is not None else None
+    return given if callable(given) else lambda: datetime.now(UTC)
+
+
 @contextmanager
 def _app(settings: Settings | None = None) -> Iterator[App]:
     settings = settings or _settings()
     try:
-        app = build(settings)
+        app = build(settings, clock=_clock())
     except QuestionnaireError as exc:
         raise click.ClickException(f"questionnaire error: {exc}") from exc
     except TemplateError as exc:
@@ -263,7 +271,6 @@ def invite() -> None:
 )
 def invite_create(unit_key: str, role: str, uses: int | None, expires: str) -> None:
     """Create a join code for a unit and role; people send '/start CODE' to the bot."""
-    now = datetime.now(UTC)
     try:
         expires_in = parse_duration(expires)
     except OrgError as exc:
@@ -272,7 +279,7 @@ def invite_create(unit_key: str, role: str, uses: int | None, expires: str) -> N
         try:
             with transaction(app.sessions) as session:
                 created = create_invite(
-                    session, unit_key, role, uses=uses, expires_in=expires_in, now=now
+                    session, unit_key, role, uses=uses, expires_in=expires_in, now=app.clock()
                 )
                 unit_name, code, until = created.unit.name, created.code, created.expires_at
         except OrgError as exc:

@@ -9,12 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from tests.conftest import SHANGHAI, Clock
 
 REPORT_SCRIPT = """/report
 理论学习
@@ -46,8 +48,15 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return values
 
 
+# The commands run at a fixed instant (passed as the click context's object), so what
+# "昨天" means and which half-year a listing shows never depend on today's date.
+CLOCK = Clock(datetime(2026, 6, 24, 10, 0, tzinfo=SHANGHAI).astimezone(UTC))
+
+
 def invoke(env: dict[str, str], *args: str, input: str | None = None):
-    return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+    return CliRunner().invoke(
+        main, list(args), env=env, input=input, catch_exceptions=False, obj=CLOCK
+    )
 
 
 def test_help_documents_every_subcommand(env: dict[str, str]) -> None:
@@ -69,7 +78,7 @@ def test_run_opens_the_shell_with_a_demo_member_who_can_report(env: dict[str, st
     assert result.exit_code == 0, result.output
     assert "已保存，记录编号 #1" in result.output
     assert "4000余人次" in result.output
-    listing = invoke(env, "entries", "list", "--period", "2026H1" if _h1() else "2026H2")
+    listing = invoke(env, "entries", "list", "--period", "2026H1")
     assert "端午主题党课" in listing.output
     assert "演示用户" in listing.output
 
@@ -90,13 +99,6 @@ def test_in_the_shell_an_entry_sent_back_is_shown_fixed_and_reported_back(
     assert "已修改您退回的记录 #1（第 2 版）" in after_save
     again = invoke(env, "shell", "--as", "demo", input="/mine\n")
     assert "汇报（通知）" not in again.output  # each notice is shown once
-
-
-def _h1() -> bool:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo("Asia/Shanghai")).month <= 6
 
 
 def test_org_invite_join_and_list(env: dict[str, str], project_root: Path) -> None:
@@ -251,7 +253,9 @@ QUESTIONS = [
 def test_kill_9_in_the_middle_loses_at_most_the_message_in_flight(
     env: dict[str, str], tmp_path: Path, answered: int
 ) -> None:
-    answers = ["端午主题党课", "昨天", "社区党群服务中心", "3场", "4000多人次", "讲党史故事"]
+    # A separate process runs on the real clock: "今天" is in the current half-year on any
+    # day, where "昨天" asks first on 1 January and 1 July.
+    answers = ["端午主题党课", "今天", "社区党群服务中心", "3场", "4000多人次", "讲党史故事"]
     first = ShellProcess(env, tmp_path)
     first.send("/report")
     first.wait_for("哪一类工作")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -193,8 +194,13 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return {"HUIBAO_DATABASE_URL": url, "HUIBAO_LOG_LEVEL": "WARNING"}
 
 
+# The commands' clock (the click context's object): which deadlines are still in force
+# does not depend on today's date.
+CLI_CLOCK = Clock(datetime(2026, 6, 24, 10, 0, tzinfo=SHANGHAI).astimezone(UTC))
+
+
 def huibao(env: dict[str, str], *args: str):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False, obj=CLI_CLOCK)
 
 
 def test_cli_sets_lists_and_removes_deadlines(cli_env: dict[str, str]) -> None:

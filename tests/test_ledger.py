@@ -30,7 +30,7 @@ from bot.types import Incoming
 from storage import repo
 from storage.db import transaction
 from storage.models import Entry, EntryMetric, Member, RoleGrant, RoleName, Unit
-from tests.conftest import register
+from tests.conftest import Clock, register
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Wednesday 24 June 2026, 10:00 in Shanghai.
@@ -692,6 +692,7 @@ def test_a_full_disk_during_the_import_says_so_and_stores_nothing(
     cli_env: dict[str, str],
     tmp_path: Path,
     where: str,
+    clock: Clock,
 ) -> None:
     from click.testing import CliRunner
     from sqlalchemy import Engine, event
@@ -725,8 +726,8 @@ def test_a_full_disk_during_the_import_says_so_and_stores_nothing(
     event.listen(Engine, "before_cursor_execute", refuse_insert)
     event.listen(Engine, "commit", refuse_commit)
     try:
-        result = CliRunner().invoke(
-            main, ["entries", "import", str(path)], env=cli_env, catch_exceptions=False
+        result = CliRunner().invoke(  # at the clock's time: the ledger's years are read from it
+            main, ["entries", "import", str(path)], env=cli_env, catch_exceptions=False, obj=clock
         )
     finally:
         event.remove(Engine, "before_cursor_execute", refuse_insert)
@@ -934,6 +935,7 @@ def test_the_import_limits_come_from_the_settings(
     people: dict[str, int],
     cli_env: dict[str, str],
     tmp_path: Path,
+    clock: Clock,
 ) -> None:
     from click.testing import CliRunner
 
@@ -946,6 +948,7 @@ def test_the_import_limits_come_from_the_settings(
         ["entries", "import", str(path)],
         env={**cli_env, "HUIBAO_LEDGER_IMPORT__MAX_ROWS": "5"},
         catch_exceptions=False,
+        obj=clock,
     )
     assert result.exit_code == 1
     assert "more than 5 activities (row 8)" in result.output
@@ -956,6 +959,7 @@ def test_the_import_limits_come_from_the_settings(
         ["entries", "import", str(path)],
         env={**cli_env, "HUIBAO_LEDGER_IMPORT__MAX_UNCOMPRESSED_MB": "0"},
         catch_exceptions=False,
+        obj=clock,
     )
     assert result.exit_code == 1
     assert "HUIBAO_LEDGER_IMPORT__MAX_UNCOMPRESSED_MB" in result.output

@@ -179,7 +179,9 @@ REPORT = [
     ("/report", "这次活动属于哪一类工作"),
     ("[理论学习]", "活动叫什么名字"),
     ("端午主题党课", "活动是哪天办的"),
-    ("上周五", "在哪里办的"),
+    # WeCom's CreateTime is the real time here: "今天" is in the current half-year on any
+    # day, where "上周五" asks first in the opening days of January and July
+    ("今天", "在哪里办的"),
     ("社区党群服务中心", "几场学习"),
     ("3场", "多少人次"),
     ("4000多人次", "做了什么"),
