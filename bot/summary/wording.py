@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Final
 
 from bot.figures import plain
@@ -145,6 +146,7 @@ _SEPARATORS: Final = re.compile(r"[\s·•・—–\-_~～:：/|]+$|^[\s·•・
 _NON_WORD: Final = re.compile(r"[\W_]+")
 
 
+@lru_cache(maxsize=8192)  # titles repeat: a street's 台账 has thousands of "每月一课"
 def recurring_key(title: str) -> tuple[str, str]:
     """(key, stem) of a title, so that the issues of one recurring activity group together:
     "每月一课（3月）", "每月一课·5月" and "5月份每月一课" all give ("每月一课", "每月一课").
