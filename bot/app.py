@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversation import Conversation
+from bot.deadlines import DayRules
+from bot.holidays import load_calendar
 from bot.questionnaire import Questionnaire, load_questionnaires
 from bot.settings import Settings
 from bot.summary.service import SummaryKit
@@ -39,6 +41,9 @@ class App:
     conversation: Conversation
     clock: Callable[[], datetime]
     summaries: SummaryKit
+    # The working-day calendar (public holidays, 调休, the office's own days) and whether a
+    # deadline on a day off moves to the next working day.
+    rules: DayRules = field(default_factory=DayRules)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -51,7 +56,14 @@ def build(
     migrate: bool = True,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> App:
-    """Connect, migrate (unless told not to), load questionnaires and wire the core."""
+    """Connect, migrate (unless told not to), load questionnaires and wire the core.
+
+    A holiday file that cannot be used (HUIBAO_REMINDERS__HOLIDAYS_FILE) raises
+    bot.holidays.HolidaysError naming its file and line, before anything connects.
+    """
+    rules = DayRules(
+        load_calendar(settings.reminders.holidays_file), settings.reminders.move_deadlines
+    )
     engine = create_db_engine(settings.database_url)
     if migrate:
         upgrade(engine)
@@ -66,5 +78,6 @@ def build(
         settings.zone,
         clock,
         summaries=summaries,
+        rules=rules,
     )
-    return App(settings, engine, sessions, questionnaires, conversation, clock, summaries)
+    return App(settings, engine, sessions, questionnaires, conversation, clock, summaries, rules)

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 
 from bot.app import App, build
 from bot.figures import entry_line
+from bot.holidays import HolidaysError
 from bot.logs import logging_ready, redact, secrets_in_environment, secrets_of, setup_logging
 from bot.org import OrgError, create_invite, demo_org, load_org, parse_duration, read_org_file
-from bot.outbox import take_waiting
 from bot.periods import parse_period, period_of
 from bot.questionnaire import QuestionnaireError
+from bot.scheduler import Background
 from bot.settings import Settings, SettingsError, load_settings
 from bot.shell import Shell
 from bot.summary.render import TemplateError
@@ -64,6 +65,10 @@ def _app(settings: Settings | None = None) -> Iterator[App]:
         app = build(settings, clock=_clock())
     except QuestionnaireError as exc:
         raise click.ClickException(f"questionnaire error: {exc}") from exc
+    except HolidaysError as exc:
+        raise click.ClickException(
+            f"holiday calendar error (HUIBAO_REMINDERS__HOLIDAYS_FILE): {exc}"
+        ) from None
     except TemplateError as exc:
         raise click.ClickException(
             f"summary template error (HUIBAO_SUMMARY_TEMPLATES_DIR): {exc}"
@@ -191,7 +196,7 @@ def _shell(app: App, user: str) -> None:
         sys.stdout,
         app.clock,
         files_dir=files,
-        notices=lambda: take_waiting(app.sessions, "shell", user, app.clock()),
+        notices=Background.shell_notices(app, user),
     )
     if sys.stdin.isatty():
         with contextlib.suppress(ImportError):  # Windows has no readline
@@ -457,11 +462,13 @@ def summary(unit_key: str, period: str | None, fmt: str, output: Path | None) ->
 if __name__ == "__main__":  # pragma: no cover
     main()
 
-from bot.cli_schedule import deadline, remind, status  # noqa: E402
+from bot.cli_schedule import burden, deadline, feedback, remind, status  # noqa: E402
 
 main.add_command(deadline)
 main.add_command(status)
 main.add_command(remind)
+main.add_command(feedback)
+main.add_command(burden)
 
 
 # -- backup and restore --------------------------------------------------------------------

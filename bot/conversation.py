@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import coordination, interview, outbox, reflection, schedule_chat
+from bot import coordination, interview, outbox, reflection, relief, schedule_chat
+from bot.deadlines import PUBLIC_RULES, DayRules
 from bot.figures import entry_line
 from bot.interview import Context, InterviewState, Step
 from bot.messages import text as msg
@@ -65,6 +66,7 @@ LEADER_COMMANDS = frozenset({"status", "entries"})
 # Commands that work only in a private chat; in a group they get a pointer there.
 PRIVATE_COMMANDS = frozenset(
     {"closing", "return", "deadline", "mine", "edit", "delete", "reflect", "lang"}
+    | {"feedback", "todo", "remind"}  # a complaint or what one owes is nobody else's business
 )
 
 KIND_INTERVIEW = "interview"
@@ -178,6 +180,7 @@ class Conversation:
         zone: ZoneInfo,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         summaries: SummaryKit | None = None,
+        rules: DayRules = PUBLIC_RULES,
     ) -> None:
         if default_questionnaire not in questionnaires:
             known = ", ".join(sorted(questionnaires)) or "none"
@@ -190,6 +193,7 @@ class Conversation:
         self._zone = zone
         self._clock = clock
         self._summaries = summaries
+        self._rules = rules  # the working-day calendar, for deadlines, /todo and /status
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         """Process one message once; return the replies to send (none for a duplicate)."""
@@ -333,6 +337,9 @@ class Conversation:
             return [Reply(turn.t(interview.NOT_ANSWERS[turn.incoming.kind])), Reply(turn.t("idle"))]
         if turn.incoming.kind is Kind.TEXT and not clean_text(turn.incoming.text):
             return [Reply(turn.t("empty_message"))]
+        said = relief.plain_words(turn.incoming.text)  # 意见 …, 待办, 少提醒
+        if said is not None:
+            return self._command(turn, Command(said.name, said.argument))
         if interview.normalise_word(turn.incoming.text) in REPORT_WORDS:
             return self._start_report(turn)
         if interview.normalise_word(turn.incoming.text) in REFLECT_WORDS:
@@ -391,9 +398,9 @@ class Conversation:
             leader = coordination.is_leader(turn.session, turn.member.id)
             if turn.incoming.in_group:
                 return [Reply(turn.t("help_group" if leader else "group_use_private"))]
-            text = turn.t("help") + ("\n" + turn.t("help_leader") if leader else "")
+            text = turn.t("help") + "\n" + turn.t("help_relief")
             if leader:
-                text += "\n" + turn.t("help_return")
+                text += "\n" + turn.t("help_leader") + "\n" + turn.t("help_return")
             if schedule_chat.is_admin(turn.session, turn.member.id):
                 text += "\n" + turn.t("help_admin")
             return [Reply(text), *self._resume(turn)]
@@ -415,6 +422,8 @@ class Conversation:
             return [*self._language(turn, command.argument), *self._resume(turn)]
         if name == "deadline":
             return [self._deadline(turn, command.argument), *self._resume(turn)]
+        if name in ("feedback", "todo", "remind"):
+            return [self._relief(turn, command), *self._resume(turn)]
         if name == "return":
             if in_interview:
                 return [Reply(turn.t("busy_reporting")), *self._resume(turn)]
@@ -442,17 +451,36 @@ class Conversation:
         if name == "status":
             now = turn.incoming.at
             return Reply(
-                coordination.status_report(turn.session, scope, now, self._zone, turn.locale)
+                coordination.status_report(
+                    turn.session, scope, now, self._zone, turn.locale, self._rules
+                )
             )
         buttons = not turn.incoming.in_group  # sending back happens in private
         return schedule_chat.entries_reply(turn.session, scope, turn.locale, buttons=buttons)
+
+    def _relief(self, turn: Turn, command: Command) -> Reply:
+        """/feedback TEXT, /todo, /remind [off [DATE] | on] (bot.relief)."""
+        assert turn.member is not None
+        member, now, session = turn.member, turn.incoming.at, turn.session
+        if command.name == "feedback":
+            platform = turn.incoming.platform
+            text = relief.feedback(session, member.id, command.argument, platform, now, turn.locale)
+        elif command.name == "todo":
+            text = relief.todo(
+                session, member.id, member.name, now, self._zone, self._rules, turn.locale
+            )
+        else:
+            text = relief.remind(
+                session, member.id, command.argument, now, self._zone, self._rules, turn.locale
+            )
+        return Reply(text)
 
     def _deadline(self, turn: Turn, argument: str) -> Reply:
         """/deadline [list | set ... | remove N], for admins."""
         assert turn.member is not None
         now, session = self._clock(), turn.session
         text = schedule_chat.deadline_command(
-            session, turn.member.id, argument, now, self._zone, turn.locale
+            session, turn.member.id, argument, now, self._zone, turn.locale, self._rules
         )
         return Reply(text)
 

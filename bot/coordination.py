@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.deadlines import PUBLIC_RULES, DayRules
 from bot.figures import entry_line
 from bot.messages import text as msg
 from bot.reminders import status_lines
@@ -19,7 +20,18 @@ from storage.models import Entry, Member, RoleGrant, RoleName, Unit
 LEADER_ROLES = (RoleName.COORDINATOR, RoleName.ADMIN)
 RECENT_LIMIT = 10
 
-STAFF_COMMANDS = ("report", "mine", "edit", "delete", "cancel", "lang", "help")
+STAFF_COMMANDS = (
+    "report",
+    "mine",
+    "todo",
+    "edit",
+    "delete",
+    "cancel",
+    "remind",
+    "feedback",
+    "lang",
+    "help",
+)
 LEADER_COMMANDS = ("status", "entries")
 
 
@@ -73,7 +85,10 @@ def month_bounds(today: date) -> tuple[date, date]:
 
 
 def status_text(session: Session, scope: Scope, today: date, locale: str) -> str:
-    """Per unit in scope: who reported an activity this month, who has not."""
+    """Per unit in scope: who reported an activity this month, who has not.
+
+    People are listed by name, whatever they reported: the 基层减负 rules forbid ranking
+    staff, and a list sorted by count would be one."""
     first, following = month_bounds(today)
     units = session.scalars(select(Unit).where(scope.condition()).order_by(Unit.path)).all()
     staff = session.execute(
@@ -98,7 +113,8 @@ def status_text(session: Session, scope: Scope, today: date, locale: str) -> str
         ).all()
     }
     people: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for unit_id, member_id, name in staff:
+    # by name (then id), in Python: the same order on every database, whatever the counts
+    for unit_id, member_id, name in sorted(staff, key=lambda row: (row[2], row[1])):
         people[unit_id].append((member_id, name))
     lines = [msg(locale, "status_header", month=first.month)]
     shown = 0
@@ -151,8 +167,13 @@ def entries_text(
 
 
 def status_report(
-    session: Session, scope: Scope, now: datetime, zone: ZoneInfo, locale: str
+    session: Session,
+    scope: Scope,
+    now: datetime,
+    zone: ZoneInfo,
+    locale: str,
+    rules: DayRules = PUBLIC_RULES,
 ) -> str:
     """/status: this month's reporting, then each current deadline and undelivered messages."""
     month = status_text(session, scope, now.astimezone(zone).date(), locale)
-    return "\n".join([month, *status_lines(session, scope.paths, now, zone, locale)])
+    return "\n".join([month, *status_lines(session, scope.paths, now, zone, locale, rules)])

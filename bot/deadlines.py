@@ -12,6 +12,12 @@ period. Where no row says otherwise, two computed rules apply everywhere:
 Periods are written 2026H1 / 2026H2 (half-years, also 2026年上半年) or 2026-06 (a month,
 also 2026年6月). `monthly-entry` takes a month, `reflection` a half-year, `entry` (at least
 one activity reported in the period) either. Times are read and shown in HUIBAO_TIMEZONE.
+
+A due time may be written as working days after the period ends ("5个工作日", "5 working
+days", "5wd"): the fifth working day after the period's last day, 18:00, counted as a clerk
+counts them (public holidays off, make-up Saturdays worked; bot.holidays). A deadline that
+falls on a day off moves to the next working day, same time, when it says so
+(`--on-holiday move`) or HUIBAO_REMINDERS__MOVE_DEADLINES is on.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot import holidays
+from bot.holidays import Calendar
 from bot.messages import text as msg
 from bot.periods import Period
 from bot.settings import parse_ladder
@@ -66,6 +74,12 @@ _HALF = re.compile(r"^(\d{4})\s*[Hh]([12])$")
 _HALF_ZH = re.compile(r"^(\d{4})年?(上|下)半年$")
 _LADDER_WORD = re.compile(r"\d+[dhmDHM](?:[,，]\d+[dhmDHM])*")
 _DUE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]+(\d{1,2})[:：](\d{2}))?$")
+_WORKDAYS = re.compile(
+    r"^(\d{1,2})\s*个?\s*(?:工作日|working\s*days?|wd)(?:\s+(\d{1,2})[:：](\d{2}))?$", re.IGNORECASE
+)
+MAX_WORKDAYS = 60
+# A deadline on a day off: moved to the next working day, or kept.
+ON_DAY_OFF_WORDS = {"move": True, "顺延": True, "keep": False, "不顺延": False}
 
 
 class DeadlineError(Exception):
@@ -169,6 +183,23 @@ def parse_due(text: str, zone: ZoneInfo) -> datetime:
     return local.astimezone(UTC)
 
 
+def parse_due_for(text: str, span: Span, zone: ZoneInfo, calendar: Calendar) -> datetime:
+    """Read a due time as `parse_due` does, or as working days after the period ends:
+    '5个工作日' / '5 working days' / '5wd' [HH:MM] is the fifth working day after the
+    period's last day (18:00 unless a time is given)."""
+    match = _WORKDAYS.match(text.strip())
+    if match is None:
+        return parse_due(text, zone)
+    count = int(match.group(1))
+    hour, minute = (
+        (DUE_TIME.hour, 0) if match.group(2) is None else (int(match.group(2)), int(match.group(3)))
+    )
+    if not 1 <= count <= MAX_WORKDAYS or hour > 23 or minute > 59:
+        raise DeadlineError("deadline_bad_due", due=text.strip()[:30])
+    day = calendar.add_workdays(span.end_day - timedelta(days=1), count)
+    return datetime.combine(day, time(hour, minute), zone).astimezone(UTC)
+
+
 def read_ladder(text: str) -> tuple[int, ...]:
     """Read '7d,3d,1d,2h' as minutes, largest first."""
     try:
@@ -223,6 +254,8 @@ class Effective:
     excluded: tuple[str, ...]
     ladder: tuple[int, ...] | None  # None: the configured one
     skip_weekends: bool | None  # None: the configured choice
+    # When the deadline was set for, if it fell on a day off and moved to the next working day.
+    moved_from: datetime | None = None
 
     @property
     def roles(self) -> tuple[RoleName, ...]:
@@ -240,6 +273,29 @@ class Effective:
         return describe(self.requirement, self.span, locale)
 
 
+@dataclass(frozen=True)
+class DayRules:
+    """How deadlines meet the calendar: which days are working days, and whether a deadline
+    that falls on a day off moves to the next working day unless it says otherwise."""
+
+    calendar: Calendar = field(default_factory=holidays.public)
+    move: bool = False
+
+    def roll(self, due: datetime, zone: ZoneInfo, move: bool | None) -> datetime:
+        """The due time itself, or the same time on the next working day."""
+        if not (self.move if move is None else move):
+            return due
+        local = due.astimezone(zone)
+        day = self.calendar.next_workday(local.date())
+        if day == local.date():
+            return due
+        return datetime.combine(day, local.time(), zone).astimezone(UTC)
+
+
+PUBLIC_RULES = DayRules()
+ROLL_MARGIN = timedelta(days=14)  # longer than any run of days off a deadline can roll over
+
+
 def default_due(requirement: Requirement, span: Span, zone: ZoneInfo) -> datetime | None:
     """When a period's requirement is due by the default rules (None: no default)."""
     if requirement is Requirement.MONTHLY_ENTRY and span.is_month:
@@ -253,6 +309,7 @@ def default_due(requirement: Requirement, span: Span, zone: ZoneInfo) -> datetim
 
 
 def _default_candidates(today: date) -> list[tuple[Requirement, Span]]:
+    """The default rules' periods around today: two months back to two ahead, three halves."""
     months = []
     year, month = today.year, today.month - 2
     for _ in range(5):  # two months back to two ahead
@@ -271,14 +328,39 @@ def _default_candidates(today: date) -> list[tuple[Requirement, Span]]:
     ]
 
 
+def _candidates_within(first: date, end: date) -> list[tuple[Requirement, Span]]:
+    """The default rules' periods that fall in [first, end): each month and half-year."""
+    found: list[tuple[Requirement, Span]] = []
+    year, month = first.year, first.month
+    while date(year, month, 1) < end:
+        found.append((Requirement.MONTHLY_ENTRY, month_span(year, month)))
+        if month in (1, 7):
+            found.append((Requirement.REFLECTION, half_span(year, 1 if month == 1 else 2)))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
+
+
 def effective(
-    session: Session, now: datetime, zone: ZoneInfo, since: datetime, until: datetime
+    session: Session,
+    now: datetime,
+    zone: ZoneInfo,
+    since: datetime,
+    until: datetime,
+    rules: DayRules = PUBLIC_RULES,
+    candidates: Sequence[tuple[Requirement, Span]] | None = None,
 ) -> list[Effective]:
-    """The deadlines due in [since, until], each with the units it covers; soonest first."""
+    """The deadlines due in [since, until], each with the units it covers; soonest first.
+
+    A deadline that falls on a day off is moved first, when it or `rules` says so.
+    """
     today = now.astimezone(zone).date()
-    defaults = {(r, s.key): s for r, s in _default_candidates(today)}
+    chosen = _default_candidates(today) if candidates is None else candidates
+    defaults = {(r, s.key): s for r, s in chosen}
     rows = schedule.live_deadlines(
-        session, periods=[key for _, key in defaults], due_from=since, due_to=until
+        session,
+        periods=[key for _, key in defaults],
+        due_from=since - ROLL_MARGIN,
+        due_to=until + ROLL_MARGIN,
     )
     groups: dict[tuple[Requirement, str], list[schedule.DeadlineRow]] = defaultdict(list)
     for row in rows:
@@ -289,24 +371,27 @@ def effective(
         paths = [r.unit_path for r in members]
         for row in members:
             inner = tuple(p for p in paths if p != row.unit_path and p.startswith(row.unit_path))
+            due = rules.roll(row.due_at, zone, row.move_off_days)
             found.append(
                 Effective(
                     ref=f"d{row.id}",
                     row_id=row.id,
                     requirement=requirement,
                     span=span,
-                    due_at=row.due_at,
+                    due_at=due,
                     unit_path=row.unit_path,
                     unit_name=row.unit_name,
                     excluded=inner,
                     ladder=tuple(row.ladder) if row.ladder else None,
                     skip_weekends=row.skip_weekends,
+                    moved_from=row.due_at if due != row.due_at else None,
                 )
             )
     for (requirement, key), span in defaults.items():
-        due = default_due(requirement, span, zone)
-        if due is None:
+        planned = default_due(requirement, span, zone)
+        if planned is None:
             continue
+        due = rules.roll(planned, zone, None)
         paths = [r.unit_path for r in groups.get((requirement, key), [])]
         outermost = tuple(p for p in paths if not any(p != q and p.startswith(q) for q in paths))
         found.append(
@@ -321,6 +406,7 @@ def effective(
                 excluded=outermost,
                 ladder=None,
                 skip_weekends=None,
+                moved_from=planned if due != planned else None,
             )
         )
     kept = [d for d in found if since <= d.due_at <= until]
@@ -328,17 +414,35 @@ def effective(
 
 
 def upcoming(
-    session: Session, now: datetime, zone: ZoneInfo, horizon: timedelta
+    session: Session,
+    now: datetime,
+    zone: ZoneInfo,
+    horizon: timedelta,
+    rules: DayRules = PUBLIC_RULES,
 ) -> list[Effective]:
     """Deadlines not yet due, due within `horizon`."""
-    return [d for d in effective(session, now, zone, now, now + horizon) if d.due_at > now]
+    found = effective(session, now, zone, now, now + horizon, rules)
+    return [d for d in found if d.due_at > now]
 
 
-def current(session: Session, now: datetime, zone: ZoneInfo) -> list[Effective]:
+def current(
+    session: Session, now: datetime, zone: ZoneInfo, rules: DayRules = PUBLIC_RULES
+) -> list[Effective]:
     """The deadlines /status shows: due a week ago to 40 days ahead, period begun."""
     today = now.astimezone(zone).date()
-    found = effective(session, now, zone, now - STATUS_PAST, now + STATUS_AHEAD)
+    found = effective(session, now, zone, now - STATUS_PAST, now + STATUS_AHEAD, rules)
     return [d for d in found if d.span.first_day <= today]
+
+
+def within_span(
+    session: Session, span: Span, zone: ZoneInfo, rules: DayRules = PUBLIC_RULES
+) -> list[Effective]:
+    """The deadlines due inside a period (for measuring what was asked in it)."""
+    since = datetime.combine(span.first_day, time(0), zone).astimezone(UTC)
+    until = datetime.combine(span.end_day, time(0), zone).astimezone(UTC)
+    candidates = _candidates_within(span.first_day - timedelta(days=62), span.end_day)
+    found = effective(session, since, zone, since, until, rules, candidates)
+    return [d for d in found if d.due_at < until]
 
 
 # --- setting and removing ---------------------------------------------------------------
@@ -363,6 +467,7 @@ def set_deadline(
     ladder: Sequence[int] | None = None,
     skip_weekends: bool | None = None,
     member_id: int | None = None,
+    move_off_days: bool | None = None,
 ) -> SetResult:
     """Store a deadline for a unit's subtree, replacing its own earlier one for the same thing."""
     check_fits(requirement, span)
@@ -383,6 +488,7 @@ def set_deadline(
         skip_weekends=skip_weekends,
         member_id=member_id,
         now=now,
+        move_off_days=move_off_days,
     )
     return SetResult(row_id, replaced)
 
@@ -396,18 +502,23 @@ class SetRequest:
     requirement: Requirement
     due_text: str
     ladder: tuple[int, ...] | None
+    move_off_days: bool | None = None
 
 
 def parse_set_words(words: Sequence[str]) -> SetRequest:
-    """Read '和平街道 2026-06 monthly-entry 2026-07-08 18:00 [7d,3d,1d,2h]'."""
+    """Read '和平街道 2026-06 monthly-entry 2026-07-08 18:00 [7d,3d,1d,2h] [顺延|不顺延]'."""
     if len(words) < 4:
         raise DeadlineError("deadline_usage")
     unit_key, period_text, requirement_text, *rest = words
     span = parse_span(period_text)
     requirement = parse_requirement(requirement_text)
+    move = None
+    if rest and rest[-1].lower() in ON_DAY_OFF_WORDS:
+        move = ON_DAY_OFF_WORDS[rest.pop().lower()]
     ladder = None
     if rest and _LADDER_WORD.fullmatch(rest[-1]):
         ladder = read_ladder(rest.pop())
-    if not rest or len(rest) > 2:
+    due_text = " ".join(rest)
+    if not rest or (len(rest) > 2 and not _WORKDAYS.match(due_text)):
         raise DeadlineError("deadline_usage")
-    return SetRequest(unit_key, span, requirement, " ".join(rest), ladder)
+    return SetRequest(unit_key, span, requirement, due_text, ladder, move)

@@ -25,7 +25,8 @@ A passing failure (network, flood limits: `SendFailed(permanent=False)`) puts th
 to `pending` with exponential backoff (or the platform's retry_after); a permanent one (the
 person blocked the bot, left the company) marks it `failed` with the reason, shown to
 coordinators in their digest and /status. Sending is paced per platform (a configured rate;
-Telegram allows 30 messages/s overall) and happens only outside quiet hours.
+Telegram allows 30 messages/s overall) and happens only outside quiet hours; on a public
+holiday no reminder or digest goes out (a document asked for, or an entry sent back, does).
 """
 
 from __future__ import annotations
@@ -119,12 +120,20 @@ class Sender:
 
     def _claim(self) -> schedule.Claimed | None:
         now = self._clock()
-        if not self._window.allows(now, skip_weekends=False):
+        if self._window.quiet(now):
             return None
-        weekend = not self._window.allows(now, skip_weekends=True)
+        today = now.astimezone(self._window.zone).date()
+        weekend = self._window.day_off(today, skip_weekends=True)
+        holiday = self._window.day_off(today, skip_weekends=False)
         with transaction(self._sessions) as session:
             found = schedule.claim(
-                session, self.platform, now, self._instance, weekend=weekend, limit=1
+                session,
+                self.platform,
+                now,
+                self._instance,
+                weekend=weekend,
+                holiday=holiday,
+                limit=1,
             )
         return found[0] if found else None
 

@@ -212,7 +212,11 @@ class Question(BaseModel):
         if self.type is not QuestionType.PHOTO and "max_photos" in self.model_fields_set:
             problems.append(f"only a photo question has max_photos, this is a {self.type} question")
         if self.type is QuestionType.PHOTO and not self.optional:
-            problems.append("a photo question must be optional (optional: true)")
+            problems.append(
+                "a photo question must be optional (optional: true): the 基层减负 rules "
+                "(整治形式主义为基层减负若干规定, 2024; the 2026 State Council notice on "
+                "government apps) forbid compulsory photo uploads"
+            )
 
         allowed = ROLE_TYPES[self.role]
         if self.type not in allowed:

@@ -3,26 +3,30 @@
 Everything here is computed from the database and the time passed in; nothing is kept
 between ticks that the database does not also know. At a tick, for each deadline not yet
 due, the *current step* is the latest step of its ladder (7 d, 3 d, 1 d, 2 h before by
-default) whose sending time has come. A step that falls in quiet hours (or on a weekend,
-when configured) moves to the next allowed time; a step moved past the deadline is
-dropped. Only the current step is queued, so after a long outage nobody gets the missed
-steps in a burst; and each member who still owes (one anti-join query per deadline) gets it
-once, because its outbox key (`remind:{deadline}:{member}:{step}`) is unique.
-Coordinators get one digest per step in a private message: who is still missing in their
-units.
+default) whose sending time has come. A step that falls in quiet hours, on a public
+holiday (bot.holidays: China's calendar with its make-up working days, and an office's own
+days) or on a weekend when configured moves to the next allowed time; a step moved past the
+deadline is dropped. Of a ladder longer than HUIBAO_REMINDERS__MAX_PER_DEADLINE (4), only
+the steps nearest the deadline are kept: nobody gets more reminders than that for one
+deadline. Only the current step is queued, so after a long outage nobody gets the missed
+steps in a burst; and each member who still owes (one anti-join query per deadline) and has
+not asked for fewer reminders (少提醒, /remind off DATE) gets it once, because its outbox key
+(`remind:{deadline}:{member}:{step}`) is unique. Coordinators get one digest per step in a
+private message: who is still missing in their units, listed by name, never ranked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from bot import deadlines
-from bot.deadlines import Effective
+from bot.deadlines import PUBLIC_RULES, DayRules, Effective
+from bot.holidays import Calendar, public
 from bot.messages import text as msg
 from bot.settings import ReminderSettings
 from bot.types import Choice, Reply, replies_to_json
@@ -37,16 +41,27 @@ PREFERRED_PLATFORMS = ("telegram", "wecom")
 
 @dataclass(frozen=True)
 class Window:
-    """When the bot may write on its own: outside quiet hours, and maybe not on weekends."""
+    """When the bot may write on its own: outside quiet hours, not on public holidays, and
+    maybe not on weekends (a weekend day worked in exchange for a holiday is a working day)."""
 
     zone: ZoneInfo
     quiet_start: time
     quiet_end: time
+    calendar: Calendar = field(default_factory=public)
+    skip_holidays: bool = True
 
     @classmethod
-    def of(cls, settings: ReminderSettings, zone: ZoneInfo) -> Window:
+    def of(
+        cls, settings: ReminderSettings, zone: ZoneInfo, calendar: Calendar | None = None
+    ) -> Window:
         """The window the settings describe."""
-        return cls(zone, settings.quiet_start, settings.quiet_end)
+        return cls(
+            zone,
+            settings.quiet_start,
+            settings.quiet_end,
+            calendar or public(),
+            settings.skip_holidays,
+        )
 
     def _quiet(self, moment: time) -> bool:
         start, end = self.quiet_start, self.quiet_end
@@ -56,20 +71,30 @@ class Window:
             return start <= moment < end
         return moment >= start or moment < end  # across midnight, e.g. 21:00-08:00
 
+    def quiet(self, at: datetime) -> bool:
+        """Whether the moment falls in quiet hours."""
+        return self._quiet(at.astimezone(self.zone).time())
+
+    def day_off(self, day: date, *, skip_weekends: bool) -> bool:
+        """Whether nothing goes out on the day: a public holiday, or (when weekends are
+        held) any day that is not a working day."""
+        if skip_weekends and not self.calendar.is_workday(day):
+            return True
+        return self.skip_holidays and self.calendar.is_holiday(day)
+
     def allows(self, at: datetime, *, skip_weekends: bool) -> bool:
         """Whether a message may go out at this moment."""
         local = at.astimezone(self.zone)
-        if skip_weekends and local.weekday() >= 5:
+        if self.day_off(local.date(), skip_weekends=skip_weekends):
             return False
         return not self._quiet(local.time())
 
     def next_allowed(self, at: datetime, *, skip_weekends: bool) -> datetime:
         """The first moment at or after `at` when a message may go out (UTC)."""
         local = at.astimezone(self.zone)
-        for _ in range(16):
-            if skip_weekends and local.weekday() >= 5:
-                monday = local.date() + timedelta(days=7 - local.weekday())
-                local = datetime.combine(monday, time(0), self.zone)
+        for _ in range(400):
+            if self.day_off(local.date(), skip_weekends=skip_weekends):
+                local = datetime.combine(local.date() + timedelta(days=1), time(0), self.zone)
                 continue
             if self._quiet(local.time()):
                 end = datetime.combine(local.date(), self.quiet_end, self.zone)
@@ -90,6 +115,11 @@ class StepTime:
     offset: int  # minutes before the deadline
     planned: datetime
     send_at: datetime
+
+
+def capped(ladder: Sequence[int], cap: int) -> tuple[int, ...]:
+    """The ladder's steps nearest the deadline, at most `cap` of them, largest first."""
+    return tuple(sorted(set(ladder))[:cap][::-1])
 
 
 def step_times(
@@ -194,8 +224,10 @@ def digest_reply(
     now: datetime,
     zone: ZoneInfo,
     locale: str,
+    muted: Sequence[str] = (),
 ) -> Reply:
-    """The digest to one coordinator: per unit, who is still missing."""
+    """The digest to one coordinator: per unit, who is still missing (by name, in a fixed
+    order: never ranked)."""
     count = sum(len(missing) for _, missing, _ in units)
     lines = [
         msg(
@@ -221,6 +253,8 @@ def digest_reply(
         )
     if unreachable:
         lines.append(msg(locale, "digest_unreachable", names=_names(unreachable, locale)))
+    if muted:
+        lines.append(msg(locale, "digest_muted", names=_names(muted, locale)))
     lines.append(msg(locale, "digest_footer"))
     return Reply("\n".join(lines))
 
@@ -273,17 +307,28 @@ class _Step:
         return f":{self.step.offset}"
 
 
+def ladder_of(deadline: Effective, settings: ReminderSettings) -> tuple[int, ...]:
+    """The steps a deadline's reminders go out at: its own ladder or the configured one,
+    capped at HUIBAO_REMINDERS__MAX_PER_DEADLINE."""
+    return capped(deadline.ladder or settings.offsets, settings.max_per_deadline)
+
+
 def _due_steps(
-    session: Session, now: datetime, settings: ReminderSettings, zone: ZoneInfo
+    session: Session,
+    now: datetime,
+    settings: ReminderSettings,
+    zone: ZoneInfo,
+    rules: DayRules,
 ) -> list[_Step]:
-    window = Window.of(settings, zone)
+    window = Window.of(settings, zone, rules.calendar)
     found = []
-    for deadline in deadlines.upcoming(session, now, zone, HORIZON):
-        ladder = deadline.ladder or settings.offsets
+    for deadline in deadlines.upcoming(session, now, zone, HORIZON, rules):
+        ladder = ladder_of(deadline, settings)
         skip = settings.skip_weekends if deadline.skip_weekends is None else deadline.skip_weekends
         step = current_step(deadline.due_at, ladder, window, now, skip_weekends=skip)
         if step is not None:
-            found.append(_Step(deadline, step, skip, _reason(deadline, step, zone)))
+            reason = _reason(deadline, step, zone, window, skip_weekends=skip)
+            found.append(_Step(deadline, step, skip, reason))
     return found
 
 
@@ -300,6 +345,7 @@ def _fanout(
         not_before=max(item.step.send_at, now),
         expires_at=item.deadline.due_at,
         skip_weekends=item.skip_weekends,
+        today=now.astimezone(zone).date(),
     )
 
 
@@ -310,6 +356,7 @@ def queue_due(
     zone: ZoneInfo,
     platforms: Sequence[str] = PREFERRED_PLATFORMS,
     memo: Memo | None = None,
+    rules: DayRules = PUBLIC_RULES,
 ) -> int:
     """Queue the reminders and digests due at `now` (each at most once); how many were new.
 
@@ -317,7 +364,7 @@ def queue_due(
     few rows for the coordinators' digests.
     """
     queued = 0
-    for item in _due_steps(session, now, settings, zone):
+    for item in _due_steps(session, now, settings, zone, rules):
         queued += schedule.queue_fanout(session, _fanout(item, now, zone, platforms), now)
         digests = _digests(session, item, now, zone, platforms, memo)
         queued += schedule.enqueue(session, [p.message for p in digests], now)
@@ -330,10 +377,11 @@ def plan(
     settings: ReminderSettings,
     zone: ZoneInfo,
     platforms: Sequence[str] = PREFERRED_PLATFORMS,
+    rules: DayRules = PUBLIC_RULES,
 ) -> list[Planned]:
     """What `queue_due` would queue at `now`, and why; nothing is written."""
     planned: list[Planned] = []
-    for item in _due_steps(session, now, settings, zone):
+    for item in _due_steps(session, now, settings, zone, rules):
         fanout = _fanout(item, now, zone, platforms)
         for message, name, units in schedule.preview_fanout(session, fanout, now):
             where = ", ".join(units)
@@ -342,7 +390,9 @@ def plan(
     return planned
 
 
-def _reason(deadline: Effective, step: StepTime, zone: ZoneInfo) -> str:
+def _reason(
+    deadline: Effective, step: StepTime, zone: ZoneInfo, window: Window, *, skip_weekends: bool
+) -> str:
     scope = deadline.unit_name or "all units (default rule)"
     due = deadline.due_at.astimezone(zone)
     planned = step.planned.astimezone(zone)
@@ -350,9 +400,23 @@ def _reason(deadline: Effective, step: StepTime, zone: ZoneInfo) -> str:
     offset = deadlines.format_offset(step.offset, "en")
     when = f"step {offset} before, planned {planned:%m-%d %H:%M}"
     if moved != planned:
-        when += f", moved to {moved:%m-%d %H:%M} (quiet hours or weekend)"
+        held = held_by(window, step.planned, skip_weekends=skip_weekends)
+        when += f", moved to {moved:%m-%d %H:%M} ({held})"
     what = f"{deadline.requirement.value} {deadline.span.key}"
+    if deadline.moved_from is not None:
+        was = deadline.moved_from.astimezone(zone)
+        name = window.calendar.holiday_name(was.date()) or "a day off"
+        what += f", moved from {was:%m-%d} ({name}) to the next working day"
     return f"deadline {deadline.ref} ({what}, {scope}, due {due:%Y-%m-%d %H:%M}): {when}"
+
+
+def held_by(window: Window, at: datetime, *, skip_weekends: bool) -> str:
+    """Why a moment was moved: the holiday's name, a weekend, or quiet hours."""
+    day = at.astimezone(window.zone).date()
+    if not window.day_off(day, skip_weekends=skip_weekends):
+        return "quiet hours"
+    name = window.calendar.holiday_name(day)
+    return f"holiday: {name}" if name is not None and window.skip_holidays else "weekend"
 
 
 def _digests(
@@ -376,6 +440,8 @@ def _digests(
     units = [u for u in schedule.standing(session, coverage_of(deadline)) if u.missing]
     problems = schedule.delivery_problems(session, (), now - PROBLEMS_SINCE)
     failed = {p.member_id for p in problems if p.status is OutboxStatus.FAILED}
+    owing = [i for u in units for i, _ in u.missing]
+    quiet = schedule.muted_members(session, owing, deadline.ref, now.astimezone(zone).date())
     planned = []
     for member_id, (leader, _units) in _pick(leaders, platforms).items():
         paths = [c.unit_path for c in leaders if c.member_id == member_id]
@@ -386,7 +452,10 @@ def _digests(
             continue
         listed = [(u.unit_name, [n for _, n in u.missing], u.total) for u in mine]
         unreachable = sorted({n for u in mine for i, n in u.missing if i in failed})
-        reply = digest_reply(deadline, leader.name, listed, unreachable, now, zone, leader.locale)
+        muted = sorted({n for u in mine for i, n in u.missing if i in quiet})
+        reply = digest_reply(
+            deadline, leader.name, listed, unreachable, now, zone, leader.locale, muted
+        )
         message = schedule.NewMessage(
             key=f"digest:{item.stem}{member_id}{item.tail}",
             kind="digest",
@@ -433,6 +502,19 @@ def _touches(deadline: Effective, path: str) -> bool:
 # --- status ---------------------------------------------------------------------------
 
 
+def _muted_names(people: Sequence[tuple[str, date | None]], locale: str) -> str:
+    """王强（到7月1日）、李华 (the date: until when; none: for this deadline)."""
+    shown = []
+    for name, until in people:
+        if until is None:
+            shown.append(name)
+        else:
+            shown.append(
+                msg(locale, "status_muted_until", name=name, month=until.month, day=until.day)
+            )
+    return _join(shown, locale)
+
+
 REASONS = (
     ("blocked", "reason_blocked"),
     ("chat not found", "reason_gone"),
@@ -456,15 +538,24 @@ def friendly_reason(error: str | None, status: OutboxStatus, locale: str) -> str
 
 
 def status_lines(
-    session: Session, within: Sequence[str], now: datetime, zone: ZoneInfo, locale: str
+    session: Session,
+    within: Sequence[str],
+    now: datetime,
+    zone: ZoneInfo,
+    locale: str,
+    rules: DayRules = PUBLIC_RULES,
 ) -> list[str]:
     """Per current deadline and unit under `within` (all units if empty): who has met it,
-    who has not; then the messages that did not reach people there."""
+    who has not (by name, never ranked), who asked for no reminders; then the messages that
+    did not reach people there."""
     lines: list[str] = []
-    for deadline in deadlines.current(session, now, zone):
+    today = now.astimezone(zone).date()
+    for deadline in deadlines.current(session, now, zone, rules):
         units = schedule.standing(session, coverage_of(deadline), within)
         if not units:
             continue
+        owing = [i for u in units for i, _ in u.missing]
+        muted = schedule.muted_members(session, owing, deadline.ref, today)
         if not lines:
             lines.append(msg(locale, "status_deadlines"))
         left = (
@@ -489,6 +580,9 @@ def status_lines(
             if unit.missing:
                 line += "  ⏳ " + _names([n for _, n in unit.missing], locale)
             lines.append(line)
+            quiet = [(n, muted[i]) for i, n in unit.missing if i in muted]
+            if quiet:
+                lines.append(msg(locale, "status_muted", names=_muted_names(quiet, locale)))
     problems = schedule.delivery_problems(session, within, now - PROBLEMS_SINCE)
     failed = [p for p in problems if p.status is OutboxStatus.FAILED]
     uncertain = [p for p in problems if p.status is OutboxStatus.UNCERTAIN]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import coordination, deadlines
-from bot.deadlines import DeadlineError
+from bot.deadlines import PUBLIC_RULES, DayRules, DeadlineError
 from bot.figures import entry_line
 from bot.messages import text as msg
 from bot.outbox import queue_for_member
@@ -69,7 +69,12 @@ def ladder_text(ladder: Sequence[int] | None, locale: str) -> str:
 
 
 def deadline_list(
-    session: Session, within: Sequence[str], now: datetime, zone: ZoneInfo, locale: str
+    session: Session,
+    within: Sequence[str],
+    now: datetime,
+    zone: ZoneInfo,
+    locale: str,
+    rules: DayRules = PUBLIC_RULES,
 ) -> str:
     """The deadlines set on units under `within` (all if empty), and the default rules."""
     lines = [msg(locale, "deadline_list_header")]
@@ -88,7 +93,7 @@ def deadline_list(
                 ladder=ladder_text(row.ladder, locale),
             )
         )
-    for default in deadlines.current(session, now, zone):
+    for default in deadlines.current(session, now, zone, rules):
         if default.row_id is None:
             lines.append(
                 msg(
@@ -102,7 +107,13 @@ def deadline_list(
 
 
 def deadline_command(
-    session: Session, member_id: int, argument: str, now: datetime, zone: ZoneInfo, locale: str
+    session: Session,
+    member_id: int,
+    argument: str,
+    now: datetime,
+    zone: ZoneInfo,
+    locale: str,
+    rules: DayRules = PUBLIC_RULES,
 ) -> str:
     """/deadline [list | set UNIT PERIOD REQUIREMENT DUE [LADDER] | remove N], for admins."""
     scope = admin_scope(session, member_id)
@@ -112,9 +123,9 @@ def deadline_command(
     action = words[0].lower() if words else "list"
     try:
         if action in ("list", "列表", "查看", "ls"):
-            return deadline_list(session, scope.paths, now, zone, locale)
+            return deadline_list(session, scope.paths, now, zone, locale, rules)
         if action in ("set", "设置", "add"):
-            return _set(session, member_id, scope, words[1:], now, zone, locale)
+            return _set(session, member_id, scope, words[1:], now, zone, locale, rules)
         if action in ("remove", "删除", "delete", "rm") and len(words) == 2:
             return _remove(session, member_id, scope, words[1], now, locale)
     except DeadlineError as problem:
@@ -130,12 +141,13 @@ def _set(
     now: datetime,
     zone: ZoneInfo,
     locale: str,
+    rules: DayRules = PUBLIC_RULES,
 ) -> str:
     request = deadlines.parse_set_words(words)
     unit = repo.unit_by_key(session, request.unit_key)
     if unit is None or not scope.contains(unit.path):
         return msg(locale, "deadline_unit_not_yours", unit=request.unit_key[:30])
-    due = deadlines.parse_due(request.due_text, zone)
+    due = deadlines.parse_due_for(request.due_text, request.span, zone, rules.calendar)
     result = deadlines.set_deadline(
         session,
         unit_id=unit.id,
@@ -145,6 +157,7 @@ def _set(
         now=now,
         ladder=request.ladder,
         member_id=member_id,
+        move_off_days=request.move_off_days,
     )
     text = msg(
         locale,
@@ -155,6 +168,12 @@ def _set(
         due=deadlines.format_due(due, zone, locale),
         ladder=ladder_text(request.ladder, locale),
     )
+    moved = rules.roll(due, zone, request.move_off_days)
+    if moved != due:
+        name = rules.calendar.holiday_name(due.astimezone(zone).date()) or msg(locale, "day_off")
+        text += "\n" + msg(
+            locale, "deadline_moved", holiday=name, due=deadlines.format_due(moved, zone, locale)
+        )
     if result.replaced is not None:
         text += "\n" + msg(locale, "deadline_replaced", id=result.replaced)
     return text

@@ -17,7 +17,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -28,12 +28,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import reminders
-from bot.outbox import Sender
+from bot.deadlines import PUBLIC_RULES, DayRules
+from bot.outbox import Sender, take_waiting
 from bot.reminders import Memo, Window
 from bot.settings import ReminderSettings
-from bot.types import Channel
+from bot.types import Channel, Reply
 from storage import schedule
 from storage.db import transaction
+from storage.models import Platform
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -70,11 +72,17 @@ class Background:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         instance: str | None = None,
+        rules: DayRules = PUBLIC_RULES,
+        platforms: Sequence[str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._zone = zone
         self._clock = clock
+        self._rules = rules
+        # The platforms reminders are queued for (default: those with a sender, else the
+        # chat platforms); the local shell passes ("shell",).
+        self._platforms = tuple(platforms) if platforms is not None else None
         self.instance = instance or instance_name()
         self._memo = Memo()
         self.senders: dict[str, Sender] = {}
@@ -84,15 +92,41 @@ class Background:
         self._jobs: set[asyncio.Task[object]] = set()
 
     @classmethod
-    def from_app(cls, app: App) -> Background:
+    def from_app(cls, app: App, platforms: Sequence[str] | None = None) -> Background:
         """Build it from the composition root."""
-        return cls(app.sessions, app.settings.reminders, app.settings.zone, app.clock)
+        return cls(
+            app.sessions,
+            app.settings.reminders,
+            app.settings.zone,
+            app.clock,
+            rules=app.rules,
+            platforms=platforms,
+        )
+
+    @classmethod
+    def shell_notices(cls, app: App, user: str) -> Callable[[], list[Reply]]:
+        """What the local shell shows as notices: the messages waiting for its account.
+
+        Without a chat platform the reminder tick runs for the shell too (before each line
+        is answered), so a newcomer sees the reminder ladder work locally; with one,
+        reminders go to the platforms and the shell shows only what is sent to it.
+        """
+        ticking = None
+        if not app.settings.platform_configured:
+            ticking = cls.from_app(app, platforms=(Platform.SHELL.value,))
+
+        def notices() -> list[Reply]:
+            if ticking is not None:
+                ticking.tick()
+            return take_waiting(app.sessions, Platform.SHELL.value, user, app.clock())
+
+        return notices
 
     # -- life cycle ---------------------------------------------------------------------
 
     def attach(self, channels: Mapping[str, Channel]) -> None:
         """Make a sender for each channel (without starting anything)."""
-        window = Window.of(self._settings, self._zone)
+        window = Window.of(self._settings, self._zone, self._rules.calendar)
         self.senders = {
             platform: Sender(
                 self._sessions,
@@ -188,13 +222,13 @@ class Background:
             expired = schedule.expire(session, now)
         queued = 0
         if self._settings.enabled:
-            platforms = list(self.senders) or list(reminders.PREFERRED_PLATFORMS)
+            platforms = list(self._platforms or self.senders or reminders.PREFERRED_PLATFORMS)
             with transaction(self._sessions) as session:
                 if session.get_bind().dialect.name == "postgresql":
                     # JIT compiling costs more than this short work saves (measured 30-40 ms)
                     session.execute(text("SET LOCAL jit = off"))
                 queued = reminders.queue_due(
-                    session, now, self._settings, self._zone, platforms, self._memo
+                    session, now, self._settings, self._zone, platforms, self._memo, self._rules
                 )
         if queued or expired or uncertain:
             log.info("tick: %s queued, %s expired, %s uncertain", queued, expired, uncertain)
@@ -208,6 +242,7 @@ class Background:
                 session,
                 messages_before=now - KEEP_MESSAGE_KEYS,
                 outbox_before=now - KEEP_OUTBOX,
+                month_of=lambda at: f"{at.astimezone(self._zone):%Y-%m}",
             )
         if any(pruned):
             log.info("pruned %s message keys and %s outbox rows", *pruned)

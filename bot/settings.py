@@ -225,10 +225,22 @@ class ReminderSettings(BaseModel):
     # No message the bot sends on its own between these times (in HUIBAO_TIMEZONE).
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
-    # Also none on Saturdays and Sundays (a deadline may say otherwise).
+    # Also none on Saturdays and Sundays (a deadline may say otherwise); a weekend day worked
+    # in exchange for a holiday (调休) is a working day.
     skip_weekends: bool = False
+    # None on China's public holidays (and an office's own days off): a step moves to the
+    # next working day, as it does past quiet hours.
+    skip_holidays: bool = True
+    # An office's own days off and extra working days, YAML or CSV (see bot/holidays.py).
+    holidays_file: Path | None = None
+    # A deadline due on a day off moves to the next working day, same time (a deadline may
+    # say otherwise: --on-holiday move|keep).
+    move_deadlines: bool = False
     # Reminder steps before each deadline, unless the deadline has its own.
     ladder: str = "7d,3d,1d,2h"
+    # At most this many reminders per person and deadline: of a longer ladder, the steps
+    # nearest the deadline.
+    max_per_deadline: int = Field(default=4, ge=1, le=10)
     tick_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Messages per second per platform (Telegram allows 30/s overall; leave room for replies).
     rate_per_second: float = Field(default=25.0, gt=0, le=1000)

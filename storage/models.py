@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -338,6 +339,9 @@ class Deadline(Base):
     ladder: Mapped[list[Any] | None] = mapped_column(JSON)
     # None: the configured HUIBAO_REMINDERS__SKIP_WEEKENDS.
     skip_weekends: Mapped[bool | None] = mapped_column(Boolean)
+    # Due on a day off (a public holiday, a weekend not worked): True moves it to the next
+    # working day, same time; False keeps it; None: HUIBAO_REMINDERS__MOVE_DEADLINES.
+    move_off_days: Mapped[bool | None] = mapped_column(Boolean)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))  # None: the CLI
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     removed_at: Mapped[datetime | None]
@@ -401,6 +405,46 @@ class EntryReturn(Base):
     resolved_revision: Mapped[int | None] = mapped_column(Integer)
 
 
+class OutboxTally(Base):
+    """What the outbox sent, counted per member, month and kind: kept when the rows are
+    pruned, so `huibao burden` can still tell what the bot asked of each person."""
+
+    __tablename__ = "outbox_tally"
+
+    member_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # 2026-06, local time
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReminderMute(Base):
+    """A person asked for fewer reminders: none for one deadline, or none until a date."""
+
+    __tablename__ = "reminder_mutes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    # The deadline (its reference, "d12" or "monthly-entry:2026-06"), or None for all.
+    deadline_ref: Mapped[str | None] = mapped_column(String(60))
+    # No reminders before this day (local); None with a deadline: for that deadline only.
+    until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """A complaint or suggestion: read by admins only, forwarded to someone only by an admin."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    forwarded_to: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    forwarded_at: Mapped[datetime | None]
+
+
 class ProcessedMessage(Base):
     """A platform message already handled: the key that makes delivery idempotent."""
 
@@ -437,16 +481,19 @@ __all__ = [
     "EntryPhoto",
     "EntryReturn",
     "EntryRevision",
+    "Feedback",
     "Identity",
     "Invite",
     "Member",
     "OutboxMessage",
     "OutboxStatus",
+    "OutboxTally",
     "Platform",
     "ProcessedMessage",
     "QuestionnaireVersion",
     "ReceivedMessage",
     "Reflection",
+    "ReminderMute",
     "Requirement",
     "RoleGrant",
     "RoleName",

@@ -7,7 +7,8 @@ owes something is one set-based query per deadline (an anti-join), never a query
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -48,9 +49,11 @@ from storage.models import (
     Member,
     OutboxMessage,
     OutboxStatus,
+    OutboxTally,
     Platform,
     ProcessedMessage,
     Reflection,
+    ReminderMute,
     Requirement,
     RoleGrant,
     RoleName,
@@ -85,6 +88,7 @@ class DeadlineRow:
     skip_weekends: bool | None
     created_at: datetime
     removed_at: datetime | None
+    move_off_days: bool | None = None
 
 
 def _deadline_rows(session: Session, condition: ColumnElement[bool]) -> list[DeadlineRow]:
@@ -101,6 +105,7 @@ def _deadline_rows(session: Session, condition: ColumnElement[bool]) -> list[Dea
             Deadline.skip_weekends,
             Deadline.created_at,
             Deadline.removed_at,
+            Deadline.move_off_days,
         )
         .join(Unit, Unit.id == Deadline.unit_id)
         .where(condition)
@@ -119,6 +124,7 @@ def _deadline_rows(session: Session, condition: ColumnElement[bool]) -> list[Dea
             r[8],
             r[9],
             r[10],
+            r[11],
         )
         for r in rows
     ]
@@ -173,6 +179,7 @@ def add_deadline(
     skip_weekends: bool | None,
     member_id: int | None,
     now: datetime,
+    move_off_days: bool | None = None,
 ) -> int:
     """Store a deadline; return its id."""
     row = Deadline(
@@ -182,6 +189,7 @@ def add_deadline(
         due_at=due_at,
         ladder=ladder,
         skip_weekends=skip_weekends,
+        move_off_days=move_off_days,
         created_by=member_id,
         created_at=now,
     )
@@ -385,6 +393,24 @@ class Fanout:
     not_before: datetime
     expires_at: datetime | None
     skip_weekends: bool
+    # The local day of the tick: members who muted this deadline, or all reminders until
+    # a later day, are left out.
+    today: date | None = None
+
+
+def muted(deadline_ref: str, today: date) -> ColumnElement[bool]:
+    """SQL, correlated to a role grant: its holder asked for no reminders of this deadline
+    (少提醒) or for none until a day after `today` (/remind off DATE)."""
+    return exists().where(
+        ReminderMute.member_id == RoleGrant.member_id,
+        or_(
+            and_(ReminderMute.deadline_ref == deadline_ref, ReminderMute.until.is_(None)),
+            and_(
+                or_(ReminderMute.deadline_ref.is_(None), ReminderMute.deadline_ref == deadline_ref),
+                ReminderMute.until > today,
+            ),
+        ),
+    )
 
 
 def null_text() -> ColumnElement[str]:
@@ -421,6 +447,9 @@ def _fanout_select(
     they did and with the outbox keys already queued), grouped per member with their
     units, each with their preferred account and their message built in SQL."""
     coverage = plan.coverage
+    wanted: ColumnElement[bool] = (
+        not_(muted(plan.deadline_ref, plan.today)) if plan.today is not None else true()
+    )
     owing = (
         select(
             RoleGrant.member_id.label("member_id"),
@@ -436,6 +465,7 @@ def _fanout_select(
             RoleGrant.role.in_(coverage.roles),
             not_(coverage.met()),
             not_(exists().where(_outbox.c.key == _key(plan.key_prefix, plan.key_suffix))),
+            wanted,
         )
         .group_by(RoleGrant.member_id, Member.name, Member.locale)
         .subquery("owing")
@@ -711,8 +741,13 @@ def claim(
     weekend: bool,
     limit: int = 1,
     address: str | None = None,
+    holiday: bool = False,
 ) -> list[Claimed]:
     """Take due messages of a platform and mark them `sending` (the caller commits at once).
+
+    On a weekend only messages that do not wait for Monday are taken; on a holiday no
+    reminder or digest (a message about a deadline) is, while a document asked for or an
+    entry sent back still goes.
 
     On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so two instances never take
     the same one; SQLite transactions are serialised (BEGIN IMMEDIATE) anyway.
@@ -726,6 +761,8 @@ def claim(
     ]
     if weekend:
         conditions.append(o.skip_weekends.is_(False))
+    if holiday:
+        conditions.append(o.deadline_ref.is_(None))
     if address is not None:  # one account's messages only
         conditions.append(o.address == address)
     rows = session.execute(
@@ -885,16 +922,37 @@ def pending_messages(session: Session, until: datetime) -> list[tuple[str, str, 
 
 
 def prune(
-    session: Session, *, messages_before: datetime, outbox_before: datetime
+    session: Session,
+    *,
+    messages_before: datetime,
+    outbox_before: datetime,
+    month_of: Callable[[datetime], str] = lambda at: f"{at:%Y-%m}",
 ) -> tuple[int, int]:
     """Forget processed-message keys and finished outbox messages older than the given times.
 
     A platform redelivers a message within hours (Telegram keeps updates 24 hours, WeCom
-    retries for seconds), so a key a month old protects nothing any more.
+    retries for seconds), so a key a month old protects nothing any more. The sent messages
+    pruned are counted first into the tally (per member, month by `month_of`, and kind).
     """
     messages = session.execute(
         delete(ProcessedMessage).where(ProcessedMessage.processed_at < messages_before)
     )
+    o = _outbox.c
+    sent = session.execute(
+        select(o.member_id, o.kind, o.sent_at).where(
+            o.status == OutboxStatus.SENT, o.created_at < outbox_before, o.sent_at.is_not(None)
+        )
+    ).all()
+    tally: Counter[tuple[int, str, str]] = Counter(
+        (int(member), month_of(cast(datetime, at)), str(kind)) for member, kind, at in sent
+    )
+    for (member, month, kind), count in tally.items():
+        row = session.get(OutboxTally, (member, month, kind))
+        if row is None:
+            session.add(OutboxTally(member_id=member, month=month, kind=kind, count=count))
+        else:
+            row.count += count
+    session.flush()
     outbox = session.execute(
         delete(_outbox).where(_outbox.c.status.in_(FINAL), _outbox.c.created_at < outbox_before)
     )
@@ -970,3 +1028,147 @@ def resolve_return(session: Session, return_id: int, revision: int, now: datetim
         .where(EntryReturn.id == return_id)
         .values(resolved_at=now, resolved_revision=revision)
     )
+
+
+# --- fewer reminders: a person's mutes ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """A person's wish for fewer reminders: one deadline, or all until a day."""
+
+    id: int
+    member_id: int
+    deadline_ref: str | None
+    until: date | None
+
+
+def add_mute(
+    session: Session,
+    member_id: int,
+    *,
+    deadline_ref: str | None,
+    until: date | None,
+    now: datetime,
+) -> None:
+    """Record a mute (a second one for the same deadline or period replaces the first)."""
+    session.execute(
+        delete(ReminderMute).where(
+            ReminderMute.member_id == member_id,
+            ReminderMute.deadline_ref.is_(None)
+            if deadline_ref is None
+            else ReminderMute.deadline_ref == deadline_ref,
+        )
+    )
+    session.add(
+        ReminderMute(member_id=member_id, deadline_ref=deadline_ref, until=until, created_at=now)
+    )
+    session.flush()
+
+
+def clear_mutes(session: Session, member_id: int) -> int:
+    """Reminders back on: forget the member's mutes; how many there were."""
+    done = session.execute(delete(ReminderMute).where(ReminderMute.member_id == member_id))
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def mutes_of(session: Session, member_id: int, today: date) -> list[Mute]:
+    """The member's mutes still in force (a dated one until its day)."""
+    rows = session.execute(
+        select(
+            ReminderMute.id, ReminderMute.member_id, ReminderMute.deadline_ref, ReminderMute.until
+        )
+        .where(
+            ReminderMute.member_id == member_id,
+            or_(ReminderMute.until.is_(None), ReminderMute.until > today),
+        )
+        .order_by(ReminderMute.id)
+    ).all()
+    return [Mute(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def muted_members(
+    session: Session, member_ids: Sequence[int], deadline_ref: str, today: date
+) -> dict[int, date | None]:
+    """Of these members, who gets no reminder of the deadline now, and until when (None:
+    not for this deadline at all)."""
+    if not member_ids:
+        return {}
+    rows = session.execute(
+        select(ReminderMute.member_id, ReminderMute.deadline_ref, ReminderMute.until).where(
+            ReminderMute.member_id.in_(list(member_ids)),
+            or_(
+                and_(ReminderMute.deadline_ref == deadline_ref, ReminderMute.until.is_(None)),
+                and_(
+                    or_(
+                        ReminderMute.deadline_ref.is_(None),
+                        ReminderMute.deadline_ref == deadline_ref,
+                    ),
+                    ReminderMute.until > today,
+                ),
+            ),
+        )
+    ).all()
+    found: dict[int, date | None] = {}
+    for member_id, _ref, until in rows:
+        held = found.get(member_id, date.min)
+        if until is None or (held is not None and until > held):
+            found[member_id] = until
+    return found
+
+
+# --- what one person still owes -------------------------------------------------------
+
+
+def owing_units(session: Session, coverage: Coverage, member_id: int) -> list[str]:
+    """The units in which a member is held to a deadline and has not met it, by path."""
+    rows = session.execute(
+        select(Unit.name)
+        .select_from(RoleGrant)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .where(
+            RoleGrant.member_id == member_id,
+            coverage.units(),
+            RoleGrant.role.in_(coverage.roles),
+            not_(coverage.met()),
+        )
+        .distinct()
+        .order_by(Unit.name)
+    ).all()
+    return [r[0] for r in rows]
+
+
+def held_members(session: Session, coverage: Coverage) -> set[int]:
+    """Everyone held to a deadline (met or not)."""
+    rows = session.execute(
+        select(RoleGrant.member_id)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .where(coverage.units(), RoleGrant.role.in_(coverage.roles))
+        .distinct()
+    ).all()
+    return {int(r[0]) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedEntry:
+    """An entry of the member's sent back and not corrected yet."""
+
+    entry_id: int
+    title: str
+    comment: str
+    returned_at: datetime
+
+
+def open_returns_of(session: Session, member_id: int) -> list[ReturnedEntry]:
+    """The member's entries sent back for correction and not corrected yet, oldest first."""
+    rows = session.execute(
+        select(Entry.id, Entry.title, EntryReturn.comment, EntryReturn.returned_at)
+        .join(EntryReturn, EntryReturn.entry_id == Entry.id)
+        .where(
+            Entry.member_id == member_id,
+            Entry.deleted_at.is_(None),
+            EntryReturn.resolved_at.is_(None),
+        )
+        .order_by(EntryReturn.returned_at, EntryReturn.id)
+    ).all()
+    return [ReturnedEntry(r[0], r[1], r[2], r[3]) for r in rows]

@@ -581,7 +581,12 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
     ),
     "photo not optional": (
         _photo_not_optional,
-        ["question 'pics' (in 'after')", "a photo question must be optional"],
+        [
+            "question 'pics' (in 'after')",
+            "a photo question must be optional",
+            "基层减负 rules",
+            "forbid compulsory photo uploads",
+        ],
     ),
     "unit on a text question": (
         _unit_on_text,
