@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -134,17 +135,26 @@ def telegram_webhook_route(
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
             return PlainTextResponse("forbidden", status_code=403)
-        body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
-            return PlainTextResponse("too large", status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_UPDATE_BYTES:
+                return PlainTextResponse("too large", status_code=413)
         try:
-            data = await request.json()
-        except ValueError:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
+            log.warning("telegram webhook: a body that is not JSON (%s)", type(error).__name__)
             return PlainTextResponse("bad request", status_code=400)
         if not isinstance(data, dict):
+            log.warning("telegram webhook: a JSON %s, not an update", type(data).__name__)
             return PlainTextResponse("bad request", status_code=400)
-        if not await handle(data):
-            # A reply did not go out: Telegram will deliver the update again.
+        try:
+            handled = await handle(data)  # an update it cannot read is logged and skipped
+        except Exception:
+            log.exception("telegram webhook: the update could not be handled")
+            handled = False
+        if not handled:
+            # A reply did not go out (or the database failed): Telegram delivers it again.
             return PlainTextResponse("retry later", status_code=503)
         return PlainTextResponse("ok")
 

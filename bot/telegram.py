@@ -49,6 +49,7 @@ from telegram.request import HTTPXRequest, RequestData
 
 from bot import types
 from bot.conversation import Conversation, Outcome
+from bot.messages import text as msg
 from bot.types import Incoming, Kind, Photo, Reply, SendFailed
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,19 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
+def _locale(language_code: str | None) -> str:
+    """The catalogue for a Telegram user's language (the core's own rule for newcomers)."""
+    return "en" if language_code and language_code.lower().startswith("en") else "zh"
+
+
+def _update_id(data: object) -> int | None:
+    """The update_id of an update's JSON, if it has a valid one."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get("update_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _pressed_label(query: CallbackQuery) -> str | None:
     message = query.message
     markup = message.reply_markup if isinstance(message, Message) else None
@@ -293,18 +307,16 @@ class TelegramBot:
         self._stop.set()
 
     async def poll(self) -> None:
-        """Long-poll getUpdates; confirm an update (next offset) only after handling it."""
+        """Long-poll getUpdates; confirm an update (next offset) only after handling it.
+
+        An update that cannot be read is logged, skipped and confirmed with the others.
+        """
         await self.bot.delete_webhook()
         offset: int | None = None
         failures = 0
         while not self._stop.is_set():
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset,
-                    timeout=self._poll_timeout,
-                    read_timeout=self._poll_timeout + 10,
-                    allowed_updates=Update.ALL_TYPES,
-                )
+                raw = await self._get_updates(offset, self._poll_timeout)
                 failures = 0
             except RetryAfter as error:
                 wait = error.retry_after
@@ -316,18 +328,59 @@ class TelegramBot:
                 log.warning("getUpdates failed (%s); retrying in %.1f s", error, delay)
                 await self._sleep(delay)
                 continue
-            if not updates:
+            if not raw:
                 continue
-            if not await self.handle_batch(updates):
+            ids = [i for i in map(_update_id, raw) if i is not None]
+            if not ids:  # nothing to confirm them by: Telegram always sends update_id
+                failures += 1
+                log.warning("getUpdates gave %d updates without an update_id", len(raw))
+                await self._sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            updates = [u for u in map(self.parse_update, raw) if u is not None]
+            if updates and not await self.handle_batch(updates):
                 # A reply could not be sent: leave the batch unconfirmed. Telegram gives
                 # it again; handled updates are duplicates then, whose unsent replies go out.
                 failures += 1
                 await self._sleep(min(30.0, 0.5 * 2**failures))
                 continue
-            offset = updates[-1].update_id + 1
+            offset = max(ids) + 1
         if offset is not None:  # confirm the last batch before leaving
             with contextlib.suppress(TelegramError):
-                await self.bot.get_updates(offset=offset, timeout=0)
+                await self._get_updates(offset, 0)
+
+    async def _get_updates(self, offset: int | None, timeout: int) -> list[object]:
+        """One getUpdates call, its updates left as JSON to be read one by one.
+
+        PTB's `Bot.get_updates` reads the whole batch at once, so one malformed update
+        would fail the call (and log the batch's contents with a traceback) every time.
+        """
+        result = await self.bot._post(
+            "getUpdates",
+            {"offset": offset, "timeout": timeout, "allowed_updates": Update.ALL_TYPES},
+            read_timeout=timeout + 10,
+        )
+        if not isinstance(result, list):
+            raise TelegramError(f"getUpdates gave {type(result).__name__}, not a list")
+        return result
+
+    def parse_update(self, data: object) -> Update | None:
+        """Read one update's JSON; None, logged in one line, if it cannot be read."""
+        update_id = _update_id(data)
+        if update_id is None:
+            log.warning("an update without a valid update_id was skipped")
+            return None
+        try:
+            return Update.de_json(cast(dict[str, Any], data), self.bot)
+        except Exception as error:  # PTB raises KeyError, TypeError, ... on bad shapes
+            # Only the kind and the error's type: the update may hold what people typed.
+            kinds = ",".join(str(k) for k in cast(dict[str, Any], data) if k != "update_id")
+            log.warning(
+                "update %s (%s) was skipped: it could not be read (%s)",
+                update_id,
+                kinds[:60] or "empty",
+                type(error).__name__,
+            )
+            return None
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -338,8 +391,14 @@ class TelegramBot:
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
 
     async def handle_json(self, data: dict[str, object]) -> bool:
-        """Handle one update posted to the webhook; False if it must be delivered again."""
-        update = Update.de_json(data, self.bot)
+        """Handle one update posted to the webhook; False if it must be delivered again.
+
+        An update that cannot be read is logged and skipped (True): delivering it again
+        would not make it readable.
+        """
+        update = self.parse_update(data)
+        if update is None:
+            return True
         return await self.handle_batch([update])
 
     async def handle_batch(self, updates: Sequence[Update]) -> bool:
@@ -488,10 +547,17 @@ class TelegramBot:
     async def _read_callback(
         self, update: Update, query: CallbackQuery
     ) -> tuple[int, Incoming] | None:
-        with contextlib.suppress(BadRequest):  # too old to answer: the press still counts
-            await query.answer()
         message = query.message
         user = query.from_user
+        chat = message.chat if message is not None else None
+        if chat is not None and chat.type == ChatType.PRIVATE and chat.id != user.id:
+            # A private chat's buttons are its owner's: a press by anyone else changes nothing.
+            log.warning("user %s pressed a button of private chat %s: refused", user.id, chat.id)
+            with contextlib.suppress(BadRequest):
+                await query.answer(msg(_locale(user.language_code), "button_not_yours"))
+            return None
+        with contextlib.suppress(BadRequest):  # too old to answer: the press still counts
+            await query.answer()
         if not isinstance(message, Message) or query.data is None:
             return None
         in_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)

@@ -4,6 +4,7 @@ a fake Bot API server; simulated people type and press buttons. SQLite and Postg
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -484,3 +485,134 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
         loop.call_soon_threadsafe(holder["stop"].set)  # type: ignore[attr-defined]
         thread.join(15)
     assert not thread.is_alive()
+
+
+def test_updates_the_bot_cannot_read_are_skipped_and_confirmed_in_polling(
+    li: Phone, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    bad = [
+        fake.user_sends_update({"message": {"message_id": 90, "text": "没有 chat 和 date"}}),
+        fake.user_sends_update({"message": "不是消息"}),
+        fake.user_sends_update({"callback_query": {"id": "1", "data": "x"}}),
+        fake.user_sends_update({"edited_message": {"date": "昨天", "chat": LI.private_chat()}}),
+    ]
+    li.say("/help", "可以用的命令")  # the loop goes on after them
+    fake.wait_for(lambda: fake.pending_updates() == 0 or None)
+    assert max(o for o in fake.get_updates_offsets if o is not None) > max(bad)
+    assert fake.sent(LI.id)[-1].text is not None and "可以用的命令" in fake.sent(LI.id)[-1].text
+    skipped = [r for r in caplog.records if "could not be read" in r.getMessage()]
+    assert [int(r.args[0]) for r in skipped] == bad  # type: ignore[index]
+    # one line each: no traceback, nothing of what they held
+    assert all(r.exc_info is None and r.levelno == logging.WARNING for r in caplog.records)
+    assert "没有 chat" not in caplog.text and "不是消息" not in caplog.text
+
+
+WEBHOOK_SECRET = "hook-secret"
+
+
+def _webhook_posts(
+    conversation: Conversation, fake: FakeTelegram, photos: Path, bodies: list[bytes]
+) -> list[int]:
+    """Post each body to the Telegram webhook route of a started TelegramBot; the statuses."""
+    import httpx
+
+    from bot.server import build_server, telegram_webhook_route
+
+    async def main() -> list[int]:
+        bot = TelegramBot(
+            conversation,
+            token=fake.token,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            photos_dir=photos,
+            chat_rate=50.0,
+            clock=fake.clock,
+        )
+        await bot.start()
+        server = build_server([telegram_webhook_route("/hook", WEBHOOK_SECRET, bot.handle_json)])
+        transport = httpx.ASGITransport(app=server, raise_app_exceptions=False)
+        headers = {
+            "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
+            "Content-Type": "application/json",
+        }
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://huibao") as client:
+                return [
+                    (await client.post("/hook", content=body, headers=headers)).status_code
+                    for body in bodies
+                ]
+        finally:
+            await bot.stop()
+
+    return asyncio.run(main())
+
+
+def test_the_webhook_answers_bad_updates_200_or_400_never_500(
+    conversation: Conversation,
+    fake: FakeTelegram,
+    tmp_path: Path,
+    demo_org: None,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import json
+
+    register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
+    date = int(clock().timestamp())
+    chat, sender = LI.private_chat(), LI.as_dict()
+    unreadable = [  # JSON objects, but no update Huibao can read: 200, or Telegram retries
+        {},
+        {"update_id": "7", "message": {"message_id": 1, "date": date, "chat": chat}},
+        {"update_id": 8, "message": {"message_id": 1, "from": sender, "text": "/help"}},
+        {"update_id": 9, "message": {"message_id": 1, "chat": chat, "from": sender, "text": "x"}},
+        {"update_id": 11, "callback_query": {"id": "1", "from": sender, "data": "x"}},
+        {"update_id": 12, "message": [1, 2]},
+    ]
+    # readable, but from no one (as in a channel): ignored without a word
+    ignored = {"update_id": 10, "message": {"message_id": 1, "date": date, "chat": chat}}
+    not_objects = [  # 400: not a JSON object at all
+        b"[" * 50_000 + b"]" * 50_000,
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        b"not json",
+        b"[1, 2]",
+        b'"update"',
+        b"\xff\xfe",
+    ]
+    good = {
+        "update_id": 13,
+        "message": {"message_id": 2, "date": date, "chat": chat, "from": sender, "text": "/help"},
+    }
+    bodies = [json.dumps(u).encode() for u in [*unreadable, ignored]] + not_objects
+    bodies.append(json.dumps(good).encode())
+    with caplog.at_level(logging.WARNING):
+        statuses = _webhook_posts(conversation, fake, tmp_path, bodies)
+    assert statuses == [200] * (len(unreadable) + 1) + [400] * len(not_objects) + [200]
+    fake.wait_for_text(LI.id, "可以用的命令")  # the one good update was answered
+    assert len(fake.sent(LI.id)) == 1
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # one line each, without a traceback, and nothing of what the update held
+    assert len(warnings) == len(unreadable) + len(not_objects), caplog.text
+    assert all(r.exc_info is None for r in warnings)
+    assert "/help" not in caplog.text
+
+
+def test_a_button_of_someone_elses_chat_is_refused(
+    li: Phone, fake: FakeTelegram, sessions: sessionmaker[Session]
+) -> None:
+    register(sessions, "王强", "demo-xinhua", platform="telegram", external_id=str(WANG.id))
+    li.say("/report", "哪一类工作")
+    area = next(m for m in reversed(fake.sent(LI.id)) if "理论学习" in m.button_labels)
+    data = next(d for row in area.buttons for label, d in row if label == "理论学习")
+    assert data is not None
+    sent_before = len(fake.sent())
+    # 王强 presses a button of 李华's private chat (a forged or replayed callback)
+    fake.user_presses(WANG, area.message_id, data, chat=LI.private_chat())
+    answer = fake.wait_for(lambda: next((a for a in fake.callback_answers if a.text), None))
+    assert answer.text == "这个按钮不是给你的。"
+    fake.wait_for(lambda: fake.pending_updates() == 0 or None)
+    assert len(fake.sent()) == sent_before  # nothing sent, nothing edited
+    shown = fake.current_message(LI.id, area.message_id)
+    assert shown["reply_markup"]["inline_keyboard"]  # 李华's buttons are still there
+    li.press("理论学习", "活动叫什么名字")  # and still work for 李华
