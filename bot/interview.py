@@ -1331,7 +1331,7 @@ def _start_with(ctx: Context, state: InterviewState, found: Extraction, at: date
         return Step(None, (reply,), cancelled=True)
     state.message = {"text": found.text, "at": at.isoformat()}
     if found.several:
-        state.pending = {"kind": "several", "parts": [part.text for part in found.parts]}
+        state.pending = {"kind": "several", "parts": _part_texts(ctx, found, at)}
         return Step(state, (ask(ctx, state),))
     state.guesses = [guess.key for guess in found.areas]
     taken: list[str] = []
@@ -1347,6 +1347,25 @@ def _start_with(ctx: Context, state: InterviewState, found: Extraction, at: date
     state.cursor = _first_missing(ctx, state) or CONFIRM
     _arrive(state)
     return Step(state, (_with_lines(ask(ctx, state), _took_lines(ctx, state, taken, notes)),))
+
+
+_CONNECTIVE = re.compile(r"^(?:另外|此外|同时|并且|而且)?(?:还|又)?")
+
+
+def _part_texts(ctx: Context, found: Extraction, at: datetime) -> list[str]:
+    """Each activity of the message as a message of its own: "另外还放了2场电影" after
+    "昨天在文化广场办了3场汇演" is "昨天，放了2场电影" (the date it shares, shown to the person)."""
+    texts: list[str] = []
+    day = ""
+    for part in found.parts:
+        text = _CONNECTIVE.sub("", part.text) or part.text
+        dates = read(ctx, text, at).dates
+        if dates is not None:
+            day = dates.source.text
+        elif day:
+            text = f"{day}，{text}"
+        texts.append(text)
+    return texts
 
 
 def _took_lines(
@@ -1596,6 +1615,8 @@ def _take_more(
         found = read(ctx, "在" + text)
     if found.several or found.empty:
         return None
+    if found.area_sure and state.area is not None and found.area != state.area:
+        return None  # another activity, most likely: not a part of this one
     own = {
         Role.TITLE: found.title is not None,
         Role.LOCATION: found.place is not None,
@@ -1608,9 +1629,12 @@ def _take_more(
         taken += _fill_figures(ctx, trial, found, question, notes=False)[0]
     others = [key for key in taken if key != question.id]
     if question.id in taken and question.type is QuestionType.TEXT and not others:
-        return None  # a title or a place alone: the usual answer
-    if not taken and question.id not in trial.flags:
-        return None
+        told = found.dates is not None or any(m.unit is not None for m in found.mentions)
+        if not told:
+            return None  # a title or a place alone: the usual answer
+        # "文化广场，300多人参加" when the figure is known already: the place alone
+    if question.id not in taken and (question.id not in trial.flags or not others):
+        return None  # it does not answer this question: say why, take nothing
     if question.id in taken:
         return _advance(ctx, trial, question.id, took=taken)
     _arrive(trial)

@@ -701,6 +701,7 @@ def _count_at(s: str, i: int, blocked: bytearray) -> _Found | None:
     if issue is None:
         if begin > 0 and s[begin - 1] in "-负":
             issue = FigureIssue.NEGATIVE
+            begin -= 1  # the source shows the sign: "-5人"
         elif count.low == 0 and count.high is None:
             issue = FigureIssue.ZERO
     blocked[begin:end] = b"\x01" * (end - begin)
