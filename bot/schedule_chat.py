@@ -89,7 +89,10 @@ def deadline_list(
                 id=row.id,
                 unit=row.unit_name,
                 what=deadlines.describe(row.requirement, span, locale),
-                due=deadlines.format_due(row.due_at, zone, locale),
+                # as it applies: moved off a day off when it (or the settings) says so
+                due=deadlines.format_due(
+                    rules.roll(row.due_at, zone, row.move_off_days), zone, locale
+                ),
                 ladder=ladder_text(row.ladder, locale),
             )
         )

@@ -280,6 +280,14 @@ ROWS: tuple[Row, ...] = (
         success="return_ask_reason",
         out_of_reach="return_not_found",
     ),
+    # What the 基层减负 rules ask for (issue 15): everyone registered may say what they owe,
+    # tune their reminders and complain; only in private, and nobody sees others' data.
+    Row("/todo", REGISTERED, refusal=None),
+    Row("/remind off 2026-07-01", REGISTERED, refusal=None),
+    Row("/remind on", REGISTERED, refusal=None),
+    Row("/feedback 每月的表格太长", REGISTERED, success="feedback_thanks", refusal=None),
+    Row("/todo", frozenset(), refusal="group_private_only", in_group=True),
+    Row("/feedback 每月的表格太长", frozenset(), refusal="group_private_only", in_group=True),
 )
 
 

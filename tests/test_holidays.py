@@ -304,8 +304,9 @@ def test_an_admin_sets_a_deadline_in_working_days_or_moved_off_a_holiday(
             ),
         ],
     )
-    status = Chat(conversation, "管理员", clock).say("/deadline")
-    assert "2026年9月活动记录" in status
+    listing = Chat(conversation, "管理员", clock).say("/deadline")
+    assert "新华社区：2026年9月活动记录，截止 2026年10月8日（周四） 18:00" in listing  # moved
+    assert "和平街道：2026年9月活动记录，截止 2026年10月13日（周二） 18:00" in listing
 
 
 # --- the CLI: the start stops on a bad file; status says what it does not know ------------
