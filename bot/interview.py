@@ -134,6 +134,7 @@ NOT_ANSWERS = {
     Kind.EDITED: "edited_message",
 }
 
+SESSIONS_UNIT = "场次"  # a one-day activity is one session unless the message says more
 MIN_YEAR_OFFSET = 3  # a date more than this many years back is surely a typo
 MAX_SPAN_DAYS = 366
 
@@ -701,6 +702,9 @@ def _ask(ctx: Context, state: InterviewState) -> Reply:
         left = _missing(ctx, state)
         progress = ctx.t("progress_left", left=left) if left and not state.return_to_confirm else ""
     lines = [f"{_qtext(ctx, state, question, 'prompt', question.prompt)} {progress}".rstrip()]
+    together = _together(ctx, state, question)
+    if together is not None:
+        lines.append(together)
     if question.optional:
         lines.append(ctx.t("optional_hint"))
     existing = state.answers.get(question.id)
@@ -869,7 +873,7 @@ def _area_from_message(ctx: Context, state: InterviewState, incoming: Incoming) 
     state.area = found.areas[0].key
     state.sources[AREA] = found.areas[0].source.text
     taken = [AREA, *_fill_fields(ctx, state, found, None, whole=False)]
-    taken += _fill_figures(ctx, state, found, None, notes=False)[0]
+    taken += _fill_figures(ctx, state, found, None, whole=False)[0]
     return _advance(ctx, state, AREA, took=taken)
 
 
@@ -1342,7 +1346,7 @@ def _start_with(ctx: Context, state: InterviewState, found: Extraction, at: date
     taken += _fill_fields(ctx, state, found, None, whole=True)
     notes: list[str] = []
     if state.area is not None:
-        more, notes = _fill_figures(ctx, state, found, None, notes=True)
+        more, notes = _fill_figures(ctx, state, found, None, whole=True)
         taken += more
     state.cursor = _first_missing(ctx, state) or CONFIRM
     _arrive(state)
@@ -1391,7 +1395,8 @@ def _described(ctx: Context, state: InterviewState) -> list[tuple[str, str]]:
     if state.area is not None:
         area = _area_name(ctx, ctx.questionnaire.area(state.area))
         items.append((AREA, f"{ctx.t('field_area')} {area}"))
-    for question in _flow(ctx, state):
+    q = ctx.questionnaire
+    for question in _flow(ctx, state) or q.before + q.after:  # no area yet: the common ones
         value = state.answers.get(question.id)
         if value is None or value.get("skipped"):
             continue
@@ -1400,6 +1405,8 @@ def _described(ctx: Context, state: InterviewState) -> list[tuple[str, str]]:
         elif "low" in value:  # the card explains an approximation; here the figure will do
             high = None if value["high"] is None else Decimal(value["high"])
             shown = metric_text(Decimal(value["low"]), high, value["approx"], question.unit or "")
+            if question.id in state.made:
+                shown += ctx.t("card_assumed")
         else:
             shown = describe_answer(ctx, question, value)
         items.append((question.id, f"{_label(ctx, state, question)} {shown}"))
@@ -1460,7 +1467,8 @@ def _fill_fields(
                 taken.append(title_q.id)
     dates_q = _role_question(ctx, Role.DATES)
     if found.dates is not None and dates_q is not None and _free(state, dates_q, current):
-        value, flag = _date_value(ctx, state, dates_q, found.dates)
+        asked = current is not None and current.id == dates_q.id
+        value, flag = _date_value(ctx, state, dates_q, found.dates, asked=asked)
         if value is not None:
             _take(state, dates_q, value, found.dates.source.text, made=False)
             taken.append(dates_q.id)
@@ -1489,13 +1497,17 @@ def _fill_fields(
 
 
 def _date_value(
-    ctx: Context, state: InterviewState, question: Question, found: DateFound
+    ctx: Context, state: InterviewState, question: Question, found: DateFound, *, asked: bool
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The message's date as an answer, or why it must be asked (a flag)."""
+    """The message's date as an answer, or why it must be asked (a flag).
+
+    A month or a week in a report ("上个月共放映公益电影8场") is its date range; typed as the
+    answer to the date question (`asked`), the day is asked for, as the date parser does.
+    """
     raw = found.source.text
     if found.future:
         return None, {"issue": "future", "raw": raw, "date": format_date(ctx, found.start)}
-    if found.precision is DatePrecision.PERIOD:
+    if found.precision is DatePrecision.PERIOD and (asked or question.type is QuestionType.DATE):
         return None, {"issue": "period_only", "raw": raw}
     if (
         found.start.year < ctx.today.year - MIN_YEAR_OFFSET
@@ -1513,9 +1525,14 @@ def _date_value(
 
 
 def _fill_figures(
-    ctx: Context, state: InterviewState, found: Extraction, current: Question | None, *, notes: bool
+    ctx: Context, state: InterviewState, found: Extraction, current: Question | None, *, whole: bool
 ) -> tuple[list[str], list[str]]:
-    """The message's figures for the chosen area; notes on the numbers that fit none."""
+    """The message's figures for the chosen area.
+
+    For a whole report (`whole`), also notes on the numbers that fit no question, and one
+    session for a one-day activity that names no number of sessions ("上周六组织了社区广场舞
+    比赛"), shown on the card as assumed.
+    """
     assert state.area is not None
     q = ctx.questionnaire
     figures = found.figures if found.area == state.area else assign_figures(found, q, state.area)
@@ -1542,14 +1559,42 @@ def _fill_figures(
             _take(state, question, count_to_json(figure.count), figure.source.text, made=False)
             taken.append(question.id)
     lines: list[str] = []
-    if notes:
+    if whole:
+        one_day = found.dates is None or found.dates.start == found.dates.end
+        sessions = next(
+            (
+                question
+                for question in q.area(state.area).questions
+                if question.unit == SESSIONS_UNIT and not question.optional
+            ),
+            None,
+        )
+        if (
+            one_day
+            and sessions is not None
+            and _free(state, sessions, current)
+            and sessions.id not in state.flags
+        ):
+            one = {"low": "1", "high": None, "approx": "exact", "raw": "1", "unit": SESSIONS_UNIT}
+            _take(state, sessions, one, "", made=True)
+            taken.append(sessions.id)
         loose = [
             m
             for m in found.mentions
             if m.count is not None and not m.part and m.source.start not in used
         ]
-        bare = [f"“{m.source.text}”" for m in loose if m.unit is None]
-        other = [f"“{m.source.text}”" for m in loose if m.unit is not None]
+        # "一家亲", "一起": a Chinese numeral with a measure word is often just a word;
+        # "80岁以上" says who, not how many
+        counted = {
+            w for area in q.areas for question in area.questions for w in question.accepted_words
+        }
+        typed = [
+            m
+            for m in loose
+            if any(ch.isdigit() for ch in m.source.text) and (m.unit is None or m.unit in counted)
+        ]
+        bare = [f"“{m.source.text}”" for m in typed if m.unit is None]
+        other = [f"“{m.source.text}”" for m in typed if m.unit is not None]
         if bare:
             lines.append(ctx.t("took_no_unit", numbers="、".join(bare)))
         if other:
@@ -1597,7 +1642,7 @@ def _refigure(ctx: Context, state: InterviewState) -> tuple[list[str], list[str]
         state.answers.pop(key, None)
     for key in [key for key in state.flags if key in counts]:
         state.flags.pop(key)
-    return _fill_figures(ctx, state, _reread(ctx, state), None, notes=True)
+    return _fill_figures(ctx, state, _reread(ctx, state), None, whole=True)
 
 
 def _take_more(
@@ -1613,7 +1658,7 @@ def _take_more(
     if question.role is Role.LOCATION and found.place is None and not text.startswith("在"):
         # "文化广场，300多人参加" answers "在哪里办的？": read it as "在文化广场…"
         found = read(ctx, "在" + text)
-    if found.several or found.empty:
+    if found.several or (found.empty and found.dates is None):
         return None
     if found.area_sure and state.area is not None and found.area != state.area:
         return None  # another activity, most likely: not a part of this one
@@ -1626,7 +1671,11 @@ def _take_more(
     trial = _copy(state)
     taken = _fill_fields(ctx, trial, found, question, whole=False)
     if trial.area is not None:
-        taken += _fill_figures(ctx, trial, found, question, notes=False)[0]
+        taken += _fill_figures(ctx, trial, found, question, whole=False)[0]
+    if question.type is QuestionType.COUNT and question.id not in taken:
+        taken += _leading_count(trial, question, text)  # "100，居民反响很好"
+    if trial.message is not None and question.id in taken and text == clean_text(incoming.text):
+        taken += _rest_as_result(ctx, trial, found, text)  # asked together (`_together`)
     others = [key for key in taken if key != question.id]
     if question.id in taken and question.type is QuestionType.TEXT and not others:
         told = found.dates is not None or any(m.unit is not None for m in found.mentions)
@@ -1640,6 +1689,78 @@ def _take_more(
     _arrive(trial)
     lines = _took_lines(ctx, trial, taken, [], "took_from_answer")
     return Step(trial, (_with_lines(ask(ctx, trial), lines),))
+
+
+_CLAUSE = re.compile(r"[^,，。;；!！?？、\n]+")
+_NUMBER_ONLY = re.compile(r"[0-9零〇一二两三四五六七八九十百千万.多余约近来几]*")
+
+
+def _leading_count(state: InterviewState, question: Question, text: str) -> list[str]:
+    """The count question's answer as the answer's first clause ("100，居民反响很好")."""
+    first = _CLAUSE.search(text)
+    if first is None or first.group() == text:
+        return []
+    try:
+        count = question.convert(parse_count(first.group().strip()))
+    except (CountError, UnitMismatch):
+        return []
+    _take(state, question, count_to_json(count), first.group().strip(), made=False)
+    return [question.id]
+
+
+def _rest_as_result(ctx: Context, state: InterviewState, found: Extraction, text: str) -> list[str]:
+    """What an answer says besides its date and figures, as the missing result ("成效"):
+    "昨天，大约200人，居民反响很好" gives "居民反响很好"."""
+    result = _role_question(ctx, Role.ACHIEVEMENTS)
+    if result is None or result.type is not QuestionType.TEXT or result.id in state.answers:
+        return []
+    spans = [m.source for m in found.mentions]
+    spans += [found.dates.source] if found.dates is not None else []
+    spans += [found.place] if found.place is not None else []
+    kept = [
+        clause.group().strip()
+        for clause in _CLAUSE.finditer(text)
+        if not any(span.start < clause.end() and clause.start() < span.end for span in spans)
+        and not _NUMBER_ONLY.fullmatch(clause.group().strip())
+    ]
+    rest = _fitting("，".join(part for part in kept if part), result)
+    if rest is None or control_word(rest) in CONTROL_WORDS or len(rest) < 2:
+        return []
+    _take(state, result, {"text": rest}, rest, made=False)
+    return [result.id]
+
+
+def _together(ctx: Context, state: InterviewState, question: Question) -> str | None:
+    """In a report from one message, the last few questions may be answered in one go:
+    '还差的几项（参与群众、取得成效）可以一条消息说完，例如：“100人次，居民反响很好”。'"""
+    if state.message is None or state.return_to_confirm or question.role is Role.ACHIEVEMENTS:
+        return None
+    result = _role_question(ctx, Role.ACHIEVEMENTS)
+    if result is None or result.id in state.answers:
+        return None
+    labels: list[str] = []
+    examples: list[str] = []
+    for item in _flow(ctx, state):
+        missing = item.id not in state.answers and not item.optional
+        if not missing or _flow(ctx, state).index(item) < _flow(ctx, state).index(question):
+            continue
+        if item.role is Role.DATES:
+            examples.append(ctx.t("together_date"))
+        elif item.type is QuestionType.COUNT:
+            examples.append(f"{_example_number(item)}{item.unit}")
+        elif item.role is Role.ACHIEVEMENTS:
+            examples.append(ctx.t("together_result"))
+        else:
+            return None  # a question of another kind: one at a time
+        labels.append(_label(ctx, state, item))
+    if len(labels) < 2:
+        return None
+    return ctx.t("ask_together", labels="、".join(labels), example="，".join(examples))
+
+
+def _example_number(question: Question) -> str:
+    found = re.search(r"[0-9]+", question.example or "")
+    return found.group() if found else "10"
 
 
 def _several_choices(ctx: Context, parts: list[str]) -> tuple[Choice, ...]:
@@ -1744,14 +1865,24 @@ def _source_mark(ctx: Context, state: InterviewState, key: str, shown: str) -> s
     """Where a value on the card came from: ' ←“11月8日”', '（按你的消息拟的）'."""
     if key in state.made:
         question = _role_question(ctx, Role.CONTENT)
-        whole = question is not None and question.id == key
-        return ctx.t("card_made_whole" if whole else "card_made")
+        if question is not None and question.id == key:
+            return ctx.t("card_made_whole")
+        return ctx.t("card_made" if key != _sessions_id(ctx, state) else "card_assumed")
     source = state.sources.get(key)
     if source is None:
         return ""
     if not source or f"“{source}”" in shown:  # 按“300多人”理解为… says it already
         return ctx.t("card_from_message")
     return ctx.t("card_source", source=source)
+
+
+def _sessions_id(ctx: Context, state: InterviewState) -> str | None:
+    if state.area is None:
+        return None
+    for question in ctx.questionnaire.area(state.area).questions:
+        if question.unit == SESSIONS_UNIT:
+            return question.id
+    return None
 
 
 def _card_header(ctx: Context, state: InterviewState) -> list[str]:

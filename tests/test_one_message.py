@@ -300,10 +300,9 @@ def test_two_activities_in_one_message_become_two_entries(
                     "接着报消息里的下一次活动：“上周五举办书法比赛，参赛50人”",
                     "工作类别 文体活动；活动名称 书法比赛",
                     "参演人员 50名",
-                    "几场",
+                    "多少人次",
                 ],
             ),
-            ("1场", "多少人次"),
             ("80", "效果"),
             ("作品很多。", "请核对"),
             ("确认", "已保存"),
@@ -367,7 +366,13 @@ def test_two_activities_that_cannot_be_told_apart_are_asked_about(
 @pytest.mark.parametrize(
     ("pick", "read"),
     [
-        ("1", ["从你的消息中读出：参与人次 12人次；参与家庭 45户", "几场活动"]),
+        (
+            "1",
+            [
+                "从你的消息中读出：活动场次 1场次（没写场次，按一场计，可改）；参与人次 12人次；参与家庭 45户",
+                "效果",
+            ],
+        ),
         ("[志愿服务]", ["从你的消息中读出：参与志愿者 12名；服务家庭 45户", "服务了多少人次"]),
     ],
 )
@@ -395,13 +400,19 @@ def test_a_wrong_area_changed_on_the_card_takes_the_figures_along(
         [
             (
                 "本周一组织中小学生开展“红色经典”诵读比赛，参赛选手32名",
-                ["工作类别 文体活动", "参演人员 32名", "几场"],
+                ["工作类别 文体活动", "参演人员 32名", "多少人次"],
             ),
-            ("1场", "多少人次"),
             ("100", "效果"),
             ("孩子们很投入。", ["请核对", "参演人员：32名 ←“32名”"]),
             ("改1", ["哪一类", "全民阅读"]),
-            ("[全民阅读]", ["请核对", "1. 工作类别：全民阅读\n", "5. 读书活动：1场次\n"]),
+            (
+                "[全民阅读]",
+                [
+                    "请核对",
+                    "1. 工作类别：全民阅读\n",
+                    "5. 读书活动：1场次（没写场次，按一场计，可改）",
+                ],
+            ),
             ("确认", "已保存"),
         ]
     )
@@ -409,7 +420,7 @@ def test_a_wrong_area_changed_on_the_card_takes_the_figures_along(
     (entry,) = entries(sessions)
     assert entry.area == "reading"
     assert figures(entry) == {
-        "sessions": (Decimal(1), "exact", "场次", "1场"),
+        "sessions": (Decimal(1), "exact", "场次", "1"),
         "attendance": (Decimal(100), "exact", "人次", "100"),
     }
     shown_on_card(person.cards[0], entry)
@@ -421,7 +432,7 @@ def test_a_wrong_area_changed_on_the_card_takes_the_figures_along(
 @pytest.mark.parametrize(
     ("said", "answer", "state"),
     [
-        ("6月20日在文化广场办了夏夜汇演，300", ["“300”没写单位", "几场"], ["interview"]),
+        ("6月20日在文化广场办了夏夜汇演，300", ["“300”没写单位", "多少人次"], ["interview"]),
         ("明晚在文化广场放露天电影，预计200人", ["“明晚”", "还没到", "这次没有记录"], []),
         (
             "昨天在文化广场办了2场汇演，-5人参加",
@@ -479,11 +490,45 @@ def test_a_report_without_figures_or_date_asks_for_them(
     play(
         staff_chat,
         [
-            ("在文化广场办了夏夜汇演", ["工作类别 文体活动", "活动是哪天办的", "（还差 4 项）"]),
+            ("在文化广场办了夏夜汇演", ["工作类别 文体活动", "活动是哪天办的", "（还差 3 项）"]),
             ("明天", "还没到"),
-            ("上周六", "几场"),
+            ("上周六", "多少人次"),
         ],
     )
+
+
+def test_what_is_left_can_be_answered_in_one_message(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
+    person = Person(staff_chat)
+    person.play(
+        [
+            (
+                "在文化广场办了夏夜汇演",
+                [
+                    "演出（活动）场次 1场次（没写场次，按一场计，可改）",
+                    "活动是哪天办的",
+                    "还差的几项（活动日期、参与群众、取得成效）可以一条消息说完，"
+                    "例如：“昨天，100人次，居民反响很好”。",
+                ],
+            ),
+            (
+                "上周六，大概两百人，观众都说好看",
+                [  # all three taken: on to the card, which shows them
+                    "请核对",
+                    "3. 活动日期：2026年6月20日（周六） ←“上周六”",
+                    "6. 参与群众：约200人次（按“大概两百人”理解为约 200 人次）",
+                    "12. 取得成效：观众都说好看",
+                ],
+            ),
+            ("确认", "已保存"),
+        ]
+    )
+    (entry,) = entries(sessions)
+    assert entry.start_date == date(2026, 6, 20)
+    assert entry.answers["achievements"] == {"text": "观众都说好看"}
+    assert figures(entry)["attendance"][:2] == (Decimal(200), "about")
+    shown_on_card(person.cards[0], entry)
 
 
 # -- the card ---------------------------------------------------------------------------------
