@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -301,20 +302,21 @@ class _Tracer:
 
 def _figures(
     entries: Sequence[EntryIn],
-    keys: Mapping[tuple[int, int], str],
+    keys: Mapping[int, tuple[str, ...]],
     asked: Mapping[tuple[str, str], tuple[int, str]],
 ) -> list[Figure]:
     """Totals per (figure, unit), in the order the area's questionnaire asks them.
 
-    `keys` maps (entry id, metric position) to the question id a figure counts as (an
-    activity of the catch-all area told under another area counts toward that area's figure
-    of the same measure word); `asked` gives the area's (question id, unit) its position and
+    `keys` maps an entry id to the question ids its figures count as (an activity of the
+    catch-all area told under another area counts toward that area's figure of the same
+    measure word); `asked` gives the area's (question id, unit) its position and
     name."""
     groups: dict[tuple[str, str], list[tuple[int, MetricIn]]] = {}
     labels: dict[tuple[str, str], str] = {}
     for entry in entries:
+        mapped = keys.get(entry.id)
         for position, metric in enumerate(entry.metrics):
-            key = (keys.get((entry.id, position), metric.question_id), metric.unit)
+            key = (mapped[position] if mapped else metric.question_id, metric.unit)
             groups.setdefault(key, []).append((entry.id, metric))
             labels.setdefault(key, metric.label)
     seen = {key: i for i, key in enumerate(groups)}
@@ -372,7 +374,7 @@ class _Item:
     def series(self) -> bool:
         return len(self.entries) > 1
 
-    @property
+    @cached_property
     def weight(self) -> tuple[int, int, Decimal, int]:
         """What makes an activity stand out: 成效 given, figures given, people reached."""
         told = any(sentence(e.achievements) for e in self.entries)
@@ -421,14 +423,14 @@ class _Composer:
         period: Period,
         roll_up: bool,
         rows: Mapping[int, int],
-        keys: Mapping[tuple[int, int], str],
+        keys: Mapping[int, tuple[str, ...]],
     ) -> None:
         self.p = phrases
         self.unit = unit_name
         self.period = period
         self.roll_up = roll_up
         self.trace = _Tracer(rows)
-        self.keys = keys  # (entry id, metric position) -> the question id it counts as
+        self.keys = keys  # entry id -> the question ids its figures count as (folded only)
         # per area: (question id, unit) -> (position in the questionnaire, label)
         self.asked: dict[str, dict[tuple[str, str], tuple[int, str]]] = {}
         self.half = "上半年" if period.half == 1 else "下半年"
@@ -774,13 +776,13 @@ def _fold(
     entries: Sequence[EntryIn],
     phrases: Phrases,
     keywords: Mapping[str, Sequence[str]],
-) -> tuple[dict[int, str], dict[tuple[int, int], str]]:
+) -> tuple[dict[int, str], dict[int, tuple[str, ...]]]:
     """Where each activity of the catch-all area is told: the area whose keywords its title
     contains, or nowhere (the 此外 paragraph). Returns entry id -> area
-    name, and (entry id, metric position) -> the question id of that area with the
+    name, and entry id -> for each of its figures the question id of that area with the
     same measure word, so its figures count toward that area's."""
     target: dict[int, str] = {}
-    keys: dict[tuple[int, int], str] = {}
+    keys: dict[int, tuple[str, ...]] = {}
     patterns = {
         name: re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
         for name, words in keywords.items()
@@ -801,10 +803,8 @@ def _fold(
         if found is None:
             continue
         target[entry.id] = found
-        for position, metric in enumerate(entry.metrics):
-            qid = asked_by_area.get(found, {}).get(metric.unit)
-            if qid:
-                keys[(entry.id, position)] = qid
+        units = asked_by_area.get(found, {})
+        keys[entry.id] = tuple(units.get(m.unit, m.question_id) for m in entry.metrics)
     return target, keys
 
 
@@ -886,7 +886,8 @@ def compose(
                 (e.id, m)
                 for e in items
                 for position, m in enumerate(e.metrics)
-                if keys.get((e.id, position), m.question_id) == phrases.people_figure
+                if (keys[e.id][position] if e.id in keys else m.question_id)
+                == phrases.people_figure
                 and m.unit == "人次"
             ]
             if attendance:
@@ -1011,16 +1012,17 @@ def _plain(text: str | None) -> str:
 
 
 def _ledger_row(entry: EntryIn) -> LedgerRow:
-    figures = "；".join(f"{m.label} {m.text}" for m in entry.metrics)
+    figures = "；".join([f"{m.label} {m.text}" for m in entry.metrics])
+    content, said = _plain(entry.content), _plain(entry.achievements)
     return LedgerRow(
-        entry_id=entry.id,
-        start=entry.start,
-        end=entry.end,
-        unit=entry.unit,
-        area=entry.area_name,
-        title=entry.title,
-        location=entry.location or "",
-        figures=figures,
-        content="；".join(x for x in (_plain(entry.content), _plain(entry.achievements)) if x),
-        reporter=entry.reporter,
+        entry.id,
+        entry.start,
+        entry.end,
+        entry.unit,
+        entry.area_name,
+        entry.title,
+        entry.location or "",
+        figures,
+        f"{content}；{said}" if content and said else content or said,
+        entry.reporter,
     )
