@@ -209,19 +209,24 @@ def remind(
                 msg(locale, "remind_status_until", month=mute.until.month, day=mute.until.day)
             )
         else:
-            lines.append(msg(locale, "remind_status_deadline", ref=_deadline_name(mute, locale)))
+            name = _deadline_name(session, mute, locale)
+            lines.append(msg(locale, "remind_status_deadline", ref=name))
     lines.append(msg(locale, "remind_usage"))
     return "\n".join(lines)
 
 
-def _deadline_name(mute: schedule.Mute, locale: str) -> str:
-    """A muted deadline in words: 2026年6月活动记录 for a default rule, else its number."""
+def _deadline_name(session: Session, mute: schedule.Mute, locale: str) -> str:
+    """A muted deadline in words, e.g. 2026年6月活动记录 (a default rule or a unit's own)."""
     ref = mute.deadline_ref or ""
     requirement, _, period = ref.partition(":")
-    if period:
-        try:
+    try:
+        if period:
             span = deadlines.parse_span(period)
             return deadlines.describe(deadlines.parse_requirement(requirement), span, locale)
-        except deadlines.DeadlineError:
-            return ref
+        digits = ref.removeprefix("d")
+        row = schedule.deadline_by_id(session, int(digits)) if digits.isdigit() else None
+        if row is not None:
+            return deadlines.describe(row.requirement, deadlines.parse_span(row.period), locale)
+    except deadlines.DeadlineError:
+        pass
     return msg(locale, "remind_deadline_number", id=ref.removeprefix("d"))

@@ -440,8 +440,7 @@ def _digests(
     units = [u for u in schedule.standing(session, coverage_of(deadline)) if u.missing]
     problems = schedule.delivery_problems(session, (), now - PROBLEMS_SINCE)
     failed = {p.member_id for p in problems if p.status is OutboxStatus.FAILED}
-    owing = [i for u in units for i, _ in u.missing]
-    quiet = schedule.muted_members(session, owing, deadline.ref, now.astimezone(zone).date())
+    quiet = schedule.muted_members(session, deadline.ref, now.astimezone(zone).date())
     planned = []
     for member_id, (leader, _units) in _pick(leaders, platforms).items():
         paths = [c.unit_path for c in leaders if c.member_id == member_id]
@@ -554,8 +553,7 @@ def status_lines(
         units = schedule.standing(session, coverage_of(deadline), within)
         if not units:
             continue
-        owing = [i for u in units for i, _ in u.missing]
-        muted = schedule.muted_members(session, owing, deadline.ref, today)
+        muted = schedule.muted_members(session, deadline.ref, today)
         if not lines:
             lines.append(msg(locale, "status_deadlines"))
         left = (

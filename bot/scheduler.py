@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import reminders
 from bot.deadlines import PUBLIC_RULES, DayRules
+from bot.holidays import describe_unknown
 from bot.outbox import Sender, take_waiting
 from bot.reminders import Memo, Window
 from bot.settings import ReminderSettings
@@ -170,6 +171,11 @@ class Background:
         )
         scheduler.start()
         self._scheduler = scheduler
+        today = self._clock().astimezone(self._zone).date()
+        ahead = [today + timedelta(days=n) for n in range(reminders.HORIZON.days + 1)]
+        unknown = self._rules.calendar.unknown_years(ahead)
+        if unknown:  # e.g. in December, before the package has next year's notice
+            log.warning("%s", describe_unknown(self._rules.calendar, unknown))
         log.info(
             "reminders: ticking every %.0f s, sending on %s (instance %s)",
             self._settings.tick_seconds,

@@ -1087,16 +1087,11 @@ def mutes_of(session: Session, member_id: int, today: date) -> list[Mute]:
     return [Mute(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def muted_members(
-    session: Session, member_ids: Sequence[int], deadline_ref: str, today: date
-) -> dict[int, date | None]:
-    """Of these members, who gets no reminder of the deadline now, and until when (None:
-    not for this deadline at all)."""
-    if not member_ids:
-        return {}
+def muted_members(session: Session, deadline_ref: str, today: date) -> dict[int, date | None]:
+    """Who gets no reminder of the deadline now, and until when (None: not for this deadline
+    at all). The few who muted, not a list of everyone: no parameter per member."""
     rows = session.execute(
         select(ReminderMute.member_id, ReminderMute.deadline_ref, ReminderMute.until).where(
-            ReminderMute.member_id.in_(list(member_ids)),
             or_(
                 and_(ReminderMute.deadline_ref == deadline_ref, ReminderMute.until.is_(None)),
                 and_(

@@ -42,7 +42,7 @@ def _world(sessions: sessionmaker[Session], conversation: Conversation, clock: C
         platform="telegram",
         external_id=BOSS,
     )
-    clock.now = at("2026-06-20 10:00")
+    clock.now = at("2026-06-22 09:00")  # a Monday (19-21 June: the Dragon Boat holiday)
     play(Chat(conversation, LI, clock, platform="telegram"), JUNE_REPORT)
     with transaction(sessions) as session:
         entry = session.scalars(select(Entry.id)).one()
@@ -53,7 +53,7 @@ def _remind_through_june(sessions: sessionmaker[Session], clock: Clock) -> Recor
     channel = RecordingChannel()
     made = Background(sessions, ReminderSettings(), SHANGHAI, clock, instance="b")
     made.attach({"telegram": channel})
-    for moment in ("2026-06-20 10:01", "2026-06-22 18:00", "2026-06-24 18:00"):
+    for moment in ("2026-06-22 09:01", "2026-06-22 18:00", "2026-06-24 18:00"):
         clock.now = at(moment)
         run(made)
     return channel
@@ -105,7 +105,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, questionnaires) -> 
     engine = create_db_engine(url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    clock = Clock(at("2026-06-20 10:00"))
+    clock = Clock(at("2026-06-22 09:00"))
     conversation = Conversation(sessions, questionnaires, "community_culture", SHANGHAI, clock)
     _world(sessions, conversation, clock)
     _remind_through_june(sessions, clock)

@@ -599,8 +599,9 @@ def test_the_reminder_tick_reaches_a_member_on_wecom_and_its_button_starts_the_r
     sessions: sessionmaker[Session],
     clock: Clock,
 ) -> None:
-    # The half-year review is due 25 June 18:00; on 20 June its 7-day step is the current one.
-    clock.now = at("2026-06-20 10:00")
+    # The half-year review is due 25 June 18:00; on Monday 22 June (the Dragon Boat holiday,
+    # 19-21 June, holds reminders) its 7-day step is the current one.
+    clock.now = at("2026-06-22 10:00")
     background = Background(sessions, ReminderSettings(tick_seconds=3600), SHANGHAI, clock)
     running.call(background.start({"wecom": running.bot}))  # ticks at once, as `huibao run`
     try:

@@ -253,8 +253,9 @@ def test_a_reminder_from_the_tick_arrives_with_its_button(
     make: Callable[..., Robot], sessions: sessionmaker[Session], clock: Clock
 ) -> None:
     register(sessions, "李华", "demo-xinhua", platform="wecom", external_id=LI)
-    # The half-year review is due 25 June 18:00; on 20 June its 7-day step is the current one.
-    clock.now = at("2026-06-20 10:00")
+    # The half-year review is due 25 June 18:00; on Monday 22 June (the Dragon Boat holiday,
+    # 19-21 June, holds reminders) its 7-day step is the current one.
+    clock.now = at("2026-06-22 10:00")
 
     async def scenario() -> None:
         async with make() as robot:
