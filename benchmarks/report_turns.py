@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import templates_dir  # noqa: E402
 from bot.conversation import Conversation  # noqa: E402
-from bot.figures import plain  # noqa: E402
+from bot.figures import metric_text, plain  # noqa: E402
 from bot.interview import AREA, CONFIRM, PICK, UNIT, InterviewState  # noqa: E402
 from bot.org import demo_org, load_org  # noqa: E402
 from bot.parsing.extract import extract  # noqa: E402
@@ -417,29 +417,29 @@ class Replay:
 
 
 def shown_on_card(card: str, entry: Entry) -> list[str]:
-    """The stored values the card did not show."""
+    """The stored values the card did not show, each compared whole (a value, then at most
+    the card's mark: ' ←“…”' or '（…）')."""
     lines = card.splitlines()
 
-    def line_of(label: str) -> str:
-        found = [line for line in lines if f"{label}：" in line]
-        return found[0].partition("：")[2] if found else ""
+    def shown(label: str, value: str) -> bool:
+        found = [line.partition("：")[2] for line in lines if f"{label}：" in line]
+        return any(text == value or text.startswith((value + " ", value + "（")) for text in found)
 
     problems: list[str] = []
-    if not line_of("工作类别").startswith(entry.area_name):
+    if not shown("工作类别", entry.area_name):
         problems.append(f"area {entry.area_name}")
-    if not line_of("活动名称").startswith(entry.title):
+    if not shown("活动名称", entry.title):
         problems.append(f"title {entry.title}")
-    start, end = entry.start_date, entry.end_date
-    shown_date = line_of("活动日期")
-    for day in {start, end}:
-        if f"{day.year}年{day.month}月{day.day}日" not in shown_date:
+    dates = [line for line in lines if "活动日期：" in line]
+    for day in {entry.start_date, entry.end_date}:
+        if not any(f"{day.year}年{day.month}月{day.day}日（" in line for line in dates):
             problems.append(f"date {day}")
-    if entry.location and not line_of("地点").startswith(entry.location):
+    if entry.location and not shown("地点", entry.location):
         problems.append(f"place {entry.location}")
     for metric in entry.metrics:
-        shown = line_of(metric.label).partition("（")[0]
-        if plain(metric.low) not in shown:
-            problems.append(f"{metric.label} {metric.low}")
+        figure = metric_text(metric.low, metric.high, metric.approx, metric.unit)
+        if not shown(metric.label, figure):
+            problems.append(f"{metric.label} {figure}")
     return problems
 
 

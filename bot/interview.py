@@ -1488,7 +1488,12 @@ def _fill_fields(
             _take(state, place_q, {"text": text}, found.place.text, made=False)
             taken.append(place_q.id)
     content_q = _role_question(ctx, Role.CONTENT)
-    if whole and content_q is not None and content_q.type is QuestionType.TEXT:
+    if (
+        whole
+        and found.report_like
+        and content_q is not None
+        and content_q.type is QuestionType.TEXT
+    ):
         text = _fitting(found.text, content_q)
         if text is not None and _free(state, content_q, current):
             _take(state, content_q, {"text": text}, "", made=True)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.figures import plain
+from bot.figures import metric_text
 from storage.db import transaction
 from storage.models import ConversationState, Entry
 from tests.chat import Chat, play
@@ -59,17 +59,23 @@ class Person:
 
 
 def shown_on_card(card: str, entry: Entry) -> None:
-    """Every value stored was on the card the person confirmed (nothing unseen is kept)."""
-    assert f"工作类别：{entry.area_name}" in card
-    assert f"活动名称：{entry.title}" in card
-    start = entry.start_date
-    assert f"{start.year}年{start.month}月{start.day}日" in card
-    if entry.location:
-        assert f"地点：{entry.location}" in card
+    """Every value stored was on the card the person confirmed (nothing unseen is kept):
+    each card line holds the stored value whole, then at most a mark (' ←“…”', '（…）')."""
     lines = card.splitlines()
+
+    def shown(label: str, value: str) -> bool:
+        found = [line.partition("：")[2] for line in lines if f"{label}：" in line]
+        return any(text == value or text.startswith((value + " ", value + "（")) for text in found)
+
+    assert shown("工作类别", entry.area_name)
+    assert shown("活动名称", entry.title)
+    (dates,) = [line for line in lines if "活动日期：" in line]
+    for day in {entry.start_date, entry.end_date}:
+        assert f"{day.year}年{day.month}月{day.day}日（" in dates
+    if entry.location:
+        assert shown("地点", entry.location)
     for metric in entry.metrics:
-        (line,) = [line for line in lines if f"{metric.label}：" in line]
-        assert plain(metric.low) in line.partition("：")[2].partition("（")[0], line
+        assert shown(metric.label, metric_text(metric.low, metric.high, metric.approx, metric.unit))
     for key, value in entry.answers.items():
         if isinstance(value, dict) and "text" in value:
             assert str(value["text"]) in card, key
