@@ -750,9 +750,10 @@ def _options(ctx: Context, state: InterviewState) -> _Options:
     if state.cursor == AREA:
         areas = list(ctx.questionnaire.areas)
         first = [a for key in state.guesses for a in areas if a.key == key]
+        keys = {a.key for a in first}
         return [
             (f"area:{a.key}", _area_names(ctx, a))
-            for a in first + [a for a in areas if a not in first]
+            for a in first + [a for a in areas if a.key not in keys]
         ]
     if state.cursor in (PICK, CONFIRM):
         return [(EDIT_PREFIX + key, names) for key, names in _fields(ctx, state)]
@@ -1378,7 +1379,7 @@ def _took_lines(
     """'从你的消息中读出：…' (unless the card shows it all next) and the notes."""
     lines: list[str] = []
     if taken and state.cursor != CONFIRM:
-        items = [item for key_, item in _described(ctx, state) if key_ in taken]
+        items = [item for _, item in _described(ctx, state, set(taken))]
         lines.append(ctx.t(key or "took_from_message", fields="；".join(items)))
     return lines + notes
 
@@ -1389,16 +1390,16 @@ def _with_lines(reply: Reply, lines: list[str]) -> Reply:
     return replace(reply, text="\n".join([*lines, reply.text]))
 
 
-def _described(ctx: Context, state: InterviewState) -> list[tuple[str, str]]:
-    """Each answered field as 'label value', in the card's order."""
+def _described(ctx: Context, state: InterviewState, keys: set[str]) -> list[tuple[str, str]]:
+    """The answered fields among `keys` as 'label value', in the card's order."""
     items: list[tuple[str, str]] = []
-    if state.area is not None:
+    if state.area is not None and AREA in keys:
         area = _area_name(ctx, ctx.questionnaire.area(state.area))
         items.append((AREA, f"{ctx.t('field_area')} {area}"))
     q = ctx.questionnaire
     for question in _flow(ctx, state) or q.before + q.after:  # no area yet: the common ones
         value = state.answers.get(question.id)
-        if value is None or value.get("skipped"):
+        if question.id not in keys or value is None or value.get("skipped"):
             continue
         if question.role is Role.CONTENT and question.id in state.made:
             shown = ctx.t("took_whole")
@@ -1413,15 +1414,24 @@ def _described(ctx: Context, state: InterviewState) -> list[tuple[str, str]]:
     return items
 
 
+_ROLES: dict[int, tuple[Questionnaire, dict[Role, Question]]] = {}
+
+
 def _role_question(ctx: Context, role: Role) -> Question | None:
     """The question of the questionnaire's common part with this role (title, dates ...)."""
     q = ctx.questionnaire
-    return next((question for question in q.before + q.after if question.role is role), None)
+    cached = _ROLES.get(id(q))
+    if cached is None or cached[0] is not q:
+        roles: dict[Role, Question] = {}
+        for question in q.before + q.after:
+            roles.setdefault(question.role, question)
+        cached = _ROLES[id(q)] = (q, roles)
+    return cached[1].get(role)
 
 
-def _fitting(text: str | None, question: Question) -> str | None:
+def _fitting(text: str | None, question: Question, *, clean: bool = True) -> str | None:
     """The text as an answer to a text question, or None if it would not do."""
-    cleaned = clean_text(text or "")
+    cleaned = clean_text(text or "") if clean else (text or "")
     if not cleaned or len(cleaned) > question.max_length:
         return None
     if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
@@ -1494,7 +1504,7 @@ def _fill_fields(
         and content_q is not None
         and content_q.type is QuestionType.TEXT
     ):
-        text = _fitting(found.text, content_q)
+        text = _fitting(found.text, content_q, clean=False)  # `read` cleaned it
         if text is not None and _free(state, content_q, current):
             _take(state, content_q, {"text": text}, "", made=True)
             taken.append(content_q.id)
@@ -1590,9 +1600,7 @@ def _fill_figures(
         ]
         # "一家亲", "一起": a Chinese numeral with a measure word is often just a word;
         # "80岁以上" says who, not how many
-        counted = {
-            w for area in q.areas for question in area.questions for w in question.accepted_words
-        }
+        counted = _counted_words(q)
         typed = [
             m
             for m in loose
@@ -1605,6 +1613,23 @@ def _fill_figures(
         if other:
             lines.append(ctx.t("took_not_counted", numbers="、".join(other)))
     return taken, lines
+
+
+_COUNTED: dict[int, tuple[Questionnaire, frozenset[str]]] = {}
+
+
+def _counted_words(questionnaire: Questionnaire) -> frozenset[str]:
+    """Every measure word some count question of the questionnaire takes (cached)."""
+    cached = _COUNTED.get(id(questionnaire))
+    if cached is None or cached[0] is not questionnaire:
+        words = frozenset(
+            word
+            for area in questionnaire.areas
+            for question in area.questions
+            for word in question.accepted_words
+        )
+        cached = _COUNTED[id(questionnaire)] = (questionnaire, words)
+    return cached[1]
 
 
 def _arrive(state: InterviewState) -> None:
@@ -1745,9 +1770,10 @@ def _together(ctx: Context, state: InterviewState, question: Question) -> str | 
         return None
     labels: list[str] = []
     examples: list[str] = []
-    for item in _flow(ctx, state):
-        missing = item.id not in state.answers and not item.optional
-        if not missing or _flow(ctx, state).index(item) < _flow(ctx, state).index(question):
+    flow = _flow(ctx, state)
+    here = next(i for i, item in enumerate(flow) if item.id == question.id)
+    for item in flow[here:]:
+        if item.id in state.answers or item.optional:
             continue
         if item.role is Role.DATES:
             examples.append(ctx.t("together_date"))
