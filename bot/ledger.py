@@ -996,8 +996,8 @@ def _figure(area: Area, questions: Sequence[Question], piece: str) -> tuple[Ques
 
 
 # A long ledger repeats itself (the same figures, the same dates): what was read once is
-# kept, up to this many pieces each, so that reading it again costs nothing.
-_CACHE_SIZE: Final = 20_000
+# kept (up to this many of each, a few MB), so that reading it again costs nothing.
+_CACHE_SIZE: Final = 4_096
 
 
 # What offices write into a cell that has nothing to say; read as empty in optional columns.

@@ -963,3 +963,28 @@ def test_the_import_limits_come_from_the_settings(
     )
     assert result.exit_code == 1
     assert "HUIBAO_LEDGER_IMPORT__MAX_UNCOMPRESSED_MB" in result.output
+
+
+def test_a_zip_of_too_many_parts_is_refused_before_it_is_listed(tmp_path: Path) -> None:
+    path = tmp_path / "台账.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        for n in range(10_001):
+            archive.writestr(f"x/{n}", b"")
+    with pytest.raises(LedgerError) as raised:
+        read_ledger(path)
+    assert str(raised.value).startswith("台账.xlsx: the file holds 10,001 parts;")
+
+
+def test_a_csv_beyond_the_size_limit_or_with_an_endless_line_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    big.write_text(",".join(COLUMNS) + "\n" + "新华社区,理论学习\n" * 200_000, "utf-8")
+    with pytest.raises(LedgerError) as raised:
+        read_ledger(big, small_limits(max_uncompressed_mb=1))
+    assert str(raised.value) == (
+        "big.csv: the file is 5.0 MB; at most 1 MB can be imported "
+        "(HUIBAO_LEDGER_IMPORT__MAX_UNCOMPRESSED_MB); split the ledger into smaller files"
+    )
+    endless = tmp_path / "endless.csv"
+    endless.write_text(",".join(COLUMNS) + "\n" + "," * 1_200_000 + "\n", "utf-8")
+    with pytest.raises(LedgerError, match="a line is longer than 1,000,000 characters"):
+        read_ledger(endless)
