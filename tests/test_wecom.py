@@ -325,6 +325,17 @@ def test_a_photo_over_the_download_limit(li: Phone) -> None:
     li.photo("收到第 1 张照片")
 
 
+def test_a_photo_wecom_does_not_have_is_asked_for_again_not_retried_forever(
+    li: Phone, fake: FakeWecom, client: WecomClient, sessions: sessionmaker[Session]
+) -> None:
+    li.transcript(REPORT[:10])
+    mark = li.mark()
+    answer = client.image(LI, "NO-SUCH-MEDIA")  # WeCom answers 40007 for it
+    assert answer.status_code == 200  # a 503 would only make WeCom send the same again
+    fake.wait_for_text(LI, "请再发一次", since=mark)
+    li.photo("收到第 1 张照片")  # the interview goes on where it was
+
+
 def test_a_coordinator_gets_the_summary_as_a_file(
     leader_conversation: Conversation,
     fake: FakeWecom,

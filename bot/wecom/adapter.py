@@ -40,6 +40,7 @@ from starlette.routing import Route
 
 from bot import types
 from bot.conversation import Conversation, Outcome
+from bot.messages import text as msg
 from bot.types import Choice, Incoming, Kind, Photo, Reply, SendFailed, replies_from_json
 from bot.wecom.api import TooLarge, WecomApi, WecomError
 from bot.wecom.callback import CallbackMessage, MalformedXml, parse_envelope, parse_message
@@ -63,6 +64,11 @@ NONCE = re.compile(r"^[\x21-\x7e]{1,64}$")  # WeCom sends a few digits
 MENU_KEY = re.compile(r"^[a-z]{2,20}$")  # an app menu item's key names a command
 UNSUPPORTED_TYPES = frozenset({"voice", "video", "location", "link", "file", "shortvideo"})
 PRESSED = "✓ {label}"  # a pressed card's buttons give way to this
+
+
+# A photo message whose media WeCom does not have (invalid or missing media_id).
+PHOTO_LOST: Literal["photo lost"] = "photo lost"
+INVALID_MEDIA_ID = 40007
 
 
 def _received() -> Response:
@@ -401,6 +407,14 @@ class WecomBot:
                 if meaning[0] is Kind.BUTTON and message.response_code:
                     await self._grey_out(message)
                 incoming = await self._incoming(message, key, meaning)
+                if incoming == PHOTO_LOST:
+                    # WeCom has no such media: asking WeCom again cannot help, the person can
+                    done.set_result(_Outcome.PROCESSED)
+                    turn = self._take_turn(user)
+                    async with self._sending(turn):
+                        await self._deliver(user, [Reply(msg("zh", "photo_not_received"))])
+                    return
+                assert not isinstance(incoming, str)
                 outcome = None if incoming is None else await self._process(message, incoming)
                 if outcome is None:
                     done.set_result(_Outcome.RETRY)
@@ -493,8 +507,9 @@ class WecomBot:
 
     async def _incoming(
         self, message: CallbackMessage, key: str, meaning: tuple[Kind, str]
-    ) -> Incoming | None:
-        """The Incoming of a callback; None if a photo could not be fetched (try again)."""
+    ) -> Incoming | Literal["photo lost"] | None:
+        """The Incoming of a callback; None if a photo could not be fetched (try again), or
+        PHOTO_LOST if WeCom says it has no such photo."""
         kind, text = meaning
         photo = None
         if kind is Kind.PHOTO:
@@ -502,6 +517,8 @@ class WecomBot:
                 photo = await self._photo(message)
             except WecomError as error:
                 log.warning("photo %s not fetched (%s)", message.msg_id, error.reason)
+                if error.permanent or error.errcode == INVALID_MEDIA_ID or not message.media_id:
+                    return PHOTO_LOST
                 return None
         at = datetime.fromtimestamp(message.create_time, UTC)
         if abs(at - self._clock()) > timedelta(days=1):
