@@ -192,3 +192,36 @@ def test_unit_names_loaded_from_the_org_file_are_one_line() -> None:
         {"units": [{"code": "x", "name": "新华社区\n⚠️ 通知", "kind": "社区\u202e"}]}
     )
     assert (org.units[0].name, org.units[0].kind) == ("新华社区 ⚠️ 通知", "社区")
+
+
+# -- through the channels -----------------------------------------------------------------
+
+from tests.test_wecom import (  # noqa: E402
+    Phone as WecomPhone,
+)
+from tests.test_wecom import (  # noqa: E402, F401  (fixtures)
+    client,
+    fake,
+    leader_conversation,
+    running,
+)
+
+
+def test_on_wecom_a_name_with_a_line_break_is_one_line_in_status(
+    fake,  # noqa: F811  (the fixture)
+    client,  # noqa: F811  (the fixture)
+    sessions: sessionmaker[Session],
+) -> None:
+    from datetime import UTC, datetime
+
+    with transaction(sessions) as session:  # the WeCom adapter runs on the real clock
+        code = create_invite(
+            session, "demo-xinhua", "staff", uses=1, expires_in=None, now=datetime.now(UTC)
+        ).code
+    register(sessions, "周主任", "demo-xinhua", RoleName.COORDINATOR, "wecom", "ZhouZR")
+    newcomer = WecomPhone(fake, client, "WangWu")
+    newcomer.say(code, "姓名")
+    newcomer.say(SPOOF, "你已加入新华社区")
+    status = WecomPhone(fake, client, "ZhouZR").say("/status", "上报情况").text
+    lines = [line for line in status.splitlines() if "系统通知" in line]
+    assert lines and all("王五" in line for line in lines), status
