@@ -225,3 +225,30 @@ def test_on_wecom_a_name_with_a_line_break_is_one_line_in_status(
     status = WecomPhone(fake, client, "ZhouZR").say("/status", "上报情况").text
     lines = [line for line in status.splitlines() if "系统通知" in line]
     assert lines and all("王五" in line for line in lines), status
+
+
+def test_on_telegram_a_name_with_a_line_break_is_one_line_in_a_groups_status(
+    conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock, tmp_path
+) -> None:
+    from tests.fakes.telegram_api import FakeTelegram, SimUser, group_chat
+    from tests.test_telegram import Phone as TelegramPhone
+    from tests.test_telegram import RunningBot
+
+    with transaction(sessions) as session:
+        code = create_invite(
+            session, "demo-xinhua", "staff", uses=1, expires_in=timedelta(days=1), now=clock()
+        ).code
+    boss, wang = SimUser(2001, "周主任"), SimUser(1005, "王五")
+    register(sessions, "周主任", "demo-street", RoleName.COORDINATOR, "telegram", str(boss.id))
+    with FakeTelegram(clock=clock) as telegram:
+        bot = RunningBot(conversation, telegram, tmp_path / "photos")
+        try:
+            newcomer = TelegramPhone(telegram, wang)
+            newcomer.say(f"/start {code}", "姓名")
+            newcomer.say(SPOOF, "你已加入新华社区")
+            group = TelegramPhone(telegram, boss, group_chat(-100777, "和平街道工作群"))
+            status = group.say("/status", "上报情况")
+        finally:
+            bot.stop()
+    lines = [line for line in status.splitlines() if "系统通知" in line]
+    assert lines and all("王五" in line for line in lines), status
