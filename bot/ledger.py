@@ -16,8 +16,9 @@ in the first rows, so a title row above it does no harm)::
   more than a few years back, at most a year long.
 * 数量: the figures, e.g. "文艺演出20余场；参与群众4000多人次", pieces separated by ；;，,、
   or line breaks. Each piece is a label and a count ("参与人次近百", "学习3场"); it is
-  matched to one count question of the area by its unit, and, when several questions take
-  that unit (人次), by its label. Empty is allowed: the entry has no figures yet and the
+  matched to one count question of the area by :func:`bot.questionnaire.match_figure`: the
+  questions whose measure words take the count (户, 个/项, 处, 张 …), the most specific label
+  first ("参赛3名" is 参演人员, whose cue is 参赛, never 参与群众). Empty is allowed: the entry has no figures yet and the
   summary marks them 【待补充】.
   In the optional columns (结束日期, 地点, 数量, 内容与成效) a placeholder such as "/", "—"
   or "无" counts as empty.
@@ -109,14 +110,12 @@ from bot.parsing import (
     CountErrorReason,
     DateError,
     DateErrorReason,
-    UnitMismatch,
     parse_count,
     parse_date_range,
-    to_unit,
 )
 from bot.parsing.numerals import DIGITS, MULTIPLIERS
 from bot.periods import parse_period, period_of
-from bot.questionnaire import Area, Question, Questionnaire, QuestionType, Role
+from bot.questionnaire import Area, Question, Questionnaire, QuestionType, Role, match_figure
 from bot.settings import ImportSettings
 from bot.spreadsheet import csv_text, csv_unquote, text_cell
 from bot.text import clean_text
@@ -986,13 +985,13 @@ def _figure(area: Area, questions: Sequence[Question], piece: str) -> tuple[Ques
         label, count = read_figure(piece)
     except CountError as error:
         return f"“{piece}” cannot be read ({_count_reason(error)})"
-    question, converted = _match(questions, label, count)
-    if question is None or converted is None:
+    matched = match_figure(questions, label, count)
+    if matched is None:
         if not questions:
             return f"“{piece}”: {area.name} counts no figures; leave “{COL_FIGURES}” empty"
         counted = "、".join(f"{q.label}（{q.unit}）" for q in questions)
         return f"“{piece}”: {area.name} counts no figure in {count.unit}; it counts {counted}"
-    return question, converted
+    return matched
 
 
 # A long ledger repeats itself (the same figures, the same dates): what was read once is
@@ -1114,38 +1113,6 @@ def read_figure(piece: str) -> tuple[str, Count]:
             continue
         return text[:index].strip(_LABEL_TRIM), count
     raise first_error or CountError(CountErrorReason.NO_NUMBER, piece)
-
-
-def _match(
-    questions: Sequence[Question], label: str, count: Count
-) -> tuple[Question | None, Count | None]:
-    """The count question a figure answers, and the count in that question's unit."""
-    fitting: list[tuple[Question, Count]] = []
-    for question in questions:
-        assert question.unit is not None
-        try:
-            fitting.append((question, to_unit(count, question.unit)))
-        except UnitMismatch:
-            continue
-    if not fitting:
-        return None, None
-    best = max(
-        enumerate(fitting), key=lambda item: (_label_score(item[1][0].label, label), -item[0])
-    )
-    return best[1]
-
-
-def _label_score(question_label: str, label: str) -> tuple[int, int, int]:
-    """How well a piece's label names a question: equal, contains it, shares characters."""
-    wanted = unicodedata.normalize("NFKC", question_label)
-    if not label:
-        return (0, 0, 0)
-    if wanted == label:
-        return (3, len(wanted), 0)
-    if wanted in label or label in wanted:
-        return (2, len(wanted), 0)
-    shared = len(set(wanted) & set(label) - set(_LABEL_TRIM) - set("()（）"))
-    return (1 if shared else 0, 0, shared)
 
 
 # --- exporting ----------------------------------------------------------------------------
