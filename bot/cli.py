@@ -394,7 +394,11 @@ def entries_import(file: Path) -> None:
             raise click.ClickException(
                 f"{len(result.errors)} problem(s) in {file.name}; nothing was imported"
             )
+        for skipped in result.skipped:
+            click.echo(str(skipped), err=True)
         click.echo(f"{result.created} entries imported from {file.name}")
+        if result.skipped:
+            click.echo(f"{len(result.skipped)} repeated row(s) skipped")
 
 
 def _disk_full(reason: BaseException | None) -> bool:

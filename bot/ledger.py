@@ -18,8 +18,8 @@ in the first rows, so a title row above it does no harm)::
   or line breaks. Each piece is a label and a count ("参与人次近百", "学习3场"); it is
   matched to one count question of the area by :func:`bot.questionnaire.match_figure`: the
   questions whose measure words take the count (户, 个/项, 处, 张 …), the most specific label
-  first ("参赛3名" is 参演人员, whose cue is 参赛, never 参与群众). Empty is allowed: the entry has no figures yet and the
-  summary marks them 【待补充】.
+  first ("参赛3名" is 参演人员, whose cue is 参赛, never 参与群众). Empty is allowed: the
+  entry has no figures yet and the summary marks them 【待补充】.
   In the optional columns (结束日期, 地点, 数量, 内容与成效) a placeholder such as "/", "—"
   or "无" counts as empty.
 * 内容与成效: stored as the entry's ``content`` answer.
@@ -66,8 +66,9 @@ Decisions worth knowing:
   cell, never a formula; in the .csv text that a spreadsheet would run (``=…``, ``+…``,
   ``-…``, ``@…``) gets a leading ``'``, which the import takes off again (also when the CSV
   went through Excel into an .xlsx).
-* Importing the same ledger twice stores its activities twice: rows are not matched
-  against existing entries.
+* **Repeated rows are skipped.** A row with the same unit, title, dates and figures as a
+  live entry, or as an earlier row of the file, is not stored again: the result lists it
+  (:class:`Skipped`), so importing the same ledger twice adds nothing.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ import zlib
 from collections.abc import Generator, Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -128,6 +130,7 @@ __all__ = [
     "ImportResult",
     "LedgerError",
     "RowError",
+    "Skipped",
     "export_ledger",
     "import_ledger",
     "iter_ledger",
@@ -196,11 +199,34 @@ class RowError:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A row not stored because it repeats an entry: a stored one, or an earlier row."""
+
+    row: int
+    entry_id: int | None  # the live entry it repeats, or None
+    earlier_row: int | None  # the earlier row of the same file it repeats, or None
+
+    def __str__(self) -> str:
+        if self.entry_id is not None:
+            same = f"the stored entry #{self.entry_id}"
+        else:
+            same = f"row {self.earlier_row}"
+        return (
+            f"第{self.row}行: same unit, title, dates and figures as {same}; skipped "
+            "(already imported)"
+        )
+
+
+@dataclass(frozen=True)
 class ImportResult:
-    """How many entries an import stored, or (with nothing stored) why not."""
+    """How many entries an import stored, or (with nothing stored) why not.
+
+    ``skipped``: rows that repeat a stored entry or an earlier row, not stored again.
+    """
 
     created: int
     errors: tuple[RowError, ...]
+    skipped: tuple[Skipped, ...] = ()
 
 
 # --- reading the file -----------------------------------------------------------------
@@ -556,7 +582,9 @@ def import_ledger(
     records = contextlib.closing(iter_ledger(path, limits))  # closes the file when done
     writer = _Writer(session, questionnaire, now, batch_size)
     checker = _Checker(session, questionnaire, now, exclude_members=writer.created_members)
+    repeats = _Repeats(session)
     errors: list[RowError] = []
+    skipped: list[Skipped] = []
     rows = 0
     savepoint = session.begin_nested()
     try:
@@ -565,7 +593,12 @@ def import_ledger(
                 rows += 1
                 plan, problems = checker.check(record)
                 errors.extend(problems)
-                if plan is not None and not errors:
+                if plan is None:
+                    continue
+                repeat = repeats.check(plan)
+                if repeat is not None:
+                    skipped.append(repeat)
+                elif not errors:
                     writer.add(plan)
             if not errors:
                 writer.flush()
@@ -579,7 +612,72 @@ def import_ledger(
             raise LedgerError(f"{Path(path).name}: the ledger has no data rows")
         return ImportResult(created=0, errors=tuple(errors))
     savepoint.commit()
-    return ImportResult(created=writer.created, errors=())
+    return ImportResult(created=writer.created, errors=(), skipped=tuple(skipped))
+
+
+def _figures_key(metrics: Iterable[dict[str, Any]]) -> tuple[tuple[Any, ...], ...]:
+    return tuple(
+        sorted(
+            (
+                m["question_id"],
+                Decimal(m["low"]),
+                None if m["high"] is None else Decimal(m["high"]),
+                m["approx"],
+            )
+            for m in metrics
+        )
+    )
+
+
+class _Repeats:
+    """Finds rows that repeat a live entry (same unit, title, dates and figures) or an
+    earlier row of the same file, so that importing a ledger twice does not double it.
+
+    The stored entries of a unit are looked up when the first row of that unit comes (their
+    titles and dates; figures only for those that match), and an earlier row is remembered
+    by a hash of what it says, a few bytes a row.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._stored: dict[int, dict[tuple[str, date, date], list[int]]] = {}
+        self._rows: dict[int, int] = {}
+
+    def check(self, plan: _Planned) -> Skipped | None:
+        figures = _figures_key(plan.metrics)
+        said = hash((plan.unit_id, plan.title, plan.start, plan.end, figures))
+        earlier = self._rows.get(said)
+        if earlier is not None:
+            return Skipped(plan.row, None, earlier)
+        for entry_id in self._same(plan):
+            if self._entry_figures(entry_id) == figures:
+                return Skipped(plan.row, entry_id, None)
+        self._rows[said] = plan.row
+        return None
+
+    def _same(self, plan: _Planned) -> list[int]:
+        stored = self._stored.get(plan.unit_id)
+        if stored is None:
+            stored = self._stored[plan.unit_id] = {}
+            found = self.session.execute(
+                select(Entry.id, Entry.title, Entry.start_date, Entry.end_date).where(
+                    Entry.unit_id == plan.unit_id, Entry.deleted_at.is_(None)
+                )
+            )
+            for entry_id, title, start, end in found:
+                stored.setdefault((title, start, end), []).append(entry_id)
+        return stored.get((plan.title, plan.start, plan.end), [])
+
+    def _entry_figures(self, entry_id: int) -> tuple[tuple[Any, ...], ...]:
+        found = self.session.execute(
+            select(
+                EntryMetric.question_id, EntryMetric.low, EntryMetric.high, EntryMetric.approx
+            ).where(EntryMetric.entry_id == entry_id)
+        )
+        return _figures_key(
+            {"question_id": q, "low": low, "high": high, "approx": approx}
+            for q, low, high, approx in found
+        )
 
 
 class _Writer:

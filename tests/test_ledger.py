@@ -875,7 +875,8 @@ def test_an_import_writes_in_batches_and_a_late_bad_row_undoes_them(
     from sqlalchemy import event
 
     good = [row for row in REALISTIC if row[0] is not None]
-    rows = good * 4  # 24 activities
+    # 24 activities (each title numbered: a repeated row would be skipped as already imported)
+    rows = [[*row[:2], f"{row[2]}（{n}）", *row[3:]] for n in range(4) for row in good]
     path = write_xlsx(tmp_path / "台账.xlsx", rows)
     inserts: list[str] = []
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,7 +14,14 @@ from bot.ledger import import_ledger
 from bot.questionnaire import Questionnaire
 from storage import repo
 from storage.db import transaction
-from tests.test_ledger import NOW, culture, people, write_xlsx  # noqa: F401  (fixtures)
+from tests import test_ledger as base
+from tests.conftest import Clock
+from tests.test_ledger import NOW, write_xlsx
+
+# the fixtures of the ledger tests
+cli_env = base.cli_env
+culture = base.culture
+people = base.people
 
 
 def show(figures: str, *, area: str = "文体活动", title: str = "社区文艺汇演") -> list[object]:
@@ -65,3 +73,65 @@ def test_ordinary_ledger_wording_is_read_and_the_specific_label_wins(
         ],
         "书画室": [("furniture", Decimal(120))],
     }
+
+
+def test_importing_the_same_rows_again_skips_them_and_says_so(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    first = write_xlsx(tmp_path / "一月.xlsx", [show("演出2场；参与群众300人次")])
+    with transaction(sessions) as session:
+        assert import_ledger(session, first, culture, now=NOW).created == 1
+    with sessions() as session:
+        (entry,) = repo.entries_in(session, None, None)
+        stored_id = entry.id
+    rows = [
+        show("演出2场；参与群众300人次"),  # row 2: already stored
+        show("演出2场；参与群众350人次"),  # 3: other figures: a new entry
+        show("演出2场；参与群众350人次"),  # 4: repeats row 3
+        show("演出2场；参与群众300人次", title="另一场汇演"),  # 5: another title: new
+    ]
+    second = write_xlsx(tmp_path / "上半年.xlsx", rows)
+    with transaction(sessions) as session:
+        result = import_ledger(session, second, culture, now=NOW)
+    assert result.errors == ()
+    assert result.created == 2
+    assert [(s.row, s.entry_id, s.earlier_row) for s in result.skipped] == [
+        (2, stored_id, None),
+        (4, None, 3),
+    ]
+    assert f"#{stored_id}" in str(result.skipped[0]) and "skipped" in str(result.skipped[0])
+    with sessions() as session:
+        assert len(repo.entries_in(session, None, None)) == 3
+    # and a third time: nothing new
+    with transaction(sessions) as session:
+        again = import_ledger(session, second, culture, now=NOW)
+    assert again.created == 0 and len(again.skipped) == 4
+    with sessions() as session:
+        assert len(repo.entries_in(session, None, None)) == 3
+
+
+def cli(env: dict[str, str], clock: Clock, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False, obj=clock)
+
+
+def test_the_cli_says_which_rows_it_skipped_as_already_imported(
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    cli_env: dict[str, str],
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(tmp_path / "台账.xlsx", [show("演出2场"), show("演出3场", title="第二场")])
+    first = cli(cli_env, clock, "entries", "import", str(path))
+    assert first.exit_code == 0, first.output
+    assert "2 entries imported" in first.output
+    again = cli(cli_env, clock, "entries", "import", str(path))
+    assert again.exit_code == 0, again.output
+    assert "0 entries imported" in again.output
+    assert "第2行" in again.output and "第3行" in again.output
+    assert "2 repeated row(s) skipped" in again.output
+    assert len(stored(sessions)) == 2
