@@ -409,6 +409,43 @@ def _disk_full(reason: BaseException | None) -> bool:
     return "disk is full" in said or "no space left" in said
 
 
+@entries.command("delete")
+@click.argument("numbers", nargs=-1, required=True, type=int)
+def entries_delete(numbers: tuple[int, ...]) -> None:
+    """Delete entries by number (e.g. a wrong import): they leave the summaries, and each
+    keeps its last version as a revision; `huibao entries restore N` brings one back."""
+    _delete_or_restore(numbers, restore=False)
+
+
+@entries.command("restore")
+@click.argument("numbers", nargs=-1, required=True, type=int)
+def entries_restore(numbers: tuple[int, ...]) -> None:
+    """Bring deleted entries back (each keeps its deleted version as a revision)."""
+    _delete_or_restore(numbers, restore=True)
+
+
+def _delete_or_restore(numbers: tuple[int, ...], *, restore: bool) -> None:
+    from storage.models import Entry
+
+    with _app() as app, transaction(app.sessions) as session:
+        found = {n: session.get(Entry, n) for n in dict.fromkeys(numbers)}
+        missing = [n for n, entry in found.items() if entry is None]
+        wrong = [n for n, e in found.items() if e is not None and (e.deleted_at is None) == restore]
+        if missing or wrong:
+            problems = [f"#{n}: no such entry" for n in missing]
+            state = "not deleted" if restore else "already deleted"
+            problems += [f"#{n}: {state}" for n in wrong]
+            raise click.ClickException("; ".join(problems) + "; nothing was changed")
+        now = app.clock()
+        for entry in found.values():
+            assert entry is not None
+            if restore:
+                repo.restore_deleted(session, entry, None, now)
+            else:
+                repo.mark_deleted(session, entry, None, now)
+            click.echo(f"{'restored' if restore else 'deleted'} #{entry.id} {entry.title}")
+
+
 @entries.command("export")
 @click.option("--unit", "unit_key", default=None, help="Unit code or name (with its subtree).")
 @click.option("--period", default=None, help="Half-year, e.g. 2026H1 (default: all).")

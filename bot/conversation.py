@@ -876,7 +876,8 @@ class Conversation:
         if number is None:
             return [Reply(turn.t("entry_number_missing", command="/" + command.name))]
         entry = repo.live_entry(turn.session, number)
-        if entry is None or entry.member_id != turn.member.id:
+        deletable = command.name == "delete" and self._may_delete(turn, entry)
+        if entry is None or (entry.member_id != turn.member.id and not deletable):
             return [Reply(turn.t("entry_not_found", id=number))]
         if command.name == "delete":
             turn.save(KIND_DELETE, {"entry_id": entry.id})
@@ -888,6 +889,16 @@ class Conversation:
         step = interview.start_edit(ctx, units, entry.id, entry.unit_id, dict(entry.answers))
         return self._apply(turn, ctx, step)
 
+    @staticmethod
+    def _may_delete(turn: Turn, entry: Entry | None) -> bool:
+        """Its reporter may delete an entry, and an admin of its unit (e.g. a wrong import)."""
+        assert turn.member is not None
+        if entry is None:
+            return False
+        if entry.member_id == turn.member.id:
+            return True
+        return schedule_chat.admin_scope(turn.session, turn.member.id).contains(entry.unit.path)
+
     def _answer_delete(self, turn: Turn, state: repo.DialogState) -> list[Reply]:
         assert turn.member is not None
         entry_id = int(state.data["entry_id"])
@@ -895,7 +906,7 @@ class Conversation:
         if turn.incoming.text == "yes" or word in interview.YES_WORDS:
             repo.clear_state(turn.session, state)
             entry = repo.live_entry(turn.session, entry_id)
-            if entry is None or entry.member_id != turn.member.id:
+            if entry is None or not self._may_delete(turn, entry):
                 return [Reply(turn.t("entry_not_found", id=entry_id))]
             repo.mark_deleted(turn.session, entry, turn.member.id, self._clock())
             return [Reply(turn.t("deleted", id=entry_id))]

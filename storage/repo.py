@@ -485,7 +485,7 @@ def write_entry(
     return entry
 
 
-def _keep_revision(session: Session, entry: Entry, editor_id: int, now: datetime) -> None:
+def _keep_revision(session: Session, entry: Entry, editor_id: int | None, now: datetime) -> None:
     """Store the entry as it is now as a revision, and number the next version."""
     session.add(
         EntryRevision(
@@ -499,10 +499,20 @@ def _keep_revision(session: Session, entry: Entry, editor_id: int, now: datetime
     entry.revision += 1
 
 
-def mark_deleted(session: Session, entry: Entry, editor_id: int, now: datetime) -> None:
-    """Take an entry out of the summaries, keeping its last version as a revision."""
+def mark_deleted(session: Session, entry: Entry, editor_id: int | None, now: datetime) -> None:
+    """Take an entry out of the summaries, keeping its last version as a revision.
+
+    ``editor_id`` None: deleted from the command line (``huibao entries delete``).
+    """
     _keep_revision(session, entry, editor_id, now)
     entry.deleted_at = now
+    entry.updated_at = now
+
+
+def restore_deleted(session: Session, entry: Entry, editor_id: int | None, now: datetime) -> None:
+    """Put a deleted entry back into the summaries, keeping the deleted version as a revision."""
+    _keep_revision(session, entry, editor_id, now)
+    entry.deleted_at = None
     entry.updated_at = now
 
 

@@ -221,7 +221,15 @@ ROWS: tuple[Row, ...] = (
     Row("/closing", LEADERS, _leaders_down, ("shortcoming", "plan"), "closing_header"),
     Row(f"/closing add 不足 {INJECTED}", LEADERS, _leaders_down, (), "closing_header"),
     Row("/edit {entry}", REGISTERED, out_of_reach="entry_not_found"),
-    Row("/delete {entry}", REGISTERED, out_of_reach="entry_not_found"),
+    # An admin may delete the entries of their units' subtrees (e.g. a wrong import).
+    Row(
+        "/delete {entry}",
+        REGISTERED,
+        lambda role, relation: role is Role.ADMIN and relation in DOWN,
+        ("title",),
+        success="delete_confirm",
+        out_of_reach="entry_not_found",
+    ),
     Row("/edit {mine}", REGISTERED, success="edit_intro"),
     Row("/delete {mine}", REGISTERED, success="delete_confirm"),
     Row("/mine", REGISTERED, success="mine_header"),

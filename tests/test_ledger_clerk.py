@@ -10,12 +10,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.conversation import Conversation
 from bot.ledger import import_ledger
 from bot.questionnaire import Questionnaire
 from storage import repo
 from storage.db import transaction
+from storage.models import Entry, RoleName
 from tests import test_ledger as base
-from tests.conftest import Clock
+from tests.chat import Chat
+from tests.conftest import Clock, register
 from tests.test_ledger import NOW, write_xlsx
 
 # the fixtures of the ledger tests
@@ -135,3 +138,64 @@ def test_the_cli_says_which_rows_it_skipped_as_already_imported(
     assert "第2行" in again.output and "第3行" in again.output
     assert "2 repeated row(s) skipped" in again.output
     assert len(stored(sessions)) == 2
+
+
+def test_wrongly_imported_entries_are_deleted_and_restored_from_the_cli(
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    cli_env: dict[str, str],
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(tmp_path / "台账.xlsx", [show("演出2场"), show("演出3场", title="第二场")])
+    assert cli(cli_env, clock, "entries", "import", str(path)).exit_code == 0
+    with sessions() as session:
+        ids = sorted(e.id for e in repo.entries_in(session, None, None))
+    deleted = cli(cli_env, clock, "entries", "delete", *map(str, ids))
+    assert deleted.exit_code == 0, deleted.output
+    assert f"deleted #{ids[0]}" in deleted.output
+    assert stored(sessions) == {}  # out of the lists and summaries
+    with sessions() as session:
+        entry = session.get(Entry, ids[0])
+        assert entry is not None and entry.deleted_at is not None and entry.revision == 2
+        (revision,) = entry.revisions
+        assert revision.snapshot["title"] == "社区文艺汇演"
+    # deleting again, or an unknown number: refused, nothing changed
+    again = cli(cli_env, clock, "entries", "delete", str(ids[0]), "99999")
+    assert again.exit_code == 1
+    assert "#99999: no such entry" in again.output and "already deleted" in again.output
+    restored = cli(cli_env, clock, "entries", "restore", str(ids[0]))
+    assert restored.exit_code == 0, restored.output
+    assert list(stored(sessions)) == ["社区文艺汇演"]
+    # and the import now sees it again: the row is a repeat
+    reimported = cli(cli_env, clock, "entries", "import", str(path))
+    assert "1 entries imported" in reimported.output
+    assert "1 repeated row(s) skipped" in reimported.output
+
+
+def test_an_admin_deletes_an_entry_of_their_unit_with_delete_n(
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    conversation: Conversation,
+    culture: Questionnaire,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(tmp_path / "台账.xlsx", [show("演出2场")])
+    with transaction(sessions) as session:
+        assert import_ledger(session, path, culture, now=NOW).created == 1
+    with sessions() as session:
+        (entry,) = repo.entries_in(session, None, None)
+        entry_id = entry.id
+    register(sessions, "赵敏", "demo-street", RoleName.ADMIN)
+    register(sessions, "钱进", "demo-chaoyang", RoleName.ADMIN)  # another community
+    outsider = Chat(conversation, "钱进", clock)
+    assert "确定删除" not in outsider.say(f"/delete {entry_id}")
+    admin = Chat(conversation, "赵敏", clock)
+    assert "确定删除" in admin.say(f"/delete {entry_id}")
+    admin.say("是")
+    assert stored(sessions) == {}
+    with sessions() as session:
+        kept = session.get(Entry, entry_id)
+        assert kept is not None and kept.deleted_at is not None
+        assert kept.revisions[0].replaced_by_member_id != people["李华"]
