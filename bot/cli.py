@@ -362,9 +362,11 @@ def entries_list(unit_key: str | None, period: str | None) -> None:
 
 @entries.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def entries_import(file: Path) -> None:
+@click.option("--dry-run", is_flag=True, help="Print what each row would store, and store nothing.")
+def entries_import(file: Path, dry_run: bool) -> None:
     """Load a ledger (.xlsx or .csv; columns 单位, 类别, 活动名称, 开始日期, 结束日期, 地点,
-    数量, 内容与成效, 填报人). All or nothing: any bad row, and nothing is stored."""
+    数量, 内容与成效, 填报人). All or nothing: any bad row, and nothing is stored. Rows that
+    repeat a stored entry (same unit, title, dates and figures) are skipped."""
     from sqlalchemy.exc import DBAPIError
 
     from bot.ledger import LedgerError, import_ledger
@@ -380,6 +382,7 @@ def entries_import(file: Path) -> None:
                     questionnaire,
                     now=app.clock(),
                     limits=app.settings.ledger_import,
+                    dry_run=dry_run,
                 )
                 if result.errors:
                     session.rollback()
@@ -394,9 +397,14 @@ def entries_import(file: Path) -> None:
             raise click.ClickException(
                 f"{len(result.errors)} problem(s) in {file.name}; nothing was imported"
             )
+        for line in result.planned:
+            click.echo(line)
         for skipped in result.skipped:
             click.echo(str(skipped), err=True)
-        click.echo(f"{result.created} entries imported from {file.name}")
+        if dry_run:
+            click.echo(f"dry run: {result.created} entries would be imported; nothing was stored")
+        else:
+            click.echo(f"{result.created} entries imported from {file.name}")
         if result.skipped:
             click.echo(f"{len(result.skipped)} repeated row(s) skipped")
 

@@ -227,6 +227,7 @@ class ImportResult:
     created: int
     errors: tuple[RowError, ...]
     skipped: tuple[Skipped, ...] = ()
+    planned: tuple[str, ...] = ()  # a dry run: what each stored row would be
 
 
 # --- reading the file -----------------------------------------------------------------
@@ -513,6 +514,11 @@ class _Reporter:
     unit_id: int
     member_id: int | None  # None: create Member(name) with a STAFF role in unit_id
 
+    def describe(self) -> str:
+        if self.member_id is not None:
+            return f"填报人 {self.name} (member #{self.member_id})"
+        return f"填报人 {self.name} (no such member in the unit: a new member)"
+
 
 @dataclass
 class _Planned:
@@ -528,6 +534,20 @@ class _Planned:
     answers: dict[str, Any]
     metrics: list[dict[str, Any]]
     reporter: _Reporter
+    unit_name: str = ""
+    #: (the piece of 数量, the figure it was read as), for the dry run
+    pieces: list[tuple[str, str]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """What the row would store, for ``huibao entries import --dry-run``."""
+        days = (
+            _iso(self.start) if self.start == self.end else f"{_iso(self.start)}—{_iso(self.end)}"
+        )
+        figures = "；".join(f"{piece} → {read}" for piece, read in self.pieces) or "(no figures)"
+        return (
+            f"第{self.row}行 → {self.unit_name}｜{self.area.name}｜{self.title}｜{days}｜"
+            f"{figures}｜{self.reporter.describe()}"
+        )
 
 
 @dataclass
@@ -553,6 +573,7 @@ def import_ledger(
     now: datetime,
     limits: ImportSettings | None = None,
     batch_size: int = IMPORT_BATCH,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Import a ledger as entries, all rows or none.
 
@@ -571,6 +592,9 @@ def import_ledger(
             without a year or relative dates are read against.
         limits: The file's limits (size, rows); default :class:`ImportSettings`' defaults.
         batch_size: Entries written per INSERT statement.
+        dry_run: Check and match everything, store nothing: the result's ``planned`` says,
+            row by row, what would be stored (which piece of 数量 became which figure, who
+            the reporter is), and ``created`` how many entries would be.
 
     Raises:
         LedgerError: the file cannot be read, lacks a column, has no data rows, or is
@@ -585,6 +609,7 @@ def import_ledger(
     repeats = _Repeats(session)
     errors: list[RowError] = []
     skipped: list[Skipped] = []
+    planned: list[str] = []
     rows = 0
     savepoint = session.begin_nested()
     try:
@@ -600,6 +625,8 @@ def import_ledger(
                     skipped.append(repeat)
                 elif not errors:
                     writer.add(plan)
+                    if dry_run:
+                        planned.append(plan.describe())
             if not errors:
                 writer.flush()
     except BaseException:
@@ -611,8 +638,13 @@ def import_ledger(
         if not rows:
             raise LedgerError(f"{Path(path).name}: the ledger has no data rows")
         return ImportResult(created=0, errors=tuple(errors))
-    savepoint.commit()
-    return ImportResult(created=writer.created, errors=(), skipped=tuple(skipped))
+    if dry_run:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    return ImportResult(
+        created=writer.created, errors=(), skipped=tuple(skipped), planned=tuple(planned)
+    )
 
 
 def _figures_key(metrics: Iterable[dict[str, Any]]) -> tuple[tuple[Any, ...], ...]:
@@ -818,7 +850,8 @@ class _Checker:
         assert unit is not None and area is not None and title is not None
         assert dates is not None and figures is not None and reporter is not None
         start, end = dates
-        answers = self._answers(area, title, start, end, location, content, figures)
+        counted = [(question, count) for question, count, _ in figures]
+        answers = self._answers(area, title, start, end, location, content, counted)
         metrics = [
             {
                 "question_id": question.id,
@@ -829,7 +862,7 @@ class _Checker:
                 "approx": count.approx.value,
                 "raw": count.raw,
             }
-            for question, count in figures
+            for question, count, _ in figures
         ]
         plan = _Planned(
             row=check.row,
@@ -842,6 +875,11 @@ class _Checker:
             answers=answers,
             metrics=metrics,
             reporter=reporter,
+            unit_name=unit.name,
+            pieces=[
+                (piece, f"{q.label} {metric_text(c.low, c.high, c.approx.value, q.unit or '')}")
+                for q, c, piece in figures
+            ],
         )
         return plan, []
 
@@ -1004,12 +1042,12 @@ class _Checker:
 
     def _figures(
         self, check: _RowCheck, area: Area, value: object
-    ) -> list[tuple[Question, Count]] | None:
+    ) -> list[tuple[Question, Count, str]] | None:
         text = _as_text(value)
         if text is None:
             return []
         questions = [q for q in area.questions if q.type is QuestionType.COUNT]
-        found: list[tuple[Question, Count]] = []
+        found: list[tuple[Question, Count, str]] = []
         used: dict[str, str] = {}
         failed = False
         for piece in split_figures(text):
@@ -1032,11 +1070,11 @@ class _Checker:
                 failed = True
                 continue
             used[question.id] = piece
-            found.append((question, converted))
+            found.append((question, converted, piece))
         if failed:
             return None
         order = {q.id: i for i, q in enumerate(questions)}
-        return sorted(found, key=lambda pair: order[pair[0].id])
+        return sorted(found, key=lambda item: order[item[0].id])
 
     def _reporter(self, check: _RowCheck, unit: Unit, value: object) -> _Reporter | None:
         name = _as_text(value)

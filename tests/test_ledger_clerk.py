@@ -199,3 +199,33 @@ def test_an_admin_deletes_an_entry_of_their_unit_with_delete_n(
         kept = session.get(Entry, entry_id)
         assert kept is not None and kept.deleted_at is not None
         assert kept.revisions[0].replaced_by_member_id != people["李华"]
+
+
+def test_a_dry_run_says_what_each_row_would_store_and_stores_nothing(
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    cli_env: dict[str, str],
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    rows = [show("演出2场；参赛3名"), show("参与家庭40户", area="文明创建", title="文明家庭")]
+    path = write_xlsx(tmp_path / "台账.xlsx", rows)
+    dry = cli(cli_env, clock, "entries", "import", str(path), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    lines = dry.output.splitlines()
+    first = next(line for line in lines if line.startswith("第2行"))
+    assert "新华社区｜文体活动｜社区文艺汇演｜2026-06-19" in first
+    assert "演出2场 → 演出（活动）场次 2场次" in first
+    assert "参赛3名 → 参演人员 3名" in first
+    assert f"填报人 李华 (member #{people['李华']})" in first
+    assert any(
+        line.startswith("第3行") and "参与家庭40户 → 参与家庭 40户" in line for line in lines
+    )
+    assert "dry run: 2 entries would be imported; nothing was stored" in dry.output
+    assert stored(sessions) == {}
+    real = cli(cli_env, clock, "entries", "import", str(path))
+    assert "2 entries imported" in real.output and len(stored(sessions)) == 2
+    # a dry run of the same file again: both rows are repeats
+    again = cli(cli_env, clock, "entries", "import", str(path), "--dry-run")
+    assert "dry run: 0 entries would be imported" in again.output
+    assert "2 repeated row(s) skipped" in again.output
