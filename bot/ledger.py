@@ -47,15 +47,17 @@ Decisions worth knowing:
   achievements, and cannot be split reliably; copying the text into both would print it
   twice in the summary, which joins content and achievements. The export writes content
   and achievements (if any) into 内容与成效, separated by a line break.
-* **Reporters.** 填报人 names the member whose entry it becomes. A member with that name
-  whose role covers the unit is reused: a role in the unit itself first, then in the
-  nearest unit above it (a role is valid for a unit's whole subtree), then in a unit below
-  it; ties go to the member registered first. If there is none, a new member is created with
-  that name and a STAFF role in the row's unit, and no platform account. Such a member
-  cannot chat: if the person later joins with an invite code, the join creates *another*
-  member, and their imported entries stay with the account-less one (merging the two is an
-  admin task, not done here). Several rows naming the same unknown person in one unit
-  create one member.
+* **Reporters.** 填报人 names the member whose entry it becomes, and no member is ever
+  created (one with a role and no account showed in ``/status`` and got ``/return``
+  messages nobody received). A member with that name whose role covers the unit is used:
+  a role in the unit itself first, then in the nearest unit above it (a role is valid for a
+  unit's whole subtree), then in a unit below it; ties go to the member registered first.
+  Else a member whose name is *near* (spaces or dots, full-width letters, a title in
+  brackets: "李 华", "李华（社工）"), when there is exactly one; the dry run lists such
+  matches for the clerk to check. Else the name is kept as text in the entry's
+  ``answers["reporter"]`` (the export writes it back) and the entry is the nearest
+  coordinator's or admin's of the unit, who can answer for it; if nobody coordinates the
+  unit, the row is refused (register the person first).
 * **Figures** are written back as label + :func:`bot.figures.metric_text`, e.g.
   "学习场次3场次；参与人次4000余人次"; a range is written "30—40人次", which the count parser
   reads back as a range, so export → import gives the same figures.
@@ -81,7 +83,7 @@ import re
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Generator, Iterable, Iterator, Sequence, Set
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -94,7 +96,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -164,6 +166,9 @@ COLUMNS: Final = (
 IMPORT_PLATFORM: Final = "import"
 
 ROW_KEY: Final = "_row"
+
+#: The answer that keeps a 填报人 who is no member ({"text": name}); the export writes it back.
+REPORTER: Final = "reporter"
 
 # The longest name the join dialog accepts (bot.conversation.NAME_MAX; not imported, so the
 # ledger does not pull in the whole conversation layer).
@@ -510,14 +515,24 @@ def _listed() -> str:
 class _Reporter:
     """Who an entry belongs to: an existing member, or one to create in a unit."""
 
-    name: str
+    name: str  # as the ledger writes it
     unit_id: int
-    member_id: int | None  # None: create Member(name) with a STAFF role in unit_id
+    member_id: int  # whose entry it becomes
+    member_name: str
+    how: str  # "exact", "near" (a near match of the name), or "text" (no such member)
 
     def describe(self) -> str:
-        if self.member_id is not None:
+        if self.how == "exact":
             return f"填报人 {self.name} (member #{self.member_id})"
-        return f"填报人 {self.name} (no such member in the unit: a new member)"
+        if self.how == "near":
+            return (
+                f"填报人 {self.name} → {self.member_name} (member #{self.member_id}): "
+                "a near match of the name, please check"
+            )
+        return (
+            f"填报人 {self.name}: no such member in the unit; kept as text, the entry is "
+            f"{self.member_name}'s (member #{self.member_id}, who coordinates it)"
+        )
 
 
 @dataclass
@@ -605,7 +620,7 @@ def import_ledger(
         raise ValueError("now must be timezone-aware")
     records = contextlib.closing(iter_ledger(path, limits))  # closes the file when done
     writer = _Writer(session, questionnaire, now, batch_size)
-    checker = _Checker(session, questionnaire, now, exclude_members=writer.created_members)
+    checker = _Checker(session, questionnaire, now)
     repeats = _Repeats(session)
     errors: list[RowError] = []
     skipped: list[Skipped] = []
@@ -729,9 +744,6 @@ class _Writer:
         self.now = now
         self.batch_size = max(1, batch_size)
         self.created = 0
-        #: Members this import created (the checker does not count them as existing).
-        self.created_members: set[int] = set()
-        self._members: dict[tuple[str, int], int] = {}
         self._pending: list[_Planned] = []
         self._questionnaire_id: int | None = None
 
@@ -754,7 +766,7 @@ class _Writer:
             )
         entries = [
             {
-                "member_id": self._member(plan.reporter),
+                "member_id": plan.reporter.member_id,
                 "questionnaire_id": self._questionnaire_id,
                 "unit_id": plan.unit_id,
                 "area": plan.area.key,
@@ -788,20 +800,6 @@ class _Writer:
         self.created += len(self._pending)
         self._pending.clear()
 
-    def _member(self, reporter: _Reporter) -> int:
-        if reporter.member_id is not None:
-            return reporter.member_id
-        key = (reporter.name, reporter.unit_id)
-        member_id = self._members.get(key)
-        if member_id is None:
-            member = Member(name=reporter.name, locale="zh")
-            self.session.add(member)
-            self.session.flush()
-            repo.grant_role(self.session, member.id, reporter.unit_id, RoleName.STAFF)
-            member_id = self._members[key] = member.id
-            self.created_members.add(member_id)
-        return member_id
-
 
 class _Checker:
     """Checks rows against the questionnaire and the database, reading only."""
@@ -811,16 +809,13 @@ class _Checker:
         session: Session,
         questionnaire: Questionnaire,
         now: datetime,
-        *,
-        exclude_members: Set[int] = frozenset(),
     ) -> None:
         self.session = session
-        self.exclude_members = exclude_members
         self.questionnaire = questionnaire
         self.now = now
         self.today = now.astimezone(SHANGHAI).date()
         self._units: dict[str, Unit | None] = {}
-        self._reporters: dict[tuple[str, int], _Reporter] = {}
+        self._reporters: dict[tuple[str, int], _Reporter | None] = {}
         self._pieces: dict[tuple[str, str], tuple[Question, Count] | str] = {}
         self._days: dict[str, tuple[date, date] | DateErrorReason] = {}
         before_after = (*questionnaire.before, *questionnaire.after)
@@ -852,6 +847,8 @@ class _Checker:
         start, end = dates
         counted = [(question, count) for question, count, _ in figures]
         answers = self._answers(area, title, start, end, location, content, counted)
+        if reporter.how == "text":
+            answers[REPORTER] = {"text": reporter.name}
         metrics = [
             {
                 "question_id": question.id,
@@ -1087,32 +1084,73 @@ class _Checker:
             return None
         key = (name, unit.id)
         if key not in self._reporters:
-            self._reporters[key] = _Reporter(name, unit.id, self._member_for(name, unit))
-        return self._reporters[key]
+            self._reporters[key] = self._find_reporter(name, unit)
+        reporter = self._reporters[key]
+        if reporter is None:
+            check.fail(
+                COL_REPORTER,
+                f"“{name}” is not a member of {unit.name}, and no coordinator or admin covers "
+                "it to take the entry; register the person (or a coordinator) first",
+            )
+        return reporter
 
-    def _member_for(self, name: str, unit: Unit) -> int | None:
-        """A member of this name whose role covers the unit, or sits below it."""
+    def _find_reporter(self, name: str, unit: Unit) -> _Reporter | None:
+        """The member of this name whose role covers the unit (or sits below it); else one
+        whose name is near (spaces, full-width letters, a title added: 李华（社工）); else
+        the nearest coordinator or admin above, who takes the entry, the name kept as text."""
+        ancestors = [unit.path[: i + 1] for i, ch in enumerate(unit.path) if ch == "/" and i]
         rows = self.session.execute(
-            select(Member.id, Unit.path)
+            select(Member.id, Member.name, Unit.path, RoleGrant.role)
             .join(RoleGrant, RoleGrant.member_id == Member.id)
             .join(Unit, Unit.id == RoleGrant.unit_id)
-            .where(Member.name == name)
+            .where(or_(Unit.path.in_(ancestors), Unit.path.startswith(unit.path)))
         ).all()
-        best: tuple[int, int, int] | None = None
-        for member_id, path in rows:
-            if member_id in self.exclude_members:
-                continue  # created by this import for another unit: not "existing"
+        wanted = _name_key(name)
+        exact: tuple[tuple[int, int, int], int, str] | None = None
+        near: dict[int, tuple[tuple[int, int, int], str]] = {}
+        leader: tuple[tuple[int, int], int, str] | None = None
+        for member_id, member_name, path, role in rows:
             if path == unit.path:
                 rank = (0, 0, member_id)
             elif unit.path.startswith(path):  # a role above: valid for the whole subtree
                 rank = (1, -len(path), member_id)
-            elif path.startswith(unit.path):  # a role in a unit below
+            else:  # a role in a unit below
                 rank = (2, len(path), member_id)
-            else:
-                continue
-            if best is None or rank < best:
-                best = rank
-        return None if best is None else best[2]
+            if member_name == name:
+                if exact is None or rank < exact[0]:
+                    exact = (rank, member_id, member_name)
+            elif _near(wanted, _name_key(member_name)) and (
+                member_id not in near or rank < near[member_id][0]
+            ):
+                near[member_id] = (rank, member_name)
+            if rank[0] < 2 and role in (RoleName.COORDINATOR, RoleName.ADMIN):
+                leader_rank = (-len(path), member_id)  # the nearest unit up, then the first
+                if leader is None or leader_rank < leader[0]:
+                    leader = (leader_rank, member_id, member_name)
+        if exact is not None:
+            return _Reporter(name, unit.id, exact[1], exact[2], "exact")
+        if len(near) == 1:
+            ((member_id, (_, member_name)),) = near.items()
+            return _Reporter(name, unit.id, member_id, member_name, "near")
+        if leader is not None:
+            return _Reporter(name, unit.id, leader[1], leader[2], "text")
+        return None
+
+
+_NAME_NOISE: Final = re.compile(r"[\s·•.．・]+")
+
+
+def _name_key(name: str) -> str:
+    return _NAME_NOISE.sub("", unicodedata.normalize("NFKC", name))
+
+
+def _near(wanted: str, other: str) -> bool:
+    """李 华 / 李华; 李华（社工） / 李华: the same letters, or one name opening the other
+    followed by a bracket."""
+    if wanted == other:
+        return True
+    short, long = sorted((wanted, other), key=len)
+    return len(short) >= 2 and long.startswith(short) and long[len(short)] in "(（[【"
 
 
 def _figure(area: Area, questions: Sequence[Question], piece: str) -> tuple[Question, Count] | str:
@@ -1304,7 +1342,7 @@ def _export_row(entry: Entry, shared_names: set[str]) -> list[object]:
         entry.location or "",
         figures,
         content,
-        entry.member.name,
+        _answer_text(entry.answers, REPORTER) or entry.member.name,
     ]
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversation import Conversation
@@ -15,7 +16,7 @@ from bot.ledger import import_ledger
 from bot.questionnaire import Questionnaire
 from storage import repo
 from storage.db import transaction
-from storage.models import Entry, RoleName
+from storage.models import Entry, Member, RoleName
 from tests import test_ledger as base
 from tests.chat import Chat
 from tests.conftest import Clock, register
@@ -229,3 +230,41 @@ def test_a_dry_run_says_what_each_row_would_store_and_stores_nothing(
     again = cli(cli_env, clock, "entries", "import", str(path), "--dry-run")
     assert "dry run: 0 entries would be imported" in again.output
     assert "2 repeated row(s) skipped" in again.output
+
+
+def test_a_reporter_is_matched_by_a_near_name_and_the_dry_run_asks_to_check_it(
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    cli_env: dict[str, str],
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    near = [*show("演出2场")[:8], "李 华"]
+    titled = [*show("演出3场", title="第二场")[:8], "李华（社工）"]
+    path = write_xlsx(tmp_path / "台账.xlsx", [near, titled])
+    dry = cli(cli_env, clock, "entries", "import", str(path), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"填报人 李 华 → 李华 (member #{people['李华']}): a near match" in dry.output
+    assert f"填报人 李华（社工） → 李华 (member #{people['李华']})" in dry.output
+    assert cli(cli_env, clock, "entries", "import", str(path)).exit_code == 0
+    with sessions() as session:
+        entries = repo.entries_in(session, None, None)
+        assert {e.member_id for e in entries} == {people["李华"]}
+        assert all("reporter" not in e.answers for e in entries)
+
+
+def test_an_unknown_reporter_where_nobody_coordinates_is_refused(
+    sessions: sessionmaker[Session],
+    demo_org: None,
+    culture: Questionnaire,
+    tmp_path: Path,
+) -> None:
+    register(sessions, "李华", "demo-xinhua")
+    path = write_xlsx(tmp_path / "台账.xlsx", [[*show("演出2场")[:8], "王芳"]])
+    with transaction(sessions) as session:
+        result = import_ledger(session, path, culture, now=NOW)
+    assert [(e.row, e.column) for e in result.errors] == [(2, "填报人")]
+    assert "王芳" in result.errors[0].reason and "register" in result.errors[0].reason
+    with sessions() as session:
+        assert repo.entries_in(session, None, None) == []
+        assert session.scalar(select(func.count()).select_from(Member)) == 1
