@@ -20,6 +20,9 @@ in the first rows, so a title row above it does no harm)::
   questions whose measure words take the count (户, 个/项, 处, 张 …), the most specific label
   first ("参赛3名" is 参演人员, whose cue is 参赛, never 参与群众). Empty is allowed: the
   entry has no figures yet and the summary marks them 【待补充】.
+  A hand-made ledger may give the figures a column each instead (or as well), the unit in
+  the header: "参与志愿者（名）" over "30", "服务时长(小时)" over "660余"; 数量 may then be
+  left out. Columns whose bracket is not a unit ("联系电话（手机）") are ignored.
   In the optional columns (结束日期, 地点, 数量, 内容与成效) a placeholder such as "/", "—"
   or "无" counts as empty.
 * 内容与成效: stored as the entry's ``content`` answer.
@@ -161,6 +164,9 @@ COLUMNS: Final = (
     COL_CONTENT,
     COL_REPORTER,
 )
+
+#: The columns a header must have; 数量 may be left out when the figures have a column each.
+_REQUIRED_COLUMNS: Final = tuple(c for c in COLUMNS if c != COL_FIGURES)
 
 #: The platform written for imported entries.
 IMPORT_PLATFORM: Final = "import"
@@ -446,14 +452,14 @@ def _find_header(name: str, head: Sequence[Sequence[object]]) -> tuple[int, list
         names = {_header_name(v) for v in row}
         if first_nonblank is None and any(names):
             first_nonblank = index
-        if set(COLUMNS) <= names:
+        if set(_REQUIRED_COLUMNS) <= names:
             header_index = index
             break
     if header_index is None:
         if first_nonblank is None:
             raise LedgerError(f"{name}: the file is empty; expected a header row {_listed()}")
         found = [_header_name(v) for v in head[first_nonblank]]
-        missing = [c for c in COLUMNS if c not in found]
+        missing = [c for c in _REQUIRED_COLUMNS if c not in found]
         unknown = [f for f in found if f and f not in COLUMNS]
         message = (
             f"{name}: the header (row {first_nonblank + 1}) lacks the column(s) "
@@ -816,6 +822,7 @@ class _Checker:
         self.today = now.astimezone(SHANGHAI).date()
         self._units: dict[str, Unit | None] = {}
         self._reporters: dict[tuple[str, int], _Reporter | None] = {}
+        self._figure_headers: dict[str, tuple[str, str] | None] = {}
         self._pieces: dict[tuple[str, str], tuple[Question, Count] | str] = {}
         self._days: dict[str, tuple[date, date] | DateErrorReason] = {}
         before_after = (*questionnaire.before, *questionnaire.after)
@@ -838,7 +845,10 @@ class _Checker:
         dates = self._dates(check, record.get(COL_START), record.get(COL_END))
         location = self._text(check, COL_LOCATION, record.get(COL_LOCATION), Role.LOCATION)
         content = self._text(check, COL_CONTENT, record.get(COL_CONTENT), Role.CONTENT)
-        figures = None if area is None else self._figures(check, area, record.get(COL_FIGURES))
+        cell = _as_text(record.get(COL_FIGURES))
+        pieces = [cell] if cell is not None else []
+        pieces += self._figure_columns(record)
+        figures = None if area is None else self._figures(check, area, "；".join(pieces) or None)
         reporter = None if unit is None else self._reporter(check, unit, record.get(COL_REPORTER))
         if check.errors:
             return None, check.errors
@@ -879,6 +889,35 @@ class _Checker:
             ],
         )
         return plan, []
+
+    def _figure_columns(self, record: dict[str, object]) -> list[str]:
+        """The figures of a hand-made ledger with a column each: under the headers
+        "参与人次（人次）" and "服务时长(小时)", the cells "30" and "660余" read as
+        "参与人次30人次" and "服务时长660余小时"."""
+        pieces: list[str] = []
+        for column, value in record.items():
+            if column in _KNOWN_COLUMNS:
+                continue
+            shape = self._figure_column(column)
+            text = _as_text(value)
+            if shape is None or text is None or text in _PLACEHOLDERS:
+                continue
+            label, unit = shape
+            pieces.append(f"{label}{text}" if text.endswith(unit) else f"{label}{text}{unit}")
+        return pieces
+
+    def _figure_column(self, column: str) -> tuple[str, str] | None:
+        if column not in self._figure_headers:
+            shape: tuple[str, str] | None = None
+            found = _FIGURE_HEADER.match(unicodedata.normalize("NFKC", column))
+            if found is not None:
+                label, unit = found.group(1).strip(), found.group(2).strip()
+                with contextlib.suppress(CountError):
+                    read_label, count = read_figure(f"{label}1{unit}")
+                    if read_label == label and count.unit == unit:
+                        shape = (label, unit)
+            self._figure_headers[column] = shape
+        return self._figure_headers[column]
 
     def _answers(
         self,
@@ -1176,6 +1215,9 @@ _CACHE_SIZE: Final = 4_096
 # What offices write into a cell that has nothing to say; read as empty in optional columns.
 _PLACEHOLDERS: Final = frozenset({"/", "-", "--", "—", "——", "－", "无", "暂无", "N/A", "n/a"})
 _OPTIONAL: Final = frozenset({COL_END, COL_LOCATION, COL_FIGURES, COL_CONTENT})
+_KNOWN_COLUMNS: Final = frozenset({*COLUMNS, ROW_KEY})
+# A figure's own column: "参与人次（人次）", "服务时长(小时)".
+_FIGURE_HEADER: Final = re.compile(r"^(.+?)\(([^()]+)\)$")
 
 # Excel date serials of 2000-01-01 and 2100-01-01: a number in between in a date column is
 # a date cell that lost its format; a smaller one is not a date (20260630 is read as text).

@@ -268,3 +268,39 @@ def test_an_unknown_reporter_where_nobody_coordinates_is_refused(
     with sessions() as session:
         assert repo.entries_in(session, None, None) == []
         assert session.scalar(select(func.count()).select_from(Member)) == 1
+
+
+def test_a_hand_made_ledger_with_a_column_per_figure_is_read(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    # no 数量 column: 序号, the usual columns, then one column per figure with its unit
+    header = [
+        "序号",
+        "单位",
+        "类别",
+        "活动名称",
+        "开始日期",
+        "结束日期",
+        "地点",
+        "内容与成效",
+        "填报人",
+        "参与志愿者（名）",
+        "服务时长(小时)",
+        "联系电话（手机）",  # not a figure: ignored
+    ]
+    row = [1, "新华社区", "志愿服务", "敬老志愿服务", datetime(2026, 6, 19), None, None]
+    rows = [
+        [*row, "走访独居老人。", "李华", 30, "660余", "13800000000"],
+        [2, *row[1:3], "第二次服务", *row[4:], "走访。", "李华", "/", None, None],
+    ]
+    path = write_xlsx(tmp_path / "台账.xlsx", rows, header=header, title="新华社区志愿服务台账")
+    with transaction(sessions) as session:
+        result = import_ledger(session, path, culture, now=NOW)
+    assert result.errors == ()
+    with sessions() as session:
+        entries = {e.title: e for e in repo.entries_in(session, None, None)}
+        assert [(m.question_id, m.low, m.approx) for m in entries["敬老志愿服务"].metrics] == [
+            ("volunteers", Decimal(30), "exact"),
+            ("hours", Decimal(660), "more_than"),
+        ]
+        assert entries["第二次服务"].metrics == []
