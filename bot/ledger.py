@@ -61,9 +61,11 @@ Decisions worth knowing:
   ``answers["reporter"]`` (the export writes it back) and the entry is the nearest
   coordinator's or admin's of the unit, who can answer for it; if nobody coordinates the
   unit, the row is refused (register the person first).
-* **Figures** are written back as label + :func:`bot.figures.metric_text`, e.g.
-  "学习场次3场次；参与人次4000余人次"; a range is written "30—40人次", which the count parser
-  reads back as a range, so export → import gives the same figures.
+* **The export** writes 序号, 编号 (the entry number), the columns above without 数量, 亮点
+  (the highlights answer, which the import reads back), 填报人, then a column per figure
+  ("参与人次（人次）": a number a clerk can sum and filter) and beside it its mark column
+  ("参与人次（人次）余/约": 余 or 约, never in the number); a range is text "30—40". The
+  import reads all of these, so export → import → export gives the same sheet (but 编号).
 * The export writes a unit by its name when that name is unique, else by its code, so the
   import finds it again; dates are date cells in .xlsx and ISO text in .csv (UTF-8 with a
   byte order mark, which Excel needs to show Chinese).
@@ -151,6 +153,11 @@ COL_LOCATION: Final = "地点"
 COL_FIGURES: Final = "数量"
 COL_CONTENT: Final = "内容与成效"
 COL_REPORTER: Final = "填报人"
+COL_NUMBER: Final = "序号"
+COL_ENTRY: Final = "编号"
+COL_HIGHLIGHTS: Final = "亮点"
+#: The header of a figure's mark column is the figure's header and this: 余 or 约.
+MARK_SUFFIX: Final = "余/约"
 
 #: The ledger's columns, in the order the export writes them.
 COLUMNS: Final = (
@@ -845,6 +852,7 @@ class _Checker:
         dates = self._dates(check, record.get(COL_START), record.get(COL_END))
         location = self._text(check, COL_LOCATION, record.get(COL_LOCATION), Role.LOCATION)
         content = self._text(check, COL_CONTENT, record.get(COL_CONTENT), Role.CONTENT)
+        highlights = self._text(check, COL_HIGHLIGHTS, record.get(COL_HIGHLIGHTS), Role.HIGHLIGHTS)
         cell = _as_text(record.get(COL_FIGURES))
         pieces = [cell] if cell is not None else []
         pieces += self._figure_columns(record)
@@ -857,6 +865,10 @@ class _Checker:
         start, end = dates
         counted = [(question, count) for question, count, _ in figures]
         answers = self._answers(area, title, start, end, location, content, counted)
+        if highlights is not None:
+            for question in self.questionnaire.flow(area.key):
+                if question.role is Role.HIGHLIGHTS:
+                    answers[question.id] = {"text": highlights}
         if reporter.how == "text":
             answers[REPORTER] = {"text": reporter.name}
         metrics = [
@@ -903,6 +915,11 @@ class _Checker:
             if shape is None or text is None or text in _PLACEHOLDERS:
                 continue
             label, unit = shape
+            mark = _as_text(record.get(column + MARK_SUFFIX))
+            if mark == "约":
+                text = "约" + text
+            elif mark == "余" and not text.endswith(unit):
+                text += "余"
             pieces.append(f"{label}{text}" if text.endswith(unit) else f"{label}{text}{unit}")
         return pieces
 
@@ -913,8 +930,7 @@ class _Checker:
             if found is not None:
                 label, unit = found.group(1).strip(), found.group(2).strip()
                 with contextlib.suppress(CountError):
-                    read_label, count = read_figure(f"{label}1{unit}")
-                    if read_label == label and count.unit == unit:
+                    if read_figure(f"{label}1{unit}")[0] == label:  # the bracket is a unit
                         shape = (label, unit)
             self._figure_headers[column] = shape
         return self._figure_headers[column]
@@ -1214,8 +1230,8 @@ _CACHE_SIZE: Final = 4_096
 
 # What offices write into a cell that has nothing to say; read as empty in optional columns.
 _PLACEHOLDERS: Final = frozenset({"/", "-", "--", "—", "——", "－", "无", "暂无", "N/A", "n/a"})
-_OPTIONAL: Final = frozenset({COL_END, COL_LOCATION, COL_FIGURES, COL_CONTENT})
-_KNOWN_COLUMNS: Final = frozenset({*COLUMNS, ROW_KEY})
+_OPTIONAL: Final = frozenset({COL_END, COL_LOCATION, COL_FIGURES, COL_CONTENT, COL_HIGHLIGHTS})
+_KNOWN_COLUMNS: Final = frozenset({*COLUMNS, ROW_KEY, COL_HIGHLIGHTS, COL_NUMBER, COL_ENTRY})
 # A figure's own column: "参与人次（人次）", "服务时长(小时)".
 _FIGURE_HEADER: Final = re.compile(r"^(.+?)\(([^()]+)\)$")
 
@@ -1357,35 +1373,63 @@ def export_ledger(
     shared_names = set(
         session.scalars(select(Unit.name).group_by(Unit.name).having(func.count() > 1)).all()
     )
-    rows = [_export_row(entry, shared_names) for entry in entries]
+    figures = list(dict.fromkeys((m.label, m.unit) for e in entries for m in e.metrics))
+    header: list[object] = [
+        COL_NUMBER,
+        COL_ENTRY,
+        *(c for c in COLUMNS if c not in (COL_FIGURES, COL_REPORTER)),
+        COL_HIGHLIGHTS,
+        COL_REPORTER,
+    ]
+    for label, unit_word in figures:
+        header += [f"{label}（{unit_word}）", f"{label}（{unit_word}）{MARK_SUFFIX}"]
+    rows = [
+        _export_row(number, entry, shared_names, figures) for number, entry in enumerate(entries, 1)
+    ]
     try:
         if suffix in _CSV_SUFFIXES:
-            _write_csv(path, rows)
+            _write_csv(path, header, rows)
         else:
-            _write_xlsx(path, rows)
+            _write_xlsx(path, header, rows)
     except OSError as exc:
         raise LedgerError(f"{path.name}: cannot write the file: {exc}") from exc
     return len(rows)
 
 
-def _export_row(entry: Entry, shared_names: set[str]) -> list[object]:
+def _export_row(
+    number: int, entry: Entry, shared_names: set[str], figures: list[tuple[str, str]]
+) -> list[object]:
     unit = entry.unit
-    figures = _FIGURE_SEPARATOR.join(
-        f"{m.label}{metric_text(m.low, m.high, m.approx, m.unit)}" for m in entry.metrics
-    )
     texts = [_answer_text(entry.answers, key) for key in ("content", "achievements")]
     content = _CONTENT_SEPARATOR.join(t for t in texts if t)
-    return [
+    row: list[object] = [
+        number,
+        entry.id,
         unit.code if unit.name in shared_names else unit.name,
         entry.area_name,
         entry.title,
         entry.start_date,
         entry.end_date,
         entry.location or "",
-        figures,
         content,
+        _answer_text(entry.answers, "highlights") or "",
         _answer_text(entry.answers, REPORTER) or entry.member.name,
     ]
+    by_figure = {(m.label, m.unit): m for m in entry.metrics}
+    for key in figures:
+        metric = by_figure.get(key)
+        if metric is None:
+            row += [None, ""]
+        elif metric.approx == "range" and metric.high is not None:
+            row += [f"{_number(metric.low)}—{_number(metric.high)}", ""]
+        else:
+            mark = {"more_than": "余", "about": "约"}.get(metric.approx, "")
+            row += [_number(metric.low), mark]
+    return row
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == int(value) else float(value)
 
 
 def _answer_text(answers: dict[str, Any], key: str) -> str | None:
@@ -1395,10 +1439,10 @@ def _answer_text(answers: dict[str, Any], key: str) -> str | None:
     return None
 
 
-def _write_csv(path: Path, rows: list[list[object]]) -> None:
+def _write_csv(path: Path, header: list[object], rows: list[list[object]]) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+        writer.writerow(header)
         for row in rows:
             writer.writerow([_csv_value(v) for v in row])
 
@@ -1409,20 +1453,22 @@ def _csv_value(value: object) -> object:
     return csv_text(value) if isinstance(value, str) else value
 
 
-_WIDTHS: Final = (14, 10, 30, 12, 12, 20, 40, 60, 10)
+_WIDTHS: Final = (6, 8, 14, 10, 30, 12, 12, 20, 60, 30, 10)  # then the figures' columns
+_FIGURE_WIDTH: Final = 12
 
 
-def _write_xlsx(path: Path, rows: list[list[object]]) -> None:
+def _write_xlsx(path: Path, header: list[object], rows: list[list[object]]) -> None:
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
     sheet.title = "台账"
-    sheet.append(list(COLUMNS))
+    sheet.append(header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in row])
-    for column, width in enumerate(_WIDTHS, 1):
+    widths = [*_WIDTHS, *[_FIGURE_WIDTH] * (len(header) - len(_WIDTHS))]
+    for column, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     wrap = Alignment(wrap_text=True, vertical="top")
     for cells in sheet.iter_rows(min_row=2):

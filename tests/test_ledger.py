@@ -505,7 +505,9 @@ def test_export_then_import_gives_back_the_same_entries(
 
     exported = read_ledger(tmp_path / "out.csv")
     reading = next(r for r in exported if r["活动名称"] == "“书香社区”读书分享会")
-    assert reading["数量"] == "读书活动2场次；参与人次30—40人次"
+    # one column per figure, its unit in the header (issue 13: no more one text cell)
+    assert (reading["读书活动(场次)"], reading["参与人次(人次)"]) == ("2", "30—40")
+    assert reading["序号"] and reading["编号"]
     assert reading["单位"] == "新华社区" and reading["开始日期"] == "2026-06-03"
 
     for name in ("out.xlsx", "out.csv"):
@@ -634,7 +636,7 @@ def test_the_csv_export_puts_a_quote_before_formula_like_text_and_the_import_tak
     for column, typed in FORMULA_LIKE.items():
         assert first[column] == "'" + typed, column  # OWASP: shown as text, never run
     assert first["开始日期"] == "2026-06-01"  # dates and plain text as they were
-    assert first["数量"] == "学习场次3场次"
+    assert first["学习场次（场次）"] == "3"
     second = next(c for c in cells if c["单位"] == "朝阳社区")
     assert second["活动名称"] == "''引号开头的标题"  # a quote of its own is kept apart
     assert second["内容与成效"] == "'=1+2"

@@ -304,3 +304,70 @@ def test_a_hand_made_ledger_with_a_column_per_figure_is_read(
             ("hours", Decimal(660), "more_than"),
         ]
         assert entries["第二次服务"].metrics == []
+
+
+def sheet_rows(path: Path) -> list[list[object]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path)
+    sheet = workbook.active
+    assert sheet is not None
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+def test_the_export_has_a_number_column_per_figure_and_survives_a_round_trip(
+    sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
+) -> None:
+    from sqlalchemy import delete
+
+    from bot.ledger import export_ledger
+    from storage.models import EntryMetric
+
+    header = ["单位", "类别", "活动名称", "开始日期", "结束日期", "地点", "数量", "内容与成效"]
+    rows = [
+        [
+            *show("参与志愿者30名；服务时长660余小时", area="志愿服务", title="敬老")[:8],
+            "亮点一",
+            "李华",
+        ],
+        [*show("演出约20场；参与群众30-40人次")[:8], None, "王芳"],
+    ]
+    source = write_xlsx(tmp_path / "in.xlsx", rows, header=[*header, "亮点", "填报人"])
+    with transaction(sessions) as session:
+        assert import_ledger(session, source, culture, now=NOW).created == 2
+    with sessions() as session:
+        assert export_ledger(session, tmp_path / "out.xlsx") == 2
+    first = sheet_rows(tmp_path / "out.xlsx")
+    head = [str(v) for v in first[0]]
+    assert head[:11] == [
+        "序号", "编号", "单位", "类别", "活动名称", "开始日期", "结束日期", "地点",
+        "内容与成效", "亮点", "填报人",
+    ]  # fmt: skip
+    by_title = {row[4]: dict(zip(head, row, strict=True)) for row in first[1:]}
+    volunteers = by_title["敬老"]
+    assert volunteers["参与志愿者（名）"] == 30  # a number a clerk can sum
+    assert (volunteers["服务时长（小时）"], volunteers["服务时长（小时）余/约"]) == (660, "余")
+    assert volunteers["亮点"] == "亮点一"
+    show_row = by_title["社区文艺汇演"]
+    assert (show_row["演出（活动）场次（场次）"], show_row["演出（活动）场次（场次）余/约"]) == (
+        20,
+        "约",
+    )
+    assert show_row["参与群众（人次）"] == "30—40"
+    assert show_row["填报人"] == "王芳"  # no member: the name kept as text comes back
+    assert [row[0] for row in first[1:]] == [1, 2]
+
+    with transaction(sessions) as session:
+        session.execute(delete(EntryMetric))
+        session.execute(delete(Entry))
+    with transaction(sessions) as session:
+        again = import_ledger(session, tmp_path / "out.xlsx", culture, now=NOW)
+    assert (again.created, again.errors) == (2, ())
+    with sessions() as session:
+        export_ledger(session, tmp_path / "again.xlsx")
+    second = sheet_rows(tmp_path / "again.xlsx")
+
+    def without_numbers(rows: list[list[object]]) -> list[list[object]]:
+        return [row[:1] + row[2:] for row in rows]  # 编号: the new entries' numbers
+
+    assert without_numbers(second) == without_numbers(first)
