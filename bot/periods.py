@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.messages import text
+from bot.parsing.dates import EN_MONTHS
 
 _PERIOD = re.compile(r"^(\d{4})\s*[Hh]([12])$")
 _CHINESE = re.compile(r"^(\d{4})年?(上|下)半年$")
@@ -79,27 +80,6 @@ _HALF = re.compile(
 )
 _MONTH = re.compile(r"^(?:(?P<year>\d{4})(?:年|-|/|\.))?(?P<month>\d{1,2})(?:月份?)?$")
 _YEAR = re.compile(r"^(?P<year>\d{4})年?$")
-_EN_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        1,
-    )
-    for name in names
-}
 _EN_MONTH = re.compile(r"^(?P<name>[a-z]{3,9})(?P<year>\d{4})?$")
 _ALL_WORDS = frozenset({"全部", "所有", "全部记录", "所有记录", "全部期间", "all", "everything"})
 _CURRENT_WORDS = frozenset({"本期", "本半年", "这半年", "当前", "thisperiod", "current"})
@@ -198,8 +178,8 @@ def _month_span(cleaned: str, today: date) -> Span | None:
         if 1 <= month <= 12:
             return Span("month", int(match.group("year") or today.year), month)
     match = _EN_MONTH.match(cleaned)
-    if match and match.group("name") in _EN_MONTHS:
-        return Span("month", int(match.group("year") or today.year), _EN_MONTHS[match["name"]])
+    if match and match.group("name") in EN_MONTHS:
+        return Span("month", int(match.group("year") or today.year), EN_MONTHS[match["name"]])
     return None
 
 

@@ -324,7 +324,8 @@ _EN_WEEKDAYS = {
     )
     for name in names
 }
-_EN_MONTHS = {
+# English month names and abbreviations -> 1-12 (also read by bot.periods and the extractor)
+EN_MONTHS = {
     name: number
     for number, names in enumerate(
         (
@@ -346,7 +347,7 @@ _EN_MONTHS = {
     for name in names
 }
 _EN_WD = "|".join(sorted(_EN_WEEKDAYS, key=len, reverse=True))
-_EN_MON = "|".join(sorted(_EN_MONTHS, key=len, reverse=True))
+_EN_MON = "|".join(sorted(EN_MONTHS, key=len, reverse=True))
 _EN_ORDINAL = r"(?:st|nd|rd|th)?"
 _EN_WEEKDAY = re.compile(rf"(?:on)?(?P<pre>last|this|next)?(?P<wd>{_EN_WD})")
 _EN_MONTH_DAY = re.compile(
@@ -379,7 +380,7 @@ def _english_spec(s: str, today: date) -> _Spec | None:
         match = pattern.fullmatch(text)
         if match:
             year = match.group("y")
-            month, day = _EN_MONTHS[match.group("m")], int(match.group("d"))
+            month, day = EN_MONTHS[match.group("m")], int(match.group("d"))
             return _Partial(None if year is None else int(year), month, day, None)
     return None
 

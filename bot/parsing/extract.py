@@ -39,7 +39,13 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from bot.parsing.counts import COUNT_OPENERS, UNIT_WORDS, Approx, Count, CountError, read_count_at
-from bot.parsing.dates import SHANGHAI, DateError, DateErrorReason, parse_date_range
+from bot.parsing.dates import (
+    EN_MONTHS,
+    SHANGHAI,
+    DateError,
+    DateErrorReason,
+    parse_date_range,
+)
 from bot.parsing.numerals import DIGITS, MULTIPLIERS
 from bot.parsing.units import UnitMismatch
 from bot.questionnaire import Question, Questionnaire, QuestionType
@@ -269,28 +275,7 @@ _N = r"(?:[0-9]{1,2}|[零〇一二两三四五六七八九十廿卅]{1,3})"
 _YEAR = r"(?:(?:19|20)[0-9]{2}|[零〇一二三四五六七八九]{4}|今|去|前|明)年"
 _WD = r"(?:\(?(?:周|星期|礼拜)[一二三四五六日天1-7]\)?)?"
 _NOT_BUILDING = r"(?!楼|院|门|线|车|床|厅|室|馆|桌|口|窗|机|位|码|箱|店|地铁)"
-_EN_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        (
-            "jan january",
-            "feb february",
-            "mar march",
-            "apr april",
-            "may",
-            "jun june",
-            "jul july",
-            "aug august",
-            "sep sept september",
-            "oct october",
-            "nov november",
-            "dec december",
-        ),
-        1,
-    )
-    for m in names.split()
-}
-_EN_MONTH = "|".join(sorted(_EN_MONTHS, key=len, reverse=True))
+_EN_MONTH = "|".join(sorted(EN_MONTHS, key=len, reverse=True))
 _EN_WEEKDAYS = {
     "monday": "一",
     "tuesday": "二",
@@ -412,7 +397,7 @@ def _english_date(match: re.Match[str], now: datetime) -> tuple[date, date]:
         if match.group().startswith("last") and first == now.date():
             first = last = first - timedelta(days=7)
         return first, last
-    month = _EN_MONTHS[(match.group("enm") or match.group("enm2")).rstrip(".")]
+    month = EN_MONTHS[(match.group("enm") or match.group("enm2")).rstrip(".")]
     day = match.group("end") or match.group("end2")
     return _parse(f"{month}月{day}日", now)
 
