@@ -66,6 +66,9 @@ Decisions worth knowing:
   ("参与人次（人次）": a number a clerk can sum and filter) and beside it its mark column
   ("参与人次（人次）余/约": 余 or 约, never in the number); a range is text "30—40". The
   import reads all of these, so export → import → export gives the same sheet (but 编号).
+  The .xlsx has a title row, the rows by unit and area, a 小计 row per area, a 合计 per
+  unit and a 总计 (SUBTOTAL formulas over the number columns; the import passes over rows
+  whose 序号 is 小计/合计/总计), and a second sheet 统计口径 saying what each column counts.
 * The export writes a unit by its name when that name is unique, else by its code, so the
   import finds it again; dates are date cells in .xlsx and ISO text in .csv (UTF-8 with a
   byte order mark, which Excel needs to show Chinese).
@@ -502,6 +505,8 @@ def _records(
                 record[column] = _cell(row[position]) if position < len(row) else None
         if all(value is None for value in record.values()):
             continue
+        if _as_text(record.get(COL_NUMBER)) in _TOTAL_WORDS:
+            continue  # a subtotal row of the export
         count += 1
         if count > limits.max_rows:
             raise LedgerError(
@@ -1383,9 +1388,10 @@ def export_ledger(
     ]
     for label, unit_word in figures:
         header += [f"{label}（{unit_word}）", f"{label}（{unit_word}）{MARK_SUFFIX}"]
-    rows = [
-        _export_row(number, entry, shared_names, figures) for number, entry in enumerate(entries, 1)
-    ]
+    rows = [_export_row(0, entry, shared_names, figures) for entry in entries]
+    rows.sort(key=lambda row: (str(row[2]), str(row[3])))  # by unit, then area (stable)
+    for number, row in enumerate(rows, 1):
+        row[0] = number
     try:
         if suffix in _CSV_SUFFIXES:
             _write_csv(path, header, rows)
@@ -1458,23 +1464,84 @@ _FIGURE_WIDTH: Final = 12
 
 
 def _write_xlsx(path: Path, header: list[object], rows: list[list[object]]) -> None:
+    """The 台账 sheet (a title row, the header, the rows of each unit and area with a 小计,
+    each unit's 合计 and a 总计, SUBTOTAL formulas over the figures' number columns), and a
+    sheet 统计口径 that says what each column counts."""
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
     sheet.title = "台账"
+    sheet.append([text_cell(sheet, "活动台账")])
+    sheet["A1"].font = Font(bold=True, size=14)
     sheet.append(header)
-    for cell in sheet[1]:
+    for cell in sheet[2]:
         cell.font = Font(bold=True)
-    for row in rows:
+    numbers = range(len(_WIDTHS), len(header), 2)  # the figures' number columns
+
+    def total(word: str, unit: object, area: object, first: int) -> None:
+        last = sheet.max_row
+        row: list[object] = [word, None, unit, area, *[None] * (len(header) - 4)]
         sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in row])
+        for index in numbers:
+            letter = get_column_letter(index + 1)
+            cell = sheet.cell(sheet.max_row, index + 1)
+            cell.value = f"=SUBTOTAL(9,{letter}{first}:{letter}{last})"  # 9: sum
+            cell.font = Font(bold=True)
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+
+    for unit, unit_rows in itertools.groupby(rows, key=lambda r: r[2]):
+        unit_first = sheet.max_row + 1
+        for area, area_rows in itertools.groupby(unit_rows, key=lambda r: r[3]):
+            area_first = sheet.max_row + 1
+            for row in area_rows:
+                sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in row])
+            total(TOTAL_AREA, unit, area, area_first)
+        total(TOTAL_UNIT, unit, None, unit_first)
+    if rows:
+        total(TOTAL_ALL, None, None, 3)
     widths = [*_WIDTHS, *[_FIGURE_WIDTH] * (len(header) - len(_WIDTHS))]
     for column, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     wrap = Alignment(wrap_text=True, vertical="top")
-    for cells in sheet.iter_rows(min_row=2):
+    for cells in sheet.iter_rows(min_row=3):
         for cell in cells:
             if isinstance(cell.value, date):
                 cell.number_format = "yyyy-mm-dd"
             cell.alignment = wrap
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes = "A3"
+    notes = workbook.create_sheet("统计口径")
+    notes.append([text_cell(notes, "栏目"), text_cell(notes, "口径")])
+    for name in header:
+        notes.append([text_cell(notes, str(name)), text_cell(notes, _note(str(name)))])
+    notes.column_dimensions["A"].width = 30
+    notes.column_dimensions["B"].width = 80
     workbook.save(path)
+
+
+#: The 序号 of the subtotal rows the export writes; the import passes over such rows.
+TOTAL_AREA: Final = "小计"
+TOTAL_UNIT: Final = "合计"
+TOTAL_ALL: Final = "总计"
+_TOTAL_WORDS: Final = frozenset({TOTAL_AREA, TOTAL_UNIT, TOTAL_ALL})
+
+_NOTES: Final = {
+    COL_NUMBER: "本表中的顺序号",
+    COL_ENTRY: "汇报系统中的记录编号（/edit、/delete 用）",
+    COL_UNIT: "填报单位（社区、街道）",
+    COL_AREA: "工作类别（理论学习、文体活动等）",
+    COL_CONTENT: "活动内容与取得成效",
+    COL_HIGHLIGHTS: "特色亮点",
+    COL_REPORTER: "填报人姓名",
+}
+
+
+def _note(name: str) -> str:
+    if name.endswith(MARK_SUFFIX):
+        return "“余”表示实际数多于左栏数字，“约”表示约数；数字本身不含余、约"
+    found = _FIGURE_HEADER.match(unicodedata.normalize("NFKC", name))
+    if found is not None:
+        return (
+            f"{found.group(1)}，单位：{found.group(2)}；小计、合计、总计为公式（SUBTOTAL 求和），"
+            "区间（如 30—40）按文字记，不计入合计"
+        )
+    return _NOTES.get(name, name)

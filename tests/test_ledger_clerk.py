@@ -338,12 +338,14 @@ def test_the_export_has_a_number_column_per_figure_and_survives_a_round_trip(
     with sessions() as session:
         assert export_ledger(session, tmp_path / "out.xlsx") == 2
     first = sheet_rows(tmp_path / "out.xlsx")
-    head = [str(v) for v in first[0]]
+    assert first[0][0] == "活动台账"  # the title row
+    head = [str(v) for v in first[1]]
     assert head[:11] == [
         "序号", "编号", "单位", "类别", "活动名称", "开始日期", "结束日期", "地点",
         "内容与成效", "亮点", "填报人",
     ]  # fmt: skip
-    by_title = {row[4]: dict(zip(head, row, strict=True)) for row in first[1:]}
+    data = [row for row in first[2:] if isinstance(row[0], int)]
+    by_title = {row[4]: dict(zip(head, row, strict=True)) for row in data}
     volunteers = by_title["敬老"]
     assert volunteers["参与志愿者（名）"] == 30  # a number a clerk can sum
     assert (volunteers["服务时长（小时）"], volunteers["服务时长（小时）余/约"]) == (660, "余")
@@ -355,7 +357,25 @@ def test_the_export_has_a_number_column_per_figure_and_survives_a_round_trip(
     )
     assert show_row["参与群众（人次）"] == "30—40"
     assert show_row["填报人"] == "王芳"  # no member: the name kept as text comes back
-    assert [row[0] for row in first[1:]] == [1, 2]
+    assert [row[0] for row in data] == [1, 2]
+    # a 小计 per area, a 合计 per unit and a 总计, as SUBTOTAL formulas over the numbers
+    totals = [row for row in first[2:] if not isinstance(row[0], int)]
+    assert [(row[0], row[2], row[3]) for row in totals] == [
+        ("小计", "新华社区", "志愿服务"),
+        ("小计", "新华社区", "文体活动"),
+        ("合计", "新华社区", None),
+        ("总计", None, None),
+    ]
+    column = head.index("参与志愿者（名）")
+    letter = chr(ord("A") + column)
+    assert totals[0][column] == f"=SUBTOTAL(9,{letter}3:{letter}3)"
+    assert totals[3][column] == f"=SUBTOTAL(9,{letter}3:{letter}7)"
+    from openpyxl import load_workbook
+
+    notes = load_workbook(tmp_path / "out.xlsx")["统计口径"]
+    said = {row[0]: row[1] for row in notes.iter_rows(min_row=2, values_only=True)}
+    assert "单位：小时" in str(said["服务时长（小时）"])
+    assert "余" in str(said["服务时长（小时）余/约"])
 
     with transaction(sessions) as session:
         session.execute(delete(EntryMetric))
