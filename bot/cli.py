@@ -418,7 +418,7 @@ def _disk_full(reason: BaseException | None) -> bool:
 
 
 @entries.command("delete")
-@click.argument("numbers", nargs=-1, required=True, type=int)
+@click.argument("numbers", nargs=-1, required=True, type=click.IntRange(1, 2**31 - 1))
 def entries_delete(numbers: tuple[int, ...]) -> None:
     """Delete entries by number (e.g. a wrong import): they leave the summaries, and each
     keeps its last version as a revision; `huibao entries restore N` brings one back."""
@@ -426,7 +426,7 @@ def entries_delete(numbers: tuple[int, ...]) -> None:
 
 
 @entries.command("restore")
-@click.argument("numbers", nargs=-1, required=True, type=int)
+@click.argument("numbers", nargs=-1, required=True, type=click.IntRange(1, 2**31 - 1))
 def entries_restore(numbers: tuple[int, ...]) -> None:
     """Bring deleted entries back (each keeps its deleted version as a revision)."""
     _delete_or_restore(numbers, restore=True)

@@ -165,6 +165,8 @@ def test_wrongly_imported_entries_are_deleted_and_restored_from_the_cli(
     again = cli(cli_env, clock, "entries", "delete", str(ids[0]), "99999")
     assert again.exit_code == 1
     assert "#99999: no such entry" in again.output and "already deleted" in again.output
+    huge = cli(cli_env, clock, "entries", "delete", str(2**31))  # beyond INTEGER: no crash
+    assert huge.exit_code == 2 and "Invalid value" in huge.output
     restored = cli(cli_env, clock, "entries", "restore", str(ids[0]))
     assert restored.exit_code == 0, restored.output
     assert list(stored(sessions)) == ["社区文艺汇演"]
