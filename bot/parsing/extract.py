@@ -1012,7 +1012,9 @@ def _guess_areas(
             weight *= 2
         scores[area] += weight
         current = best[area]
-        if current is None or weight > current[0]:
+        # among words of equal weight the later one: a Chinese compound ends in its head
+        # noun, so "夏夜汇演" is shown as read from "汇演", not from "夏夜"
+        if current is None or weight >= current[0]:
             best[area] = (weight, at, at + len(word))
     for mention in mentions:
         if begin <= mention.source.start < end:
