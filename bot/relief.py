@@ -38,7 +38,7 @@ from storage.models import Requirement
 FEEDBACK_MAX = 4000  # the longest message the conversation takes at all
 FEEDBACK_WORDS = ("我要投诉", "我有意见", "提意见", "意见", "投诉", "反馈", "feedback")
 _FEEDBACK_SEPARATORS = " ：:，,、。-—"
-TODO_WORDS = frozenset({"待办", "我的待办", "待办事项", "我还欠什么", "还欠什么", "todo", "to do"})
+OWED_WORDS = frozenset({"待办", "我的待办", "待办事项", "我还欠什么", "还欠什么", "todo", "to do"})
 MUTE_WORDS = ("少提醒", "别提醒了", "别提醒", "不要提醒", "暂停提醒", "关闭提醒", "不用提醒")
 UNMUTE_WORDS = frozenset({"恢复提醒", "打开提醒", "开启提醒"})
 MUTE_LONGEST = timedelta(days=366)
@@ -62,7 +62,7 @@ def plain_words(text: str) -> Said | None:
             if not rest or rest[0] in _FEEDBACK_SEPARATORS:
                 return Said("feedback", rest.lstrip(_FEEDBACK_SEPARATORS))
     word = control_word(text)
-    if word in TODO_WORDS:
+    if word in OWED_WORDS:
         return Said("todo", "")
     if word in UNMUTE_WORDS:
         return Said("remind", "on")
