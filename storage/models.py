@@ -208,7 +208,15 @@ class Entry(Base):
     """One reported activity, as currently valid (earlier versions in EntryRevision)."""
 
     __tablename__ = "entries"
-    __table_args__ = (Index("ix_entries_unit_period", "unit_id", "period"),)
+    __table_args__ = (
+        Index("ix_entries_unit_period", "unit_id", "period"),
+        # /entries: the newest of a scope, in index order (no sort of every entry in scope)
+        Index("ix_entries_created_at", "created_at", "id"),
+        # /status and a deadline's "has reported": this month's entries of a unit
+        Index("ix_entries_unit_start", "unit_id", "start_date"),
+        # /mine: a member's entries in activity order
+        Index("ix_entries_member_start", "member_id", "start_date"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
