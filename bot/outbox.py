@@ -25,8 +25,11 @@ A passing failure (network, flood limits: `SendFailed(permanent=False)`) puts th
 to `pending` with exponential backoff (or the platform's retry_after); a permanent one (the
 person blocked the bot, left the company) marks it `failed` with the reason, shown to
 coordinators in their digest and /status. Sending is paced per platform (a configured rate;
-Telegram allows 30 messages/s overall) and happens only outside quiet hours; on a public
-holiday no reminder or digest goes out (a document asked for, or an entry sent back, does).
+Telegram allows 30 messages/s overall) and happens only outside quiet hours (except a
+document someone asked for); on a public holiday no reminder or digest goes out (a
+document asked for, or an entry sent back, does). A document made by a job (bot.jobs) is
+kept as a file under the data folder and the row refers to it by path: it is read when
+sent (rows with the content inline, from before, are read as they are).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ BACKOFF_FIRST = 30.0  # seconds before the first retry, doubled each time
 BACKOFF_LIMIT = 3600.0
 CONCURRENCY = 4  # platform calls in flight at once per platform
 POLL_SECONDS = 1.0  # how often an idle sender looks for new rows (queued by others)
+# Messages someone asked for (a summary document made by a job, bot.jobs): they go out
+# in quiet hours too, as a reply would.
+ASKED_FOR = ("summary",)
 
 
 def queue_for_member(
@@ -120,8 +126,7 @@ class Sender:
 
     def _claim(self) -> schedule.Claimed | None:
         now = self._clock()
-        if self._window.quiet(now):
-            return None
+        quiet = self._window.quiet(now)
         today = now.astimezone(self._window.zone).date()
         weekend = self._window.day_off(today, skip_weekends=True)
         holiday = self._window.day_off(today, skip_weekends=False)
@@ -134,6 +139,7 @@ class Sender:
                 weekend=weekend,
                 holiday=holiday,
                 limit=1,
+                kinds=ASKED_FOR if quiet else None,
             )
         return found[0] if found else None
 
@@ -167,7 +173,14 @@ class Sender:
 
     async def _deliver(self, message: schedule.Claimed) -> None:
         try:
-            await self._channel.send_to(message.address, replies_from_json(message.payload))
+            # A document kept as a file (a job's result) is read now.
+            replies = await asyncio.to_thread(replies_from_json, message.payload)
+        except OSError as error:  # its file is gone: sending again will not help
+            gone = SendFailed(f"document file missing: {error}", permanent=True)
+            await self._record(self._failed, message, gone)
+            return
+        try:
+            await self._channel.send_to(message.address, replies)
         except SendFailed as failure:
             log.warning("outbox %s to %s: %s", message.key, self.platform, failure.reason)
             await self._record(self._failed, message, failure)
@@ -252,6 +265,10 @@ def take_waiting(
         for message in schedule.claim(
             session, platform, now, "shell", weekend=False, limit=50, address=address
         ):
-            replies.extend(replies_from_json(message.payload))
+            try:
+                replies.extend(replies_from_json(message.payload))
+            except OSError as error:  # a job's document whose file is gone
+                schedule.mark_failed(session, message.id, f"document file missing: {error}")
+                continue
             schedule.mark_sent(session, message.id, now)
     return replies

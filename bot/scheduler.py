@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import reminders
 from bot.deadlines import PUBLIC_RULES, DayRules
 from bot.holidays import describe_unknown
+from bot.jobs import Worker
 from bot.outbox import Sender, take_waiting
 from bot.reminders import Memo, Window
 from bot.settings import ReminderSettings
@@ -57,6 +57,11 @@ class TickResult:
     uncertain: int
 
 
+def jobs_worker(app: App, instance: str) -> Worker:
+    """The worker for documents asked for in chat, from the composition root."""
+    return Worker(app.sessions, app.summaries, app.settings.data_dir, app.clock, instance=instance)
+
+
 def instance_name() -> str:
     """This process, as named in claimed outbox rows: host, pid and a random tag."""
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -75,6 +80,7 @@ class Background:
         instance: str | None = None,
         rules: DayRules = PUBLIC_RULES,
         platforms: Sequence[str] | None = None,
+        jobs: Worker | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
@@ -85,6 +91,7 @@ class Background:
         # chat platforms); the local shell passes ("shell",).
         self._platforms = tuple(platforms) if platforms is not None else None
         self.instance = instance or instance_name()
+        self.jobs = jobs  # the worker for documents asked for in chat (bot.jobs)
         self._memo = Memo()
         self.senders: dict[str, Sender] = {}
         self._scheduler: AsyncIOScheduler | None = None
@@ -95,13 +102,16 @@ class Background:
     @classmethod
     def from_app(cls, app: App, platforms: Sequence[str] | None = None) -> Background:
         """Build it from the composition root."""
+        instance = instance_name()
         return cls(
             app.sessions,
             app.settings.reminders,
             app.settings.zone,
             app.clock,
+            instance=instance,
             rules=app.rules,
             platforms=platforms,
+            jobs=jobs_worker(app, instance),
         )
 
     @classmethod
@@ -115,10 +125,12 @@ class Background:
         ticking = None
         if not app.settings.platform_configured:
             ticking = cls.from_app(app, platforms=(Platform.SHELL.value,))
+        worker = jobs_worker(app, "shell")
 
         def notices() -> list[Reply]:
             if ticking is not None:
                 ticking.tick()
+            worker.run_due()  # a summary asked for on the line just typed
             return take_waiting(app.sessions, Platform.SHELL.value, user, app.clock())
 
         return notices
@@ -149,6 +161,9 @@ class Background:
             asyncio.create_task(sender.run(self._stop), name=f"outbox-{platform}")
             for platform, sender in self.senders.items()
         ]
+        if self.jobs is not None:  # a finished job's document goes out at once
+            work = self.jobs.run(self._stop, on_done=self._wake_senders)
+            self._tasks.append(asyncio.create_task(work, name="jobs"))
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
         scheduler.add_job(
@@ -216,6 +231,9 @@ class Background:
         except Exception:
             log.exception("background job %s failed", getattr(work, "__name__", work))
             return
+        self._wake_senders()
+
+    def _wake_senders(self) -> None:
         for sender in self.senders.values():
             sender.wake()
 
@@ -229,13 +247,10 @@ class Background:
         queued = 0
         if self._settings.enabled:
             platforms = list(self._platforms or self.senders or reminders.PREFERRED_PLATFORMS)
-            with transaction(self._sessions) as session:
-                if session.get_bind().dialect.name == "postgresql":
-                    # JIT compiling costs more than this short work saves (measured 30-40 ms)
-                    session.execute(text("SET LOCAL jit = off"))
-                queued = reminders.queue_due(
-                    session, now, self._settings, self._zone, platforms, self._memo, self._rules
-                )
+            # its own transactions, one per batch of members (fanout batches)
+            queued = reminders.queue_due(
+                self._sessions, now, self._settings, self._zone, platforms, self._memo, self._rules
+            )
         if queued or expired or uncertain:
             log.info("tick: %s queued, %s expired, %s uncertain", queued, expired, uncertain)
         return TickResult(queued, expired, uncertain)

@@ -7,6 +7,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -63,6 +64,9 @@ class Document:
     filename: str
     content: bytes
     mime_type: str
+    # Where the file is kept under the data folder (a job's document): a stored message
+    # then refers to the file instead of carrying its content.
+    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,8 @@ def split_text(text: str, limit: int, *, in_bytes: bool = False) -> list[str]:
 def _file_to_json(file: Document | None) -> dict[str, str] | None:
     if file is None:
         return None
+    if file.path is not None:
+        return {"filename": file.filename, "mime_type": file.mime_type, "path": file.path}
     return {
         "filename": file.filename,
         "mime_type": file.mime_type,
@@ -109,8 +115,12 @@ def _file_to_json(file: Document | None) -> dict[str, str] | None:
 
 
 def _file_from_json(data: dict[str, str] | None) -> Document | None:
+    """Rebuild a file; one kept by path is read now (OSError if it is gone)."""
     if data is None:
         return None
+    if "path" in data:
+        content = Path(data["path"]).read_bytes()
+        return Document(data["filename"], content, data["mime_type"], data["path"])
     return Document(data["filename"], base64.b64decode(data["content"]), data["mime_type"])
 
 

@@ -480,6 +480,36 @@ class ReceivedMessage(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)  # the message as the adapter read it
 
 
+class JobState(enum.StrEnum):
+    """Where a job (heavy work run after the message's commit) is."""
+
+    PENDING = "pending"
+    RUNNING = "running"  # claimed; reclaimed when its lease has passed (the worker died)
+    DONE = "done"  # its result is queued in the outbox
+    FAILED = "failed"  # the member was told; last_error says why
+
+
+class Job(Base):
+    """Heavy work asked for in a message (a summary document), done after its commit."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_due", "state", "claimed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # summary
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # The folder of its files under the data folder (e.g. documents/12), once done.
+    result_path: Mapped[str | None] = mapped_column(String(500))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
 __all__ = [
     "Base",
     "ConversationState",
@@ -492,6 +522,8 @@ __all__ = [
     "Feedback",
     "Identity",
     "Invite",
+    "Job",
+    "JobState",
     "Member",
     "OutboxMessage",
     "OutboxStatus",

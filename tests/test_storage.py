@@ -36,7 +36,7 @@ units:
 
 def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> None:
     upgrade(engine)  # already at head: nothing to do, no error
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
     tables = set(inspect(engine).get_table_names())
     assert {
         "units",
@@ -51,6 +51,7 @@ def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> Non
         "entry_photos",
         "entry_revisions",
         "processed_messages",
+        "jobs",
     } <= tables
 
 

@@ -1,0 +1,277 @@
+"""Heavy work asked for in chat (a summary document), done after the message's commit.
+
+`/summary` answers at once ("正在生成，请稍候") and records a job in the same transaction
+(`request`). After the commit a `Worker` claims the job, composes the summary in a
+read-only transaction (on SQLite it holds no write lock, so everyone's messages are stored
+meanwhile), renders the .docx and the chart outside any transaction, keeps them as files
+under the data folder (`<data>/documents/<job id>/`) and queues them for the member in the
+outbox, referring to the files by path, in the transaction that marks the job done.
+
+Exactly once: a worker that dies between claim and delivery leaves the job `running`;
+after its lease another worker (or the same after a restart) runs it again, and the
+outbox's unique key (`job:<id>`) lets its result be queued once whatever happens. A job
+that fails, or dies `MAX_ATTEMPTS` times, tells the member so instead of staying silent.
+
+`huibao run` runs a worker beside the outbox's senders (bot.scheduler.Background), woken
+right after the commit of a message that recorded a job and polling the database every
+second for jobs recorded by other instances; the shell runs due jobs before it shows its
+notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import outbox
+from bot.messages import text as msg
+from bot.periods import parse_period
+from bot.types import Document, Reply
+from storage import jobs
+from storage.db import reading, transaction
+from storage.models import Unit
+
+if TYPE_CHECKING:
+    from bot.summary.model import Summary
+    from bot.summary.service import SummaryKit
+
+log = logging.getLogger(__name__)
+
+SUMMARY = "summary"
+LEASE = timedelta(minutes=10)  # a running job older than this was abandoned by its worker
+MAX_ATTEMPTS = 3
+POLL_SECONDS = 1.0  # how often an idle worker looks for jobs recorded by other instances
+_QUEUED = "huibao.job_queued"  # a Session.info flag: this transaction recorded a job
+
+RenderDocx = Callable[["Summary", bytes | None], bytes]
+
+
+class JobError(Exception):
+    """A job that cannot be done (its unit is gone, an unknown kind)."""
+
+
+def request_summary(
+    session: Session,
+    *,
+    member_id: int,
+    unit_id: int,
+    period: str,
+    today: date,
+    platform: str,
+    locale: str,
+    now: datetime,
+) -> int:
+    """Record a summary job in the message's transaction; its id.
+
+    `today` is the day the summary is as of (the day it was asked for); the document goes
+    to the member's account on `platform` (their private chat when asked in a group).
+    """
+    arguments = {
+        "unit_id": unit_id,
+        "period": period,
+        "today": today.isoformat(),
+        "platform": platform,
+        "locale": locale,
+    }
+    job_id = jobs.enqueue(session, SUMMARY, member_id, arguments, now)
+    session.info[_QUEUED] = True
+    return job_id
+
+
+def _write(folder: Path, name: str, content: bytes) -> Path:
+    """Write a file whole or not at all (a rerun after a crash overwrites it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name.replace("/", "／").replace(os.sep, "／")
+    partial = target.with_name(target.name + ".part")
+    partial.write_bytes(content)
+    partial.replace(target)
+    return target.resolve()
+
+
+class Worker:
+    """Claims jobs one at a time, does them and queues their results in the outbox."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        kit: SummaryKit | None,
+        data_dir: Path,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        instance: str = "worker",
+        lease: timedelta = LEASE,
+        max_attempts: int = MAX_ATTEMPTS,
+        poll_seconds: float = POLL_SECONDS,
+        render_docx: RenderDocx | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._kit = kit
+        self._documents = data_dir / "documents"
+        self._clock = clock
+        self._instance = instance
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self._poll = poll_seconds
+        self._render_docx = render_docx
+        self._pokes: list[Callable[[], None]] = []
+        self.done = 0
+        self.idle = asyncio.Event()  # set while `run` waits for work (tests look at it)
+
+    # -- one job --------------------------------------------------------------------------
+
+    def run_one(self) -> bool:
+        """Claim a due job and do it; False if there was none."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            job = jobs.claim(session, now, self._instance, stale_before=now - self._lease)
+        if job is None:
+            return False
+        locale = str(job.arguments.get("locale", "zh"))
+        try:
+            if job.attempts > self._max_attempts:
+                raise JobError(f"gave up after {job.attempts - 1} attempts")
+            if job.kind != SUMMARY:
+                raise JobError(f"unknown kind of job: {job.kind!r}")
+            replies, folder = self._summary(job)
+        except Exception as error:
+            log.exception("job %s (%s) failed", job.id, job.kind)
+            self._finish(job, [Reply(msg(locale, "summary_failed"))], None, repr(error))
+            return True
+        self._finish(job, replies, str(folder), None)
+        self.done += 1
+        return True
+
+    def run_due(self, stop: threading.Event | None = None) -> int:
+        """Do every due job, one after the other; how many were taken."""
+        count = 0
+        while not (stop is not None and stop.is_set()) and self.run_one():
+            count += 1
+        return count
+
+    def _summary(self, job: jobs.Claimed) -> tuple[list[Reply], Path]:
+        from bot.summary import service
+
+        if self._kit is None:
+            raise JobError("no summary templates")
+        args: dict[str, Any] = job.arguments
+        locale = str(args.get("locale", "zh"))
+        with reading(self._sessions) as session:
+            unit = session.get(Unit, int(args["unit_id"]))
+            if unit is None:
+                raise JobError(f"unit {args['unit_id']} is gone")
+            period = parse_period(str(args["period"]))
+            today = date.fromisoformat(str(args["today"]))
+            summary = service.summarise(session, self._kit, unit, period, today)
+        # Outside any transaction: drawing and rendering take seconds for a large street.
+        chart = service.chart_png(summary) if summary.months else None  # drawn once
+        render = self._render_docx or _render_docx
+        docx = render(summary, chart)
+        folder = self._documents / str(job.id)
+        name = service.filename(summary, service.Format.DOCX)
+        mime = service.MIME[service.Format.DOCX]
+        stored = _write(folder, name, docx)
+        replies = [Reply(service.preview(summary))]
+        if chart is not None:
+            picture = _write(folder, "chart.png", chart)
+            image = Document("chart.png", chart, "image/png", str(picture))
+            replies.append(Reply(msg(locale, "summary_chart"), image=image))
+        file = Document(name, docx, mime, str(stored))
+        replies.append(Reply(msg(locale, "summary_file", gaps=len(summary.gaps)), document=file))
+        return replies, folder.resolve()
+
+    def _finish(
+        self, job: jobs.Claimed, replies: list[Reply], folder: str | None, error: str | None
+    ) -> None:
+        """Queue the result (or the apology) and settle the job, in one transaction."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            queued = outbox.queue_for_member(
+                session,
+                job.member_id,
+                key=f"job:{job.id}",
+                kind=job.kind,
+                replies=replies,
+                now=now,
+                prefer=str(job.arguments.get("platform")),
+            )
+            if error is None:
+                jobs.finish(session, job.id, now, folder)
+            else:
+                jobs.fail(session, job.id, now, error)
+        if not queued:
+            log.warning("job %s: nothing queued (no account, or queued before)", job.id)
+
+    # -- running beside the platforms ------------------------------------------------------
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_QUEUED, False):
+            for poke in list(self._pokes):
+                poke()
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_QUEUED, None)
+
+    def _run_if_due(self) -> bool:
+        # Looking first takes no write lock on SQLite (a claim does): polling stays cheap.
+        now = self._clock()
+        with reading(self._sessions) as session:
+            due = jobs.any_due(session, now - self._lease)
+        return due and self.run_one()
+
+    async def run(self, stop: asyncio.Event, on_done: Callable[[], None] | None = None) -> None:
+        """Do jobs until `stop` is set: at once when a commit here recorded one, else by
+        polling; `on_done` is called (on the event loop) after each job, to wake senders."""
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+
+        def poke() -> None:  # called in whichever thread committed
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(wake.set)
+
+        self._pokes.append(poke)
+        event.listen(self._sessions, "after_commit", self._after_commit)
+        event.listen(self._sessions, "after_rollback", self._after_rollback)
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    ran = await asyncio.to_thread(self._run_if_due)
+                except Exception:  # e.g. the database restarting: try again shortly
+                    log.exception("jobs: claiming or recording a job failed")
+                    ran = False
+                if ran:
+                    if on_done is not None:
+                        on_done()
+                    continue
+                await self._idle(stop, wake)
+        finally:
+            self._pokes.remove(poke)
+            if not self._pokes:
+                event.remove(self._sessions, "after_commit", self._after_commit)
+                event.remove(self._sessions, "after_rollback", self._after_rollback)
+
+    async def _idle(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+        self.idle.set()
+        try:
+            await asyncio.wait(waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.idle.clear()
+            for waiter in waiters:
+                waiter.cancel()
+
+
+def _render_docx(summary: Summary, chart: bytes | None) -> bytes:
+    from bot.summary.render import render_docx
+
+    return render_docx(summary, chart)

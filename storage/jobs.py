@@ -1,0 +1,116 @@
+"""Jobs: heavy work asked for in a message, recorded in its transaction, done after commit.
+
+A job is claimed by one worker at a time. On PostgreSQL the due row is picked FOR UPDATE
+SKIP LOCKED, so two instances never take the same one; on SQLite (one writer at a time)
+the claim is an UPDATE conditional on the row being as it was read (its state and its
+attempt count, bumped by every claim). A job whose worker died stays `running`; once its
+lease has passed (`claimed_at` older than `stale_before`) it is due again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Job, JobState
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A job taken by a worker."""
+
+    id: int
+    kind: str
+    member_id: int
+    arguments: dict[str, Any]
+    attempts: int  # this one included
+    created_at: datetime
+
+
+def enqueue(
+    session: Session, kind: str, member_id: int, arguments: dict[str, Any], now: datetime
+) -> int:
+    """Record a job (in the caller's transaction); its id."""
+    job = Job(
+        kind=kind,
+        member_id=member_id,
+        arguments=arguments,
+        state=JobState.PENDING,
+        attempts=0,
+        created_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job.id
+
+
+def _due(stale_before: datetime) -> Any:
+    return or_(
+        Job.state == JobState.PENDING,
+        and_(Job.state == JobState.RUNNING, Job.claimed_at < stale_before),
+    )
+
+
+def claim(
+    session: Session, now: datetime, instance: str, *, stale_before: datetime
+) -> Claimed | None:
+    """Take the oldest due job and mark it `running` (the caller commits at once)."""
+    row = session.execute(
+        select(Job.id, Job.kind, Job.member_id, Job.arguments, Job.attempts, Job.created_at)
+        .where(_due(stale_before))
+        .order_by(Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if row is None:
+        return None
+    taken = session.execute(
+        update(Job)
+        .where(Job.id == row.id, Job.attempts == row.attempts, _due(stale_before))
+        .values(
+            state=JobState.RUNNING,
+            claimed_by=instance[:64],
+            claimed_at=now,
+            attempts=Job.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(taken, "rowcount", 0) != 1:
+        return None  # someone else took it between the read and the write
+    return Claimed(
+        row.id, row.kind, row.member_id, dict(row.arguments), row.attempts + 1, row.created_at
+    )
+
+
+def any_due(session: Session, stale_before: datetime) -> bool:
+    """Whether a job waits to be claimed."""
+    return session.execute(select(Job.id).where(_due(stale_before)).limit(1)).first() is not None
+
+
+def finish(session: Session, job_id: int, now: datetime, result_path: str | None) -> None:
+    """The job's result is queued for delivery."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(state=JobState.DONE, finished_at=now, result_path=result_path, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def fail(session: Session, job_id: int, now: datetime, error: str) -> None:
+    """The job cannot be done; the member is told (by the caller, in the same transaction)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(state=JobState.FAILED, finished_at=now, last_error=error[:500])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def state_of(session: Session, job_id: int) -> JobState | None:
+    """Where a job is (tests, tools)."""
+    return session.scalar(select(Job.state).where(Job.id == job_id))

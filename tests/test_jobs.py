@@ -1,0 +1,361 @@
+"""Heavy work after the commit: /summary answers at once, a job makes the document.
+
+The job's document is a file under the data folder, queued in the outbox by path and
+delivered once, even when a worker dies half-way; composing and rendering hold no lock
+that would keep other people's messages waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import docx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import jobs as summary_jobs
+from bot.app import templates_dir
+from bot.conversation import Conversation
+from bot.outbox import Sender, take_waiting
+from bot.reminders import Window
+from bot.settings import ReminderSettings
+from bot.summary.render import render_docx
+from bot.summary.service import SummaryKit
+from bot.types import Reply, SendFailed
+from storage import jobs
+from storage.db import transaction
+from storage.models import Job, JobState, OutboxMessage, OutboxStatus, RoleName
+from tests.chat import Chat, play
+from tests.conftest import SHANGHAI, Clock, register
+from tests.test_dialog import HAPPY_PATH
+
+TITLE = "和平街道2026年上半年文化工作总结"
+
+
+@pytest.fixture(scope="module")
+def kit() -> SummaryKit:
+    return SummaryKit.load(templates_dir() / "summary")
+
+
+@pytest.fixture
+def leader(sessions, questionnaires, clock: Clock, kit: SummaryKit) -> Conversation:
+    return Conversation(
+        sessions, questionnaires, "community_culture", SHANGHAI, clock, summaries=kit
+    )
+
+
+@pytest.fixture
+def street(
+    leader: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> int:
+    """李华 reported an activity; 周主任 leads the street. The coordinator's member id."""
+    register(sessions, "李华", "demo-xinhua")
+    boss = register(sessions, "周主任", "demo-street", RoleName.COORDINATOR)
+    play(Chat(leader, "李华", clock), HAPPY_PATH)
+    return boss
+
+
+def _worker(
+    sessions: sessionmaker[Session], kit: SummaryKit, data: Path, clock: Clock, **extra: Any
+) -> summary_jobs.Worker:
+    return summary_jobs.Worker(sessions, kit, data, clock, **extra)
+
+
+def _request(sessions: sessionmaker[Session], member_id: int, clock: Clock) -> int:
+    """Record a street summary job as /summary does, in a transaction of its own."""
+    from storage import repo
+
+    with transaction(sessions) as session:
+        unit = repo.unit_by_key(session, "demo-street")
+        assert unit is not None
+        return summary_jobs.request_summary(
+            session,
+            member_id=member_id,
+            unit_id=unit.id,
+            period="2026H1",
+            today=date(2026, 6, 24),
+            platform="shell",
+            locale="zh",
+            now=clock(),
+        )
+
+
+def _delivered(sessions: sessionmaker[Session], user: str, clock: Clock) -> list[Reply]:
+    return take_waiting(sessions, "shell", user, clock())
+
+
+def _docx_text(reply: Reply) -> str:
+    assert reply.document is not None
+    opened = docx.Document(io.BytesIO(reply.document.content))
+    return "\n".join(p.text for p in opened.paragraphs)
+
+
+def _job_rows(sessions: sessionmaker[Session]) -> list[OutboxMessage]:
+    with sessions() as session:
+        return list(
+            session.scalars(select(OutboxMessage).where(OutboxMessage.key.like("job:%"))).all()
+        )
+
+
+# -- outside the message's transaction ---------------------------------------------------------
+
+
+def test_others_answers_are_stored_while_a_summary_is_rendered(
+    leader: Conversation,
+    street: int,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    kit: SummaryKit,
+    tmp_path: Path,
+) -> None:
+    rendering, release = threading.Event(), threading.Event()
+
+    def slow_render(summary: Any, chart: bytes | None) -> bytes:
+        rendering.set()
+        assert release.wait(30), "the test never released the render"
+        return render_docx(summary, chart)
+
+    _request(sessions, street, clock)
+    worker = _worker(sessions, kit, tmp_path, clock, render_docx=slow_render)
+    working = threading.Thread(target=worker.run_due)
+    working.start()
+    try:
+        assert rendering.wait(30)
+        # Another member answers while the document is being rendered: stored at once.
+        answered: list[str] = []
+        staff = Chat(leader, "李华", clock)
+        talking = threading.Thread(target=lambda: answered.append(staff.say("/report")))
+        talking.start()
+        talking.join(20)
+        assert not talking.is_alive(), "the answer waited for the render"
+        assert "这次活动属于哪一类工作" in answered[0]
+        assert _delivered(sessions, "周主任", clock) == []  # not yet
+    finally:
+        release.set()
+        working.join(30)
+    assert any(r.document is not None for r in _delivered(sessions, "周主任", clock))
+
+
+def test_a_worker_that_dies_mid_job_is_replaced_and_the_document_goes_once(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    class Died(BaseException):  # the process ending, not an error a worker handles
+        pass
+
+    def dies(summary: Any, chart: bytes | None) -> bytes:
+        raise Died
+
+    job_id = _request(sessions, street, clock)
+    with pytest.raises(Died):
+        _worker(sessions, kit, tmp_path, clock, render_docx=dies).run_due()
+    with sessions() as session:
+        assert jobs.state_of(session, job_id) is JobState.RUNNING
+    survivor = _worker(sessions, kit, tmp_path, clock)
+    assert survivor.run_due() == 0  # its lease has not passed: maybe it is still working
+    clock.advance(minutes=11)
+    assert survivor.run_due() == 1
+    assert survivor.run_due() == 0
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.state is JobState.DONE and job.attempts == 2
+    assert len(_job_rows(sessions)) == 1
+    replies = _delivered(sessions, "周主任", clock)
+    assert [TITLE in _docx_text(r) for r in replies if r.document is not None] == [True]
+
+
+def test_a_failing_job_tells_the_member_and_a_job_that_keeps_dying_gives_up(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    def broken(summary: Any, chart: bytes | None) -> bytes:
+        raise RuntimeError("the template is broken")
+
+    failing = _request(sessions, street, clock)
+    assert _worker(sessions, kit, tmp_path, clock, render_docx=broken).run_due() == 1
+    (apology,) = _delivered(sessions, "周主任", clock)
+    assert apology.text.startswith("生成工作总结时出了问题") and apology.document is None
+    with sessions() as session:
+        assert jobs.state_of(session, failing) is JobState.FAILED
+
+    class Died(BaseException):
+        pass
+
+    def dies(summary: Any, chart: bytes | None) -> bytes:
+        raise Died
+
+    dying = _request(sessions, street, clock)
+    for _ in range(summary_jobs.MAX_ATTEMPTS):
+        with pytest.raises(Died):
+            _worker(sessions, kit, tmp_path, clock, render_docx=dies).run_due()
+        clock.advance(minutes=11)
+    assert _worker(sessions, kit, tmp_path, clock, render_docx=dies).run_due() == 1
+    (apology,) = _delivered(sessions, "周主任", clock)
+    assert apology.text.startswith("生成工作总结时出了问题")
+    with sessions() as session:
+        assert jobs.state_of(session, dying) is JobState.FAILED
+
+
+def test_two_workers_never_claim_the_same_job(
+    street: int, sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    ids = {_request(sessions, street, clock) for _ in range(2)}
+    stale = clock() - timedelta(minutes=10)
+    claimed: set[int] = set()
+    # One worker has claimed a job and not committed yet: another takes the next one.
+    with transaction(sessions) as first:
+        one = jobs.claim(first, clock(), "a", stale_before=stale)
+        assert one is not None and one.id in ids
+        claimed.add(one.id)
+        if sessions.kw["bind"].dialect.name == "postgresql":
+            with transaction(sessions) as second:
+                other = jobs.claim(second, clock(), "b", stale_before=stale)
+            assert other is not None and other.id in ids - {one.id}
+            claimed.add(other.id)
+    # many claimers at once: each job taken once
+    more = {_request(sessions, street, clock) for _ in range(30)}
+    taken: list[int] = []
+
+    def claimer(name: str) -> None:
+        while True:
+            with transaction(sessions) as session:
+                job = jobs.claim(session, clock(), name, stale_before=stale)
+            if job is None:
+                return
+            taken.append(job.id)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(taken) == sorted(more | (ids - claimed))
+
+
+# -- the document file ------------------------------------------------------------------------
+
+
+class _Recording:
+    platform = "shell"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[Reply]]] = []
+
+    async def send_to(self, address: str, replies: Any) -> None:
+        self.sent.append((address, list(replies)))
+
+
+def test_the_sender_reads_the_file_at_once_in_quiet_hours_and_fails_a_missing_one(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    clock.now = clock.now.replace(hour=14, minute=30)  # 22:30 in Shanghai: quiet hours
+    channel = _Recording()
+    sender = Sender(
+        sessions,
+        channel,
+        rate=100,
+        window=Window.of(ReminderSettings(), SHANGHAI),
+        clock=clock,
+        instance="test",
+    )
+    _request(sessions, street, clock)
+    _worker(sessions, kit, tmp_path, clock).run_due()
+    assert asyncio.run(sender.send_due()) == 1  # asked for: not held until the morning
+    ((address, replies),) = channel.sent
+    assert address == "周主任" and TITLE in _docx_text(replies[-1])
+    # a document whose file was removed is not "sent": it fails, with the reason
+    _request(sessions, street, clock)
+    _worker(sessions, kit, tmp_path, clock).run_due()
+    for row in _job_rows(sessions):
+        for item in row.payload:
+            if item["document"] and row.status is OutboxStatus.PENDING:
+                Path(item["document"]["path"]).unlink()
+    assert asyncio.run(sender.send_due()) == 0
+    first, second = sorted(_job_rows(sessions), key=lambda row: row.id)
+    assert first.status is OutboxStatus.SENT
+    assert second.status is OutboxStatus.FAILED and "missing" in (second.last_error or "")
+
+
+def test_rows_queued_with_the_content_inline_are_still_read() -> None:
+    from bot.types import Document, replies_from_json, replies_to_json
+
+    inline = Reply("附件", document=Document("a.txt", b"hello", "text/plain"))
+    data = replies_to_json([inline])
+    assert "content" in data[0]["document"]
+    assert replies_from_json(data) == [inline]
+
+
+# -- in `huibao run` -----------------------------------------------------------------------------
+
+
+def test_the_running_worker_starts_right_after_the_commit_not_at_the_next_poll(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    worker = _worker(sessions, kit, tmp_path, clock, poll_seconds=600)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        finished = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop, on_done=finished.set))
+        await asyncio.wait_for(worker.idle.wait(), timeout=60)  # nothing to do: it waits
+        await asyncio.to_thread(_request, sessions, street, clock)
+        await asyncio.wait_for(finished.wait(), timeout=60)  # far below the 600 s poll
+        stop.set()
+        await running
+
+    asyncio.run(scenario())
+    assert worker.done == 1
+    assert any(r.document is not None for r in _delivered(sessions, "周主任", clock))
+
+
+def test_failed_send_of_a_job_is_not_retried_as_sent(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    """A passing failure of the platform puts the document back, kept by path, for later."""
+
+    class Flaky(_Recording):
+        async def send_to(self, address: str, replies: Any) -> None:
+            raise SendFailed("timeout", permanent=False)
+
+    sender = Sender(
+        sessions,
+        Flaky(),
+        rate=100,
+        window=Window.of(ReminderSettings(), SHANGHAI),
+        clock=clock,
+        instance="test",
+    )
+    _request(sessions, street, clock)
+    _worker(sessions, kit, tmp_path, clock).run_due()
+    assert asyncio.run(sender.send_due()) == 0
+    (row,) = _job_rows(sessions)
+    assert row.status is OutboxStatus.PENDING and row.attempts == 1
+    clock.advance(minutes=5)
+    assert any(r.document is not None for r in _delivered(sessions, "周主任", clock))
+
+
+def test_composing_reads_without_taking_the_write_lock(sessions: sessionmaker[Session]) -> None:
+    """The worker composes in `reading`: on SQLite others write meanwhile (no BEGIN IMMEDIATE)."""
+    from storage.db import reading
+    from storage.models import Member
+
+    written: list[int] = []
+
+    def write() -> None:
+        with transaction(sessions) as session:
+            member = Member(name="王强", locale="zh")
+            session.add(member)
+            session.flush()
+            written.append(member.id)
+
+    with reading(sessions) as session:
+        assert session.scalars(select(Member)).all() == []
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(20)
+        assert not writer.is_alive() and len(written) == 1
+        assert session.scalars(select(Member)).all() == []  # its snapshot
