@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import ast
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-if TYPE_CHECKING:
-    from alembic.config import Config  # Alembic takes long to import: only when migrating
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +93,6 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def alembic_config(engine: Engine) -> Config:
     """Build the Alembic configuration in code, so it works from an installed package."""
-    from alembic.config import Config
-
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # configparser treats % as interpolation; URLs may carry %-escapes.
@@ -108,38 +104,7 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to the given revision."""
-    if revision == "head" and _at_head(engine):
-        return  # nothing to migrate (as Alembic would find, after a slow import)
-    from alembic import command
-
     command.upgrade(alembic_config(engine), revision)
-
-
-def _at_head(engine: Engine) -> bool:
-    """Whether the database is at the newest migration, found without Alembic: the one
-    revision of the migration files that no other names as its down_revision. Anything
-    unusual (no version table, a merge, a file it cannot read) answers False."""
-    revisions: dict[str, object] = {}
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        names: dict[str, object] = {}
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None:
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    if isinstance(target, ast.Name) and isinstance(node.value, ast.Constant):
-                        names[target.id] = node.value.value
-        revision, down = names.get("revision"), names.get("down_revision")
-        if not isinstance(revision, str) or not isinstance(down, str | None):
-            return False
-        revisions[revision] = down
-    heads = set(revisions) - set(revisions.values())
-    if len(heads) != 1:
-        return False
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return False
-        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
-        return list(found) == list(heads)
 
 
 def current_revision(engine: Engine) -> str | None:
