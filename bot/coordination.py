@@ -20,20 +20,6 @@ from storage.models import Entry, Member, RoleGrant, RoleName, Unit
 LEADER_ROLES = (RoleName.COORDINATOR, RoleName.ADMIN)
 RECENT_LIMIT = 10
 
-STAFF_COMMANDS = (
-    "report",
-    "mine",
-    "todo",
-    "edit",
-    "delete",
-    "cancel",
-    "remind",
-    "feedback",
-    "lang",
-    "help",
-)
-LEADER_COMMANDS = ("status", "entries")
-
 
 @dataclass(frozen=True)
 class Scope:

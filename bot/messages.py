@@ -24,19 +24,7 @@ ZH: dict[str, str] = {
     "role_coordinator": "负责人",
     "role_admin": "管理员",
     # general
-    "help": (
-        "可以用的命令：\n"
-        "/report 上报一次活动（也可以直接发“上报”）\n"
-        "/mine 查看我本期上报的记录（或回复“我的”；/mine 上个月、/mine 2026H1、/mine 全部）\n"
-        "/edit 编号 修改一条记录\n"
-        "/delete 编号 删除一条记录\n"
-        "/skip 跳过可选的问题（也可以直接回复“跳过”“没有”）\n"
-        "/back 回到上一个问题（或回复“上一步”）\n"
-        "/cancel 放弃正在填写的内容（或回复“取消”；当天内回复“恢复”可以找回）\n"
-        "/reflect 半年回顾：写下不足和打算\n"
-        "/lang 切换语言（中文 / English）\n"
-        "/help 显示这条说明"
-    ),
+    "help": "可以用的命令：",
     "idle": "现在没有进行中的上报。发送 /report 开始上报一次活动，/help 查看全部命令。",
     "unknown_command": "我不认识“{command}”这个命令。发送 /help 查看可以用的命令。",
     "empty_message": "没有收到文字内容，请再发一次。",
@@ -54,19 +42,14 @@ ZH: dict[str, str] = {
     "group_use_private": "请在和我的私聊中上报活动，群里只回答负责人的查询命令。",
     "internal_error": "抱歉，处理这条消息时出了问题，已记录下来。你填写的内容没有丢失，请稍后再试。",
     # coordinators
-    "help_leader": "负责人命令：\n/status 本月谁报了、谁还没报\n/entries 最近上报的记录\n/summary [单位] [2026H1] 生成半年工作总结\n/closing 审定总结里的不足和打算",
+    "help_leader": "负责人命令：",
     "summary_unavailable": "总结功能暂时不可用，请联系管理员。",
     "summary_not_yours": "没有找到你负责的单位“{unit}”。你只能查看自己负责的单位的总结。",
     "summary_chart": "各月活动情况：",
     "summary_sent_privately": "工作总结已私信发给{name}，请在和我的私聊中查看。总结不在群里发，以免文件外传。",
-    "summary_generating": "正在生成，请稍候",
-    "summary_failed": "生成工作总结时出了问题，请稍后再发一次 /summary；如果还不行，请联系管理员。",
     "summary_no_private_chat": "总结只私信发送，{name}请先在私聊中给我发一条消息，再发 /summary。",
     "group_private_only": "这个命令请在和我的私聊中使用。",
     "summary_file": "完整的工作总结（Word 文件）见附件，稍作修改即可上报。待补充事项 {gaps} 处，已在文中用【待补充】标出。",
-    "cmd_summary": "生成半年工作总结",
-    "cmd_reflect": "半年回顾：不足和打算",
-    "cmd_closing": "审定总结的不足和打算",
     "reflect_ask_shortcomings": "{period}工作回顾（1/2）：你觉得工作中还有哪些不足？可以写几条，每条一行或用分号隔开。没有的话发送 /skip。",
     "reflect_ask_plans": "工作回顾（2/2）：下一步有什么工作打算？同样可以写几条。没有的话发送 /skip。",
     "reflect_noted": "记下了 {count} 条。",
@@ -79,7 +62,7 @@ ZH: dict[str, str] = {
     "closing_help": "修改：/closing drop 编号 删除一条；/closing add 不足 内容，或 /closing add 打算 内容 添加一条；/closing use 编号 把下属单位反映的一条选入本单位总结。编号不会因删除而变化。",
     "closing_material": "　各单位反映（{theme}，供选用）：",
     "closing_no_such": "没有编号为 {number} 的条目。",
-    "help_group": "群里可以用：/status 本月上报情况，/entries 最近的记录，/summary 工作总结（私信发给你）。上报活动请私聊我。",
+    "help_group": "群里可以用：{commands}。上报活动请私聊我。",
     "leaders_only": "这个命令只有社区或街道负责人可以用。",
     "no_unit": "您的账号还没有所属单位，暂时不能上报。请联系社区或街道负责人为您分配单位。",
     "status_header": "{month}月上报情况：",
@@ -90,15 +73,6 @@ ZH: dict[str, str] = {
     "entries_none": "你负责的单位还没有上报记录。",
     "lang_prompt": "发送 /lang zh 使用中文，/lang en 使用英文（Send /lang en for English）。",
     "lang_set": "好的，以后用中文和你交流。",
-    "cmd_report": "上报一次活动",
-    "cmd_mine": "我本期的记录",
-    "cmd_edit": "修改记录（/edit 编号）",
-    "cmd_delete": "删除记录（/delete 编号）",
-    "cmd_cancel": "放弃正在填写的内容",
-    "cmd_lang": "切换语言 / language",
-    "cmd_help": "使用说明",
-    "cmd_status": "本月谁报了、谁还没报",
-    "cmd_entries": "最近上报的记录",
     # interview
     "ask_unit": "这次活动是哪个单位开展的？",
     "ask_area_hint": "请选择一个类别（回复编号或名称）。",
@@ -212,10 +186,7 @@ ZH: dict[str, str] = {
     "status_failed_header": "⚠️ 以下人员收不到机器人的消息：",
     "status_failed_line": "  {name}：{reason}，{month}月{day}日",
     "status_uncertain": "另有 {count} 条消息发送中断、结果不确定，为避免重复不再重发。",
-    "cmd_deadline": "截止时间（管理员）",
-    "cmd_return": "退回记录（/return 编号 理由）",
-    "help_return": "/return 编号 理由 退回一条记录让填报人修改",
-    "help_admin": "管理员命令：\n/deadline 查看截止时间\n/deadline set 单位 期间 要求 截止时间 设置截止时间\n/deadline remove 编号 删除一个截止时间",
+    "help_admin": "管理员命令：",
     "deadline_usage": "用法：\n/deadline 查看截止时间\n/deadline set 单位 期间 要求 截止时间 [提醒]\n例如：/deadline set 和平街道 2026-06 monthly-entry 2026-07-08 18:00\n/deadline set 新华社区 2026H1 reflection 2026-06-25 18:00 7d,3d,1d,2h\n/deadline remove 编号\n期间写 2026H1（半年）或 2026-06（月份）；要求是 monthly-entry（每月上报）、entry（本期至少上报一次）或 reflection（半年回顾）。\n截止时间也可以写“5个工作日”（期间结束后的第 5 个工作日 18:00，节假日不算、调休上班算）；末尾加“顺延”，截止日遇到节假日或周末就顺延到下一个工作日。",
     "deadline_admins_only": "设置截止时间需要管理员身份。负责人可以发送 /status 查看截止事项和完成情况。",
     "deadline_bad_period": "没看懂期间“{period}”。请写 2026H1、2026H2（半年）或 2026-06（月份）。",
@@ -339,10 +310,6 @@ ZH: dict[str, str] = {
     "ledger_import_disk_full": "导入“{file}”失败：数据库所在的磁盘已满，记录写不进去（{detail}）。这次导入已全部撤销，一条也没有保存；请清理磁盘空间后重新导入。",
     "ledger_import_db_failed": "导入“{file}”失败：写入数据库时出错（{detail}）。这次导入已全部撤销，一条也没有保存；请检查数据库后重新导入。",
     # issue 15: the holiday calendar, fewer reminders, /todo, /feedback (基层减负)
-    "help_relief": "/todo 我还有哪些待办（或回复“待办”）\n/remind off 少提醒：最近的截止事项不再提醒（或回复“少提醒”）；/remind off 2026-07-01 到那天之前都不提醒；/remind on 恢复\n/feedback 内容 提意见或投诉（或回复“意见 …”），只有管理员能看到",
-    "cmd_todo": "我还有哪些待办",
-    "cmd_remind": "少提醒 / 恢复提醒",
-    "cmd_feedback": "提意见或投诉（只有管理员能看到）",
     "day_off": "休息日",
     "deadline_moved": "这一天是{holiday}，截止时间顺延到下一个工作日：{due}。",
     "status_muted": "    🔕 已关闭提醒：{names}",
@@ -390,19 +357,7 @@ EN: dict[str, str] = {
     "role_staff": "staff",
     "role_coordinator": "coordinator",
     "role_admin": "admin",
-    "help": (
-        "Commands:\n"
-        "/report report an activity\n"
-        "/mine my entries this period (or reply “mine”; /mine last month, /mine 2026H1, /mine all)\n"
-        "/edit N change entry N\n"
-        "/delete N delete entry N\n"
-        "/skip skip an optional question (or reply “skip”, “none”)\n"
-        "/back go back one question (or reply “back”)\n"
-        "/cancel drop what you are filling in (or reply “cancel”; “restore” brings it back the same day)\n"
-        "/reflect half-year review: shortcomings and plans\n"
-        "/lang language (中文 / English)\n"
-        "/help this text"
-    ),
+    "help": "Commands:",
     "idle": "Nothing in progress. Send /report to report an activity, /help for all commands.",
     "unknown_command": "I do not know the command “{command}”. Send /help for the list.",
     "empty_message": "I received no text. Please send it again.",
@@ -421,19 +376,14 @@ EN: dict[str, str] = {
     "coordinators' queries only.",
     "internal_error": "Sorry, something went wrong with this message. Nothing you entered "
     "is lost; please try again in a moment.",
-    "help_leader": "Coordinator commands:\n/status who has reported this month\n/entries the latest entries\n/summary [unit] [2026H1] the half-year summary\n/closing review the summary's shortcomings and plans",
+    "help_leader": "Coordinator commands:",
     "summary_unavailable": "Summaries are not available right now; please tell your admin.",
     "summary_not_yours": "No unit “{unit}” that you lead. You can only see summaries of your own units.",
     "summary_chart": "Activities by month:",
     "summary_sent_privately": "The summary has been sent to {name} in a private chat. Summaries are not posted in groups.",
-    "summary_generating": "Generating, please wait…",
-    "summary_failed": "Something went wrong while generating the summary. Please send /summary again in a while; if it still fails, tell your admin.",
     "summary_no_private_chat": "Summaries are only sent privately: {name}, send me a message in a private chat first, then /summary.",
     "group_private_only": "Please use this command in a private chat with me.",
     "summary_file": "The whole summary (Word file) is attached. {gaps} item(s) to fill in are marked 【待补充】.",
-    "cmd_summary": "the half-year summary",
-    "cmd_reflect": "half-year review: shortcomings and plans",
-    "cmd_closing": "review the summary's shortcomings and plans",
     "reflect_ask_shortcomings": "Review of {period} (1/2): what fell short? Several points are fine, one per line. /skip if none.",
     "reflect_ask_plans": "Review (2/2): what are your plans next? /skip if none.",
     "reflect_noted": "Noted {count} point(s).",
@@ -446,7 +396,7 @@ EN: dict[str, str] = {
     "closing_help": "Edit: /closing drop N removes a point; /closing add 不足 text or /closing add 打算 text adds one; /closing use N takes a point of the units below into your unit's summary. Numbers do not change when a point is dropped.",
     "closing_material": "  From the units below ({theme}, to pick from):",
     "closing_no_such": "There is no point {number}.",
-    "help_group": "In groups: /status this month's reporting, /entries the latest entries, /summary the summary (sent to you privately). Report activities in a private chat with me.",
+    "help_group": "In groups: {commands}. Report activities in a private chat with me.",
     "leaders_only": "Only coordinators can use this command.",
     "no_unit": "Your account belongs to no unit yet, so you cannot report. Ask your coordinator to add you to one.",
     "status_header": "Reporting in month {month}:",
@@ -457,15 +407,6 @@ EN: dict[str, str] = {
     "entries_none": "Your units have no entries yet.",
     "lang_prompt": "Send /lang en for English, /lang zh for Chinese (发送 /lang zh 使用中文).",
     "lang_set": "Fine, I will speak English with you.",
-    "cmd_report": "report an activity",
-    "cmd_mine": "my entries this period",
-    "cmd_edit": "change an entry (/edit N)",
-    "cmd_delete": "delete an entry (/delete N)",
-    "cmd_cancel": "drop what you are filling in",
-    "cmd_lang": "language / 语言",
-    "cmd_help": "how to use",
-    "cmd_status": "who has reported this month",
-    "cmd_entries": "the latest entries",
     "ask_unit": "Which unit ran this activity?",
     "ask_area_hint": "Choose a category (reply with its number or name).",
     "choose_one": "Please choose one of the options (reply with its number or name).",
@@ -576,10 +517,7 @@ EN: dict[str, str] = {
     "status_failed_header": "⚠️ The bot's messages do not reach:",
     "status_failed_line": "  {name}: {reason}, {month}/{day}",
     "status_uncertain": "{count} more message(s) were cut off while sending; not sent again to avoid duplicates.",
-    "cmd_deadline": "deadlines (admins)",
-    "cmd_return": "send an entry back (/return N reason)",
-    "help_return": "/return N reason  send an entry back to its reporter for correction",
-    "help_admin": "Admin commands:\n/deadline the deadlines\n/deadline set UNIT PERIOD REQUIREMENT DUE  set one\n/deadline remove N  remove one",
+    "help_admin": "Admin commands:",
     "deadline_usage": "Usage:\n/deadline  list the deadlines\n/deadline set UNIT PERIOD REQUIREMENT DUE [LADDER]\nfor example: /deadline set 和平街道 2026-06 monthly-entry 2026-07-08 18:00\n/deadline set 新华社区 2026H1 reflection 2026-06-25 18:00 7d,3d,1d,2h\n/deadline remove N\nPERIOD is 2026H1 (half-year) or 2026-06 (month); REQUIREMENT is monthly-entry, entry or reflection.\nDUE may also be “5 working days” (18:00 on the fifth working day after the period: holidays off, make-up Saturdays worked); end with “move” (顺延) to move a deadline that falls on a day off to the next working day.",
     "deadline_admins_only": "Setting deadlines needs the admin role. Coordinators see deadlines and progress with /status.",
     "deadline_bad_period": "I could not read the period “{period}”. Write 2026H1, 2026H2 (half-years) or 2026-06 (a month).",
@@ -702,10 +640,6 @@ EN: dict[str, str] = {
     "ledger_import_disk_full": "Importing “{file}” failed: the disk the database is on is full ({detail}). The whole import was undone, nothing was stored; free some disk space and import the file again.",
     "ledger_import_db_failed": "Importing “{file}” failed: the database refused the write ({detail}). The whole import was undone, nothing was stored; check the database and import the file again.",
     # issue 15: the holiday calendar, fewer reminders, /todo, /feedback
-    "help_relief": "/todo what I still owe (or reply “todo”)\n/remind off  fewer reminders: none for the nearest deadline; /remind off 2026-07-01 none before that day; /remind on  back on\n/feedback TEXT  a suggestion or complaint, read by the admins only",
-    "cmd_todo": "what I still owe",
-    "cmd_remind": "fewer reminders / back on",
-    "cmd_feedback": "a suggestion or complaint (admins only)",
     "day_off": "a day off",
     "deadline_moved": "That day is {holiday}: the deadline moves to the next working day, {due}.",
     "status_muted": "    🔕 reminders off: {names}",

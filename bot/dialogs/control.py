@@ -1,0 +1,55 @@
+"""The words that steer whatever is in progress: cancel, skip, back, restore."""
+
+from __future__ import annotations
+
+from bot.dialogs import reflect, report
+from bot.dialogs.base import Next, Turn
+from bot.dialogs.state import Deleting, Discarded, Reflecting, Returning
+from bot.interview import InterviewState
+from bot.types import Reply
+
+
+def cancel(turn: Turn, argument: str = "") -> Next:
+    """/cancel: drop the dialog in progress (a report asks first when it holds answers)."""
+    dialog = turn.dialog
+    if dialog is None or isinstance(dialog, Discarded):
+        return Next([Reply(turn.t("nothing_to_cancel"))])
+    if isinstance(dialog, InterviewState):
+        return report.cancel(turn, dialog)
+    if isinstance(dialog, Deleting):
+        return Next([Reply(turn.t("delete_kept", id=dialog.entry_id))], None)
+    if isinstance(dialog, Returning):
+        return Next([Reply(turn.t("return_cancelled", id=dialog.entry_id))], None)
+    return Next([Reply(turn.t("cancelled"))], None)
+
+
+def cancel_joining(turn: Turn, argument: str = "") -> Next | None:
+    """/cancel from someone not registered yet: stop joining (None: nothing to stop)."""
+    if turn.row is None:
+        return None
+    return Next([Reply(turn.t("join_cancelled"))], None)
+
+
+def skip(turn: Turn, argument: str = "") -> Next:
+    """/skip: the optional question of a report, or one of the review's two."""
+    dialog = turn.dialog
+    if isinstance(dialog, Reflecting):
+        return reflect.answer(turn, dialog, skip=True)
+    if isinstance(dialog, InterviewState):
+        return report.skip(turn, dialog)
+    return Next([Reply(turn.t("nothing_to_skip"))])
+
+
+def back(turn: Turn, argument: str = "") -> Next:
+    """/back: the previous question; after dropping a report, the report again."""
+    dialog = turn.dialog
+    if isinstance(dialog, Discarded):
+        return report.restore(turn)
+    if isinstance(dialog, InterviewState):
+        return report.back(turn, dialog)
+    return Next([Reply(turn.t("nothing_to_go_back"))])
+
+
+def restore(turn: Turn, argument: str = "") -> Next:
+    """恢复 or /restore: a report dropped today, taken up again."""
+    return report.restore(turn)
