@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from bot.app import App
 from bot.conversation import default_menus
+from bot.instances import InFlight, Leadership, single_instance
 from bot.scheduler import Background
 from bot.server import build_server, health_route, telegram_webhook_route
 from bot.telegram import TelegramBot
@@ -124,13 +125,77 @@ def make_channels(app: App) -> dict[str, TelegramBot | WecomBot | WecomRobot]:
     return channels
 
 
+def make_leader_channels(app: App) -> dict[str, TelegramBot | WecomRobot]:
+    """The channels only the leading instance may run (bot.instances): Telegram when it
+    long-polls (no webhook URL) and the WeCom robot's long connection. Fresh ones for each
+    term of leading."""
+    channels: dict[str, TelegramBot | WecomRobot] = {}
+    if "telegram" in leader_only(app):
+        channels["telegram"] = make_telegram_bot(app)
+    if "wecom" in leader_only(app):
+        channels["wecom"] = make_wecom_robot(app)
+    return channels
+
+
+def leader_only(app: App) -> set[str]:
+    """The platforms whose channel only the leader runs (see make_leader_channels)."""
+    settings, names = app.settings, set()
+    if settings.telegram.token is not None and not settings.telegram.webhook_url:
+        names.add("telegram")
+    if not settings.wecom.configured and settings.wecom_bot.configured:
+        names.add("wecom")
+    return names
+
+
+async def lead(
+    app: App,
+    shared: Mapping[str, TelegramBot | WecomBot | WecomRobot],
+    ended: asyncio.Event,
+    jobs: Sequence[Job] = (),
+) -> None:
+    """The leader's work until `ended`: poll Telegram or hold the WeCom robot's connection,
+    tick the reminders and send the outbox, run the extra jobs; then wind it all down."""
+    channels: dict[str, Channel] = dict(shared)
+    async with contextlib.AsyncExitStack() as started:
+        own = make_leader_channels(app)
+        for platform, channel in own.items():
+            await channel.start()
+            started.push_async_callback(channel.stop)
+            channels[platform] = channel
+        telegram = own.get("telegram")
+        polling = None
+        if isinstance(telegram, TelegramBot):
+            polling = asyncio.create_task(telegram.poll())
+            log.info("Telegram polling mode")
+        if isinstance(own.get("wecom"), WecomRobot):
+            log.info("WeCom intelligent robot: long connection to %s", app.settings.wecom_bot.url)
+        # Reminders, digests and returned entries: ticking and the outbox's senders.
+        background = Background.from_app(app)
+        await background.start(channels)
+        started.push_async_callback(background.stop)  # before the channels stop
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(job(dict(channels))) for job in jobs]
+        await ended.wait()
+        if isinstance(telegram, TelegramBot):
+            telegram.request_stop()
+        if polling is not None:
+            await polling
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
 async def run_platforms(
     app: App, stop: asyncio.Event | None = None, *, jobs: Sequence[Job] = ()
 ) -> None:
     """Serve /healthz, the Telegram webhook and the WeCom callback; run the configured bots.
 
-    Runs until SIGINT/SIGTERM, or until `stop` is set (tests, embedding). Each of `jobs`
-    runs alongside with the started channels and is cancelled at the stop.
+    Runs until SIGINT/SIGTERM, or until `stop` is set (tests, embedding). Of several
+    instances on one PostgreSQL database, the leader (bot.instances) also polls Telegram or
+    holds the WeCom robot's connection, ticks, sends the outbox and runs `jobs` (each with
+    the started channels, cancelled when it stops leading); on SQLite the one instance
+    leads, and a second one on the same file is refused (InstanceError).
     """
     settings = app.settings
     stop = stop or asyncio.Event()
@@ -138,14 +203,18 @@ async def run_platforms(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             loop.add_signal_handler(sig, stop.set)  # only possible in the main thread
-    channels = make_channels(app)
+    own = leader_only(app)
+    channels = {p: c for p, c in make_channels(app).items() if p not in own}
     telegram = channels.get("telegram")
     wecom = channels.get("wecom")
     routes: list[Route] = [health_route(app.engine)]
+    in_flight = InFlight(app.engine)
     webhook = settings.telegram.webhook_url
     if isinstance(telegram, TelegramBot) and webhook:
         path = urlsplit(webhook).path or "/"
-        routes.append(telegram_webhook_route(path, webhook_secret(app), telegram.handle_json))
+        # one delivery of an update at a time, across the instances (bot.instances.InFlight)
+        handle = in_flight.wrap("telegram", telegram.handle_json)
+        routes.append(telegram_webhook_route(path, webhook_secret(app), handle))
     if isinstance(wecom, WecomBot):
         routes.append(wecom.route(settings.wecom.callback_path))
     server = _QuietServer(
@@ -160,38 +229,30 @@ async def run_platforms(
             lifespan="off",
         )
     )
+    leadership = Leadership(
+        app.engine, retry=settings.leader.retry_seconds, check=settings.leader.check_seconds
+    )
     async with contextlib.AsyncExitStack() as started:
+        started.enter_context(single_instance(settings.database_url))
+        started.callback(in_flight.close)
         for channel in channels.values():
             await channel.start()
             started.push_async_callback(channel.stop)
         serving = asyncio.create_task(server.serve())
-        polling = None
-        if isinstance(telegram, TelegramBot):
-            if webhook:
-                await telegram.use_webhook(webhook, webhook_secret(app))
-                log.info("Telegram webhook mode: %s", webhook)
-            else:
-                polling = asyncio.create_task(telegram.poll())
-                log.info("Telegram polling mode")
+        if isinstance(telegram, TelegramBot) and webhook:  # every instance serves it
+            await telegram.use_webhook(webhook, webhook_secret(app))
+            log.info("Telegram webhook mode: %s", webhook)
         if isinstance(wecom, WecomBot):
             log.info("WeCom callback on %s", settings.wecom.callback_path)
-        if isinstance(wecom, WecomRobot):
-            log.info("WeCom intelligent robot: long connection to %s", settings.wecom_bot.url)
-        # Reminders, digests and returned entries: ticking and the outbox's senders.
-        background = Background.from_app(app)
-        await background.start(dict(channels))
-        started.push_async_callback(background.stop)  # before the channels stop
-        tasks: list[asyncio.Task[None]] = [asyncio.create_task(job(dict(channels))) for job in jobs]
+
+        async def leading(ended: asyncio.Event) -> None:
+            await lead(app, channels, ended, jobs)
+
+        leader = asyncio.create_task(leadership.run(stop, leading), name="leadership")
         log.info("serving /healthz on %s:%s", settings.server.host, settings.server.port)
         await stop.wait()
         if isinstance(telegram, TelegramBot):
             telegram.request_stop()
-        if polling is not None:
-            await polling
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await leader
         server.should_exit = True
         await serving

@@ -273,6 +273,18 @@ class ReminderSettings(BaseModel):
         return self.rates.get(platform, self.rate_per_second)
 
 
+class LeaderSettings(BaseModel):
+    """Several instances on PostgreSQL (HUIBAO_LEADER__...): one of them leads (long-polls
+    Telegram, holds the WeCom robot's connection, ticks and sends the outbox); see
+    bot/instances.py and docs/deployment.md."""
+
+    # How often an instance that does not lead tries to take the lead (the takeover time
+    # after the leader's process dies).
+    retry_seconds: float = Field(default=5.0, gt=0, le=600)
+    # How often the leader checks the connection that holds its lock.
+    check_seconds: float = Field(default=5.0, gt=0, le=600)
+
+
 class ImportSettings(BaseModel):
     """Limits of `huibao entries import` (HUIBAO_LEDGER_IMPORT__...).
 
@@ -316,6 +328,7 @@ class Settings(BaseSettings):
     wecom_bot: WecomBotSettings = WecomBotSettings()
     reminders: ReminderSettings = ReminderSettings()
     ledger_import: ImportSettings = ImportSettings()
+    leader: LeaderSettings = LeaderSettings()
 
     @field_validator("wecom_bot")
     @classmethod
