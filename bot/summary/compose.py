@@ -35,6 +35,7 @@ from bot.figures import metric_text
 from bot.periods import Period
 from bot.summary.batch import batch
 from bot.summary.model import (
+    LEDGER_LIMIT,
     Figure,
     Gap,
     LedgerRow,
@@ -43,6 +44,7 @@ from bot.summary.model import (
     Point,
     Section,
     Source,
+    Subtotal,
     Summary,
 )
 from bot.summary.wording import quoted, readable, recurring_key, sentence
@@ -218,8 +220,9 @@ class Phrases:
         return len(self.areas) + 1
 
     def say(self, key: str, **values: Any) -> str:
-        """A sentence of the file, filled in."""
-        return self.sentences[key].format(**values)
+        """A sentence of the file, filled in (sentences added since, from _LATER)."""
+        pattern = self.sentences.get(key)
+        return (_LATER[key] if pattern is None else pattern).format(**values)
 
     def figure(self, area: str, label: str, unit: str, text: str) -> str:
         """A figure in prose: "参学党员群众240余人次", not "参与人次240余人次"."""
@@ -228,6 +231,16 @@ class Phrases:
             stem = label[: -len(unit)] if unit and label.endswith(unit) else label
             return f"{stem}{text}"
         return pattern.format(text)
+
+
+# Sentences added to phrases.yaml later, for an office's own phrase file that lacks them.
+_LATER: Mapping[str, str] = {
+    "ledger_elsewhere": "本期共登记活动{count}项，超过{limit}项，下表按类别列出小计；"
+    "全部活动明细见附件台账（.xlsx）{numbers}。",
+    "ledger_elsewhere_roll_up": "本期共登记活动{count}项，超过{limit}项，下表按类别列出各{kind}"
+    "的小计；全部活动明细见附件台账（.xlsx）{numbers}。",
+    "ledger_numbers": "，表中“序号”即附件2所列“台账序号”",
+}
 
 
 # --------------------------------------------------------------------------- figures
@@ -262,6 +275,11 @@ class _Tracer:
         self._rows = rows
         self.sources: list[Source] = []
         self.where = "开头"
+
+    def rows_of(self, ids: Iterable[int]) -> list[int]:
+        """The ledger's 序号 of entries `ids`."""
+        known = self._rows
+        return [known[i] for i in ids if i in known]
 
     def add(
         self, what: str, text: str, value: Decimal, method: str, ids: Iterable[int], detail: str
@@ -825,6 +843,7 @@ def compose(
     previous: Iterable[EntryIn] = (),
     expected: Sequence[str] = (),
     area_keywords: Mapping[str, Sequence[str]] | None = None,
+    ledger_limit: int = LEDGER_LIMIT,
 ) -> Summary:
     """Build the summary of `entries` (already limited to the unit's subtree and period).
 
@@ -833,6 +852,8 @@ def compose(
         expected: who should report: the units below (a roll-up) or the staff (a
             community); those without an entry are named as not having reported.
         area_keywords: area name -> the questionnaire's keywords, to fold 其他.
+        ledger_limit: the most entries the documents list one by one; beyond it they list
+            subtotals per unit and area, and point to the whole ledger as the .xlsx.
     """
     items = list(entries)
     other = phrases.other_area
@@ -976,6 +997,21 @@ def compose(
     if gap:
         gaps.append(gap)
 
+    subtotals: tuple[Subtotal, ...] = ()
+    own: tuple[int, ...] = ()
+    note = ""
+    if len(ledger_entries) > ledger_limit:
+        told = [(a, by_area[a], s.figures) for a, s in zip(areas, sections, strict=False)]
+        if stray:
+            told.append((other, stray, tuple(_figures(stray, keys, c.asked.get(other, {})))))
+        subtotals = _subtotals(told, c, roll_up, paths)
+        if roll_up:
+            own = tuple(sorted(rows[e.id] for e in items if (e.branch or e.unit) == unit_name))
+        numbers = phrases.say("ledger_numbers") if c.trace.sources else ""
+        kind = _kind_word(list(expected) or sorted(paths))
+        key = "ledger_elsewhere_roll_up" if roll_up else "ledger_elsewhere"
+        note = phrases.say(key, count=len(items), limit=ledger_limit, kind=kind, numbers=numbers)
+
     months: dict[tuple[str, str], int] = defaultdict(int)
     for entry in items:
         months[(f"{entry.start.year}-{entry.start.month:02d}", told_in(entry))] += 1
@@ -1003,7 +1039,44 @@ def compose(
         basis=phrases.basis,
         issued=last,
         roll_up=roll_up,
+        subtotals=subtotals,
+        own=own,
+        ledger_note=note,
+        ledger_limit=ledger_limit,
     )
+
+
+def _subtotals(
+    told: Sequence[tuple[str, Sequence[EntryIn], Sequence[Figure]]],
+    c: _Composer,
+    roll_up: bool,
+    paths: Mapping[str, str],
+) -> tuple[Subtotal, ...]:
+    """Per area as the text tells it: in a roll-up each unit below's activities and
+    figures, then the area's 小计 (the figures the text states for it); then the 合计."""
+    result: list[Subtotal] = []
+    everything: list[int] = []
+    for area, entries, figures in told:
+        area_rows = sorted(c.trace.rows_of(e.id for e in entries))
+        everything.extend(area_rows)
+        if roll_up:
+            by_branch: dict[str, list[EntryIn]] = defaultdict(list)
+            for entry in entries:
+                by_branch[entry.branch or entry.unit].append(entry)
+            for branch in sorted(by_branch, key=lambda b: (paths.get(b, ""), b)):
+                part = by_branch[branch]
+                result.append(
+                    Subtotal(
+                        area,
+                        branch,
+                        len(part),
+                        tuple(_figures(part, c.keys, c.asked.get(area, {}))),
+                        tuple(sorted(c.trace.rows_of(e.id for e in part))),
+                    )
+                )
+        result.append(Subtotal(area, "", len(entries), tuple(figures), tuple(area_rows)))
+    result.append(Subtotal("", "", len(everything), (), tuple(sorted(everything))))
+    return tuple(result)
 
 
 def _plain(text: str | None) -> str:

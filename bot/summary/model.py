@@ -12,6 +12,9 @@ from decimal import Decimal
 
 GAP_OPEN = "【待补充："
 GAP_CLOSE = "】"
+# A summary's documents list its entries one by one up to this many; a longer ledger is
+# given whole as the .xlsx beside them, and the documents list subtotals per unit instead.
+LEDGER_LIMIT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,23 @@ class LedgerRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Subtotal:
+    """The activities of one unit below in one work area (a roll-up's appendix), or the
+    area's 小计 over all of them (`unit` empty: the figures the text states for the area)."""
+
+    area: str  # the area name, as the text tells it
+    unit: str  # the unit below (社区) or the summarised unit itself; "" for the 小计
+    count: int  # activities
+    figures: tuple[Figure, ...]  # totals per (figure, unit), in the questionnaire's order
+    rows: tuple[int, ...]  # the ledger's 序号
+
+    @property
+    def figures_text(self) -> str:
+        """The figures as the ledger writes them: "学习场次 12场次；参与人次 400余人次"."""
+        return "；".join(f"{f.label} {f.text}" for f in self.figures)
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """Where one figure of the text comes from (the appendix 数据来源).
 
@@ -143,3 +163,21 @@ class Summary:
     basis: str = ""  # 统计口径: how 余/约/ranges are summed
     issued: date | None = None  # the day the summary is dated (document properties)
     roll_up: bool = False
+    # when the ledger is longer than `ledger_limit`: per unit and area, for the appendix
+    subtotals: tuple[Subtotal, ...] = ()
+    own: tuple[int, ...] = ()  # a roll-up: the 序号 of the unit's own entries
+    ledger_note: str = ""  # where the whole ledger is when the documents do not list it
+    # the most entries the documents list one by one (compose sets LEDGER_LIMIT); None: all
+    ledger_limit: int | None = None
+
+    @property
+    def ledger_listed(self) -> bool:
+        """Whether the documents list every entry (else the .xlsx beside them holds them)."""
+        return self.ledger_limit is None or len(self.ledger) <= self.ledger_limit
+
+    @property
+    def listed_own(self) -> tuple[int, ...]:
+        """The 序号 of the unit's own entries the documents list beside the subtotals (none
+        when they too are more than the documents list)."""
+        listed = self.ledger_limit is None or len(self.own) <= self.ledger_limit
+        return self.own if listed else ()

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
@@ -35,13 +35,11 @@ from docx.oxml.ns import nsdecls, qn
 from docx.shared import Length, Mm, Pt
 from docx.text.paragraph import Paragraph as DocxParagraph
 from docx.text.run import Run
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
 
-from bot.spreadsheet import text_cell
 from bot.summary.batch import batch
-from bot.summary.model import Gap, LedgerRow, Paragraph, Source, Summary
+from bot.summary.model import Gap, LedgerRow, Paragraph, Source, Subtotal, Summary
+from bot.summary.sheet import Column as SheetColumn
+from bot.summary.sheet import write_sheet
 from bot.summary.wording import ordinal
 
 __all__ = [
@@ -325,6 +323,13 @@ GAPS_HEADING: Final = "待补充事项"
 APPENDIX_LABEL: Final = "附件"
 APPENDIX_TITLE: Final = "活动台账"
 SOURCES_TITLE: Final = "数据来源"
+# a ledger longer than the documents list (Summary.ledger_listed): its subtotals instead,
+# the unit's own entries, and the whole ledger as the .xlsx beside the document
+SUBTOTALS_TITLE: Final = "活动情况统计"
+XLSX_TITLE: Final = "活动台账（.xlsx）"
+OWN_TITLE: Final = "{unit}本级登记的活动"
+SUBTOTAL_WORD: Final = "小计"
+TOTAL_WORD: Final = "合计"
 
 # The appendices are landscape pages: A4 turned, a 225 x 156 mm text block.
 LANDSCAPE_MARGINS: Final = (Mm(28), Mm(26), Mm(37), Mm(35))  # top, bottom, left, right
@@ -349,6 +354,20 @@ SOURCE_COLUMNS: Final = (
     ("所指", 60, False),
     ("算法", 40, False),
     ("台账序号", 63, False),
+)
+# The subtotals table of a roll-up (单位 the units below) and of a single unit.
+SUBTOTAL_COLUMNS: Final = (
+    ("类别", 24, False),
+    ("单位", 36, False),
+    ("活动数", 18, True),
+    ("数量", 92, False),
+    ("台账序号", 55, False),
+)
+SUBTOTAL_COLUMNS_SINGLE: Final = (
+    ("类别", 28, False),
+    ("活动数", 18, True),
+    ("数量", 120, False),
+    ("台账序号", 59, False),
 )
 _FONT_ATTRS: Final = tuple(qn(f"w:{a}") for a in ("ascii", "hAnsi", "eastAsia", "cs"))
 _THEME_ATTRS: Final = tuple(
@@ -591,12 +610,20 @@ def _add_run(
     return Run(element, paragraph)
 
 
+_SECT_PR: Final = qn("w:sectPr")
+
+
 def _append_paragraph(doc: Any, style: str, runs: str) -> Any:
     """A paragraph in `style` holding the runs' XML, at the end of the body."""
     p = parse_xml(
         f'<w:p {nsdecls("w")}><w:pPr><w:pStyle w:val="{_style_id(style)}"/></w:pPr>{runs}</w:p>'
     )
-    doc.element.body._insert_p(p)
+    body = doc.element.body
+    last = next(body.iterchildren(reversed=True), None)  # (len() of an element counts)
+    if last is not None and last.tag == _SECT_PR:  # before the body's w:sectPr, found at once
+        last.addprevious(p)  # (python-docx's _insert_p looks for it among all children:
+    else:  # a street's thousand-item list of gaps made that quadratic, 8 of 13 s)
+        body.append(p)
     return DocxParagraph(p, doc._body)
 
 
@@ -789,8 +816,11 @@ def _add_table(doc: Any, columns: Sequence[Column], rows: Iterable[Sequence[str]
     return table
 
 
-def _add_ledger_table(doc: Any, rows: Sequence[LedgerRow]) -> Any:
-    """The 台账 table."""
+def _add_ledger_table(
+    doc: Any, rows: Sequence[LedgerRow], numbers: Iterable[int] | None = None
+) -> Any:
+    """The 台账 table: all rows, or those of `numbers` (序号, 1-based)."""
+    chosen = enumerate(rows, 1) if numbers is None else ((n, rows[n - 1]) for n in numbers)
     return _add_table(
         doc,
         DOCX_COLUMNS,
@@ -804,9 +834,26 @@ def _add_ledger_table(doc: Any, rows: Sequence[LedgerRow]) -> Any:
                 row.figures,
                 row.reporter,
             )
-            for number, row in enumerate(rows, 1)
+            for number, row in chosen
         ),
     )
+
+
+def subtotal_texts(subtotal: Subtotal, *, roll_up: bool) -> tuple[str, ...]:
+    """One row of the subtotals table: 类别, (单位,) 活动数, 数量, 台账序号."""
+    if not subtotal.area:
+        area, unit = TOTAL_WORD, ""
+    else:
+        area, unit = subtotal.area, subtotal.unit or SUBTOTAL_WORD
+    texts = (area, unit) if roll_up else (area,)
+    return (*texts, f"{subtotal.count}项", subtotal.figures_text, row_ranges(subtotal.rows))
+
+
+def attachment_titles(summary: Summary) -> list[str]:
+    """The 附件说明 under the text: what is attached, in order."""
+    if summary.ledger_listed:
+        return [APPENDIX_TITLE] + ([SOURCES_TITLE] if summary.sources else [])
+    return [SUBTOTALS_TITLE] + ([SOURCES_TITLE] if summary.sources else []) + [XLSX_TITLE]
 
 
 def _source_texts(source: Source) -> tuple[str, ...]:
@@ -842,17 +889,31 @@ def _appendix_label(doc: Any, number: int, title: str) -> None:
 
 
 def _add_appendices(doc: Any, summary: Summary, chart_png: bytes | None) -> None:
-    """附件1 活动台账 (with the chart) and 附件2 数据来源, on landscape pages."""
+    """附件1 活动台账 (with the chart) and 附件2 数据来源, on landscape pages; a ledger
+    longer than the documents list is given as its subtotals (and the unit's own entries)."""
     _landscape_section(doc)
-    _appendix_label(doc, 1, APPENDIX_TITLE)
+    listed = summary.ledger_listed
+    _appendix_label(doc, 1, APPENDIX_TITLE if listed else SUBTOTALS_TITLE)
     if chart_png is not None:
         figure = _new_paragraph(doc, STYLE_FIGURE)
         run = _add_run(figure, "", FONT_BODY, SIZE_3)
         run.add_picture(io.BytesIO(chart_png), width=Mm(150))
         caption = f"图1　{summary.period_text}各月活动数（按工作类别）"
         _add_text_paragraph(doc, STYLE_CAPTION, caption, FONT_BODY, SIZE_4)
-    if summary.ledger:
+    if listed and summary.ledger:
         _add_ledger_table(doc, summary.ledger)
+    elif not listed:
+        if summary.ledger_note:
+            _add_text_paragraph(doc, STYLE_BODY, summary.ledger_note, FONT_BODY)
+        columns = SUBTOTAL_COLUMNS if summary.roll_up else SUBTOTAL_COLUMNS_SINGLE
+        texts = (subtotal_texts(s, roll_up=summary.roll_up) for s in summary.subtotals)
+        _add_table(doc, columns, texts)
+        own = summary.listed_own
+        if own:
+            title = OWN_TITLE.format(unit=summary.unit)
+            heading = _add_text_paragraph(doc, STYLE_APPENDIX, title, FONT_HEADING_1)
+            heading.paragraph_format.space_before = LINE
+            _add_ledger_table(doc, summary.ledger, own)
     if summary.sources:
         label = _add_text_paragraph(doc, STYLE_APPENDIX, f"{APPENDIX_LABEL}2", FONT_HEADING_1)
         label.paragraph_format.page_break_before = True
@@ -924,8 +985,7 @@ def render_docx(summary: Summary, chart_png: bytes | None = None) -> bytes:
 
     has_appendix = bool(summary.ledger) or chart_png is not None
     if has_appendix:  # 附件说明: 正文下空一行左空二字, 多个附件标顺序号
-        titles = [APPENDIX_TITLE] + ([SOURCES_TITLE] if summary.sources else [])
-        for i, title in enumerate(titles, 1):
+        for i, title in enumerate(attachment_titles(summary), 1):
             text = f"{APPENDIX_LABEL}：{i}．{title}" if i == 1 else f"　　　{i}．{title}"
             note = _add_text_paragraph(doc, STYLE_BODY, text, FONT_BODY)
             note.paragraph_format.keep_with_next = True
@@ -957,54 +1017,32 @@ LEDGER_COLUMNS: Final = (
 )
 _LEDGER_WIDTHS: Final = (16, 12, 30, 12, 12, 20, 34, 60, 10)
 DATE_FORMAT: Final = "yyyy-mm-dd"
+LEDGER_SHEET: Final = "台账"
+NUMBER_COLUMN: Final = "序号"
 
 
-def _xlsx_text(ws: Any, text: str) -> Any:
-    """A text cell: text that looks like a formula stays text (bot.spreadsheet)."""
-    return text_cell(ws, _clean(text))
+def render_ledger_xlsx(summary: Summary, *, numbered: bool = False) -> bytes:
+    """The ledger as an .xlsx: sheet 台账, one row per entry, dates as date cells.
 
-
-def _xlsx_date(ws: Any, value: date) -> Any:
-    cell = WriteOnlyCell(ws, value=cast(Any, value))  # the stubs say datetime; dates work
-    cell.number_format = DATE_FORMAT
-    return cell
-
-
-def render_ledger_xlsx(summary: Summary) -> bytes:
-    """The ledger as an .xlsx: sheet 台账, one row per entry, dates as date cells."""
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("台账")
-    for i, width in enumerate(_LEDGER_WIDTHS):
-        ws.column_dimensions[chr(ord("A") + i)].width = width
-    ws.freeze_panes = "A2"
-    ws.print_title_rows = "1:1"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = "9"  # A4
-    bold = Font(bold=True)
-    centred = Alignment(horizontal="center", vertical="center")
-    header = []
-    for name in LEDGER_COLUMNS:
-        cell = WriteOnlyCell(ws, value=name)
-        cell.font = bold
-        cell.alignment = centred
-        header.append(cell)
-    ws.append(header)
-    for row in summary.ledger:
-        ws.append(
-            [
-                _xlsx_text(ws, row.unit),
-                _xlsx_text(ws, row.area),
-                _xlsx_text(ws, row.title),
-                _xlsx_date(ws, row.start),
-                _xlsx_date(ws, row.end),
-                _xlsx_text(ws, row.location),
-                _xlsx_text(ws, row.figures),
-                _xlsx_text(ws, row.content),
-                _xlsx_text(ws, row.reporter),
-            ]
+    `numbered` puts 序号 first: the numbers the 数据来源 appendix and the subtotals cite
+    (the import reads the sheet either way: it finds its columns by name). Written as a
+    stream (bot.summary.sheet), so 100,000 rows take seconds and little memory."""
+    columns = [SheetColumn(n, w) for n, w in zip(LEDGER_COLUMNS, _LEDGER_WIDTHS, strict=True)]
+    rows: Iterable[Sequence[str | date | int]] = (
+        (
+            row.unit,
+            row.area,
+            row.title,
+            row.start,
+            row.end,
+            row.location,
+            row.figures,
+            row.content,
+            row.reporter,
         )
-    last = chr(ord("A") + len(LEDGER_COLUMNS) - 1)
-    ws.auto_filter.ref = f"A1:{last}{len(summary.ledger) + 1}"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+        for row in summary.ledger
+    )
+    if numbered:
+        columns.insert(0, SheetColumn(NUMBER_COLUMN, 8))
+        rows = ((number, *row) for number, row in enumerate(rows, 1))
+    return write_sheet(LEDGER_SHEET, columns, rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from bot.periods import Period
 from bot.summary import source
 from bot.summary.chart import activity_chart
 from bot.summary.compose import Phrases, Reflections, compose
-from bot.summary.model import Summary
+from bot.summary.model import MonthCount, Summary
 from bot.summary.render import (
     TemplateSet,
     chinese_numeral,
@@ -86,8 +87,16 @@ def summarise(
 
 
 def chart_png(summary: Summary) -> bytes:
-    """Activities by month and work area, as a PNG; the period is in its title."""
-    return activity_chart(summary.months, f"{summary.unit}{summary.period_text}各月活动数")
+    """Activities by month and work area, as a PNG; the period is in its title.
+
+    Drawn once per summary: the .docx and the picture sent in chat ask for the same chart,
+    and the second asking gets the PNG already drawn (it depends only on these values)."""
+    return _chart(summary.months, f"{summary.unit}{summary.period_text}各月活动数")
+
+
+@lru_cache(maxsize=4)
+def _chart(months: tuple[MonthCount, ...], title: str) -> bytes:
+    return activity_chart(months, title)
 
 
 def render(summary: Summary, kit: SummaryKit, fmt: Format) -> bytes:
@@ -98,7 +107,23 @@ def render(summary: Summary, kit: SummaryKit, fmt: Format) -> bytes:
         return render_markdown(summary, kit.templates).encode()
     if fmt is Format.TXT:
         return render_text(summary, kit.templates).encode()
-    return render_ledger_xlsx(summary)
+    return render_ledger_xlsx(summary, numbered=True)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a summary."""
+
+    name: str
+    content: bytes
+    mime: str
+
+
+def attachments(summary: Summary, kit: SummaryKit) -> list[Attachment]:
+    """The files a /summary sends: the .docx, and beside it the whole 台账 as .xlsx when
+    the .docx lists subtotals instead of every entry (its appendix points to it)."""
+    formats = [Format.DOCX] if summary.ledger_listed else [Format.DOCX, Format.XLSX]
+    return [Attachment(filename(summary, f), render(summary, kit, f), MIME[f]) for f in formats]
 
 
 def filename(summary: Summary, fmt: Format) -> str:

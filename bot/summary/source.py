@@ -7,7 +7,6 @@ where an activity filed under 其他 belongs), and who was expected to report.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,11 +33,10 @@ _CHUNK = 5000
 _ROLES = ("content", "achievements", "highlights")
 
 
-def _text(answers: dict[str, Any], key: str | None) -> str | None:
-    value = answers.get(key) if key else None
-    if isinstance(value, dict) and isinstance(value.get("text"), str):
-        return str(value["text"])
-    return None
+def _said(texts: Mapping[str, Any], key: str | None) -> str | None:
+    """The text answer to question `key` (the database read answers[key]["text"])."""
+    value = texts.get(key) if key else None
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -115,33 +113,25 @@ def load_entries(
     """The live entries of `unit` and the units below it, in `period`.
 
     `branches` are the (name, path) of the units below `unit`: each entry is told as part of
-    the one whose subtree holds it."""
-    rows = session.execute(
-        select(
-            Entry.id,
-            Unit.name,
-            Unit.path,
-            Entry.area,
-            Entry.area_name,
-            Entry.title,
-            Entry.start_date,
-            Entry.end_date,
-            Entry.location,
-            Entry.answers,
-            Member.name,
-            Entry.questionnaire_id,
-        )
-        .join(Unit, Unit.id == Entry.unit_id)
-        .join(Member, Member.id == Entry.member_id)
-        .where(
-            Unit.path.startswith(unit.path),
-            Entry.period == period.key,
-            Entry.deleted_at.is_(None),
-        )
-        .order_by(Entry.start_date, Entry.id)
-    ).all()
+    the one whose subtree holds it.
+
+    Read as streams of plain rows (yield_per): each row becomes an `EntryIn` at once and its
+    answers (a JSON document per entry) are dropped; holding all rows first made reading
+    100,000 entries take 660 MiB more than the entries themselves (measured)."""
+    in_scope = (
+        Unit.path.startswith(unit.path),
+        Entry.period == period.key,
+        Entry.deleted_at.is_(None),
+    )
     forms = {} if forms is None else forms
-    wanted = {row[11] for row in rows} - set(forms)
+    wanted = set(
+        session.scalars(
+            select(Entry.questionnaire_id)
+            .join(Unit, Unit.id == Entry.unit_id)
+            .where(*in_scope)
+            .distinct()
+        )
+    ) - set(forms)
     if wanted:
         for form_id, body in session.execute(
             select(QuestionnaireVersion.id, QuestionnaireVersion.body).where(
@@ -149,10 +139,13 @@ def load_entries(
             )
         ):
             forms[form_id] = _form(body or {})
-    ids = [row[0] for row in rows]
-    metrics: dict[int, list[MetricIn]] = defaultdict(list)
-    for start in range(0, len(ids) if with_metrics else 0, _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    shared: dict[Any, Any] = {}  # one object per repeated value (unit, area, name …)
+    share = shared.setdefault
+
+    metrics: dict[int, tuple[MetricIn, ...]] = {}
+    if with_metrics:
+        current: list[MetricIn] = []
+        last_id = None
         for entry_id, qid, label, unit_text, low, high, approx in session.execute(
             select(
                 EntryMetric.entry_id,
@@ -163,38 +156,79 @@ def load_entries(
                 EntryMetric.high,
                 EntryMetric.approx,
             )
-            .where(EntryMetric.entry_id.in_(chunk))
+            .join(Entry, Entry.id == EntryMetric.entry_id)
+            .join(Unit, Unit.id == Entry.unit_id)
+            .where(*in_scope)
             .order_by(EntryMetric.entry_id, EntryMetric.position)
+            .execution_options(yield_per=_CHUNK)
         ):
+            if entry_id != last_id:
+                if last_id is not None:
+                    metrics[last_id] = tuple(current)
+                current, last_id = [], entry_id
             upper = None if high is None else Decimal(high)
-            metrics[entry_id].append(MetricIn(qid, label, unit_text, Decimal(low), approx, upper))
+            current.append(
+                MetricIn(share(qid, qid), share(label, label), share(unit_text, unit_text),
+                         Decimal(low), share(approx, approx), upper)
+            )  # fmt: skip
+        if last_id is not None:
+            metrics[last_id] = tuple(current)
     below = sorted(branches or [], key=lambda b: len(b[1]), reverse=True)
 
     def branch_of(path: str, name: str) -> str:
         return next((b for b, p in below if path.startswith(p)), name)
 
+    # the texts are read out of the answers by the database (a JSON path each), not by
+    # parsing every entry's whole answers document here
+    keys = sorted({key for form in (*forms.values(), _DEFAULT_FORM) for key in form.texts.values()})
+    texts = [Entry.answers[(key, "text")].as_string() for key in keys]
     result = []
-    for row in rows:
-        form = forms.get(row[11], _DEFAULT_FORM)
-        answers = row[9] or {}
+    branch_by_path: dict[str, str] = {}
+    for row in session.execute(
+        select(
+            Entry.id,
+            Unit.name,
+            Unit.path,
+            Entry.area,
+            Entry.area_name,
+            Entry.title,
+            Entry.start_date,
+            Entry.end_date,
+            Entry.location,
+            Member.name,
+            Entry.questionnaire_id,
+            *texts,
+        )
+        .join(Unit, Unit.id == Entry.unit_id)
+        .join(Member, Member.id == Entry.member_id)
+        .where(*in_scope)
+        .order_by(Entry.start_date, Entry.id)
+        .execution_options(yield_per=_CHUNK)
+    ):
+        form = forms.get(row[10], _DEFAULT_FORM)
+        said = dict(zip(keys, row[11:], strict=True))
+        path = share(row[2], row[2])
+        branch = branch_by_path.get(path)
+        if branch is None:
+            branch = branch_by_path[path] = branch_of(path, row[1])
         result.append(
             EntryIn(
                 id=row[0],
-                unit=row[1],
-                unit_path=row[2],
-                area=row[3],
-                area_name=row[4],
+                unit=share(row[1], row[1]),
+                unit_path=path,
+                area=share(row[3], row[3]),
+                area_name=share(row[4], row[4]),
                 title=row[5],
                 start=row[6],
                 end=row[7],
-                location=row[8],
-                content=_text(answers, form.texts.get("content")),
-                achievements=_text(answers, form.texts.get("achievements")),
-                highlights=_text(answers, form.texts.get("highlights")),
-                reporter=row[10],
-                metrics=tuple(metrics.get(row[0], ())),
+                location=share(row[8], row[8]),
+                content=_said(said, form.texts.get("content")),
+                achievements=_said(said, form.texts.get("achievements")),
+                highlights=_said(said, form.texts.get("highlights")),
+                reporter=share(row[9], row[9]),
+                metrics=metrics.pop(row[0], ()),
                 asked=form.asked.get(row[3], ()),
-                branch=branch_of(row[2], row[1]),
+                branch=branch,
             )
         )
     return result

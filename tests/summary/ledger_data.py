@@ -15,7 +15,7 @@ from bot.periods import parse_period
 from bot.questionnaire import Questionnaire, QuestionType, load_questionnaire
 from bot.reflection import PLAN, SHORTCOMING, Row
 from bot.summary.compose import Asked, EntryIn, MetricIn, Phrases, Reflections, compose
-from bot.summary.model import Summary
+from bot.summary.model import LEDGER_LIMIT, Summary
 
 DATA = Path(__file__).with_name("street_ledger.yaml")
 H1 = parse_period("2026H1")
@@ -138,7 +138,7 @@ def ledger() -> Ledger:
     )
 
 
-def community_summary(name: str = "新华社区") -> Summary:
+def community_summary(name: str = "新华社区", ledger_limit: int = LEDGER_LIMIT) -> Summary:
     """The community's summary, as the service composes it."""
     from bot.reflection import merge
 
@@ -158,10 +158,13 @@ def community_summary(name: str = "新华社区") -> Summary:
         previous=data.previous_of(name),
         expected=data.communities[name],
         area_keywords=keywords(),
+        ledger_limit=ledger_limit,
     )
 
 
-def street_summary() -> Summary:
+def street_summary(
+    entries: list[EntryIn] | None = None, ledger_limit: int = LEDGER_LIMIT
+) -> Summary:
     """The street's roll-up: its coordinator's own review; the communities' as material."""
     from bot.reflection import merge
 
@@ -169,7 +172,7 @@ def street_summary() -> Summary:
     own = merge(data.rows(data.street))
     material = merge([r for r in data.rows() if r.unit != data.street])
     return compose(
-        data.entries,
+        data.entries if entries is None else entries,
         unit_name=data.street,
         period=H1,
         phrases=phrases(),
@@ -185,4 +188,5 @@ def street_summary() -> Summary:
         previous=data.previous,
         expected=list(data.communities),
         area_keywords=keywords(),
+        ledger_limit=ledger_limit,
     )
