@@ -15,6 +15,12 @@ a refused case gets the refusal and no document; and in every case the names, ti
 figures, places and reflection points of units out of reach never appear, in the text or in
 an attached document. Adding a command is adding a row.
 
+`test_every_command_of_the_table` walks the command table itself (`bot.commands.COMMANDS`):
+every command and alias, bare, from every role, in a private chat and in a group, gets what
+its row promises: the refusal of its row for those it leaves out, the group pointer for a
+command kept out of groups, and otherwise an answer that is none of these. A row of `ROWS`
+exists for every command the table keeps for coordinators or admins.
+
 The `huibao` CLI is admin-only by nature (it runs with the database's credentials on the
 server), so it has no rows here.
 """
@@ -35,6 +41,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import templates_dir
+from bot.commands import BY_NAME, COMMANDS, CommandSpec, InGroup, Who, group_help_text
 from bot.conversation import Conversation
 from bot.messages import EN, ZH
 from bot.org import OrgFile, load_org
@@ -528,3 +535,90 @@ def test_the_world_is_what_the_matrix_assumes(world: World) -> None:
     assert {marks(r)["title"] for r in Relation} <= titles
     answer = "\n".join(r.text for r in world.ask(Role.COORDINATOR, "/entries"))
     assert marks(Relation.OWN)["title"] in answer and marks(Relation.CHILD)["title"] in answer
+
+
+# -- the command table, command by command ----------------------------------------------
+
+LEVEL = {
+    Role.STRANGER: Who.STRANGER,
+    Role.NO_ROLE: Who.STAFF,
+    Role.STAFF: Who.STAFF,
+    Role.COORDINATOR: Who.LEADER,
+    Role.ADMIN: Who.ADMIN,
+}
+REFUSALS = ("group_private_only", "group_use_private", "not_registered", "unknown_command")
+
+
+def _table_cases() -> Iterator[Any]:
+    for name, spec in BY_NAME.items():
+        for role in Role:
+            for in_group in (False, True):
+                where = "group" if in_group else "private"
+                yield pytest.param(name, spec, role, in_group, id=f"/{name}-{role.value}-{where}")
+
+
+def _says(key: str, answer: str) -> bool:
+    return _prefix(key) in answer or ZH[key] == answer
+
+
+@pytest.mark.parametrize(("name", "spec", "role", "in_group"), list(_table_cases()))
+def test_every_command_of_the_table(
+    world: World, name: str, spec: CommandSpec, role: Role, in_group: bool
+) -> None:
+    incoming = Incoming(
+        "shell",
+        world.user(role),
+        f"table-{next(world.ids)}",
+        world.now,
+        text=f"/{name}",
+        in_group=in_group,
+    )
+    replies = world.conversation.process(incoming).replies  # the answer in this chat only
+    answer = "\n".join(r.text for r in replies)
+    try:
+        assert ZH["internal_error"] not in answer
+        if role is Role.STRANGER:  # a bare command tells a stranger nothing, a group nothing
+            assert replies == [] if in_group else answer == ZH["not_registered"]
+            return
+        allowed = LEVEL[role] >= spec.who
+        if in_group and spec.group is InGroup.REPORTING:
+            assert answer == ZH["group_use_private"]
+        elif in_group and spec.group is InGroup.PRIVATE_ONLY:
+            assert answer == ZH["group_private_only"]
+        elif not allowed:
+            assert answer == ZH[spec.refusal]
+        else:
+            assert answer.strip()
+            assert not _says(spec.refusal, answer), f"/{name} refused to {role.value}"
+            if not (in_group and spec.name in ("help", "start")):  # they answer staff so
+                assert not any(_says(key, answer) for key in REFUSALS), answer
+            if in_group and spec.group is InGroup.ANSWER_PRIVATELY:
+                assert answer.startswith(_prefix("summary_sent_privately"))
+        if in_group or not allowed:  # documents go to private chats, and to those allowed
+            assert all(r.document is None and r.image is None for r in replies)
+    finally:
+        if role is not Role.STRANGER:
+            world.ask(role, "/cancel")
+
+
+def test_every_leaders_command_has_a_row_of_the_data_matrix() -> None:
+    covered = {row.command.split()[0].removeprefix("/") for row in ROWS}
+    assert {spec.name for spec in COMMANDS if spec.who >= Who.LEADER} <= covered
+
+
+def test_help_follows_the_table(world: World) -> None:
+    """/help lists exactly the commands one may use, with the table's lines, in both places."""
+    for role in (Role.STAFF, Role.COORDINATOR, Role.ADMIN):
+        answer = "\n".join(r.text for r in world.ask(role, "/help"))
+        for spec in COMMANDS:
+            if spec.help is not None:
+                assert (spec.help.zh in answer) == (LEVEL[role] >= spec.who), (spec.name, role)
+    in_group = [r.text for r in world.ask(Role.COORDINATOR, "/help", in_group=True)]
+    assert in_group == [group_help_text("zh")]
+    for spec in COMMANDS:
+        answered = spec.group in (InGroup.ANSWER, InGroup.ANSWER_PRIVATELY)
+        if answered and spec.who >= Who.LEADER:  # what a group is for
+            assert spec.group_help is not None and spec.group_help.zh in in_group[0]
+    assert [r.text for r in world.ask(Role.STAFF, "/help", in_group=True)] == [
+        ZH["group_use_private"]
+    ]

@@ -393,3 +393,19 @@ def test_a_skip_is_noted_above_the_next_question_in_one_message(staff_chat: Chat
     assert len(staff_chat.replies) == 1  # one notification on the phone, not two
     assert staff_chat.replies[0].text.startswith("已跳过。\n")
     assert "照片" in staff_chat.replies[0].text
+
+
+def test_a_group_command_does_not_post_ones_private_question_in_the_group(
+    conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    from storage.models import RoleName
+    from tests.conftest import register
+
+    register(sessions, "周主任", "demo-xinhua", RoleName.COORDINATOR)
+    private = Chat(conversation, "周主任", clock)
+    group = Chat(conversation, "周主任", clock, in_group=True)
+    play(private, [("/report", "哪一类"), ("1", "活动叫什么名字")])
+    answer = group.say("/status")
+    assert "截止事项" in answer and "活动叫什么名字" not in answer
+    assert "活动叫什么名字" not in group.say("/help")
+    play(private, [("/status", ["截止事项", "活动叫什么名字"]), ("端午主题党课", "哪天")])
