@@ -11,8 +11,10 @@ end.
 
 Before: `coordination.status_report`, the text /status sent until now (the CLI still prints
 it), cut into messages as the Telegram and WeCom adapters cut it. After:
-`coordination.status_reply`, the text and its .xlsx. Both are timed in the same run,
-interleaved (before, after, before, ...), in one read transaction each; min/median/max.
+`coordination.status_reply`, the text and its .xlsx; "text only" is the part of it without
+the .xlsx (counting and the short text: `status_overview.gather` and `short_text`). All are
+timed in the same run, interleaved (before, after, text only, before, ...), each in a
+transaction of its own; min/median/max.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot import coordination, telegram
+from bot import coordination, status_overview, telegram
 from bot.types import Reply
 from bot.wecom import adapter as wecom
 from storage import repo
@@ -71,6 +73,7 @@ def measure(engine: Engine, staff: int, runs: int) -> None:
     print(f"{engine.dialect.name}: {staff} staff loaded in {time.perf_counter() - started:.1f} s")
     before: list[float] = []
     after: list[float] = []
+    short: list[float] = []
     old, new = "", Reply("")
     for _ in range(runs):
         with transaction(sessions) as session:
@@ -83,6 +86,13 @@ def measure(engine: Engine, staff: int, runs: int) -> None:
             t = time.perf_counter()
             new = coordination.status_reply(session, scope, NOW, ZONE, "zh")
             after.append(time.perf_counter() - t)
+        with transaction(sessions) as session:
+            scope = coordination.leader_scope(session, boss)
+            t = time.perf_counter()
+            first, following = coordination.month_bounds(NOW.astimezone(ZONE).date())
+            overview = status_overview.gather(session, scope, first, following, NOW, ZONE, "zh")
+            status_overview.short_text(overview, "zh", "x.xlsx")
+            short.append(time.perf_counter() - t)
     document = new.document
     assert document is not None
     print(
@@ -96,9 +106,10 @@ def measure(engine: Engine, staff: int, runs: int) -> None:
         f"({len(new.text.encode()):,} bytes) + {document.filename} "
         f"{len(document.content) / 1024:.0f} KiB; {spread(after)}"
     )
-    print(
-        f"  after/before time (medians): {statistics.median(after) / statistics.median(before):.2f}"
-    )
+    print(f"  text only: {spread(short)}")
+    ratio = statistics.median(after) / statistics.median(before)
+    ratio_short = statistics.median(short) / statistics.median(before)
+    print(f"  time, medians: after/before {ratio:.2f}, text only/before {ratio_short:.2f}")
 
 
 def main() -> None:

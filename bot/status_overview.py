@@ -14,18 +14,13 @@ Everything is counted in SQL (GROUP BY); only the rows the document lists are re
 
 from __future__ import annotations
 
-import io
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -33,7 +28,7 @@ from bot import deadlines
 from bot.deadlines import PUBLIC_RULES, DayRules
 from bot.messages import text as msg
 from bot.reminders import PROBLEMS_SINCE, coverage_of, friendly_reason, time_left
-from bot.spreadsheet import looks_like_formula, text_cell
+from bot.summary.sheet import Column, Value, write_sheet
 from bot.types import Document, Reply
 from storage import schedule
 from storage.models import Entry, Member, OutboxStatus, RoleGrant, RoleName, Unit
@@ -47,9 +42,6 @@ ONE_MESSAGE_BYTES: Final = 2048
 #: Names shown of those who still owe, per line; the document has them all.
 OWED_NAMES: Final = 3
 XLSX_MIME: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-# Characters XML 1.0 (and so Excel) cannot hold; names and titles may contain them.
-_ILLEGAL_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def fits_one_message(text: str) -> bool:
@@ -401,131 +393,108 @@ def _columns(locale: str, key: str) -> list[str]:
     return msg(locale, key).split("|")
 
 
-class _Sheet:
-    """A write-only sheet: a bold header row, then rows of text (formula-safe) and numbers."""
-
-    def __init__(self, book: Workbook, title: str, header: Sequence[str]) -> None:
-        self.sheet = book.create_sheet(title)
-        self.sheet.freeze_panes = "A2"
-        bold = Font(bold=True)
-        cells = []
-        for name in header:
-            cell = WriteOnlyCell(self.sheet, value=name)
-            cell.font = bold
-            cells.append(cell)
-        self.sheet.append(cells)
-
-    def add(self, *values: str | int) -> None:
-        """A row; text that a spreadsheet would read as a formula goes in as a text cell."""
-        self.sheet.append([self._cell(v) if isinstance(v, str) else v for v in values])
-
-    def _cell(self, value: str) -> object:
-        if not value:
-            return None  # no cell at all: the same as an empty one, and cheaper
-        text = _ILLEGAL_XML.sub("", value)
-        # a plain str is a string cell already; a WriteOnlyCell per value costs 4 times more
-        return text_cell(self.sheet, text) if looks_like_formula(text) else text
-
-
 def workbook(session: Session, overview: Overview, zone: ZoneInfo, locale: str) -> bytes:
-    """The full list as .xlsx: groups, units, people (and who owes each deadline), this
-    month's entries, unreachable people. Written in openpyxl's write-only mode."""
-    book = Workbook(write_only=True)
-    sheets = _columns(locale, "overview_sheets")
-    _counts_sheets(book, sheets[:2], overview, locale)
-    _people_sheet(book, sheets[2], overview, locale)
-    _entries_sheet(book, sheets[3], session, overview, locale)
-    failed = _failed_people(overview)
-    if failed:
-        sheet = _Sheet(book, sheets[4], _columns(locale, "overview_cols_failed"))
-        for problem in failed:
-            reason = friendly_reason(problem.error, problem.status, locale)
-            when = problem.created_at.astimezone(zone)
-            day = msg(locale, "overview_day", month=when.month, day=when.day)
-            sheet.add(problem.name, reason, day)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """The full list as .xlsx, one sheet a coordinator can filter on a phone: a row per
+    person and unit (staff by name; then others who reported there or owe a deadline there),
+    whether they reported this month and how often, a column per deadline saying who has not
+    met it, who the bot cannot reach, and their entries of the month. Units in the fixed
+    order; a community nobody has joined gets a row saying so.
+
+    Streamed by bot.summary.sheet (text that looks like a formula stays text, as
+    bot.spreadsheet asks); the month's entries are read as plain rows."""
+    names = [*_columns(locale, "overview_cols_people")]
+    names += [msg(locale, "overview_col_owes", what=d.what) for d in overview.deadlines]
+    names += _columns(locale, "overview_cols_more")
+    widths = [14.0, 18.0, 10.0, 8.0, 8.0, *(16.0 for _ in overview.deadlines), 18.0, 60.0]
+    columns = [Column(name, width) for name, width in zip(names, widths, strict=True)]
+    title = msg(locale, "overview_sheet", month=overview.first.month)
+    return write_sheet(title, columns, _rows(session, overview, zone, locale))
 
 
-def _counts_sheets(book: Workbook, titles: Sequence[str], overview: Overview, locale: str) -> None:
-    """汇总: the short answer's numbers, a row per line and the total; 单位: per unit."""
-    due_columns = []
-    for deadline in overview.deadlines:
-        due_columns += [
-            msg(locale, "overview_col_held", what=deadline.what),
-            msg(locale, "overview_col_done", what=deadline.what),
-        ]
-    by_unit = [d.tally(lambda path: path) for d in overview.deadlines]
-    by_group = [d.tally(overview.group_of.__getitem__) for d in overview.deadlines]
-
-    def due(tallies: list[dict[str, tuple[int, int]]], path: str | None) -> list[int]:
-        cells = []
-        for tally in tallies:
-            done, held = (
-                tally.get(path, (0, 0))
-                if path is not None
-                else (sum(d for d, _ in tally.values()), sum(h for _, h in tally.values()))
-            )
-            cells += [held, done]
-        return cells
-
-    summary = _Sheet(book, titles[0], [*_columns(locale, "overview_cols_summary"), *due_columns])
-    for g in overview.groups:
-        counts = (g.sub_units, g.staff, g.reported, g.staff - g.reported, g.activities)
-        summary.add(g.name, *counts, *due(by_group, g.path))
-    staff, reported = overview.staff, overview.reported
-    total = msg(locale, "overview_total")
-    below = sum(g.sub_units for g in overview.groups)
-    counts = (below, staff, reported, staff - reported, overview.activities)
-    summary.add(total, *counts, *due(by_group, None))
-
-    names = {g.path: g.name for g in overview.groups}
-    units = _Sheet(book, titles[1], [*_columns(locale, "overview_cols_units"), *due_columns])
-    for u in overview.units:
-        figures = (len(u.people), u.reported, len(u.people) - u.reported, u.activities)
-        units.add(names[u.group], u.name, *figures, *due(by_unit, u.path))
-
-
-def _people_sheet(book: Workbook, title: str, overview: Overview, locale: str) -> None:
-    """人员: every staff member, unit by unit, with a column per deadline saying who owes it;
-    also those held to a deadline who are not staff there (a coordinator's review)."""
+def _rows(
+    session: Session, overview: Overview, zone: ZoneInfo, locale: str
+) -> Iterator[list[Value]]:
     owes: list[dict[tuple[int, int], str]] = []
-    extra: dict[int, dict[int, str]] = defaultdict(dict)
-    staff_pairs = {(u.id, p.member_id) for u in overview.units for p in u.people}
+    others: dict[int, dict[int, str]] = defaultdict(dict)  # unit -> member -> name, not staff
     for deadline in overview.deadlines:
         owing = {}
         for standing in deadline.standings:
             for member_id, name in standing.missing:
                 key = "overview_owes_muted" if member_id in deadline.muted else "overview_owes"
                 owing[(standing.unit_id, member_id)] = msg(locale, key)
-                if (standing.unit_id, member_id) not in staff_pairs:
-                    extra[standing.unit_id][member_id] = name
+                others[standing.unit_id][member_id] = name
         owes.append(owing)
-    columns = [msg(locale, "overview_col_owes", what=d.what) for d in overview.deadlines]
-    sheet = _Sheet(book, title, [*_columns(locale, "overview_cols_people"), *columns])
+    unreachable = {}
+    for problem in _failed_people(overview):
+        when = problem.created_at.astimezone(zone)
+        unreachable[problem.member_id] = msg(
+            locale,
+            "overview_unreachable",
+            reason=friendly_reason(problem.error, problem.status, locale),
+            month=when.month,
+            day=when.day,
+        )
+    written: dict[tuple[int, int], list[str]] = defaultdict(list)
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    for unit_id, member_id, name, entry_id, start, area, text in _entries(session, overview):
+        day = msg(locale, "overview_day", month=start.month, day=start.day)
+        written[(unit_id, member_id)].append(f"#{entry_id} {day} {area}｜{text}")
+        counts[(unit_id, member_id)] += 1
+        others[unit_id][member_id] = name
     done, owed = msg(locale, "overview_reported"), msg(locale, "overview_not_reported")
-    names = {g.path: g.name for g in overview.groups}
+    nobody = msg(locale, "overview_nobody")
+    group_names = {g.path: g.name for g in overview.groups}
+    parents = {u.path.rsplit("/", 2)[0] + "/" for u in overview.units}
+    placed: set[int] = set()
+
+    def row(unit: UnitTally, member_id: int, name: str, state: str | None) -> list[Value]:
+        placed.add(member_id)
+        pair = (unit.id, member_id)
+        count = counts.get(pair, 0) if state is not None or pair in counts else None
+        return [
+            group_names[unit.group],
+            unit.name,
+            name,
+            count,
+            state,
+            *(o.get(pair) for o in owes),
+            unreachable.get(member_id),
+            "\n".join(written.get(pair, ())) or None,
+        ]
+
     for unit in overview.units:
-        group = names[unit.group]
+        staff = {p.member_id for p in unit.people}
         for person in unit.people:
-            marks = [o.get((unit.id, person.member_id), "") for o in owes]
-            state = done if person.count else owed
-            sheet.add(group, unit.name, person.name, person.count, state, *marks)
-        for member_id, name in sorted(extra[unit.id].items(), key=lambda p: (p[1], p[0])):
-            marks = [o.get((unit.id, member_id), "") for o in owes]
-            sheet.add(group, unit.name, name, "", "", *marks)
+            yield row(unit, person.member_id, person.name, done if person.count else owed)
+        rest = [(n, m) for m, n in others.get(unit.id, {}).items() if m not in staff]
+        for name, member_id in sorted(rest):  # a coordinator's own report, or review
+            yield row(unit, member_id, name, None)
+        if not staff and not rest and unit.path not in parents:
+            empty: list[Value] = [group_names[unit.group], unit.name, None, None, nobody]
+            yield empty + [None] * (len(owes) + 2)
+    for problem in _failed_people(overview):  # reached through a unit not listed here
+        if problem.member_id not in placed:
+            blank: list[Value] = [None] * (5 + len(owes))
+            blank[2] = problem.name
+            yield [*blank, unreachable[problem.member_id], None]
 
 
-def _entries_sheet(
-    book: Workbook, title: str, session: Session, overview: Overview, locale: str
-) -> None:
-    """本月记录: this month's live entries, unit by unit in the fixed order, then by date."""
-    sheet = _Sheet(book, title, _columns(locale, "overview_cols_entries"))
+def _entries(
+    session: Session, overview: Overview
+) -> list[tuple[int, int, str, int, date, str, str]]:
+    """The month's live entries of the units, as plain rows, in the units' fixed order and
+    by date: (unit id, member id, member name, entry id, first day, area, title)."""
     order = {u.id: n for n, u in enumerate(overview.units)}
-    names = {g.path: g.name for g in overview.groups}
     rows = session.execute(
-        select(Entry.unit_id, Entry.id, Entry.start_date, Entry.area_name, Entry.title, Member.name)
+        select(
+            Entry.unit_id,
+            Entry.member_id,
+            Member.name,
+            Entry.id,
+            Entry.start_date,
+            Entry.area_name,
+            Entry.title,
+        )
         .join(Member, Member.id == Entry.member_id)
         .where(
             Entry.unit_id.in_(order),  # by (unit_id, start_date), as in gather
@@ -534,13 +503,9 @@ def _entries_sheet(
             Entry.start_date < overview.following,
         )
     ).all()
-    # plain tuples (no ORM objects), in the units' fixed order, then by date
-    for unit_id, entry_id, start, area, text, reporter in sorted(
-        rows, key=lambda r: (order[r[0]], r[2], r[1])
-    ):
-        unit = overview.units[order[unit_id]]
-        day = msg(locale, "overview_day", month=start.month, day=start.day)
-        sheet.add(names[unit.group], unit.name, entry_id, day, area, text, reporter)
+    found = [(u, m, n, i, d, a, t) for u, m, n, i, d, a, t in rows]
+    found.sort(key=lambda r: (order[r[0]], r[4], r[3]))
+    return found
 
 
 def filename(first: date, locale: str) -> str:

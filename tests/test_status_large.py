@@ -129,11 +129,13 @@ def one_message_everywhere(reply: Reply) -> None:
     assert len(reply.text.encode()) <= wecom.TEXT_LIMIT
 
 
-def sheet(content: bytes, index: int) -> list[tuple[object, ...]]:
+def sheet(content: bytes) -> tuple[list[object], list[tuple[object, ...]]]:
+    """The document's one sheet read back: its header, its rows."""
     book = load_workbook(io.BytesIO(content), read_only=True)
-    rows = list(book.worksheets[index].iter_rows(values_only=True))
-    width = len(rows[0])
-    return [row + (None,) * (width - len(row)) for row in rows[1:]]  # below the header
+    (only,) = book.worksheets
+    header, *rows = list(only.iter_rows(values_only=True))
+    width = len(header)
+    return list(header), [row + (None,) * (width - len(row)) for row in rows]
 
 
 @pytest.fixture
@@ -169,42 +171,47 @@ def test_a_district_of_2000_gets_one_message_a_line_per_street_and_the_list(
     assert reply.document.filename == "上报情况_2026-06.xlsx"
     assert reply.document.filename in lines[-1]
 
-    # the numbers of each line are the document's
-    content = reply.document.content
-    people = sheet(content, 2)
-    staff_rows = [row for row in people if row[4]]  # 已报 or 未报; the rest owe a deadline
+    # the numbers of each line are the document's: a row per person, unit by unit
+    header, rows = sheet(reply.document.content)
+    assert header[:5] == ["所属", "单位", "姓名", "本月上报（条）", "状态"]
+    assert header[-2:] == ["收不到消息", "本月记录"]
+    staff_rows = [row for row in rows if row[4] in ("已报", "未报")]
     assert len(staff_rows) == 2000
     assert {row[2] for row in staff_rows} == {f"员工{i:05d}" for i in range(2000)}
-    assert [row[2] for row in people if not row[4]] == ["区负责人"]  # the half-year review
-    entries = sheet(content, 3)
-    assert "上月" not in {row[5] for row in entries} and "已删除" not in {row[5] for row in entries}
-    per_street = Counter(row[0] for row in people)
-    reported = Counter(row[0] for row in people if row[4] == "已报")
-    activities = Counter(row[0] for row in entries)
-    summary = {row[0]: row for row in sheet(content, 0)}
+    assert [row[2] for row in rows if row[4] is None] == ["区负责人"]  # owes the review
+    per_street = Counter(row[0] for row in staff_rows)
+    reported = Counter(row[0] for row in staff_rows if row[4] == "已报")
+    activities: Counter[object] = Counter()
+    for row in rows:
+        activities[row[0]] += int(row[3] or 0)
+        listed = str(row[-1] or "").splitlines()
+        assert len(listed) == int(row[3] or 0)  # each of the person's entries, listed
+        assert not any("上月" in e or "已删除" in e for e in listed)
+    assert staff_rows[0][2:5] == ("员工00000", 2, "已报")
+    assert re.fullmatch(
+        r"#\d+ 6月1日 理论学习｜活动0-0\n#\d+ 6月2日 理论学习｜活动0-1", staff_rows[0][-1]
+    )
+    units = {row[1] for row in staff_rows if row[0] == "第1街道"}
     for line in street_lines:
         name = line.split("（")[0]
         found = re.search(
             r"（(\d+) 个单位，(\d+) 人）：已报 (\d+)，未报 (\d+).*；活动 (\d+) 条", line
         )
         assert found is not None, line
-        units, staff, done, owed, count = (int(x) for x in found.groups())
-        assert (units, staff) == (COMMUNITIES, per_street[name])
+        count_units, staff, done, owed, count = (int(x) for x in found.groups())
+        assert (count_units, staff) == (len(units), per_street[name])
         assert (done, owed) == (reported[name], staff - reported[name])
         assert count == activities[name]
-        assert summary[name][1:6] == (units, staff, done, owed, count)
     # each deadline: a line (①, ②) with its total, its state on each street's line, and in
     # the document a column of who has not met it
-    header = list(next(load_workbook(io.BytesIO(content)).worksheets[2].values))
     headings = [ln for ln in lines if ln.startswith("📅 ")]
     assert [ln[2:].split("：")[0] for ln in headings] == [
         "①2026年上半年工作回顾",
         "②2026年6月活动记录",
     ]
     for number, heading in enumerate(headings):
-        what = heading[3:].split("：")[0]
-        column = header.index(what)
-        owing = Counter(row[0] for row in people if row[column])
+        column = header.index(heading[3:].split("：")[0])
+        owing = Counter(row[0] for row in rows if row[column])
         found = re.search(r"已完成 (\d+)/(\d+) 人", heading)
         assert found is not None
         assert int(found[2]) - int(found[1]) == sum(owing.values())
@@ -221,9 +228,8 @@ def test_a_district_of_2000_gets_one_message_a_line_per_street_and_the_list(
         2000,
         sum(reported.values()),
         2000 - sum(reported.values()),
-        len(entries),
+        sum(activities.values()),
     )
-    assert summary["合计"][2:6] == tuple(int(x) for x in total.groups())
 
 
 def test_the_list_keeps_the_fixed_order_never_by_how_many_reported(
@@ -252,20 +258,14 @@ def test_the_list_keeps_the_fixed_order_never_by_how_many_reported(
     assert [ln[:4] for ln in streets] == ["第1街道", "第2街道", "第3街道", "第4街道"]
     assert "第4街道（5 个单位，500 人）：已报 500，未报 0；" in streets[3]
     assert reply.document is not None
-    # in the document: units as set up (the district, a street, its communities), people
-    # by name within each unit, whatever they reported
-    units = [row[1] for row in sheet(reply.document.content, 1)]
-    assert units[:4] == ["示范区", "第1街道", "第1街道1社区", "第1街道2社区"]
-    assert [row[0] for row in sheet(reply.document.content, 0)][1:] == [
-        "第1街道",
-        "第2街道",
-        "第3街道",
-        "第4街道",
-        "合计",
-    ]
-    people = sheet(reply.document.content, 2)
-    for unit in {row[1] for row in people}:
-        names = [row[2] for row in people if row[1] == unit and row[4]]
+    # in the document: units as set up, people by name within each unit, whatever they
+    # reported
+    _, rows = sheet(reply.document.content)
+    units = list(dict.fromkeys(row[1] for row in rows))
+    assert units[:3] == ["示范区", "第1街道1社区", "第1街道2社区"]
+    assert units[-1] == "第4街道5社区"
+    for unit in units:
+        names = [row[2] for row in rows if row[1] == unit and row[4]]
         assert names == sorted(names)
 
 
@@ -286,7 +286,7 @@ def test_english_and_a_street_coordinator_get_a_line_per_community(
     assert lines[1].startswith("第2街道1社区 (100 staff): 33 reported, 67 not yet (员工00005, ")
     assert "第1街道" not in text
     assert reply.document is not None and reply.document.filename == "status_2026-06.xlsx"
-    staff = [row for row in sheet(reply.document.content, 2) if row[4]]
+    staff = [row for row in sheet(reply.document.content)[1] if row[4]]
     assert len(staff) == 500
     assert {row[0] for row in staff} == {f"第2街道{c}社区" for c in range(1, 6)}
     assert {row[4] for row in staff} == {"reported", "not yet"}
@@ -324,7 +324,7 @@ def test_in_a_group_the_list_goes_privately(
         (private,) = replies_from_json(queued.payload)
     assert queued.kind == "status" and queued.address == "区负责人"
     assert private.document is not None
-    assert len(sheet(private.document.content, 2)) == 2000 + 1  # and the coordinator
+    assert len(sheet(private.document.content)[1]) == 2000 + 1  # and the coordinator
 
 
 def test_a_message_is_never_longer_than_one_platform_message() -> None:
