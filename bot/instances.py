@@ -32,11 +32,11 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -220,10 +220,6 @@ def _short(error: BaseException) -> str:
     return f"{type(error).__name__}: {first}"[:200]
 
 
-_TRY_LOCK = "SELECT pg_try_advisory_lock(%s, hashtext(current_schema() || %s))"
-_UNLOCK = "SELECT pg_advisory_unlock(%s, hashtext(current_schema() || %s))"
-
-
 class InFlight:
     """One delivery of a platform message handled at a time, across instances.
 
@@ -243,13 +239,9 @@ class InFlight:
         self._postgres = engine.dialect.name == "postgresql"
         self._wait = wait
         self._poll = poll
-        # psycopg's own asyncio connection: no worker thread hop per statement (measured:
-        # two hops per update cost more than the two statements themselves)
-        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
-        self._connection: psycopg.AsyncConnection[Any] | None = None
-        self._connecting = asyncio.Lock()
+        self._locks: Engine | None = None
+        self._connection: Connection | None = None
+        self._guard = threading.Lock()
         self._here: dict[str, asyncio.Event] = {}
 
     def wrap(
@@ -281,7 +273,7 @@ class InFlight:
             if self._postgres:
                 while True:
                     try:
-                        got = await self._statement(key)
+                        got = await asyncio.to_thread(self._try_lock, key)
                     except Exception as error:
                         log.warning("in-flight lock not available (%s)", _short(error))
                         return False
@@ -296,32 +288,44 @@ class InFlight:
             finally:
                 if self._postgres:
                     with contextlib.suppress(Exception):
-                        await self._statement(key, unlock=True)
+                        await asyncio.to_thread(self._unlock, key)
         finally:
             del self._here[key]
             done.set()
 
-    async def _statement(self, key: str, *, unlock: bool = False) -> bool:
-        async with self._connecting:
-            if self._connection is None or self._connection.closed:
-                self._connection = await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True
+    def _statement(self, function: str, key: str) -> bool:
+        with self._guard:
+            if self._connection is None:
+                if self._locks is None:
+                    self._locks = create_engine(
+                        self._engine.url, poolclass=NullPool, hide_parameters=True
+                    )
+                connection = self._locks.connect().execution_options(isolation_level="AUTOCOMMIT")
+                self._connection = connection
+            try:
+                return bool(
+                    self._connection.execute(
+                        text(f"SELECT {function}(:c, hashtext(current_schema() || :k))"),
+                        {"c": LOCK_CLASS + 1, "k": f"/huibao/update/{key}"},
+                    ).scalar_one()
                 )
-        connection = self._connection
-        try:
-            cursor = await connection.execute(
-                _UNLOCK if unlock else _TRY_LOCK, (LOCK_CLASS + 1, f"/huibao/update/{key}")
-            )
-            row = await cursor.fetchone()
-        except Exception:
-            with contextlib.suppress(Exception):  # its locks went with it; a new one next time
-                await connection.close()
-            raise
-        return bool(row and row[0])
+            except Exception:
+                _close(self._connection)  # its locks went with it; a new one next time
+                self._connection = None
+                raise
 
-    async def close(self) -> None:
+    def _try_lock(self, key: str) -> bool:
+        return self._statement("pg_try_advisory_lock", key)
+
+    def _unlock(self, key: str) -> None:
+        self._statement("pg_advisory_unlock", key)
+
+    def close(self) -> None:
         """Close the lock connection (freeing any lock still held)."""
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.close()
-            self._connection = None
+        with self._guard:
+            if self._connection is not None:
+                _close(self._connection)
+                self._connection = None
+            if self._locks is not None:
+                self._locks.dispose()
+                self._locks = None

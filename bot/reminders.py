@@ -9,10 +9,14 @@ days) or on a weekend when configured moves to the next allowed time; a step mov
 deadline is dropped. Of a ladder longer than HUIBAO_REMINDERS__MAX_PER_DEADLINE (4), only
 the steps nearest the deadline are kept: nobody gets more reminders than that for one
 deadline. Only the current step is queued, so after a long outage nobody gets the missed
-steps in a burst; and each member who still owes (one anti-join query per deadline) and has
-not asked for fewer reminders (少提醒, /remind off DATE) gets it once, because its outbox key
-(`remind:{deadline}:{member}:{step}`) is unique. Coordinators get one digest per step in a
-private message: who is still missing in their units, listed by name, never ranked.
+steps in a burst; and each member who still owes and has not asked for fewer reminders
+(少提醒, /remind off DATE) gets it once, because its outbox key
+(`remind:{deadline}:{member}:{step}`) is unique. The members are gone through in batches of
+FANOUT_BATCH, each a short transaction of its own (a few set-based statements, whatever the
+batch holds), so a fan-out to 200,000 people never holds SQLite's write lock for long, and a
+crash half-way loses nothing and doubles nothing: the next tick finds who is still owed.
+Coordinators get one digest per step in a private message: who is still missing in their
+units, listed by name, never ranked.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import deadlines
 from bot.deadlines import PUBLIC_RULES, DayRules, Effective
@@ -31,12 +35,16 @@ from bot.messages import text as msg
 from bot.settings import ReminderSettings
 from bot.types import Choice, Reply, replies_to_json
 from storage import schedule
+from storage.db import transaction
 from storage.models import OutboxStatus, Requirement
 
 HORIZON = timedelta(days=61)  # longer than any ladder (60 days at most)
 DIGEST_NAMES = 30  # names listed per unit in a digest or /status, then "and N more"
 PROBLEMS_SINCE = timedelta(days=30)
 PREFERRED_PLATFORMS = ("telegram", "wecom")
+# Members per fan-out batch, each batch a transaction of its own: on SQLite one holds the
+# write lock for about 30 ms on this machine (benchmarks/reminder_fanout.py).
+FANOUT_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -350,24 +358,46 @@ def _fanout(
 
 
 def queue_due(
-    session: Session,
+    sessions: sessionmaker[Session],
     now: datetime,
     settings: ReminderSettings,
     zone: ZoneInfo,
     platforms: Sequence[str] = PREFERRED_PLATFORMS,
     memo: Memo | None = None,
     rules: DayRules = PUBLIC_RULES,
+    batch: int | None = None,
 ) -> int:
     """Queue the reminders and digests due at `now` (each at most once); how many were new.
 
-    Per deadline at a step: one INSERT ... SELECT for the members, one grouped query and a
-    few rows for the coordinators' digests.
+    Per deadline at a step, per batch of `batch` (FANOUT_BATCH) member ids, in a
+    transaction of its own:
+    who owes, which of their keys are queued, one INSERT ... SELECT for the others; then the
+    coordinators' digests (the standing read batch by batch too, a few rows written).
     """
+    with transaction(sessions) as session:
+        steps = _due_steps(session, now, settings, zone, rules)
+        members = schedule.member_batches(session, batch or FANOUT_BATCH) if steps else []
     queued = 0
-    for item in _due_steps(session, now, settings, zone, rules):
-        queued += schedule.queue_fanout(session, _fanout(item, now, zone, platforms), now)
-        digests = _digests(session, item, now, zone, platforms, memo)
-        queued += schedule.enqueue(session, [p.message for p in digests], now)
+    for item in steps:
+        fanout = _fanout(item, now, zone, platforms)
+        for part in members:
+            with transaction(sessions) as session:
+                schedule.lean(session)
+                queued += schedule.queue_fanout(session, fanout, now, part)
+        with transaction(sessions) as session:
+            leaders = _leaders(session, item, platforms, memo)
+        if not leaders:
+            continue
+        parts = []
+        for part in members:
+            with transaction(sessions) as session:
+                schedule.lean(session)
+                parts.append(schedule.standing(session, coverage_of(item.deadline), (), part))
+        with transaction(sessions) as session:
+            digests = _digests(
+                session, item, leaders, schedule.merge_standing(parts), now, zone, platforms, memo
+            )
+            queued += schedule.enqueue(session, [p.message for p in digests], now)
     return queued
 
 
@@ -386,7 +416,10 @@ def plan(
         for message, name, units in schedule.preview_fanout(session, fanout, now):
             where = ", ".join(units)
             planned.append(Planned(message, name, f"{item.reason}; nothing yet for {where}"))
-        planned.extend(_digests(session, item, now, zone, platforms, None))
+        leaders = _leaders(session, item, platforms, None)
+        if leaders:
+            standing = schedule.standing(session, coverage_of(item.deadline))
+            planned.extend(_digests(session, item, leaders, standing, now, zone, platforms, None))
     return planned
 
 
@@ -419,25 +452,32 @@ def held_by(window: Window, at: datetime, *, skip_weekends: bool) -> str:
     return f"holiday: {name}" if name is not None and window.skip_holidays else "weekend"
 
 
-def _digests(
-    session: Session,
-    item: _Step,
-    now: datetime,
-    zone: ZoneInfo,
-    platforms: Sequence[str],
-    memo: Memo | None,
-) -> list[Planned]:
-    """One digest per coordinator whose units have someone missing, not queued yet."""
+def _leaders(
+    session: Session, item: _Step, platforms: Sequence[str], memo: Memo | None
+) -> list[schedule.Recipient]:
+    """The coordinators whose units the deadline touches, with no digest of the step yet."""
     deadline = item.deadline
-    leaders = [
+    return [
         c
         for c in schedule.coordinators(session, platforms, (f"digest:{item.stem}", item.tail))
         if _touches(deadline, c.unit_path)
         and (memo is None or f"{deadline.ref}{item.tail}:{c.member_id}" not in memo.settled)
     ]
-    if not leaders:
-        return []
-    units = [u for u in schedule.standing(session, coverage_of(deadline)) if u.missing]
+
+
+def _digests(
+    session: Session,
+    item: _Step,
+    leaders: Sequence[schedule.Recipient],
+    standing: Sequence[schedule.UnitStanding],
+    now: datetime,
+    zone: ZoneInfo,
+    platforms: Sequence[str],
+    memo: Memo | None,
+) -> list[Planned]:
+    """One digest per coordinator (of `leaders`) whose units have someone missing."""
+    deadline = item.deadline
+    units = [u for u in standing if u.missing]
     problems = schedule.delivery_problems(session, (), now - PROBLEMS_SINCE)
     failed = {p.member_id for p in problems if p.status is OutboxStatus.FAILED}
     quiet = schedule.muted_members(session, deadline.ref, now.astimezone(zone).date())

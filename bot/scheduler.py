@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import reminders
@@ -248,13 +247,10 @@ class Background:
         queued = 0
         if self._settings.enabled:
             platforms = list(self._platforms or self.senders or reminders.PREFERRED_PLATFORMS)
-            with transaction(self._sessions) as session:
-                if session.get_bind().dialect.name == "postgresql":
-                    # JIT compiling costs more than this short work saves (measured 30-40 ms)
-                    session.execute(text("SET LOCAL jit = off"))
-                queued = reminders.queue_due(
-                    session, now, self._settings, self._zone, platforms, self._memo, self._rules
-                )
+            # its own transactions, one per batch of members (fanout batches)
+            queued = reminders.queue_due(
+                self._sessions, now, self._settings, self._zone, platforms, self._memo, self._rules
+            )
         if queued or expired or uncertain:
             log.info("tick: %s queued, %s expired, %s uncertain", queued, expired, uncertain)
         return TickResult(queued, expired, uncertain)

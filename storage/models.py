@@ -148,7 +148,8 @@ class RoleGrant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    role: Mapped[RoleName] = mapped_column(_enum(RoleName))
+    # indexed: the few coordinators among many staff (the tick's digests)
+    role: Mapped[RoleName] = mapped_column(_enum(RoleName), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     member: Mapped[Member] = relationship(back_populates="roles")
@@ -216,6 +217,8 @@ class Entry(Base):
         Index("ix_entries_unit_start", "unit_id", "start_date"),
         # /mine: a member's entries in activity order
         Index("ix_entries_member_start", "member_id", "start_date"),
+        # a month's entries of many units at once (a district's /status, a deadline's standing)
+        Index("ix_entries_start_date", "start_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

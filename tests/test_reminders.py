@@ -14,12 +14,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import reminders
 from bot.conversation import Conversation
 from bot.deadlines import month_span, set_deadline
 from bot.reminders import Window, current_step, step_times
 from bot.scheduler import Background
 from bot.settings import ReminderSettings
 from bot.types import Reply, SendFailed
+from storage import schedule
 from storage.db import create_db_engine, make_sessionmaker, transaction
 from storage.models import OutboxMessage, OutboxStatus, ProcessedMessage, Requirement, RoleName
 from tests.chat import Chat, play
@@ -463,6 +465,38 @@ def test_a_restart_sends_nothing_twice(
     assert run(second) == 5
     both = Counter(a for a, _ in first_channel.sent + second_channel.sent)
     assert both == {LI: 2, WANG: 2, ZHAO: 2, BOSS: 4}
+
+
+def test_a_fan_out_commits_batch_by_batch_and_a_crash_half_way_loses_and_doubles_nothing(
+    sessions: sessionmaker[Session],
+    people: dict[str, int],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reminders, "FANOUT_BATCH", 1)  # one member id a batch
+    real = schedule.queue_fanout
+    done: list[schedule.Batch] = []
+
+    def dying(session: Session, plan: schedule.Fanout, now: datetime, batch: schedule.Batch) -> int:
+        if len(done) == 2:  # the process dies in the third batch
+            raise Crash
+        done.append(batch)
+        return real(session, plan, now, batch)
+
+    monkeypatch.setattr(schedule, "queue_fanout", dying)
+    clock.now = at("2026-06-18 18:00")  # the reflection's first step: everyone owes
+    with pytest.raises(Crash):
+        background(sessions, clock, RecordingChannel()).tick()
+    assert outbox(sessions) == {"pending": 2}  # the first two batches stayed
+
+    monkeypatch.setattr(schedule, "queue_fanout", real)
+    channel = RecordingChannel()
+    made = background(sessions, clock, channel, instance="restarted")
+    assert made.tick().queued == 3  # the other two reminders and the digest
+    assert asyncio.run(made.send_due()) == 5
+    assert Counter(a for a, _ in channel.sent) == {LI: 1, WANG: 1, ZHAO: 1, BOSS: 2}
+    clock.advance(minutes=1)
+    assert made.tick().queued == 0
 
 
 def test_a_crash_between_sending_and_marking_is_never_sent_again(

@@ -4,7 +4,10 @@
   in order instead of sorting every entry in scope;
 - entries(unit_id, start_date): /status and a deadline's "has reported" test, this month's
   entries of a unit instead of all of them;
-- entries(member_id, start_date): /mine, a member's entries in activity order.
+- entries(member_id, start_date): /mine, a member's entries in activity order;
+- entries(start_date): a month's entries of many units at once (a district's /status, the
+  deadline's "has reported" test read for a batch of members at once);
+- role_grants(role): the few coordinators among many staff (the tick's digests).
 
 Revision ID: 0009
 Revises: 0008
@@ -25,9 +28,13 @@ def upgrade() -> None:
     op.create_index("ix_entries_created_at", "entries", ["created_at", "id"])
     op.create_index("ix_entries_unit_start", "entries", ["unit_id", "start_date"])
     op.create_index("ix_entries_member_start", "entries", ["member_id", "start_date"])
+    op.create_index("ix_entries_start_date", "entries", ["start_date"])
+    op.create_index(op.f("ix_role_grants_role"), "role_grants", ["role"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_role_grants_role"), table_name="role_grants")
+    op.drop_index("ix_entries_start_date", table_name="entries")
     op.drop_index("ix_entries_member_start", table_name="entries")
     op.drop_index("ix_entries_unit_start", table_name="entries")
     op.drop_index("ix_entries_created_at", table_name="entries")
