@@ -11,10 +11,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot import status_overview
 from bot.deadlines import PUBLIC_RULES, DayRules
 from bot.figures import entry_line
 from bot.messages import text as msg
+from bot.outbox import queue_for_member
 from bot.reminders import status_lines
+from bot.status_overview import ONE_MESSAGE_BYTES, fits_one_message
+from bot.types import Reply
 from storage.models import Entry, Member, RoleGrant, RoleName, Unit
 
 LEADER_ROLES = (RoleName.COORDINATOR, RoleName.ADMIN)
@@ -140,6 +144,23 @@ def recent_entries(session: Session, scope: Scope) -> Sequence[Entry]:
     ).all()
 
 
+def entries_that_fit(
+    entries: Sequence[Entry],
+    locale: str,
+    returned: Collection[int] = frozenset(),
+    *,
+    reserve: int = 0,
+) -> Sequence[Entry]:
+    """The newest of `entries` whose list, with `reserve` bytes more, is one message.
+
+    (The newest one at least, however long.)"""
+    budget = ONE_MESSAGE_BYTES - reserve
+    for count in range(len(entries), 1, -1):
+        if len(entries_text(entries[:count], locale, returned).encode()) <= budget:
+            return entries[:count]
+    return entries[:1]
+
+
 def entries_text(
     entries: Sequence[Entry], locale: str, returned: Collection[int] = frozenset()
 ) -> str:
@@ -164,3 +185,73 @@ def status_report(
     """/status: this month's reporting, then each current deadline and undelivered messages."""
     month = status_text(session, scope, now.astimezone(zone).date(), locale)
     return "\n".join([month, *status_lines(session, scope.paths, now, zone, locale, rules)])
+
+
+#: Above this many staff the detailed /status cannot be one message: it names each of them,
+#: every name with a separator takes 3 bytes at least.
+DETAIL_STAFF = ONE_MESSAGE_BYTES // 3
+
+
+def staff_count(session: Session, scope: Scope) -> int:
+    """How many staff roles the units in scope hold (one COUNT)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(RoleGrant)
+            .join(Unit, Unit.id == RoleGrant.unit_id)
+            .where(scope.condition(), RoleGrant.role == RoleName.STAFF)
+        )
+        or 0
+    )
+
+
+def status_reply(
+    session: Session,
+    scope: Scope,
+    now: datetime,
+    zone: ZoneInfo,
+    locale: str,
+    rules: DayRules = PUBLIC_RULES,
+) -> Reply:
+    """/status in one message: every name when that fits (a community, a small street);
+    otherwise a line per unit below with the full list as .xlsx (bot.status_overview)."""
+    if staff_count(session, scope) <= DETAIL_STAFF:
+        text = status_report(session, scope, now, zone, locale, rules)
+        if fits_one_message(text):
+            return Reply(text)
+    first, following = month_bounds(now.astimezone(zone).date())
+    return status_overview.overview_reply(
+        session, scope, first, following, now, zone, locale, rules
+    )
+
+
+def status_in_group(
+    session: Session,
+    reply: Reply,
+    member: tuple[int, str],
+    *,
+    key: str,
+    now: datetime,
+    platform: str,
+    locale: str,
+) -> Reply:
+    """/status asked in a group: the text stays in the group, the document (it names
+    everyone) goes to the asker's private chat through the outbox, as /summary's does.
+
+    `member` is the asker's (id, name); `key` the outbox key, from the group message."""
+    if reply.document is None:
+        return reply
+    member_id, name = member
+    queued = queue_for_member(
+        session,
+        member_id,
+        key=key,
+        kind="status",
+        replies=[Reply(msg(locale, "overview_file_private"), document=reply.document)],
+        now=now,
+        prefer=platform,
+    )
+    note = "overview_file_privately" if queued else "overview_file_no_private_chat"
+    # the last line of a long answer points to the attachment: here it says where it went
+    text = reply.text.rpartition("\n")[0]
+    return Reply(text + "\n" + msg(locale, note, name=name))

@@ -234,7 +234,7 @@ async def run_platforms(
     )
     async with contextlib.AsyncExitStack() as started:
         started.enter_context(single_instance(settings.database_url))
-        started.callback(in_flight.close)
+        started.push_async_callback(in_flight.close)
         for channel in channels.values():
             await channel.start()
             started.push_async_callback(channel.stop)

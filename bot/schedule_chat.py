@@ -310,6 +310,10 @@ def entries_reply(
     """/entries: the latest entries, returned ones marked, with a return button each."""
     entries = coordination.recent_entries(session, scope)
     returned = schedule.returned_entry_ids(session, [e.id for e in entries])
+    hint = msg(locale, "entries_return_hint")
+    # as many of the newest as make one message (long titles in a district's list)
+    reserve = len(hint.encode()) + 1 if buttons else 0
+    entries = coordination.entries_that_fit(entries, locale, returned, reserve=reserve)
     text = coordination.entries_text(entries, locale, returned)
     open_ones = [e for e in entries if e.id not in returned]
     if not buttons or not open_ones:
@@ -317,4 +321,4 @@ def entries_reply(
     choices = tuple(
         Choice(msg(locale, "entries_return_button", id=e.id), f"/return {e.id}") for e in open_ones
     )
-    return Reply(text + "\n" + msg(locale, "entries_return_hint"), choices)
+    return Reply(text + "\n" + hint, choices)

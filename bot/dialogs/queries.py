@@ -44,11 +44,22 @@ def status(turn: Turn, argument: str = "") -> Next:
     scope = turn.scope()
     if scope.empty:
         return Next([Reply(turn.t("leaders_only"))])
-    kit = turn.kit
-    text = coordination.status_report(
-        turn.session, scope, turn.incoming.at, kit.zone, turn.locale, kit.rules
+    kit, incoming, member = turn.kit, turn.incoming, turn.member
+    # one message; for many people a line per unit below and the full list as .xlsx
+    reply = coordination.status_reply(
+        turn.session, scope, incoming.at, kit.zone, turn.locale, kit.rules
     )
-    return Next([Reply(text)])
+    if incoming.in_group and member is not None:  # that list goes to the private chat
+        reply = coordination.status_in_group(
+            turn.session,
+            reply,
+            (member.id, member.name),
+            key=f"status:{incoming.platform}:{incoming.user_id}:{incoming.message_id}"[:200],
+            now=kit.clock(),
+            platform=incoming.platform,
+            locale=turn.locale,
+        )
+    return Next([reply])
 
 
 def entries(turn: Turn, argument: str = "") -> Next:

@@ -1,0 +1,145 @@
+"""/status for a district coordinator: the detailed answer (every name) next to the short one.
+
+    .venv/bin/python benchmarks/status_scale.py [--staff 10000] [--runs 5]
+        [--database-url URL]
+
+A district of 10 streets of 10 communities (tests.test_status_large.populate): every third
+person reported once in June, every ninth twice; the default deadlines of June 2026 (the
+month's report, the half-year review) are current on Wednesday 24 June. Without
+--database-url a fresh SQLite file; a PostgreSQL URL gets a schema of its own, dropped at the
+end.
+
+Before: `coordination.status_report`, the text /status sent until now (the CLI still prints
+it), cut into messages as the Telegram and WeCom adapters cut it. After:
+`coordination.status_reply`, the text and its .xlsx; "text only" is the part of it without
+the .xlsx (counting and the short text: `status_overview.gather` and `short_text`). All are
+timed in the same run, interleaved (before, after, text only, before, ...), each in a
+transaction of its own; min/median/max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot import coordination, status_overview, telegram
+from bot.types import Reply
+from bot.wecom import adapter as wecom
+from storage import repo
+from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
+from storage.models import Member, RoleName
+from tests.test_status_large import populate
+
+ZONE = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 6, 24, 10, 0, tzinfo=ZONE).astimezone(UTC)
+
+
+def coordinator(engine: Engine) -> int:
+    """The district's coordinator, added after the staff."""
+    sessions = make_sessionmaker(engine)
+    with transaction(sessions) as session:
+        member = Member(name="区负责人", locale="zh")
+        session.add(member)
+        session.flush()
+        district = repo.unit_by_key(session, "d")
+        assert district is not None
+        repo.grant_role(session, member.id, district.id, RoleName.COORDINATOR)
+        return member.id
+
+
+def spread(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"{min(ms):.0f} / {statistics.median(ms):.0f} / {max(ms):.0f} ms"
+
+
+def measure(engine: Engine, staff: int, runs: int) -> None:
+    sessions = make_sessionmaker(engine)
+    started = time.perf_counter()
+    populate(sessions, engine, staff, date(2026, 6, 1), streets=10, communities=10)
+    boss = coordinator(engine)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+            connection.commit()
+    print(f"{engine.dialect.name}: {staff} staff loaded in {time.perf_counter() - started:.1f} s")
+    before: list[float] = []
+    after: list[float] = []
+    short: list[float] = []
+    old, new = "", Reply("")
+    for _ in range(runs):
+        with transaction(sessions) as session:
+            scope = coordination.leader_scope(session, boss)
+            t = time.perf_counter()
+            old = coordination.status_report(session, scope, NOW, ZONE, "zh")
+            before.append(time.perf_counter() - t)
+        with transaction(sessions) as session:
+            scope = coordination.leader_scope(session, boss)
+            t = time.perf_counter()
+            new = coordination.status_reply(session, scope, NOW, ZONE, "zh")
+            after.append(time.perf_counter() - t)
+        with transaction(sessions) as session:
+            scope = coordination.leader_scope(session, boss)
+            t = time.perf_counter()
+            first, following = coordination.month_bounds(NOW.astimezone(ZONE).date())
+            overview = status_overview.gather(session, scope, first, following, NOW, ZONE, "zh")
+            status_overview.short_text(overview, "zh", "x.xlsx")
+            short.append(time.perf_counter() - t)
+    document = new.document
+    assert document is not None
+    print(
+        f"  before: {len(telegram.split_text(old))} Telegram messages, "
+        f"{len(wecom.plan(Reply(old)))} WeCom messages, {len(old):,} characters; "
+        f"{spread(before)}"
+    )
+    print(
+        f"  after:  {len(telegram.split_text(new.text))} Telegram message, "
+        f"{len(wecom.plan(Reply(new.text)))} WeCom message, {len(new.text):,} characters "
+        f"({len(new.text.encode()):,} bytes) + {document.filename} "
+        f"{len(document.content) / 1024:.0f} KiB; {spread(after)}"
+    )
+    print(f"  text only: {spread(short)}")
+    ratio = statistics.median(after) / statistics.median(before)
+    ratio_short = statistics.median(short) / statistics.median(before)
+    print(f"  time, medians: after/before {ratio:.2f}, text only/before {ratio_short:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--staff", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    if args.database_url:
+        schema = f"status_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(make_url(args.database_url))
+        with admin.begin() as connection:
+            connection.execute(text(f"create schema {schema}"))
+        url = make_url(args.database_url).set(query={"options": f"-csearch_path={schema}"})
+        engine = create_db_engine(url.render_as_string(hide_password=False))
+        try:
+            upgrade(engine)
+            measure(engine, args.staff, args.runs)
+        finally:
+            engine.dispose()
+            with admin.begin() as connection:
+                connection.execute(text(f"drop schema {schema} cascade"))
+            admin.dispose()
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_db_engine(f"sqlite:///{Path(folder) / 'status.sqlite3'}")
+        upgrade(engine)
+        measure(engine, args.staff, args.runs)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
