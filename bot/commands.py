@@ -135,18 +135,12 @@ def group_help_text(locale: str) -> str:
 
 
 def _help(turn: Turn, argument: str) -> Next:
-    who = level(turn.session, turn.member_id)
+    """/help: in private, the person's commands; in a group, what leaders may ask there."""
     if turn.incoming.in_group:
-        return Next(
-            [
-                Reply(
-                    group_help_text(turn.locale)
-                    if who >= Who.LEADER
-                    else turn.t("group_use_private")
-                )
-            ]
-        )
-    return Next([Reply(help_text(turn.locale, who))])
+        leader = not turn.scope().empty
+        text = group_help_text(turn.locale) if leader else turn.t("group_use_private")
+        return Next([Reply(text)])
+    return Next([Reply(help_text(turn.locale, level(turn.session, turn.member_id)))])
 
 
 def _start(turn: Turn, argument: str) -> Next:
