@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +104,90 @@ def test_sigkill_and_restart(fake: FakeTelegram, tmp_path: Path, project_root: P
     assert answers["answers"]["location"] == {"text": "社区党群服务中心"}
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", answers["answers"]["dates"]["start"])
     assert answers["answers"]["attendance"]["raw"] == "4000多人次"
+
+
+def test_sigterm_stops_within_two_seconds_and_a_reply_in_flight_goes_out_after_restart(
+    fake: FakeTelegram, tmp_path: Path, project_root: Path
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUIBAO_")},
+        "HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'huibao.sqlite3'}",
+        "HUIBAO_DATA_DIR": str(tmp_path),
+        "HUIBAO_TELEGRAM__TOKEN": fake.token,
+        "HUIBAO_TELEGRAM__BASE_URL": fake.base_url,
+        "HUIBAO_TELEGRAM__BASE_FILE_URL": fake.base_file_url,
+        "HUIBAO_TELEGRAM__POLL_TIMEOUT": "30",  # the default: a stop must not wait for it
+        "HUIBAO_SERVER__PORT": str(free_port()),
+        "HUIBAO_LOG_LEVEL": "WARNING",
+    }
+    for args in (("org", "load", str(project_root / "examples" / "org.yaml")),):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *args], env=env, cwd=tmp_path, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+    invite = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "invite",
+            "create",
+            "--unit",
+            "新华社区",
+            "--expires",
+            "never",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    code = invite.stdout.split()[0]
+
+    def start() -> subprocess.Popen[bytes]:
+        polls = len(fake.get_updates_offsets)
+        process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path)
+        fake.wait_for(lambda: len(fake.get_updates_offsets) > polls or None, 30)
+        return process
+
+    def stop(process: subprocess.Popen[bytes]) -> float:
+        """SIGTERM; the seconds until the process has exited (a bound, not a pace)."""
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+        return time.monotonic() - began
+
+    first = start()
+    try:
+        mark = len(fake.sent(LI.id))
+        fake.user_sends_text(LI, f"/start {code}")
+        fake.wait_for_text(LI.id, "姓名", since=mark, timeout=20)
+        fake.wait_for(lambda: fake.pending_updates() == 0 or None, 20)
+        # idle in a 30 s long poll
+        assert stop(first) < 2.0
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+    second = start()
+    try:
+        fake.hold_next("sendMessage")  # the answer to the next message stays in flight
+        fake.user_sends_text(LI, "李华")
+        fake.wait_for(lambda: fake.held() == 1 or None, 20)
+        assert stop(second) < 2.0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    fake.release_held()
+    assert not any("你已加入新华社区" in t for t in fake.messages_to(LI.id))
+
+    third = start()
+    try:
+        fake.wait_for_text(LI.id, "你已加入新华社区", timeout=20)  # stored, sent after the restart
+        mark = len(fake.sent(LI.id))
+        fake.user_sends_text(LI, "/report")
+        fake.wait_for_text(LI.id, "哪一类工作", since=mark, timeout=20)
+    finally:
+        stop(third)
+    assert sum("你已加入新华社区" in t for t in fake.messages_to(LI.id)) == 1
+    assert sum("姓名" in t for t in fake.messages_to(LI.id)) == 1

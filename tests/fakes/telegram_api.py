@@ -721,6 +721,9 @@ class FakeTelegram:
         self._requests: list[RequestRecord] = []
         self._faults: dict[str, deque[_Fault]] = {}
         self._drops: dict[str, int] = {}
+        self._holds: dict[str, int] = {}  # method -> calls still to hold unanswered
+        self._held = 0  # calls being held now
+        self._release: asyncio.Event | None = None
 
         self._handlers: dict[str, tuple[str, Callable[[_Params], Any]]] = {}
         for name, handler in (
@@ -827,6 +830,8 @@ class FakeTelegram:
 
     def _request_exit(self) -> None:
         self._wake()
+        if self._release is not None:
+            self._release.set()
         if self._exit is not None:
             self._exit.set()
 
@@ -860,6 +865,7 @@ class FakeTelegram:
         loop = self._loop = asyncio.get_running_loop()
         self._webhook_kick = asyncio.Event()
         self._exit = asyncio.Event()
+        self._release = asyncio.Event()
         worker = asyncio.create_task(self._webhook_worker())
         try:
             config = server.config
@@ -959,6 +965,8 @@ class FakeTelegram:
                 fault = faults.popleft()
         if fault is not None:
             return _error_response(fault.code, fault.description, fault.parameters)
+        if self._holds and await self._hold(key, request):
+            return Response(status_code=499)  # the client gave up: nothing was done
         name, handler = entry
         try:
             if name == "getUpdates":
@@ -981,6 +989,28 @@ class FakeTelegram:
         if stored is None or stored.data is None:
             return _error_response(404, "Not Found")
         return Response(stored.data, media_type="application/octet-stream")
+
+    async def _hold(self, key: str, request: Request) -> bool:
+        """Hold a call the test asked to hold until `release_held`; True if its client went
+        away meanwhile (the call is then dropped, as a request that never arrived)."""
+        with self._lock:
+            if not self._holds.get(key):
+                return False
+            self._holds[key] -= 1
+            self._held += 1
+            self._bump()
+        assert self._release is not None
+        try:
+            while not self._release.is_set():
+                if await request.is_disconnected():
+                    return True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._release.wait(), 0.05)
+            return await request.is_disconnected()
+        finally:
+            with self._lock:
+                self._held -= 1
+                self._bump()
 
     def _unreachable(self, params: _Params) -> Any:
         raise AssertionError("handled elsewhere")
@@ -2034,6 +2064,25 @@ class FakeTelegram:
         fault = _Fault(error_code, description, parameters)
         with self._lock:
             self._faults.setdefault(method.lower(), deque()).extend([fault] * times)
+
+    def hold_next(self, method: str, times: int = 1) -> None:
+        """Leave the next ``times`` calls of ``method`` unanswered (a Bot API call in flight)
+        until `release_held`; a held call whose client disconnects is never carried out."""
+        with self._lock:
+            key = method.lower()
+            self._holds[key] = self._holds.get(key, 0) + times
+
+    def held(self) -> int:
+        """How many calls are being held now."""
+        with self._lock:
+            return self._held
+
+    def release_held(self) -> None:
+        """Let the held calls go on (those whose client is gone are dropped)."""
+        with self._lock:
+            self._holds.clear()
+        if self._release is not None:
+            self._call_in_loop(self._release.set)
 
     def drop_connection_next(self, method: str, times: int = 1) -> None:
         """Close the connection of the next ``times`` calls of ``method`` without answering."""
