@@ -2,10 +2,11 @@
 
 A district's /status used to name every person: with 10,000 staff that was 39 Telegram
 messages. For a scope whose detailed answer does not fit one message, the answer here is one
-message: a line per unit one level below the coordinator's (streets for a district,
-communities for a street) with the people counted, who still owes by count and a few names,
-and this month's activities; then each current deadline the same way. The document beside it
-lists every unit, every person, who still owes each deadline and this month's entries.
+message: the month in one line, each current deadline in one line (①, ②), then a line per
+unit one level below the coordinator's (streets for a district, communities for a street)
+with its units and people, who reported and who still owes (a count and a few names), this
+month's activities and each deadline's done/held. The document beside it is one sheet that
+lists every unit and person, who owes each deadline, and their entries of the month.
 
 Units keep the fixed order of the organisation (the order they were set up in: their ids
 along the path), never an order by how well they report (基层减负: no rankings).

@@ -26,7 +26,9 @@ from storage.models import (
     Identity,
     Member,
     OutboxMessage,
+    OutboxStatus,
     Platform,
+    ReminderMute,
     RoleGrant,
     RoleName,
     Unit,
@@ -351,3 +353,52 @@ def test_entries_of_a_district_fit_one_message(
     assert [c.value for c in reply.choices] == [
         ln.split(" ")[0].replace("#", "/return ") for ln in shown
     ]
+
+
+def test_who_the_bot_cannot_reach_and_who_muted_are_counted_and_listed(
+    conversation: Conversation, big_district: sessionmaker[Session], clock: Clock
+) -> None:
+    with transaction(big_district) as session:
+        ids = {
+            name: member_id
+            for member_id, name in session.execute(
+                select(Member.id, Member.name).where(
+                    Member.name.in_(["员工00003", "员工00006", "员工00020"])
+                )
+            )
+        }
+        # reminders that failed: 员工00006's yesterday, 员工00003's an hour ago
+        for name, ago in (("员工00006", timedelta(days=1)), ("员工00003", timedelta(hours=1))):
+            session.add(
+                OutboxMessage(
+                    key=f"reminder:{name}",
+                    kind="reminder",
+                    member_id=ids[name],
+                    platform="telegram",
+                    address=name,
+                    payload=[],
+                    not_before=clock() - ago,
+                    status=OutboxStatus.FAILED,
+                    last_error="Forbidden: bot was blocked by the user",
+                    created_at=clock() - ago,
+                )
+            )
+        # 员工00020 owes June's report and asked for no reminders until July
+        session.add(ReminderMute(member_id=ids["员工00020"], until=date(2026, 7, 1)))
+    boss = Chat(conversation, "区负责人", clock)
+    lines = boss.say("/status").splitlines()
+    (reply,) = boss.replies
+    one_message_everywhere(reply)
+    assert "⚠️ 2 人收不到机器人的消息（员工00003、员工00006）" in lines  # the latest first
+    june = next(ln for ln in lines if ln.startswith("📅 ②"))
+    assert june.endswith("（未完成的人中 1 人关闭了提醒）")
+    assert reply.document is not None
+    header, rows = sheet(reply.document.content)
+    by_name = {row[2]: row for row in rows}
+    reached = header.index("收不到消息")
+    assert str(by_name["员工00003"][reached]).startswith("已屏蔽机器人")
+    assert str(by_name["员工00003"][reached]).endswith("（6月24日）")
+    assert str(by_name["员工00006"][reached]).endswith("（6月23日）")
+    assert [row[2] for row in rows if row[reached]] == ["员工00003", "员工00006"]
+    assert by_name["员工00020"][header.index("2026年6月活动记录")] == "未完成（已关闭提醒）"
+    assert by_name["员工00040"][header.index("2026年6月活动记录")] == "未完成"
