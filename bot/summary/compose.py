@@ -61,7 +61,7 @@ PEOPLE_UNITS = frozenset({"人次", "人", "名", "位"})
 # --------------------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricIn:
     """One stored figure of an entry."""
 
@@ -78,7 +78,7 @@ class MetricIn:
         return metric_text(self.low, self.high, self.approx, self.unit)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Asked:
     """A figure an entry's questionnaire asks for its area."""
 
@@ -88,9 +88,10 @@ class Asked:
     optional: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryIn:
-    """What composition needs of an entry (decoupled from the ORM, for speed and tests)."""
+    """What composition needs of an entry (decoupled from the ORM, for speed and tests;
+    slotted: a street reads 100,000 of them, and a __dict__ each cost 20 MiB more)."""
 
     id: int
     unit: str

@@ -142,11 +142,13 @@ def load_entries(
     shared: dict[Any, Any] = {}  # one object per repeated value (unit, area, name …)
     share = shared.setdefault
 
+    # Core rows, not the ORM's: its loading layer cost a third of reading 100,000 entries
+    connection = session.connection()
     metrics: dict[int, tuple[MetricIn, ...]] = {}
     if with_metrics:
         current: list[MetricIn] = []
         last_id = None
-        for entry_id, qid, label, unit_text, low, high, approx in session.execute(
+        for entry_id, qid, label, unit_text, low, high, approx in connection.execute(
             select(
                 EntryMetric.entry_id,
                 EntryMetric.question_id,
@@ -184,7 +186,7 @@ def load_entries(
     texts = [Entry.answers[(key, "text")].as_string() for key in keys]
     result = []
     branch_by_path: dict[str, str] = {}
-    for row in session.execute(
+    for row in connection.execute(
         select(
             Entry.id,
             Unit.name,

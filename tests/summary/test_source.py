@@ -117,6 +117,14 @@ def test_the_material_of_a_community(
             ("受教育群众", False), ("入户宣传", True),
         ]  # fmt: skip
         assert material.entries[0].achievements == "党员很有收获"
+        # texts read from the answers by the database, figures in the questionnaire's order
+        assert [e.content for e in material.entries] == ["组织居民参加"] * 3
+        assert publicity.achievements is None and publicity.highlights is None
+        assert [(m.label, m.low) for m in material.entries[0].metrics] == [
+            ("学习场次", Decimal(1)), ("参与人次", Decimal(40)),
+        ]  # fmt: skip
+        assert [(m.label, m.low) for m in publicity.metrics] == [("宣传标语", Decimal(5))]
+        assert material.previous[0].metrics == ()  # the year before: counted, not summed
         assert "学习" in material.keywords["理论学习"]
         summary = summarise(session, SummaryKit.load(templates_dir() / "summary"), xinhua, H1)
     text = "".join(p if isinstance(p, str) else p.marker for p in summary.opening.parts)
