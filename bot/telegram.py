@@ -83,7 +83,7 @@ NETWORK_RETRIES = 4
 
 
 _RETRY = object()  # a batch must be delivered again
-STOP_GRACE = 1.0  # seconds a stop leaves replies being paced out; the rest go after a restart
+STOP_GRACE = 0.5  # seconds a stop leaves replies being paced out; the rest go after a restart
 MARK_DELAY = 0.05  # seconds "sent" marks gather before one UPDATE records them
 SWEEP_LIMIT = 5000  # unsent replies looked up when polling starts
 
@@ -376,44 +376,41 @@ class TelegramBot:
         Replies stored but never sent before this start go out first.
         """
         await self.bot.delete_webhook()
-        sweep = asyncio.create_task(self._send_unsent(datetime.now(UTC)))
+        # Queued before the first batch is read: an update delivered again finds its key
+        # in flight and is not sent twice.
+        await self._send_unsent(datetime.now(UTC))
         offset: int | None = None
         failures = 0
-        try:
-            while not self._stop.is_set():
-                try:
-                    raw = await self._fetch_updates(offset)
-                    failures = 0
-                except RetryAfter as error:
-                    wait = error.retry_after
-                    seconds = wait.total_seconds() if isinstance(wait, timedelta) else wait
-                    await self._sleep(seconds)
-                    continue
-                except (NetworkError, TelegramError) as error:
-                    failures += 1
-                    delay = min(30.0, 0.5 * 2**failures)
-                    log.warning("getUpdates failed (%s); retrying in %.1f s", error, delay)
-                    await self._sleep(delay)
-                    continue
-                if not raw:
-                    continue
-                ids = [i for i in map(_update_id, raw) if i is not None]
-                if not ids:  # nothing to confirm them by: Telegram always sends update_id
-                    failures += 1
-                    log.warning("getUpdates gave %d updates without an update_id", len(raw))
-                    await self._sleep(min(30.0, 0.5 * 2**failures))
-                    continue
-                updates = [u for u in map(self.parse_update, raw) if u is not None]
-                if updates and await self._take_in(updates) is None:
-                    # An update could not be read (network): leave the batch unconfirmed.
-                    failures += 1
-                    await self._sleep(min(30.0, 0.5 * 2**failures))
-                    continue
-                offset = max(ids) + 1
-        finally:
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
+        while not self._stop.is_set():
+            try:
+                raw = await self._fetch_updates(offset)
+                failures = 0
+            except RetryAfter as error:
+                wait = error.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else wait
+                await self._sleep(seconds)
+                continue
+            except (NetworkError, TelegramError) as error:
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                log.warning("getUpdates failed (%s); retrying in %.1f s", error, delay)
+                await self._sleep(delay)
+                continue
+            if not raw:
+                continue
+            ids = [i for i in map(_update_id, raw) if i is not None]
+            if not ids:  # nothing to confirm them by: Telegram always sends update_id
+                failures += 1
+                log.warning("getUpdates gave %d updates without an update_id", len(raw))
+                await self._sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            updates = [u for u in map(self.parse_update, raw) if u is not None]
+            if updates and await self._take_in(updates) is None:
+                # An update could not be read (network): leave the batch unconfirmed.
+                failures += 1
+                await self._sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            offset = max(ids) + 1
         if offset is not None:  # confirm the last batch before leaving
             with contextlib.suppress(TelegramError, TimeoutError):
                 await asyncio.wait_for(self._get_updates(offset, 0), STOP_GRACE / 2)

@@ -408,8 +408,8 @@ def test_replies_to_one_chat_are_paced_at_one_per_second(
 
 
 def test_a_reply_that_cannot_be_sent_is_not_lost(li: Phone, fake: FakeTelegram) -> None:
-    # More failures than the sender's own retries: the batch stays unconfirmed and
-    # comes back; the reply then goes out once.
+    # More failures than the rate limiter's own retries: the chat's sender tries again
+    # after a pause; the reply then goes out once.
     fake.fail_next("sendMessage", error_code=502, times=6)
     li.say("/help", "可以用的命令")
     time.sleep(0.5)
@@ -616,3 +616,37 @@ def test_a_button_of_someone_elses_chat_is_refused(
     shown = fake.current_message(LI.id, area.message_id)
     assert shown["reply_markup"]["inline_keyboard"]  # 李华's buttons are still there
     li.press("理论学习", "活动叫什么名字")  # and still work for 李华
+
+
+def test_one_chats_paced_replies_make_nobody_else_wait_and_survive_a_restart(
+    conversation: Conversation,
+    fake: FakeTelegram,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+) -> None:
+    register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
+    register(sessions, "王强", "demo-xinhua", platform="telegram", external_id=str(WANG.id))
+    # One message per 100 s after a burst of 4: Li's fifth reply would wait that long.
+    slow = RunningBot(conversation, fake, tmp_path, chat_rate=0.01)
+    try:
+        for _ in range(7):
+            fake.user_sends_text(LI, "/help")
+        fake.wait_for_messages(LI.id, 4, timeout=20)
+        mark = len(fake.sent(WANG.id))
+        fake.user_sends_text(WANG, "/help")  # a later batch, while Li's replies wait
+        fake.wait_for_text(WANG.id, "可以用的命令", since=mark, timeout=10)
+        assert len(fake.sent(LI.id)) == 4  # still waiting their turn
+        # every update is confirmed (stored) although three replies are not sent yet
+        fake.wait_for(lambda: fake.pending_updates() == 0 or None, 10)
+        assert len(fake.sent(LI.id)) == 4
+    finally:
+        slow.stop()
+    assert len(fake.sent(LI.id)) == 4
+    fast = RunningBot(conversation, fake, tmp_path)
+    try:  # the three replies stored but not sent go out after the restart, once
+        fake.wait_for_messages(LI.id, 7, timeout=20)
+        fake.wait_for(lambda: fake.pending_updates() == 0 or None)
+    finally:
+        fast.stop()
+    assert sum("可以用的命令" in t for t in fake.messages_to(LI.id)) == 7
