@@ -2,91 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from bot.app import App, build
-from bot.figures import entry_line
-from bot.holidays import HolidaysError
-from bot.logs import logging_ready, redact, secrets_in_environment, secrets_of, setup_logging
-from bot.org import OrgError, create_invite, demo_org, load_org, parse_duration, read_org_file
-from bot.periods import parse_period, period_of
-from bot.questionnaire import QuestionnaireError
-from bot.scheduler import Background
-from bot.settings import Settings, SettingsError, load_settings
-from bot.shell import Shell
-from bot.summary.render import TemplateError
-from storage import repo
-from storage.db import create_db_engine, current_revision, transaction, upgrade
-from storage.models import Member, RoleName, Unit
+from bot.cli_schedule import burden, deadline, feedback, remind, status
+from bot.cli_support import find_unit, load_cli_settings, open_app
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.settings import Settings
+
+# Only click and the light bot.cli_support are imported here: `huibao --help` starts at once.
+# Each command imports what it uses (the database, the core, the platforms, the renderers).
 
 DEMO_USER = "demo"
 DEMO_NAME = "演示用户"
 DEMO_UNIT = "demo-xinhua"
 
+# storage.models.RoleName's values, written out so that the options need no database
+# models (tests/test_startup.py checks that the two agree).
+ROLES = ("staff", "coordinator", "admin")
+
 log = logging.getLogger(__name__)
-
-
-def _settings() -> Settings:
-    """The settings, and the logging they ask for (secrets redacted), or a clear error."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from None
-    setup_logging(settings.log_level, settings.log_format, secrets=secrets_of(settings))
-    return settings
-
-
-def _clock() -> Callable[[], datetime]:
-    """The clock a caller passed as the click context's object (`main(obj=clock)`, as
-    tests do), else the real one."""
-    context = click.get_current_context(silent=True)
-    given = context.obj if context is not None else None
-    return given if callable(given) else lambda: datetime.now(UTC)
-
-
-@contextmanager
-def _app(settings: Settings | None = None) -> Iterator[App]:
-    settings = settings or _settings()
-    try:
-        app = build(settings, clock=_clock())
-    except QuestionnaireError as exc:
-        raise click.ClickException(f"questionnaire error: {exc}") from exc
-    except HolidaysError as exc:
-        raise click.ClickException(
-            f"holiday calendar error (HUIBAO_REMINDERS__HOLIDAYS_FILE): {exc}"
-        ) from None
-    except TemplateError as exc:
-        raise click.ClickException(
-            f"summary template error (HUIBAO_SUMMARY_TEMPLATES_DIR): {exc}"
-        ) from exc
-    except DBAPIError as exc:
-        raise click.ClickException(
-            f"cannot open the database (HUIBAO_DATABASE_URL={_safe_url(settings)}): {exc.orig}"
-        ) from exc
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-def _safe_url(settings: Settings) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 class _Huibao(click.Group):
@@ -99,10 +43,14 @@ class _Huibao(click.Group):
         except click.UsageError:
             raise  # about the arguments typed: shown with the usage line
         except click.ClickException as exc:
+            from bot.logs import redact
+
             raise click.ClickException(redact(exc.format_message())) from None
         except (click.exceptions.Exit, click.Abort, EOFError):
             raise  # click's own ways out
         except Exception as exc:
+            from bot.logs import logging_ready, redact, secrets_in_environment, setup_logging
+
             if not logging_ready():  # failed before the settings were read
                 setup_logging(secrets=secrets_in_environment(os.environ))
             # The traceback goes through the log handler: redacted, and JSON when asked.
@@ -124,13 +72,15 @@ def main() -> None:
 @main.command()
 def run() -> None:
     """Run the main job: the configured platforms, or the local shell with a demo unit."""
-    settings = _settings()
+    settings = load_cli_settings()
     if settings.platform_configured:
+        import asyncio
+
         from bot.runner import run_platforms
         from bot.telegram import InvalidToken, NetworkError
         from bot.wecom.api import WecomError
 
-        with _app(settings) as app:
+        with open_app(settings) as app:
             try:
                 asyncio.run(run_platforms(app))
             except InvalidToken:
@@ -155,7 +105,7 @@ def run() -> None:
                     f"HUIBAO_WECOM__SECRET, and the app's trusted IPs): {exc.reason}"
                 ) from exc
         return
-    with _app(settings) as app:
+    with open_app(settings) as app:
         _ensure_demo(app)
         click.echo(
             f"没有配置聊天平台，打开本地试用（示范单位：新华社区，身份：{DEMO_NAME}）。",
@@ -166,6 +116,11 @@ def run() -> None:
 
 def _ensure_demo(app: App) -> None:
     """Create the demo unit tree and a registered demo member, once."""
+    from bot.org import demo_org, load_org
+    from storage import repo
+    from storage.db import transaction
+    from storage.models import Member, RoleName
+
     with transaction(app.sessions) as session:
         load_org(session, demo_org())
         if repo.person_and_state(session, "shell", DEMO_USER)[0] is None:
@@ -184,11 +139,14 @@ def _ensure_demo(app: App) -> None:
 @click.option("--as", "user", default=DEMO_USER, show_default=True, help="Shell user name.")
 def shell(user: str) -> None:
     """Chat with the bot in this terminal (reads a script when stdin is not a terminal)."""
-    with _app() as app:
+    with open_app() as app:
         _shell(app, user)
 
 
 def _shell(app: App, user: str) -> None:
+    from bot.scheduler import Background
+    from bot.shell import Shell
+
     files = app.settings.data_dir / "shell-files"
     console = Shell(
         app.conversation,
@@ -214,7 +172,11 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations (also done at every start)."""
-    settings = _settings()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import create_db_engine, current_revision, upgrade
+
+    settings = load_cli_settings()
     engine = create_db_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -234,11 +196,14 @@ def org() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def org_load(file: Path) -> None:
     """Create or update units from a YAML file (safe to run again)."""
+    from bot.org import OrgError, load_org, read_org_file
+    from storage.db import transaction
+
     try:
         spec = read_org_file(file)
     except OrgError as exc:
         raise click.ClickException(str(exc)) from exc
-    with _app() as app, transaction(app.sessions) as session:
+    with open_app() as app, transaction(app.sessions) as session:
         result = load_org(session, spec)
     click.echo(
         f"units: {result.created} created, {result.updated} updated, {result.unchanged} unchanged"
@@ -248,7 +213,12 @@ def org_load(file: Path) -> None:
 @org.command("show")
 def org_show() -> None:
     """Print the unit tree."""
-    with _app() as app, transaction(app.sessions) as session:
+    from sqlalchemy import select
+
+    from storage.db import transaction
+    from storage.models import Unit
+
+    with open_app() as app, transaction(app.sessions) as session:
         units = session.scalars(select(Unit).order_by(Unit.path)).all()
         if not units:
             click.echo("no units yet: huibao org load FILE.yaml")
@@ -266,8 +236,8 @@ def invite() -> None:
 @click.option("--unit", "unit_key", required=True, help="Unit code or unique name.")
 @click.option(
     "--role",
-    type=click.Choice([r.value for r in RoleName]),
-    default=RoleName.STAFF.value,
+    type=click.Choice(ROLES),
+    default="staff",
     show_default=True,
 )
 @click.option("--uses", type=int, default=None, help="How many people may join (default: any).")
@@ -276,11 +246,14 @@ def invite() -> None:
 )
 def invite_create(unit_key: str, role: str, uses: int | None, expires: str) -> None:
     """Create a join code for a unit and role; people send '/start CODE' to the bot."""
+    from bot.org import OrgError, create_invite, parse_duration
+    from storage.db import transaction
+
     try:
         expires_in = parse_duration(expires)
     except OrgError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from exc
-    with _app() as app:
+    with open_app() as app:
         try:
             with transaction(app.sessions) as session:
                 created = create_invite(
@@ -304,6 +277,10 @@ def invite_create(unit_key: str, role: str, uses: int | None, expires: str) -> N
 
 def _telegram_username(settings: Settings) -> str | None:
     """The bot's @username for join links: the setting, else asked from the Bot API."""
+    import asyncio
+
+    from bot.logs import redact
+
     telegram = settings.telegram
     if telegram.username:
         return telegram.username.lstrip("@")
@@ -324,18 +301,12 @@ def _telegram_username(settings: Settings) -> str | None:
 
 def _period_key(period: str | None) -> str | None:
     """The --period option as a stored key (2026H1), or None for all periods."""
+    from bot.periods import parse_period
+
     try:
         return parse_period(period).key if period else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from exc
-
-
-def _find_unit(session: Session, key: str) -> Unit:
-    """The --unit option as a unit, or a clear error."""
-    unit = repo.unit_by_key(session, key)
-    if unit is None:
-        raise click.ClickException(f"no unit {key!r}: give its code or its unique name")
-    return unit
 
 
 @main.group()
@@ -348,9 +319,14 @@ def entries() -> None:
 @click.option("--period", default=None, help="Half-year, e.g. 2026H1 (default: all).")
 def entries_list(unit_key: str | None, period: str | None) -> None:
     """Print the stored entries with their figures."""
+    from bot.figures import entry_line
+    from bot.periods import period_of
+    from storage import repo
+    from storage.db import transaction
+
     period_key = _period_key(period)
-    with _app() as app, transaction(app.sessions) as session:
-        unit = _find_unit(session, unit_key) if unit_key is not None else None
+    with open_app() as app, transaction(app.sessions) as session:
+        unit = find_unit(session, unit_key) if unit_key is not None else None
         found = repo.entries_in(session, unit, period_key)
         for entry in found:
             period_text = period_of(entry.start_date).key
@@ -371,8 +347,9 @@ def entries_import(file: Path, dry_run: bool) -> None:
 
     from bot.ledger import LedgerError, import_ledger
     from bot.messages import text
+    from storage.db import transaction
 
-    with _app() as app:
+    with open_app() as app:
         questionnaire = app.questionnaires[app.settings.default_questionnaire]
         try:
             with transaction(app.sessions) as session:
@@ -433,9 +410,11 @@ def entries_restore(numbers: tuple[int, ...]) -> None:
 
 
 def _delete_or_restore(numbers: tuple[int, ...], *, restore: bool) -> None:
+    from storage import repo
+    from storage.db import transaction
     from storage.models import Entry
 
-    with _app() as app, transaction(app.sessions) as session:
+    with open_app() as app, transaction(app.sessions) as session:
         found = {n: session.get(Entry, n) for n in dict.fromkeys(numbers)}
         missing = [n for n, entry in found.items() if entry is None]
         wrong = [n for n, e in found.items() if e is not None and (e.deleted_at is None) == restore]
@@ -463,10 +442,11 @@ def _delete_or_restore(numbers: tuple[int, ...], *, restore: bool) -> None:
 def entries_export(unit_key: str | None, period: str | None, output: Path) -> None:
     """Write the entries as a ledger (.xlsx or .csv by the file name), importable again."""
     from bot.ledger import export_ledger
+    from storage.db import transaction
 
     period_key = _period_key(period)
-    with _app() as app, transaction(app.sessions) as session:
-        unit = _find_unit(session, unit_key) if unit_key is not None else None
+    with open_app() as app, transaction(app.sessions) as session:
+        unit = find_unit(session, unit_key) if unit_key is not None else None
         count = export_ledger(session, output, unit=unit, period=period_key)
     click.echo(f"{count} entries written to {output}")
 
@@ -485,16 +465,18 @@ def entries_export(unit_key: str | None, period: str | None, output: Path) -> No
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def summary(unit_key: str, period: str | None, fmt: str, output: Path | None) -> None:
     """Compose the half-year work summary (半年工作总结) of a unit and the units below it."""
+    from bot.periods import parse_period, period_of
     from bot.summary import service
+    from storage.db import transaction
 
-    with _app() as app:
+    with open_app() as app:
         today = app.clock().astimezone(app.settings.zone).date()
         try:
             chosen = parse_period(period) if period else period_of(today)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--period") from exc
         with transaction(app.sessions) as session:
-            unit = _find_unit(session, unit_key)
+            unit = find_unit(session, unit_key)
             composed = service.summarise(session, app.summaries, unit, chosen, today)
         kind = service.Format(fmt)
         content = service.render(composed, app.summaries, kind)
@@ -507,11 +489,6 @@ def summary(unit_key: str, period: str | None, fmt: str, output: Path | None) ->
         for number, gap in enumerate(composed.gaps, 1):
             click.echo(f"  {number}. {gap.what} ({gap.who})", err=True)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-from bot.cli_schedule import burden, deadline, feedback, remind, status  # noqa: E402
 
 main.add_command(deadline)
 main.add_command(status)
@@ -538,7 +515,7 @@ def backup(output: Path | None) -> None:
     """
     from bot.backup import BackupError, backup_sqlite, default_target, pg_dump_command, sqlite_path
 
-    settings = _settings()
+    settings = load_cli_settings()
     now = datetime.now(settings.zone)
     try:
         source = sqlite_path(settings.database_url)
@@ -569,7 +546,7 @@ def restore(file: Path, replace: bool) -> None:
     """
     from bot.backup import BackupError, pg_restore_command, restore_sqlite, sqlite_path
 
-    settings = _settings()
+    settings = load_cli_settings()
     try:
         target = sqlite_path(settings.database_url)
         if target is None:
@@ -585,3 +562,7 @@ def restore(file: Path, replace: bool) -> None:
         f"restored {copy.entries} entries into {copy.path} (schema revision {copy.revision}; "
         "newer migrations run at the next start)"
     )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

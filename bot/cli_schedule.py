@@ -4,24 +4,22 @@ deadlines, reminders and what the 基层减负 rules ask for, on the CLI."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from bot import deadlines, reminders
-from bot.app import App
-from bot.cli import _app, _find_unit
-from bot.coordination import Scope, status_report
-from bot.deadlines import DeadlineError
-from bot.holidays import describe_unknown
-from bot.schedule_chat import deadline_list, ladder_text
-from bot.settings import Settings
-from bot.types import Reply, replies_from_json
-from storage import feedback as feedback_store
-from storage import schedule
-from storage.db import transaction
-from storage.models import Member
+from bot.cli_support import find_unit, open_app
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from bot.app import App
+    from bot.deadlines import DeadlineError
+    from bot.settings import Settings
+    from bot.types import Reply
+    from storage.models import Member
+
+# As in bot.cli: only click here; each command imports the core and the database it uses.
 
 LANGUAGE = click.option(
     "--lang",
@@ -37,6 +35,8 @@ def _problem(problem: DeadlineError, option: str) -> click.BadParameter:
 
 
 def _platforms(settings: Settings) -> list[str]:
+    from bot import reminders
+
     configured = [
         name
         for name, on in (
@@ -51,6 +51,9 @@ def _platforms(settings: Settings) -> list[str]:
 
 def calendar_warning(app: App, now: datetime) -> str | None:
     """The years near now (and the current deadlines') whose public holidays nobody knows."""
+    from bot import reminders
+    from bot.holidays import describe_unknown
+
     zone = app.settings.zone
     today = now.astimezone(zone).date()
     days = [today + timedelta(days=n) for n in range(reminders.HORIZON.days + 1)]
@@ -122,6 +125,12 @@ def deadline_set(
     on_holiday: str | None,
 ) -> None:
     """Set a deadline for a unit and the units below it (replacing its own earlier one)."""
+    from bot import deadlines
+    from bot.deadlines import DeadlineError
+    from bot.holidays import describe_unknown
+    from bot.schedule_chat import ladder_text
+    from storage.db import transaction
+
     try:
         span = deadlines.parse_span(period)
     except DeadlineError as problem:
@@ -135,7 +144,7 @@ def deadline_set(
         steps = deadlines.read_ladder(ladder) if ladder is not None else None
     except DeadlineError as problem:
         raise _problem(problem, "--ladder") from problem
-    with _app() as app:
+    with open_app() as app:
         zone = app.settings.zone
         try:
             due_at = deadlines.parse_due_for(due, span, zone, app.rules.calendar)
@@ -143,7 +152,7 @@ def deadline_set(
             raise _problem(problem, "--due") from problem
         move = None if on_holiday is None else on_holiday == "move"
         with transaction(app.sessions) as session:
-            unit = _find_unit(session, unit_key)
+            unit = find_unit(session, unit_key)
             try:
                 result = deadlines.set_deadline(
                     session,
@@ -181,9 +190,13 @@ def deadline_set(
 @click.option("--all", "show_all", is_flag=True, help="Also past and removed deadlines.")
 def deadline_list_command(unit_key: str | None, show_all: bool) -> None:
     """Print the deadlines set, and the default rules in force now."""
-    with _app() as app, transaction(app.sessions) as session:
+    from bot.schedule_chat import deadline_list, ladder_text
+    from storage import schedule
+    from storage.db import transaction
+
+    with open_app() as app, transaction(app.sessions) as session:
         zone, now = app.settings.zone, app.clock()
-        path = _find_unit(session, unit_key).path if unit_key is not None else None
+        path = find_unit(session, unit_key).path if unit_key is not None else None
         if not show_all:
             within = (path,) if path else ()
             click.echo(deadline_list(session, within, now, zone, "en", app.rules))
@@ -201,7 +214,10 @@ def deadline_list_command(unit_key: str | None, show_all: bool) -> None:
 @click.argument("deadline_id", type=int)
 def deadline_remove(deadline_id: int) -> None:
     """Remove a deadline by its number (kept for the record); its units follow the wider rule."""
-    with _app() as app, transaction(app.sessions) as session:
+    from storage import schedule
+    from storage.db import transaction
+
+    with open_app() as app, transaction(app.sessions) as session:
         if not schedule.remove_deadline(session, deadline_id, now=app.clock(), member_id=None):
             raise click.ClickException(
                 f"no deadline #{deadline_id} in force: see `huibao deadline list --all`"
@@ -215,8 +231,12 @@ def deadline_remove(deadline_id: int) -> None:
 def status(unit_key: str | None, lang: str) -> None:
     """Per unit: this month's reporting, who has met each current deadline and who has not,
     and messages that did not reach people."""
-    with _app() as app, transaction(app.sessions) as session:
-        scope = Scope((_find_unit(session, unit_key).path,) if unit_key else ("/",))
+    from bot.coordination import Scope, status_report
+    from storage import schedule
+    from storage.db import transaction
+
+    with open_app() as app, transaction(app.sessions) as session:
+        scope = Scope((find_unit(session, unit_key).path,) if unit_key else ("/",))
         now = app.clock()
         click.echo(status_report(session, scope, now, app.settings.zone, lang, app.rules))
         warning = calendar_warning(app, now)
@@ -246,7 +266,12 @@ def remind_preview(at_text: str | None, show_text: bool) -> None:
 
     When nothing would, say why: reminders off, no deadline near, everyone has reported,
     quiet hours, a holiday, reminders muted."""
-    with _app() as app:
+    from bot import deadlines, reminders
+    from bot.deadlines import DeadlineError
+    from bot.types import replies_from_json
+    from storage import schedule
+
+    with open_app() as app:
         settings, zone = app.settings, app.settings.zone
         if at_text is None:
             at = app.clock()
@@ -303,6 +328,9 @@ def _echo_reply(reply: Reply) -> None:
 
 def _why_nothing(session: Session, app: App, at: datetime) -> list[str]:
     """Why no reminder would go out at a moment, deadline by deadline."""
+    from bot import deadlines, reminders
+    from storage import schedule
+
     settings, zone = app.settings.reminders, app.settings.zone
     window = reminders.Window.of(settings, zone, app.rules.calendar)
     found: list[str] = []
@@ -370,7 +398,12 @@ def feedback() -> None:
 @click.option("--since", default=None, help='Only those since a day, "2026-06-01".')
 def feedback_list(since: str | None) -> None:
     """Print every piece of feedback: number, when, who (and unit), where forwarded."""
-    with _app() as app, transaction(app.sessions) as session:
+    from bot import deadlines
+    from bot.deadlines import DeadlineError
+    from storage import feedback as feedback_store
+    from storage.db import transaction
+
+    with open_app() as app, transaction(app.sessions) as session:
         zone = app.settings.zone
         start = None
         if since is not None:
@@ -396,8 +429,12 @@ def feedback_list(since: str | None) -> None:
 def feedback_forward(number: int, to: str, with_name: bool) -> None:
     """Pass one piece of feedback to a member to act on; without the sender's name."""
     from bot.outbox import queue_for_member
+    from bot.types import Reply
+    from storage import feedback as feedback_store
+    from storage.db import transaction
+    from storage.models import Member
 
-    with _app() as app, transaction(app.sessions) as session:
+    with open_app() as app, transaction(app.sessions) as session:
         item = feedback_store.get(session, number)
         if item is None:
             raise click.ClickException(f"no feedback #{number}: see `huibao feedback list`")
@@ -427,6 +464,10 @@ def feedback_forward(number: int, to: str, with_name: bool) -> None:
 
 def _find_member(session: Session, key: str) -> Member:
     """A member by #id or unique name, or a clear error."""
+    from sqlalchemy import select
+
+    from storage.models import Member
+
     digits = key.lstrip("#")
     if digits.isascii() and digits.isdigit():
         found = session.get(Member, int(digits))
@@ -455,14 +496,17 @@ def burden(period: str, as_csv: bool) -> None:
     import csv
     import sys
 
+    from bot import deadlines
     from bot.burden import measure, months_of
+    from bot.deadlines import DeadlineError
     from bot.spreadsheet import csv_text
+    from storage.db import transaction
 
     try:
         span = deadlines.parse_span(period)
     except DeadlineError as problem:
         raise _problem(problem, "--period") from problem
-    with _app() as app, transaction(app.sessions) as session:
+    with open_app() as app, transaction(app.sessions) as session:
         found = measure(session, span, app.settings.zone, app.rules)
     columns = (
         "person",

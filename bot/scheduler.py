@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import reminders
@@ -39,6 +38,8 @@ from storage.db import transaction
 from storage.models import Platform
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+
     from bot.app import App
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,9 @@ class Background:
         if self.jobs is not None:  # a finished job's document goes out at once
             work = self.jobs.run(self._stop, on_done=self._wake_senders)
             self._tasks.append(asyncio.create_task(work, name="jobs"))
+        # APScheduler: imported when the job starts, not by the shell or the CLI
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
         scheduler.add_job(

@@ -17,9 +17,10 @@ names) goes through this module:
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from openpyxl.cell import Cell, WriteOnlyCell
+if TYPE_CHECKING:  # openpyxl only where an .xlsx is written: the .csv and the checks need none
+    from openpyxl.cell import Cell
 
 __all__ = ["FORMULA_STARTS", "csv_text", "csv_unquote", "looks_like_formula", "text_cell"]
 
@@ -39,6 +40,8 @@ def text_cell(sheet: Any, text: str) -> Cell:
 
     Append it with ``sheet.append([...])`` as any value.
     """
+    from openpyxl.cell import WriteOnlyCell
+
     cell = WriteOnlyCell(sheet, value=text)
     cell.data_type = "s"  # openpyxl makes a formula of "=..." otherwise
     if looks_like_formula(text):

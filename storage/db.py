@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config  # Alembic takes long to import: only when migrating
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def alembic_config(engine: Engine) -> Config:
     """Build the Alembic configuration in code, so it works from an installed package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # configparser treats % as interpolation; URLs may carry %-escapes.
@@ -104,7 +108,39 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to the given revision."""
+    if revision == "head" and _at_head(engine):
+        return  # nothing to migrate (as Alembic would find, after a slow import)
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
+
+
+# `revision = "0010"` and `down_revision = "0009"` (or None), as Alembic writes them.
+_REVISION_LINE = re.compile(
+    r"""^(revision|down_revision)(?:: [^=]+)? = (?:"([^"]+)"|(None))$""", re.MULTILINE
+)
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database is at the newest migration, found without Alembic: the one
+    revision of the migration files that no other names as its down_revision. Anything
+    unusual (no version table, a merge, a file written otherwise) answers False."""
+    revisions: dict[str, str | None] = {}
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = _REVISION_LINE.findall(path.read_text(encoding="utf-8"))
+        names = {name: value or None for name, value, _ in found}
+        revision = names.get("revision")
+        if len(found) != 2 or len(names) != 2 or revision is None:
+            return False
+        revisions[revision] = names["down_revision"]
+    heads = set(revisions) - set(revisions.values())
+    if len(heads) != 1:
+        return False
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        versions = connection.execute(text("SELECT version_num FROM alembic_version"))
+        return list(versions.scalars()) == list(heads)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -13,17 +13,9 @@ from sqlalchemy.orm import Session
 from bot import reflection
 from bot.periods import Period
 from bot.summary import source
-from bot.summary.chart import activity_chart
 from bot.summary.compose import Phrases, Reflections, compose
 from bot.summary.model import MonthCount, Summary
-from bot.summary.render import (
-    TemplateSet,
-    chinese_numeral,
-    render_docx,
-    render_ledger_xlsx,
-    render_markdown,
-    render_text,
-)
+from bot.summary.templates import TemplateSet, chinese_numeral, render_markdown, render_text
 from bot.summary.wording import ordinal
 from storage.models import Unit
 
@@ -96,11 +88,16 @@ def chart_png(summary: Summary) -> bytes:
 
 @lru_cache(maxsize=4)
 def _chart(months: tuple[MonthCount, ...], title: str) -> bytes:
+    from bot.summary.chart import activity_chart  # matplotlib: imported when a chart is drawn
+
     return activity_chart(months, title)
 
 
 def render(summary: Summary, kit: SummaryKit, fmt: Format) -> bytes:
     """The summary in one format (the .docx with its chart)."""
+    # python-docx and openpyxl: imported when a document is made, not at start
+    from bot.summary.render import render_docx, render_ledger_xlsx
+
     if fmt is Format.DOCX:
         return render_docx(summary, chart_png(summary) if summary.months else None)
     if fmt is Format.MD:
