@@ -568,7 +568,11 @@ class TelegramBot:
                     continue
                 failures = 0
                 queue.popleft()
-                if sent:
+                if sent and delivery.done is not None:
+                    # webhook: marked before the answer, so that a second delivery of the
+                    # update to another instance finds its replies sent (bot.instances)
+                    await self._mark_now(delivery.key)
+                elif sent:
                     self._mark(delivery.key)
                 else:
                     self._in_flight.discard(delivery.key)
@@ -596,6 +600,18 @@ class TelegramBot:
         if delivery.menu is not None and delivery.user_id is not None:
             await self._set_chat_menu(delivery.user_id, delivery.menu)
         return True
+
+    async def _mark_now(self, key: str) -> None:
+        """Note at once that an update's replies went out (webhook; see bot.instances)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(
+                self._executor, self._conversation.mark_sent, PLATFORM, [key]
+            )
+        except Exception:  # sent again if delivered again: better than lost
+            log.exception("the replies to %s could not be marked sent", key)
+        finally:
+            self._in_flight.discard(key)
 
     def _mark(self, key: str) -> None:
         """Note that an update's replies went out; the notes are written together."""
