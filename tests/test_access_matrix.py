@@ -43,8 +43,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import templates_dir
 from bot.commands import BY_NAME, COMMANDS, CommandSpec, InGroup, Who, group_help_text
 from bot.conversation import Conversation
+from bot.jobs import Worker
 from bot.messages import EN, ZH
 from bot.org import OrgFile, load_org
+from bot.outbox import take_waiting
 from bot.questionnaire import Questionnaire
 from bot.summary.service import SummaryKit
 from bot.types import Incoming, Reply
@@ -324,6 +326,7 @@ class World:
     now: datetime
     entry_of: dict[Relation, int]
     mine: dict[Role, int]
+    jobs: Worker  # /summary's document comes from a job, after the answer
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def user(self, role: Role) -> str:
@@ -338,7 +341,10 @@ class World:
             text=text,
             in_group=in_group,
         )
-        return self.conversation.process(incoming).replies
+        replies = self.conversation.process(incoming).replies
+        # what a job sends after (privately, for a group): checked as if said here
+        self.jobs.run_due()
+        return replies + take_waiting(self.sessions, "shell", self.user(role), self.now)
 
 
 def _report(chat: Chat, title: str, place: str, figure: int) -> None:
@@ -366,7 +372,11 @@ def _reflect(chat: Chat, shortcoming: str, plan: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(migrated_engine: Engine, questionnaires: dict[str, Questionnaire]) -> World:
+def world(
+    migrated_engine: Engine,
+    questionnaires: dict[str, Questionnaire],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> World:
     with migrated_engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
@@ -407,7 +417,9 @@ def world(migrated_engine: Engine, questionnaires: dict[str, Questionnaire]) -> 
         no_role = session.scalars(select(Member).where(Member.name == "请求人no-role")).one()
         session.execute(delete(RoleGrant).where(RoleGrant.member_id == no_role.id))
     assert len(entry_of) == len(Relation) and len(mine) == len(REQUESTER_ROLE)
-    return World(conversation, sessions, now, entry_of, mine)
+    documents = tmp_path_factory.mktemp("matrix-data")
+    jobs = Worker(sessions, kit, documents, lambda: now)
+    return World(conversation, sessions, now, entry_of, mine, jobs)
 
 
 # -- the cases --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,7 +31,14 @@ from bot.summary.service import SummaryKit
 from bot.types import Reply, SendFailed
 from storage import jobs
 from storage.db import transaction
-from storage.models import Job, JobState, OutboxMessage, OutboxStatus, RoleName
+from storage.models import (
+    Job,
+    JobState,
+    OutboxMessage,
+    OutboxStatus,
+    ProcessedMessage,
+    RoleName,
+)
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, register
 from tests.test_dialog import HAPPY_PATH
@@ -101,6 +109,75 @@ def _job_rows(sessions: sessionmaker[Session]) -> list[OutboxMessage]:
         return list(
             session.scalars(select(OutboxMessage).where(OutboxMessage.key.like("job:%"))).all()
         )
+
+
+# -- in chat --------------------------------------------------------------------------------
+
+
+def test_summary_answers_at_once_and_the_document_follows_from_the_job(
+    leader: Conversation,
+    street: int,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    kit: SummaryKit,
+    tmp_path: Path,
+) -> None:
+    boss = Chat(leader, "周主任", clock)
+    assert boss.say("/summary") == "正在生成，请稍候"
+    assert all(r.document is None and r.image is None for r in boss.replies)
+    with sessions() as session:  # the message's stored replies carry no document
+        stored = session.scalars(select(ProcessedMessage.replies)).all()
+    assert all(
+        item["document"] is None and item["image"] is None
+        for replies in stored
+        for item in replies or []
+    )
+    assert _delivered(sessions, "周主任", clock) == []  # nothing before the worker ran
+
+    assert _worker(sessions, kit, tmp_path, clock).run_due() == 1
+    replies = _delivered(sessions, "周主任", clock)
+    assert TITLE in replies[0].text and "参学党员群众4000余人次" in replies[0].text
+    (image,) = [r.image for r in replies if r.image is not None]
+    (document,) = [r.document for r in replies if r.document is not None]
+    assert image.content.startswith(b"\x89PNG")
+    body = _docx_text(next(r for r in replies if r.document is not None))
+    assert TITLE in body and "4000余人次" in body
+    # kept as files under the data folder; the outbox refers to them by path
+    assert document.path is not None
+    assert Path(document.path).parent.parent == (tmp_path / "documents").resolve()
+    (row,) = _job_rows(sessions)
+    files = [item["document"] or item["image"] for item in row.payload]
+    assert all("content" not in f and Path(f["path"]).is_file() for f in files if f)
+    assert _delivered(sessions, "周主任", clock) == []  # once
+
+
+def test_in_english_the_coordinator_is_told_to_wait(
+    leader: Conversation, street: int, clock: Clock
+) -> None:
+    boss = Chat(leader, "周主任", clock)
+    boss.say("/lang en")
+    assert boss.say("/summary") == "Generating, please wait…"
+
+
+def test_in_a_group_the_job_delivers_to_the_private_chat(
+    leader: Conversation,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+    clock: Clock,
+    kit: SummaryKit,
+    tmp_path: Path,
+) -> None:
+    register(sessions, "李华", "demo-xinhua")
+    register(sessions, "周主任", "demo-street", RoleName.COORDINATOR, platform="telegram")
+    play(Chat(leader, "李华", clock), HAPPY_PATH)
+    group = Chat(leader, "周主任", clock, platform="telegram", in_group=True)
+    answer = group.say("/summary")
+    assert "私信发给周主任" in answer and TITLE not in answer
+    assert _worker(sessions, kit, tmp_path, clock).run_due() == 1
+    (row,) = _job_rows(sessions)
+    assert row.platform == "telegram" and row.address == "周主任"  # the private chat
+    documents = [item["document"] for item in row.payload if item["document"]]
+    assert [d["filename"] for d in documents] == [f"{TITLE}.docx"]
 
 
 # -- outside the message's transaction ---------------------------------------------------------
@@ -359,3 +436,37 @@ def test_composing_reads_without_taking_the_write_lock(sessions: sessionmaker[Se
         writer.join(20)
         assert not writer.is_alive() and len(written) == 1
         assert session.scalars(select(Member)).all() == []  # its snapshot
+
+
+def test_the_shell_shows_the_answer_then_the_document_saved_in_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from tests.test_cli import CLOCK, REPORT_SCRIPT
+
+    for name in list(os.environ):
+        if name.startswith("HUIBAO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'huibao.sqlite3'}",
+        "HUIBAO_LOG_LEVEL": "WARNING",
+    }
+    result = CliRunner().invoke(
+        main, ["run"], env=env, input=REPORT_SCRIPT + "/summary\n", obj=CLOCK
+    )
+    assert result.exit_code == 0, result.output
+    after = result.output.split("你> /summary")[1]
+    answer, notice = after.split("汇报（通知）> ", 1)
+    assert answer.strip() == "汇报> 正在生成，请稍候"
+    assert notice.startswith("新华社区2026年上半年文化工作总结")
+    name = "新华社区2026年上半年文化工作总结.docx"
+    saved = re.search(rf"（文件：{name}，\d+ 字节，已保存到 (\S+)）", notice)
+    assert saved is not None, notice
+    opened = docx.Document(saved.group(1))
+    assert "新华社区2026年上半年文化工作总结" in "\n".join(p.text for p in opened.paragraphs)
+    assert list((tmp_path / "data" / "documents").glob(f"*/{name}"))  # the job's own file

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import templates_dir
 from bot.conversation import Conversation
+from bot.jobs import Worker
 from bot.org import create_invite
 from bot.reminders import start_choice
 from bot.scheduler import Background
@@ -340,16 +341,31 @@ def test_a_coordinator_gets_the_summary_as_a_file(
     leader_conversation: Conversation,
     fake: FakeWecom,
     client: WecomClient,
+    running: RunningWecom,
     sessions: sessionmaker[Session],
     clock: Clock,
+    tmp_path: Path,
 ) -> None:
     register(sessions, "李华", "demo-xinhua")
     register(sessions, "周主任", "demo-street", RoleName.COORDINATOR, "wecom", ZHOU)
     play(Chat(leader_conversation, "李华", clock), HAPPY_PATH)
-    boss = Phone(fake, client, ZHOU)
-    boss.say("/summary 和平街道 2026H1", "和平街道2026年上半年文化工作总结")
-    sent = fake.wait_for_messages(ZHOU, 1)
-    files = fake.wait_for(lambda: [m for m in fake.messages_to(ZHOU) if m.msgtype == "file"])
+    # as in `huibao run`: the job worker and the outbox's sender beside the adapter
+    kit = SummaryKit.load(templates_dir() / "summary")
+    background = Background(
+        sessions,
+        ReminderSettings(enabled=False),
+        SHANGHAI,
+        clock,
+        jobs=Worker(sessions, kit, tmp_path, clock),
+    )
+    running.call(background.start({"wecom": running.bot}))
+    try:
+        boss = Phone(fake, client, ZHOU)
+        boss.say("/summary 和平街道 2026H1", "正在生成，请稍候")  # at once
+        sent = fake.wait_for_text(ZHOU, "和平街道2026年上半年文化工作总结")
+        files = fake.wait_for(lambda: [m for m in fake.messages_to(ZHOU) if m.msgtype == "file"])
+    finally:
+        running.call(background.stop())
     images = [m for m in fake.messages_to(ZHOU) if m.msgtype == "image"]
     assert len(files) == 1 and len(images) == 1 and sent
     upload = fake.uploads[files[0].body["media_id"]]

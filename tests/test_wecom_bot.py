@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import templates_dir
 from bot.conversation import Conversation
+from bot.jobs import Worker
 from bot.org import create_invite
 from bot.scheduler import Background
 from bot.settings import ReminderSettings
@@ -314,11 +315,21 @@ def test_a_coordinator_gets_the_summary_as_a_docx(
     async def scenario() -> None:
         async with Robot(leader, sessions, tmp_path / "photos", clock) as robot:
             fake = robot.fake
-            boss = Person(fake, ZHOU)
-            await boss.say("/summary 和平街道 2026H1", "和平街道2026年上半年文化工作总结")
-            files = await fake.wait_for(
-                lambda: [s for s in fake.shown_to(ZHOU) if s.msgtype == "file"]
+            # as in `huibao run`: the job worker and the outbox's sender beside the channel
+            worker = Worker(sessions, kit, tmp_path / "data", clock)
+            background = Background(
+                sessions, ReminderSettings(enabled=False), SHANGHAI, clock, jobs=worker
             )
+            await background.start({"wecom": robot.channel})
+            try:
+                boss = Person(fake, ZHOU)
+                await boss.say("/summary 和平街道 2026H1", "正在生成，请稍候")  # at once
+                await fake.wait_for_text(ZHOU, "和平街道2026年上半年文化工作总结")
+                files = await fake.wait_for(
+                    lambda: [s for s in fake.shown_to(ZHOU) if s.msgtype == "file"]
+                )
+            finally:
+                await background.stop()
             media = fake.media[files[0].body["file"]["media_id"]]
             assert media.kind == "file" and media.filename.endswith(".docx")
             document = docx.Document(io.BytesIO(media.content))

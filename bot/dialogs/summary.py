@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-import time
 
-from bot import outbox
+from bot import jobs, outbox
 from bot.dialogs.base import Next, Turn
 from bot.periods import parse_period, period_of
-from bot.summary import service as summary_service
-from bot.types import Document, Reply
+from bot.types import Reply
 from storage import repo
 
 log = logging.getLogger(__name__)
 
 
 def summary(turn: Turn, argument: str) -> Next:
-    """A preview and the .docx, for units the person leads."""
+    """A preview and the .docx, for units the person leads, made by a job (bot.jobs)."""
     scope = turn.scope()
     if scope.empty:
         return Next([Reply(turn.t("leaders_only"))])
@@ -38,22 +36,24 @@ def summary(turn: Turn, argument: str) -> Next:
             return Next([Reply(turn.t("summary_not_yours", unit=word[:30]))])
     if unit is None:
         unit = repo.unit_by_path(turn.session, scope.paths[0])
-    started = time.perf_counter()
-    made = summary_service.summarise(turn.session, kit, unit, period, today)
-    docx = summary_service.render(made, kit, summary_service.Format.DOCX)
-    log.info(
-        "summary of %s %s composed in %.2f s", unit.id, period.key, time.perf_counter() - started
+    # Composing and rendering take seconds for a large street: a job does them after this
+    # message's commit and sends the preview, chart and .docx to the asker's account on
+    # this platform (their private chat when asked in a group). The answer comes at once.
+    job = jobs.request_summary(
+        turn.session,
+        member_id=turn.member_id,
+        unit_id=unit.id,
+        period=period.key,
+        today=today,
+        platform=turn.incoming.platform,
+        locale=turn.locale,
+        now=turn.kit.clock(),
     )
-    name = summary_service.filename(made, summary_service.Format.DOCX)
-    document = Document(name, docx, summary_service.MIME[summary_service.Format.DOCX])
-    replies = [Reply(summary_service.preview(made))]
-    if made.months:
-        chart = summary_service.chart_png(made)
-        replies.append(
-            Reply(turn.t("summary_chart"), image=Document("chart.png", chart, "image/png"))
-        )
-    replies.append(Reply(turn.t("summary_file", gaps=len(made.gaps)), document=document))
-    return Next(replies)
+    log.info("summary of %s %s: job %s", unit.id, period.key, job)
+    if turn.incoming.in_group:
+        assert turn.member is not None
+        return Next([Reply(turn.t("summary_sent_privately", name=turn.member.name))])
+    return Next([Reply(turn.t("summary_generating"))])
 
 
 def privately(turn: Turn, replies: list[Reply]) -> list[Reply]:

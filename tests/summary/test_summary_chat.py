@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import docx
@@ -13,7 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import templates_dir
 from bot.conversation import Conversation
+from bot.jobs import Worker
+from bot.outbox import take_waiting
+from bot.shell import render
 from bot.summary.service import SummaryKit
+from bot.types import Reply
 from storage.models import RoleName
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, register
@@ -33,14 +38,37 @@ def leader_conversation(sessions, questionnaires, clock: Clock) -> Conversation:
     )
 
 
+Ask = Callable[[Chat, str], str]
+
+
+@pytest.fixture
+def ask(sessions: sessionmaker[Session], clock: Clock, tmp_path: Path) -> Ask:
+    """Say something and wait for what a job sends: /summary answers at once ("正在生成"),
+    the preview, chart and .docx follow from the worker (bot.jobs) through the outbox."""
+    worker = Worker(sessions, SummaryKit.load(templates_dir() / "summary"), tmp_path, clock)
+
+    def say(chat: Chat, text: str) -> str:
+        chat.say(text)
+        worker.run_due()
+        chat.replies += take_waiting(sessions, chat.platform, chat.user, clock())
+        return "\n".join(render(r) for r in chat.replies)
+
+    return say
+
+
 def test_a_coordinator_gets_a_preview_a_chart_and_the_docx(
-    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+    leader_conversation: Conversation,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+    clock: Clock,
+    ask: Ask,
 ) -> None:
     register(sessions, "李华", "demo-xinhua")
     register(sessions, "周主任", "demo-street", RoleName.COORDINATOR)
     play(Chat(leader_conversation, "李华", clock), HAPPY_PATH)
     boss = Chat(leader_conversation, "周主任", clock)
-    text = boss.say("/summary")
+    text = ask(boss, "/summary")
+    assert boss.replies[0] == Reply("正在生成，请稍候")  # at once; the rest from the job
     assert "和平街道2026年上半年文化工作总结" in text
     assert "参学党员群众4000余人次" in text
     assert "截至6月24日，朝阳社区尚未填报本期活动。" in text
@@ -54,11 +82,15 @@ def test_a_coordinator_gets_a_preview_a_chart_and_the_docx(
     assert "和平街道2026年上半年文化工作总结" in body
     assert "4000余人次" in body
     # a community by name, and an earlier period
-    assert "新华社区2026年上半年文化工作总结" in boss.say("/summary 新华社区 2026H1")
+    assert "新华社区2026年上半年文化工作总结" in ask(boss, "/summary 新华社区 2026H1")
 
 
 def test_summaries_are_limited_to_ones_own_units(
-    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+    leader_conversation: Conversation,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+    clock: Clock,
+    ask: Ask,
 ) -> None:
     register(sessions, "李华", "demo-xinhua")
     register(sessions, "孙书记", "demo-chaoyang", RoleName.COORDINATOR)
@@ -70,12 +102,12 @@ def test_summaries_are_limited_to_ones_own_units(
         "/summary demo-district",
         "/summary 不存在的社区",
     ):
-        answer = chaoyang.say(request)
+        answer = ask(chaoyang, request)
         assert "你只能查看自己负责的单位" in answer
         assert "端午" not in answer and "4000" not in answer and "李华" not in answer
         assert all(r.document is None for r in chaoyang.replies)
     staff = Chat(leader_conversation, "李华", clock)
-    assert "只有社区或街道负责人可以用" in staff.say("/summary")
+    assert "只有社区或街道负责人可以用" in ask(staff, "/summary")
 
 
 def test_the_cli_writes_every_format(
@@ -108,7 +140,11 @@ def test_the_cli_writes_every_format(
 
 
 def test_the_reflection_round_feeds_the_closing_sections(
-    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+    leader_conversation: Conversation,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+    clock: Clock,
+    ask: Ask,
 ) -> None:
     register(sessions, "李华", "demo-xinhua")
     register(sessions, "王强", "demo-xinhua")
@@ -158,7 +194,7 @@ def test_the_reflection_round_feeds_the_closing_sections(
         ],
     )
     assert "青年人参与不多" not in boss.say("/closing")
-    preview = boss.say("/summary")
+    preview = ask(boss, "/summary")
     assert (
         "一是活动形式比较单一。二是宣传阵地利用不充分。" in preview
     )  # merged, edited, deduplicated
@@ -169,7 +205,11 @@ def test_the_reflection_round_feeds_the_closing_sections(
 
 
 def test_in_a_group_the_summary_is_sent_privately_and_closing_is_private(
-    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+    leader_conversation: Conversation,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     from sqlalchemy import select
 
@@ -180,9 +220,11 @@ def test_in_a_group_the_summary_is_sent_privately_and_closing_is_private(
     play(Chat(leader_conversation, "李华", clock), HAPPY_PATH)
     group = Chat(leader_conversation, "周主任", clock, platform="telegram", in_group=True)
     answer = group.say("/summary")
-    assert "工作总结已私信发给周主任" in answer
+    assert "稍后私信发给周主任" in answer
     assert "和平街道2026年上半年文化工作总结" not in answer  # nothing of it in the group
     assert all(r.document is None and r.image is None for r in group.replies)
+    kit = SummaryKit.load(templates_dir() / "summary")
+    assert Worker(sessions, kit, tmp_path, clock).run_due() == 1  # the job makes it
     with sessions() as session:
         queued = session.scalars(select(Outbox).where(Outbox.kind == "summary")).one()
     assert queued.platform == "telegram" and queued.address == "周主任"  # the private chat
@@ -213,7 +255,11 @@ def test_a_point_added_in_review_is_not_the_coordinators_own_review(
 
 
 def test_a_street_coordinator_picks_from_the_communities_points(
-    leader_conversation: Conversation, sessions: sessionmaker[Session], demo_org: None, clock: Clock
+    leader_conversation: Conversation,
+    sessions: sessionmaker[Session],
+    demo_org: None,
+    clock: Clock,
+    ask: Ask,
 ) -> None:
     register(sessions, "李华", "demo-xinhua")
     register(sessions, "赵敏", "demo-chaoyang")
@@ -233,13 +279,13 @@ def test_a_street_coordinator_picks_from_the_communities_points(
     assert shown.count("形式单一") + shown.count("形式比较单一") == 1
     assert "（新华社区、朝阳社区）" in shown
     number = _numbers(shown)["活动形式比较单一，年轻人参与少（新华社区、朝阳社区）"]
-    preview = boss.say("/summary")
+    preview = ask(boss, "/summary")
     assert (
         "【待补充：存在的不足（请在 /closing 中审定，可从各单位反映的1条意见中选用）】" in preview
     )
     assert "一是活动形式比较单一" not in preview  # the communities' words are not pasted in
     boss.say(f"/closing use {number}")
-    preview = boss.say("/summary")
+    preview = ask(boss, "/summary")
     assert "一是活动形式比较单一，年轻人参与少。" in preview
     assert "还存在一些不足，主要是" in preview
     # a community's point is not the street's to drop
