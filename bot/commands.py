@@ -53,6 +53,9 @@ class InInterview(enum.Enum):
     RESUME = "resume"  # runs, then the current question is asked again
     REFUSE = "refuse"  # "finish or cancel the report first", and the question again
     STEER = "steer"  # acts on the report itself (skip, back, cancel)
+    # With answers in the report: "finish it first, or drop it (as 放弃 does) for the new
+    # one?" (bot.dialogs.report.ask_first); with none, the command runs (a new report).
+    ASK_FIRST = "ask_first"
 
 
 @dataclass(frozen=True)
@@ -185,9 +188,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "report",
         report.start,
         group=InGroup.REPORTING,
-        interview=InInterview.REFUSE,
+        interview=InInterview.ASK_FIRST,
         aliases=("new", "baogao"),
         words=report.REPORT_WORDS,
+        reads=report.reads,  # 上报, and 上报 TEXT / 上报：TEXT
+        words_during=frozenset({INTERVIEW}),  # never an answer (上报 alone or with a report)
         menu=Text("上报一次活动", "report an activity"),
         menu_order=1,
         help=Text("/report 上报一次活动（也可以直接发“上报”）", "/report report an activity"),

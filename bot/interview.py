@@ -1917,15 +1917,18 @@ def _sessions_id(ctx: Context, state: InterviewState) -> str | None:
 
 
 def _card_header(ctx: Context, state: InterviewState) -> list[str]:
-    """What the card says about values read from a message, and about questions not asked."""
-    lines: list[str] = []
+    """One line under the card: which values were read from a message, and how to change
+    (or add, when optional questions were not asked) an item."""
+    parts: list[str] = []
     if state.sources or state.made:
-        lines.append(ctx.t("card_read_intro"))
+        parts.append(ctx.t("card_read_intro"))
     if state.message is not None and any(
         question.optional and question.id not in state.answers for question in _flow(ctx, state)
     ):
-        lines.append(ctx.t("card_optional_hint"))
-    return lines
+        parts.append(ctx.t("card_change_more"))  # optional items not asked: "or add one"
+    else:
+        parts.append(ctx.t("card_change"))
+    return [(" " if ctx.locale == "en" else "").join(parts)]
 
 
 def describe_answer(ctx: Context, question: Question, value: dict[str, Any]) -> str:

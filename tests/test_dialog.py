@@ -199,9 +199,12 @@ def test_a_command_in_the_middle_keeps_the_question(staff_chat: Chat) -> None:
             ("1", "活动叫什么名字"),
             ("/help", ["/report", "活动叫什么名字"]),
             ("/mine", ["还没有上报记录", "活动叫什么名字"]),
-            ("/report", ["还没有完成", "活动叫什么名字"]),
-            ("/edit 1", ["还没有完成", "活动叫什么名字"]),
-            ("/nonsense", ["不认识", "活动叫什么名字"]),
+            ("读书会", "哪天"),
+            # a new report is asked about once: this one holds an answer
+            ("/report", "你正在填写“读书会”（还差 8 项）。先报完这一条，还是放弃它、改报新的？"),
+            ("[继续填写]", ["接着填", "哪天"]),
+            ("/edit 1", ["还没有完成", "哪天"]),
+            ("/nonsense", ["不认识", "哪天"]),
         ],
     )
 

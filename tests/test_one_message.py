@@ -113,7 +113,7 @@ def test_a_report_in_one_message_is_prefilled_and_asks_only_what_is_missing(
                     "6. 参与群众：300余人次（按“300多人”理解为不少于 300 人次）",
                     "7. 参演人员：（未填）",  # optional and not mentioned: not asked
                     f"11. 主要内容：{REPORT}（你的消息原文）",
-                    "从你的消息中读出：标“←”的各项",
+                    "标“←”的是从你的消息里读出的。要改或补充，回复“改”加编号",
                 ],
             ),
             ("对", ["已保存", "记入2025年下半年"]),
@@ -547,7 +547,7 @@ def test_a_photo_sent_at_the_card_joins_the_report(
         staff_chat,
         [
             (JUNE_REPORT, "效果"),
-            ("很好。", ["请核对", "照片可以直接发过来"]),
+            ("很好。", ["请核对", "照片可直接发来"]),
             ("<photo>", "收到第 1 张照片，已加到第 14 项"),
             ("确认", "已保存"),
         ],
@@ -592,3 +592,206 @@ def test_a_place_typed_with_a_known_figure_keeps_only_the_place(
     )
     (entry,) = entries(sessions)
     assert entry.location == "文化广场"
+
+
+# -- a new report asked for while one is being filled in ------------------------------------
+
+CLEANUP = "6月20日在社区开展志愿清扫，20人参加"
+SWITCH = "你正在填写“夏夜汇演”（还差 1 项）。先报完这一条，还是放弃它、改报新的？"
+
+
+def test_a_report_word_mid_report_asks_once_and_going_on_stores_nothing_of_it(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
+    person = Person(staff_chat)
+    person.play(
+        [
+            (JUNE_REPORT, ["活动效果怎么样", "（还差 1 项）"]),
+            (f"上报 {CLEANUP}", SWITCH),  # was stored as the answer: "12. 取得成效：上报 …"
+        ]
+    )
+    assert staff_chat.buttons == ["继续填写", "报新的"]
+    person.play(
+        [
+            ("[继续填写]", ["好的，接着填。", "活动效果怎么样", "（还差 1 项）"]),
+            ("演出很精彩，居民反响热烈", ["请核对", "12. 取得成效：演出很精彩，居民反响热烈"]),
+            ("对", "已保存"),
+        ]
+    )
+    (entry,) = entries(sessions)
+    assert entry.title == "夏夜汇演"
+    assert entry.answers["achievements"] == {"text": "演出很精彩，居民反响热烈"}
+    assert not [v for v in entry.answers.values() if "上报" in str(v) or "清扫" in str(v)]
+    shown_on_card(person.cards[0], entry)
+    assert states(sessions) == []
+
+
+@pytest.mark.parametrize("choice", ["[报新的]", "报新的", "2"])
+def test_choosing_the_new_report_drops_the_old_one_until_the_new_one_is_done(
+    staff_chat: Chat, sessions: sessionmaker[Session], choice: str
+) -> None:
+    person = Person(staff_chat)
+    person.play(
+        [
+            (JUNE_REPORT, "（还差 1 项）"),
+            (f"上报：{CLEANUP}", SWITCH),
+            (
+                choice,
+                [
+                    "好，“夏夜汇演”先放下了，没有保存；报完新的这一条后，当天回复“恢复”可以接着填。",
+                    "从你的消息中读出：工作类别 志愿服务",  # the new one, prefilled
+                    "有多少名志愿者参加",
+                ],
+            ),
+            ("8名，居民反响很好", ["请核对", "参与志愿者：8名"]),
+            ("对", ["已保存", "“夏夜汇演”还没报完，今天之内回复“恢复”可以接着填。"]),
+        ]
+    )
+    assert states(sessions) == ["discarded"]
+    person.play(
+        [
+            ("恢复", ["已恢复刚才放弃的上报", "活动效果怎么样"]),
+            ("演出很精彩", ["请核对", "2. 活动名称：夏夜汇演", "12. 取得成效：演出很精彩"]),
+            ("对", "已保存"),
+        ]
+    )
+    cleanup, show = entries(sessions)
+    assert (cleanup.area, cleanup.start_date) == ("volunteer", date(2026, 6, 20))
+    assert cleanup.answers["content"] == {"text": CLEANUP}  # without the report word
+    assert (show.title, show.start_date) == ("夏夜汇演", date(2026, 6, 12))
+    assert show.answers["achievements"] == {"text": "演出很精彩"}
+    for entry, card in zip((cleanup, show), person.cards, strict=True):
+        shown_on_card(card, entry)
+    assert states(sessions) == []
+
+
+@pytest.mark.parametrize("said", ["/report", "上报", "填报"])
+def test_a_report_command_without_text_mid_report_asks_the_same(
+    staff_chat: Chat, sessions: sessionmaker[Session], said: str
+) -> None:
+    play(
+        staff_chat,
+        [
+            (JUNE_REPORT, "（还差 1 项）"),
+            (said, SWITCH),
+            ("[报新的]", ["“夏夜汇演”先放下了", "这次活动属于哪一类工作"]),
+            ("/cancel", ["已取消", "“夏夜汇演”还没报完，今天之内回复“恢复”可以接着填。"]),
+            ("/back", ["已恢复", "活动效果怎么样"]),
+            (said, SWITCH),
+            ("继续", ["接着填", "活动效果怎么样"]),
+        ],
+    )
+    assert entries(sessions) == []
+    assert states(sessions) == ["interview"]
+
+
+def test_a_new_report_replaces_one_without_answers_and_an_edit_is_asked_about(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
+    play(
+        staff_chat,
+        [
+            ("/report", "哪一类"),
+            ("4", "活动叫什么名字"),
+            (f"上报 {JUNE_REPORT}", ["从你的消息中读出", "活动效果怎么样"]),  # nothing to lose
+            ("很好。", "请核对"),
+            ("对", "已保存"),
+        ],
+    )
+    (entry,) = entries(sessions)
+    play(
+        staff_chat,
+        [
+            (f"/edit {entry.id}", "请核对"),
+            (
+                f"上报 {CLEANUP}",
+                f"你正在修改记录 #{entry.id}。先改完，还是放弃修改、改报新的？",
+            ),
+            ("好", ["请选一个", "先改完"]),  # "好" says neither: asked again
+            ("[报新的]", [f"记录 #{entry.id} 保持原样", "有多少名志愿者参加"]),
+        ],
+    )
+    (kept,) = entries(sessions)
+    assert kept.revision == entry.revision and kept.title == "夏夜汇演"
+
+
+def test_going_on_with_the_report_by_answering_its_question(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
+    play(
+        staff_chat,
+        [
+            (JUNE_REPORT, "（还差 1 项）"),
+            ("上报", SWITCH),
+            # the person answers the question instead: the report goes on, the new one is not started
+            ("演出很精彩", ["请核对", "12. 取得成效：演出很精彩"]),
+            ("对", "已保存"),
+        ],
+    )
+    assert len(entries(sessions)) == 1 and states(sessions) == []
+
+
+def test_a_new_report_mid_report_in_english(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
+    play(
+        staff_chat,
+        [
+            ("/lang en", "English"),
+            ("Film night at the square yesterday, 2 screenings, about 300 people", "How did it go"),
+            (
+                "report Volunteers cleaned the park on June 20, 20 people",
+                "You are filling in “Film night” (1 left). Finish it first, or drop it and "
+                "report the new one?",
+            ),
+        ],
+    )
+    assert staff_chat.buttons == ["Go on with it", "Report the new one"]
+    play(
+        staff_chat,
+        [
+            ("[Go on with it]", ["Fine, let us go on.", "How did it go"]),
+            ("/report", "You are filling in “Film night”"),
+            (
+                "Report the new one",  # the button's label typed out
+                ["“Film night” is put aside, not saved", "reply “restore”", "Volunteer service"],
+            ),
+        ],
+    )
+    assert entries(sessions) == []
+
+
+def test_the_card_says_how_to_change_an_item_once(staff_chat: Chat) -> None:
+    play(staff_chat, [(JUNE_REPORT, "效果"), ("很好。", "请核对")])
+    card = staff_chat.replies[-1].text.splitlines()
+    assert card[-2:] == [
+        "标“←”的是从你的消息里读出的。要改或补充，回复“改”加编号（如“改3”）或名称（如“改日期”）；"
+        "照片可直接发来。",
+        "确认无误就保存吧，回复“对”即可。",
+    ]
+    assert sum("改”加编号" in line or "“改3”" in line for line in card) == 1
+    play(
+        staff_chat,
+        [("/lang en", "English"), ("/cancel", "Drop this report?"), ("No, go on", "Please check")],
+    )
+    card = staff_chat.replies[-1].text.splitlines()
+    assert card[-2:] == [
+        "Items marked “←” were read from your message. To change or add one, reply “change” and "
+        "its number (“change 3”) or name (“change date”); photos can be sent right away.",
+        "All right? Reply “ok” to save it.",
+    ]
+
+
+def test_a_new_report_that_cannot_start_still_settles_the_question(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
+    play(
+        staff_chat,
+        [
+            (JUNE_REPORT, "（还差 1 项）"),
+            ("上报 6月28日在文化广场办电影放映，100人参加", SWITCH),  # the 28th is still ahead
+            ("[报新的]", ["“夏夜汇演”先放下了", "还没到"]),
+            ("恢复", ["已恢复", "活动效果怎么样"]),
+        ],
+    )
+    assert states(sessions) == ["interview"]

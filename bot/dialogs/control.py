@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.dialogs import reflect, report
 from bot.dialogs.base import Next, Turn
 from bot.dialogs.state import Deleting, Discarded, Reflecting, Returning
-from bot.interview import InterviewState
 from bot.types import Reply
 
 
@@ -14,8 +13,9 @@ def cancel(turn: Turn, argument: str = "") -> Next:
     dialog = turn.dialog
     if dialog is None or isinstance(dialog, Discarded):
         return Next([Reply(turn.t("nothing_to_cancel"))])
-    if isinstance(dialog, InterviewState):
-        return report.cancel(turn, dialog)
+    current = report.running(turn)
+    if current is not None:
+        return report.cancel(turn, current)
     if isinstance(dialog, Deleting):
         return Next([Reply(turn.t("delete_kept", id=dialog.entry_id))], None)
     if isinstance(dialog, Returning):
@@ -35,8 +35,9 @@ def skip(turn: Turn, argument: str = "") -> Next:
     dialog = turn.dialog
     if isinstance(dialog, Reflecting):
         return reflect.answer(turn, dialog, skip=True)
-    if isinstance(dialog, InterviewState):
-        return report.skip(turn, dialog)
+    current = report.running(turn)
+    if current is not None:
+        return report.skip(turn, current)
     return Next([Reply(turn.t("nothing_to_skip"))])
 
 
@@ -45,8 +46,9 @@ def back(turn: Turn, argument: str = "") -> Next:
     dialog = turn.dialog
     if isinstance(dialog, Discarded):
         return report.restore(turn)
-    if isinstance(dialog, InterviewState):
-        return report.back(turn, dialog)
+    current = report.running(turn)
+    if current is not None:
+        return report.back(turn, current)
     return Next([Reply(turn.t("nothing_to_go_back"))])
 
 

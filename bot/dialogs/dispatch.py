@@ -17,7 +17,16 @@ from bot import interview
 from bot.commands import BY_NAME, COMMANDS, CommandSpec, InGroup, InInterview, Who, level
 from bot.dialogs import delete, join, reflect, report, send_back, summary
 from bot.dialogs.base import Kit, Next, Turn, locale_of
-from bot.dialogs.state import Deleting, Discarded, Joining, Reflecting, Returning, kind_of, load
+from bot.dialogs.state import (
+    Deleting,
+    Discarded,
+    Joining,
+    Reflecting,
+    Reporting,
+    Returning,
+    kind_of,
+    load,
+)
 from bot.interview import InterviewState
 from bot.text import clean_text
 from bot.types import Incoming, Kind, Reply
@@ -106,10 +115,14 @@ def _command(turn: Turn, command: Command) -> list[Reply]:
 
 
 def run(turn: Turn, spec: CommandSpec, argument: str) -> list[Reply]:
-    """Run a command as its row says: refused, or done (and the report's question again)."""
-    in_report = isinstance(turn.dialog, InterviewState)
+    """Run a command as its row says: refused, asked about, or done (and the report's question)."""
+    in_report = report.running(turn) is not None
     if in_report and spec.interview is InInterview.REFUSE:
         return turn.apply(report.busy(turn))
+    if in_report and spec.interview is InInterview.ASK_FIRST:
+        asked = report.ask_first(turn, argument)
+        if asked is not None:
+            return turn.apply(asked)
     if not _permitted(turn, spec):
         refused = [Reply(turn.t(spec.refusal))]
         return refused if turn.incoming.in_group else [*refused, *report.resume(turn)]
@@ -191,6 +204,8 @@ def _answer(turn: Turn) -> Next | None:
     match turn.dialog:
         case InterviewState() as current:
             return report.answer(turn, current)
+        case Reporting() as aside:
+            return report.switching(turn, aside)
         case Deleting() as deleting:
             return delete.answer(turn, deleting)
         case Reflecting() as reflecting:

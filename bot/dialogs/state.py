@@ -2,7 +2,8 @@
 
 A row holds a kind tag (its `kind` column) and the state's JSON. The small dialogs write a
 version (`"v"`) into their JSON; rows written before it (no `"v"`) read as version 1. The
-interview's JSON is `InterviewState.to_json`, unchanged.
+interview's JSON is `InterviewState.to_json`, unchanged; a `Reporting` adds its two keys
+("asked", "dropped") beside it, so code that knows only the interview still reads the report.
 """
 
 from __future__ import annotations
@@ -64,13 +65,28 @@ class Discarded:
     at: datetime
 
 
-Dialog = InterviewState | Joining | Deleting | Reflecting | Returning | Discarded
+@dataclass(frozen=True, slots=True)
+class Reporting:
+    """A report in progress with something beside it (a plain `InterviewState` has neither).
+
+    `asked`: a new report was asked for while this one holds answers, and the person is asked
+    whether to finish this one first or drop it for the new one; the new report's text waits
+    here ("" for a plain 上报). `dropped`: the report dropped for this one; when this one ends,
+    it is kept as `Discarded` again, so 恢复 takes it up the same day.
+    """
+
+    interview: InterviewState
+    asked: str | None = None
+    dropped: Discarded | None = None
+
+
+Dialog = InterviewState | Reporting | Joining | Deleting | Reflecting | Returning | Discarded
 
 
 def kind_of(dialog: Dialog) -> str:
     """The row's kind tag for a state."""
     match dialog:
-        case InterviewState():
+        case InterviewState() | Reporting():
             return INTERVIEW
         case Joining():
             return JOIN
@@ -90,6 +106,13 @@ def dump(dialog: Dialog) -> tuple[str, dict[str, Any]]:
     match dialog:
         case InterviewState():
             return INTERVIEW, dialog.to_json()
+        case Reporting(interview, asked, dropped):
+            data = interview.to_json()
+            if asked is not None:
+                data["asked"] = asked
+            if dropped is not None:
+                data["dropped"] = dump(dropped)[1]
+            return INTERVIEW, data
         case Joining(code):
             data = {"code": code}
         case Deleting(entry_id) | Returning(entry_id):
@@ -105,7 +128,13 @@ def load(kind: str, data: dict[str, Any]) -> Dialog | None:
     """The state a row holds; None for a kind this code does not know (or bad JSON)."""
     try:
         if kind == INTERVIEW:
-            return InterviewState.from_json(data)
+            report = InterviewState.from_json(data)
+            if "asked" not in data and "dropped" not in data:
+                return report
+            dropped = data.get("dropped")
+            kept = None if dropped is None else _discarded(dropped)
+            asked = data.get("asked")
+            return Reporting(report, None if asked is None else str(asked), kept)
         if kind == JOIN:
             return Joining(str(data["code"]))
         if kind == DELETE:
@@ -115,10 +144,14 @@ def load(kind: str, data: dict[str, Any]) -> Dialog | None:
         if kind == REFLECT:
             return Reflecting(int(data["step"]), int(data["unit_id"]), str(data["period"]))
         if kind == DISCARDED:
-            interview = InterviewState.from_json(data["interview"])
-            return Discarded(interview, datetime.fromisoformat(data["at"]))
+            return _discarded(data)
     except (KeyError, TypeError, ValueError):
         log.warning("unreadable %s dialog state", kind, exc_info=True)
         return None
     log.warning("unknown dialog state kind %r", kind)
     return None
+
+
+def _discarded(data: dict[str, Any]) -> Discarded:
+    report = InterviewState.from_json(data["interview"])
+    return Discarded(report, datetime.fromisoformat(data["at"]))
