@@ -3,8 +3,9 @@
 `/summary` answers at once ("正在生成，请稍候") and records a job in the same transaction
 (`request`). After the commit a `Worker` claims the job, composes the summary in a
 read-only transaction (on SQLite it holds no write lock, so everyone's messages are stored
-meanwhile), renders the .docx and the chart outside any transaction, keeps them as files
-under the data folder (`<data>/documents/<job id>/`) and queues them for the member in the
+meanwhile), renders the .docx and the chart (and, for a long ledger, the whole 台账 as
+.xlsx) outside any transaction, keeps them as files under the data folder
+(`<data>/documents/<job id>/`) and queues them for the member in the
 outbox, referring to the files by path, in the transaction that marks the job done.
 
 Exactly once: a worker that dies between claim and delivery leaves the job `running`;
@@ -187,6 +188,12 @@ class Worker:
             replies.append(Reply(msg(locale, "summary_chart"), image=image))
         file = Document(name, docx, mime, str(stored))
         replies.append(Reply(msg(locale, "summary_file", gaps=len(summary.gaps)), document=file))
+        if not summary.ledger_listed:  # the .docx lists subtotals: the whole 台账 beside it
+            xlsx = service.render(summary, self._kit, service.Format.XLSX)
+            sheet = service.filename(summary, service.Format.XLSX)
+            kept = _write(folder, sheet, xlsx)
+            ledger = Document(sheet, xlsx, service.MIME[service.Format.XLSX], str(kept))
+            replies.append(Reply(msg(locale, "summary_ledger"), document=ledger))
         return replies, folder.resolve()
 
     def _finish(

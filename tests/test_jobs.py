@@ -470,3 +470,30 @@ def test_the_shell_shows_the_answer_then_the_document_saved_in_its_folder(
     opened = docx.Document(saved.group(1))
     assert "新华社区2026年上半年文化工作总结" in "\n".join(p.text for p in opened.paragraphs)
     assert list((tmp_path / "data" / "documents").glob(f"*/{name}"))  # the job's own file
+
+
+def test_a_long_ledger_comes_as_an_xlsx_beside_the_docx(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+    from sqlalchemy import insert
+
+    from bot.summary.model import LEDGER_LIMIT
+    from storage.models import Entry
+
+    with transaction(sessions) as session:  # the one entry reported, many times over
+        row = session.execute(select(Entry.__table__)).mappings().one()
+        copies = [{**row, "id": row["id"] + n} for n in range(1, LEDGER_LIMIT + 1)]
+        session.execute(insert(Entry.__table__), copies)
+    _request(sessions, street, clock)
+    assert _worker(sessions, kit, tmp_path, clock).run_due() == 1
+    replies = _delivered(sessions, "周主任", clock)
+    names = [r.document.filename for r in replies if r.document is not None]
+    assert names == [f"{TITLE}.docx", "和平街道2026年上半年活动台账.xlsx"]
+    assert replies[-1].text.startswith("全部活动台账")
+    assert replies[-1].document is not None
+    sheet = load_workbook(io.BytesIO(replies[-1].document.content), read_only=True)
+    rows = sum(
+        1 for ws in sheet.worksheets for r in ws.iter_rows(values_only=True) if "端午" in str(r)
+    )
+    assert rows >= LEDGER_LIMIT + 1
