@@ -515,7 +515,7 @@ def load_questionnaire(path: Path) -> Questionnaire:
     except (OSError, UnicodeDecodeError) as exc:
         raise QuestionnaireError(f"{name}: cannot read the file: {exc}", path=path) from exc
     try:
-        data = yaml.safe_load(text)
+        data = _read_yaml(text)
     except yaml.MarkedYAMLError as exc:
         raise QuestionnaireError(f"{name}: {_yaml_problem(exc)}", path=path) from None
     except yaml.YAMLError as exc:
@@ -551,6 +551,19 @@ def load_questionnaires(directory: Path) -> dict[str, Questionnaire]:
         loaded[questionnaire.id] = questionnaire
         sources[questionnaire.id] = path
     return loaded
+
+
+def _read_yaml(text: str) -> Any:
+    """`text` as yaml.safe_load reads it, by libyaml when PyYAML has it (read at every start:
+    several times faster); a document libyaml refuses is read again by the pure-Python
+    loader, whose error, with its line and column, is the one shown."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.load(text, Loader=fast)  # a safe loader, as safe_load's
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
 
 
 # --- turning errors into readable messages ---------------------------------------------

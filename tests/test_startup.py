@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.cli import ROLES
+from bot.questionnaire import _read_yaml
 from storage.db import create_db_engine, upgrade
 from storage.models import RoleName
 
@@ -107,3 +109,12 @@ def test_the_shell_starts_without_renderers_platforms_or_alembic(
 
 def test_the_role_choices_are_the_stored_roles() -> None:
     assert tuple(role.value for role in RoleName) == ROLES
+
+
+def test_libyaml_reads_the_shipped_questionnaires_as_safe_load_does() -> None:
+    # Read at every start with libyaml when present: the same values as the pure loader.
+    paths = sorted((ROOT / "templates" / "questionnaires").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        assert _read_yaml(text) == yaml.safe_load(text), path.name
