@@ -1,21 +1,27 @@
-"""Reminder fan-out: 10,000 staff, one deadline; the tick that finds who is due, then the
-dispatch through the real TelegramBot to the fake Bot API at the configured rate.
+"""Reminder fan-out at 10,000, 40,000 and 200,000 members, on SQLite and PostgreSQL: the tick
+that finds who is due and queues their messages (and, with --dispatch, the dispatch through
+the real TelegramBot to the fake Bot API at the configured rate).
 
-    .venv/bin/python benchmarks/reminder_fanout.py [--members 10000] [--rate 25]
-        [--dispatch N] [--database-url URL]
+    .venv/bin/python benchmarks/reminder_fanout.py [--sizes 10000,40000,200000]
+        [--databases sqlite,postgresql] [--rounds 3] [--database-url URL]
+        [--dispatch N] [--rate 25]
 
-Without --database-url it uses a fresh SQLite file; a PostgreSQL URL gets a schema of its
-own, dropped at the end. The people are spread over 100 communities in 10 streets, each
+Each (size, database) gets a database of its own, filled once: a fresh SQLite file, or a
+PostgreSQL schema of its own (dropped at the end; the URL defaults to
+HUIBAO_TEST_POSTGRES_URL). The people are spread over 100 communities in 10 streets, each
 street with a coordinator; the one deadline (June's entries for the whole district, due
 Tuesday 30 June 18:00) is at its 3-day step (Saturday 27 June 18:00), and nobody has
 reported, so every member is due a reminder and every coordinator a digest.
 
-Tick: wall time of `Background.tick()` (settle stale and expired rows; one INSERT ...
-SELECT ... ON CONFLICT DO NOTHING that finds the members who owe by anti-joins and queues
-their messages; one grouped query and ten rows for the coordinators' digests), best and
-median of --ticks runs, each on an emptied outbox (on PostgreSQL vacuumed and analysed
-after loading and after each emptying, as autovacuum does on a live database); then the
-steady-state tick (everything queued already). Dispatch: `Sender.run` through
+Tick: wall time of `Background.tick()` on an emptied outbox (on PostgreSQL vacuumed and
+analysed after loading and after each emptying, as autovacuum does on a live database: the
+planner then sees an empty outbox, the case that went quadratic), then the steady-state tick
+(everything queued already). The rounds are interleaved: each round ticks every size on
+every database once, so a load by others falls on all of them alike. Printed: min / median /
+max per size and database, the ratio of the medians 200k/40k (linear: 5.0), and on SQLite
+the longest single write statement and the longest transaction (every SQLite transaction
+here is BEGIN IMMEDIATE, so that is how long the write lock was held at once).
+Dispatch (--dispatch N, the first size on the first database): `Sender.run` through
 `TelegramBot.send_to` against the fake (in this process, its own thread); rate = messages /
 (last arrival - first arrival) at the fake, as a ratio of --rate. PTB's own overall limiter
 (30/s) is lifted when --rate is above it. Duplicates: messages per chat at the fake.
@@ -25,17 +31,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+# the code of the tree this script is in, whatever is installed (before/after worktrees)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from aiolimiter import AsyncLimiter
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Connection, Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from telegram.ext import AIORateLimiter
 
@@ -162,29 +175,95 @@ def populate(engine: Engine, members: int) -> int:
     return members + STREETS
 
 
-def measure_ticks(
-    engine: Engine, settings: ReminderSettings, runs: int
-) -> tuple[list[float], int, float]:
-    """Best-of fan-out ticks (outbox emptied between runs), then one steady-state tick."""
+class LockWatch:
+    """On SQLite: the longest statement and the longest transaction (each one holds the
+    write lock: every transaction is BEGIN IMMEDIATE), from the engine's events."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.statement = 0.0
+        self.transaction = 0.0
+        self.transactions = 0
+        self.slowest = ""
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def reset(self) -> None:
+        self.statement = self.transaction = 0.0
+        self.transactions = 0
+        self.slowest = ""
+
+    def _begin(self, connection: Connection) -> None:
+        connection.info["bench_begun"] = time.perf_counter()
+
+    def _end(self, connection: Connection) -> None:
+        begun = connection.info.pop("bench_begun", None)
+        if begun is not None:
+            self.transactions += 1
+            self.transaction = max(self.transaction, time.perf_counter() - begun)
+
+    def _before(self, connection: Connection, *_args: object) -> None:
+        connection.info["bench_statement"] = time.perf_counter()
+
+    def _after(self, connection: Connection, _cursor: object, statement: str, *_: object) -> None:
+        took = time.perf_counter() - connection.info.pop("bench_statement", time.perf_counter())
+        if took > self.statement:
+            self.statement = took
+            self.slowest = " ".join(statement.split())[:60]
+
+
+@dataclass
+class Case:
+    """One size on one database: its engine and what its ticks measured."""
+
+    size: int
+    label: str
+    engine: Engine
+    schema: str | None
+    watch: LockWatch | None
+    ticks: list[float] = field(default_factory=list)
+    steady: list[float] = field(default_factory=list)
+    statement: float = 0.0
+    transaction: float = 0.0
+    transactions: int = 0
+    slowest: str = ""
+    queued: int = 0
+
+
+def tick_once(case: Case, settings: ReminderSettings) -> None:
+    """A fan-out tick on an emptied outbox, then a steady-state tick."""
+    engine = case.engine
     sessions = make_sessionmaker(engine)
-    times = []
-    queued = 0
-    for _ in range(runs):
-        with engine.begin() as connection:
-            connection.execute(OutboxMessage.__table__.delete())
-        if engine.dialect.name == "postgresql":  # the dead rows, as autovacuum would
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.execute(text("VACUUM ANALYZE outbox"))
-        background = Background(sessions, settings, ZONE, lambda: STEP_AT, instance="bench")
-        background.attach({})
-        started = time.perf_counter()
-        queued = background.tick().queued
-        times.append(time.perf_counter() - started)
+    with engine.begin() as connection:
+        connection.execute(OutboxMessage.__table__.delete())
+    if engine.dialect.name == "postgresql":  # the dead rows, as autovacuum would
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE outbox"))
+    background = Background(sessions, settings, ZONE, lambda: STEP_AT, instance="bench")
+    if case.watch is not None:
+        case.watch.reset()
+    started = time.perf_counter()
+    case.queued = background.tick().queued
+    case.ticks.append(time.perf_counter() - started)
+    if case.watch is not None:
+        case.statement = max(case.statement, case.watch.statement)
+        if case.watch.transaction > case.transaction:
+            case.transaction = case.watch.transaction
+        case.transactions = case.watch.transactions
+        if case.watch.statement >= case.statement:
+            case.slowest = case.watch.slowest
     started = time.perf_counter()
     again = Background(sessions, settings, ZONE, lambda: STEP_AT, instance="bench").tick()
-    steady = time.perf_counter() - started
+    case.steady.append(time.perf_counter() - started)
     assert again.queued == 0
-    return times, queued, steady
+
+
+def spread(values: list[float]) -> str:
+    """min / median / max in ms."""
+    ms = [v * 1000 for v in values]
+    return f"{min(ms):.0f} / {statistics.median(ms):.0f} / {max(ms):.0f} ms"
 
 
 async def dispatch(
@@ -225,10 +304,10 @@ async def dispatch(
         await bot.stop()
 
 
-def fresh_database(url: str | None, folder: Path) -> tuple[str, str, str | None]:
+def fresh_database(url: str | None, folder: Path, name: str) -> tuple[str, str, str | None]:
     """A URL to use, a label, and the PostgreSQL schema made for it (to drop)."""
     if url is None:
-        return f"sqlite:///{folder / 'bench.sqlite3'}", "SQLite file, WAL", None
+        return f"sqlite:///{folder / name}.sqlite3", "SQLite", None
     parsed = make_url(url).set(drivername="postgresql+psycopg")
     schema = f"fanout_{uuid.uuid4().hex[:8]}"
     admin = create_engine(parsed)
@@ -236,7 +315,7 @@ def fresh_database(url: str | None, folder: Path) -> tuple[str, str, str | None]
         connection.execute(text(f"create schema {schema}"))
     admin.dispose()
     scoped = parsed.set(query={"options": f"-csearch_path={schema}"})
-    return scoped.render_as_string(hide_password=False), "PostgreSQL, local TCP", schema
+    return scoped.render_as_string(hide_password=False), "PostgreSQL", schema
 
 
 def drop_schema(url: str, schema: str) -> None:
@@ -248,45 +327,93 @@ def drop_schema(url: str, schema: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--sizes", default="10000,40000,200000")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=ReminderSettings().rate_per_second)
-    parser.add_argument("--dispatch", type=int, default=None, help="messages (default: all)")
-    parser.add_argument("--ticks", type=int, default=5)
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--dispatch", type=int, default=0, help="messages to dispatch (0: none)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "HUIBAO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        help="PostgreSQL",
+    )
     args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+    databases = args.databases.split(",")
+    if "postgresql" in databases and not args.database_url:
+        parser.error("PostgreSQL needs --database-url (or HUIBAO_TEST_POSTGRES_URL)")
     settings = ReminderSettings(rate_per_second=args.rate)
+    cases: list[Case] = []
     with tempfile.TemporaryDirectory() as folder:
-        url, label, schema = fresh_database(args.database_url, Path(folder))
-        engine = create_db_engine(url)
         try:
-            upgrade(engine)
-            people = populate(engine, args.members)
-            times, queued, steady = measure_ticks(engine, settings, args.ticks)
-            print(f"{label}: {args.members} staff, {STREETS} coordinators, one deadline")
-            print(
-                f"fan-out tick: {queued} messages queued; best {min(times) * 1000:.0f} ms, "
-                f"median {statistics.median(times) * 1000:.0f} ms (target <= 200 ms); "
-                f"steady-state tick {steady * 1000:.0f} ms"
-            )
-            limit = min(args.dispatch or queued, queued)
-            with FakeTelegram() as fake:
-                started = time.perf_counter()
-                asyncio.run(dispatch(engine, settings, fake, limit, Path(folder)))
-                wall = time.perf_counter() - started
-                sent = [m for m in fake.sent() if m.method == "sendMessage"]
-            per_chat = Counter(m.chat_id for m in sent)
-            duplicates = sum(n - 1 for n in per_chat.values())
-            span = sent[-1].timestamp - sent[0].timestamp if len(sent) > 1 else float("nan")
-            rate = (len(sent) - 1) / span
-            print(
-                f"dispatch: {len(sent)} messages in {span:.1f} s ({wall:.1f} s with start-up): "
-                f"{rate:.2f}/s against {args.rate:g}/s configured = {rate / args.rate:.1%} "
-                f"(target >= 95%); duplicates: {duplicates}; people: {people}"
-            )
+            for size in sizes:
+                for database in databases:
+                    pg = args.database_url if database == "postgresql" else None
+                    url, label, schema = fresh_database(pg, Path(folder), f"bench{size}")
+                    engine = create_db_engine(url)
+                    watch = LockWatch(engine) if engine.dialect.name == "sqlite" else None
+                    case = Case(size, label, engine, schema, watch)
+                    cases.append(case)
+                    started = time.perf_counter()
+                    upgrade(engine)
+                    populate(engine, size)
+                    took = time.perf_counter() - started
+                    print(f"filled {label} with {size} members in {took:.0f} s", flush=True)
+            for round_ in range(args.rounds):
+                for case in cases:
+                    tick_once(case, settings)
+                print(f"round {round_ + 1} of {args.rounds} done", flush=True)
+            report(cases, sizes)
+            if args.dispatch:
+                first = cases[0]
+                with FakeTelegram() as fake:
+                    started = time.perf_counter()
+                    asyncio.run(dispatch(first.engine, settings, fake, args.dispatch, Path(folder)))
+                    wall = time.perf_counter() - started
+                    sent = [m for m in fake.sent() if m.method == "sendMessage"]
+                per_chat = Counter(m.chat_id for m in sent)
+                duplicates = sum(n - 1 for n in per_chat.values())
+                span = sent[-1].timestamp - sent[0].timestamp if len(sent) > 1 else float("nan")
+                rate = (len(sent) - 1) / span
+                print(
+                    f"dispatch ({first.label}, {first.size} members): {len(sent)} messages in "
+                    f"{span:.1f} s ({wall:.1f} s with start-up): {rate:.2f}/s against "
+                    f"{args.rate:g}/s configured = {rate / args.rate:.1%} (target >= 95%); "
+                    f"duplicates: {duplicates}"
+                )
         finally:
-            engine.dispose()
-            if schema is not None and args.database_url is not None:
-                drop_schema(args.database_url, schema)
+            for case in cases:
+                case.engine.dispose()
+                if case.schema is not None:
+                    drop_schema(args.database_url, case.schema)
+
+
+def report(cases: list[Case], sizes: list[int]) -> None:
+    """One line per size and database, then the ratios of the medians."""
+    print(f"{STREETS} coordinators, one deadline; ticks min / median / max")
+    for case in cases:
+        line = (
+            f"{case.label:10} {case.size:>7} members: fan-out tick ({case.queued} queued) "
+            f"{spread(case.ticks)}; steady {spread(case.steady)}"
+        )
+        if case.watch is not None:
+            line += (
+                f"; write lock: longest statement {case.statement * 1000:.0f} ms "
+                f"({case.slowest}...), longest transaction {case.transaction * 1000:.0f} ms "
+                f"of {case.transactions}"
+            )
+        print(line)
+    median = {(c.label, c.size): statistics.median(c.ticks) for c in cases}
+    for label in dict.fromkeys(c.label for c in cases):
+        for small, large in itertools.pairwise(sizes):
+            if (label, small) in median and (label, large) in median:
+                ratio = median[(label, large)] / median[(label, small)]
+                print(
+                    f"{label}: tick {large}/{small} = {ratio:.2f} "
+                    f"(linear: {large / small:.1f}; target <= {large / small:.1f})"
+                )
 
 
 if __name__ == "__main__":

@@ -148,8 +148,7 @@ class RoleGrant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    # indexed: the few coordinators among many staff (the tick's digests)
-    role: Mapped[RoleName] = mapped_column(_enum(RoleName), index=True)
+    role: Mapped[RoleName] = mapped_column(_enum(RoleName))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     member: Mapped[Member] = relationship(back_populates="roles")
@@ -376,7 +375,11 @@ class OutboxMessage(Base):
     """A message the bot sends on its own initiative; its unique key makes it go out once."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "platform", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "platform", "not_before"),
+        # the tick's expiry of pending messages whose moment passed
+        Index("ix_outbox_expiry", "status", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # e.g. "remind:d12:345:1440" (deadline, member, step in minutes), "return:7"

@@ -495,6 +495,10 @@ def test_a_fan_out_commits_batch_by_batch_and_a_crash_half_way_loses_and_doubles
     assert made.tick().queued == 3  # the other two reminders and the digest
     assert asyncio.run(made.send_due()) == 5
     assert Counter(a for a, _ in channel.sent) == {LI: 1, WANG: 1, ZHAO: 1, BOSS: 2}
+    # the digest's standing, read batch by batch, adds up
+    digest = next(t for t in channel.texts(BOSS) if "负责的单位中" in t)
+    assert "新华社区（2/2 人未完成）：李华、王强" in digest
+    assert "朝阳社区（1/1 人未完成）：赵敏" in digest
     clock.advance(minutes=1)
     assert made.tick().queued == 0
 
