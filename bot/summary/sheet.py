@@ -1,7 +1,10 @@
 """A streaming .xlsx writer for one long sheet: the 台账 beside a summary.
 
-openpyxl's write-only mode keeps memory flat, but builds a cell object and an lxml element
-for every cell: 100,000 ledger rows of ten cells took 18 s (measured). This writes the same
+Written here because no library writes a long sheet fast enough for a summary's budget
+(compose + render of 100,000 entries <= 10 s). Measured on 100,000 rows of ten cells, same run:
+openpyxl's write-only mode builds a cell object and an lxml element for every cell (15-18 s of
+CPU); XlsxWriter 3.3 in constant_memory mode is bounded in memory but took 6.1-7.2 s against
+this writer's 1.8-1.9 s (3.4x). This writes the same
 SpreadsheetML that write-only mode writes (inline strings, a date style, a bold header row,
 a frozen header, an auto filter, print titles, A4 landscape) row by row into the zip stream,
 a few seconds for 100,000 rows; memory holds one batch of rows. Files are read back with
