@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -52,6 +53,7 @@ SUMMARY = "summary"
 LEASE = timedelta(minutes=10)  # a running job older than this was abandoned by its worker
 MAX_ATTEMPTS = 3
 POLL_SECONDS = 1.0  # how often an idle worker looks for jobs recorded by other instances
+KEEP_DOCUMENTS = timedelta(days=30)  # a finished job's files, then they are removed
 _QUEUED = "huibao.job_queued"  # a Session.info flag: this transaction recorded a job
 
 RenderDocx = Callable[["Summary", bytes | None], bytes]
@@ -217,6 +219,14 @@ class Worker:
                 jobs.fail(session, job.id, now, error)
         if not queued:
             log.warning("job %s: nothing queued (no account, or queued before)", job.id)
+
+    def prune(self) -> int:
+        """Forget the jobs finished more than KEEP_DOCUMENTS ago and remove their files."""
+        with transaction(self._sessions) as session:
+            ids = jobs.prune(session, self._clock() - KEEP_DOCUMENTS)
+        for job_id in ids:
+            shutil.rmtree(self._documents / str(job_id), ignore_errors=True)
+        return len(ids)
 
     # -- running beside the platforms ------------------------------------------------------
 

@@ -260,7 +260,8 @@ class Background:
         return TickResult(queued, expired, uncertain)
 
     def prune(self) -> tuple[int, int]:
-        """Forget processed-message keys after 30 days and finished outbox rows after 90."""
+        """Forget processed-message keys after 30 days and finished outbox rows after 90;
+        remove a finished job's files after 30 days (bot.jobs)."""
         now = self._clock()
         with transaction(self._sessions) as session:
             pruned = schedule.prune(
@@ -271,6 +272,8 @@ class Background:
             )
         if any(pruned):
             log.info("pruned %s message keys and %s outbox rows", *pruned)
+        if self.jobs is not None and (removed := self.jobs.prune()):
+            log.info("removed the files of %s jobs finished long ago", removed)
         return pruned
 
     async def send_due(self) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Job, JobState
@@ -114,3 +114,17 @@ def fail(session: Session, job_id: int, now: datetime, error: str) -> None:
 def state_of(session: Session, job_id: int) -> JobState | None:
     """Where a job is (tests, tools)."""
     return session.scalar(select(Job.state).where(Job.id == job_id))
+
+
+def prune(session: Session, finished_before: datetime) -> list[int]:
+    """Forget the jobs done or failed before the given time; their ids."""
+    ids = list(
+        session.scalars(
+            select(Job.id).where(
+                Job.state.in_([JobState.DONE, JobState.FAILED]), Job.finished_at < finished_before
+            )
+        )
+    )
+    if ids:
+        session.execute(delete(Job).where(Job.id.in_(ids)))
+    return ids

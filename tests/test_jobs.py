@@ -497,3 +497,24 @@ def test_a_long_ledger_comes_as_an_xlsx_beside_the_docx(
         1 for ws in sheet.worksheets for r in ws.iter_rows(values_only=True) if "端午" in str(r)
     )
     assert rows >= LEDGER_LIMIT + 1
+
+
+def test_a_finished_jobs_files_are_removed_after_thirty_days(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    worker = _worker(sessions, kit, tmp_path, clock)
+    old = _request(sessions, street, clock)
+    worker.run_due()
+    clock.advance(days=20)
+    recent = _request(sessions, street, clock)
+    worker.run_due()
+    folders = {job: tmp_path / "documents" / str(job) for job in (old, recent)}
+    assert all(any(folder.iterdir()) for folder in folders.values())
+    clock.advance(days=11)  # the first finished 31 days ago, the second 11
+    from bot.scheduler import Background
+
+    Background(sessions, ReminderSettings(enabled=False), SHANGHAI, clock, jobs=worker).prune()
+    assert not folders[old].exists() and any(folders[recent].iterdir())
+    with sessions() as session:
+        assert jobs.state_of(session, old) is None
+        assert jobs.state_of(session, recent) is JobState.DONE
