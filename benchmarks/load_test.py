@@ -22,8 +22,17 @@ per chat after a burst of 4): latency is then mostly waiting for the right to se
 `--limits lifted` raises them out of the way (100,000/s overall, 1,000/s per chat), as
 benchmarks/telegram_throughput.py does, so the figures show the bot's own processing.
 
+`--scenario mixed` (issue 16: nobody waits on someone else) keeps Telegram's limits and
+lets people type as people do: each starts within 15 s and answers 5-15 s after the
+question arrived (at random), so 200 people send about 20 updates/s, under Telegram's
+30 messages/s. Among them a coordinator of 河西区 (the district above everyone) asks
+`/summary` once and `/status` every second, so their chat always has replies waiting
+at one message a second; the staff's replies must not wait behind them (goal: staff p99
+≤ 1 s).
+
     .venv/bin/python benchmarks/load_test.py [--users 200] [--reports 1]
-        [--database sqlite postgresql] [--limits lifted telegram] [--json FILE]
+        [--database sqlite postgresql] [--limits lifted telegram] [--scenario rush mixed]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,6 +76,8 @@ if TYPE_CHECKING:
     from tests.fakes.telegram_api import FakeTelegram
 
 FIRST_USER = 6_100_001
+COORDINATOR_UNIT = "hexi"  # 河西区 in examples/org.yaml, above 新华社区
+THINK = (5.0, 15.0)  # seconds a person takes to answer, in the mixed scenario
 LIFTED_OVERALL_RATE = 100_000.0
 LIFTED_CHAT_RATE = 1_000.0
 
@@ -133,6 +145,89 @@ async def _serve(config: BotConfig) -> None:
     app.close()
 
 
+class ThinkingCrowd(Crowd):
+    """A crowd whose people take `think` seconds (at random, per step) to answer."""
+
+    def __init__(
+        self, fake: FakeTelegram, reporters: Sequence[Reporter], think: tuple[float, float]
+    ) -> None:
+        # Each person starts within one thinking time, as people do (all at the same
+        # instant, 200 first replies would queue behind Telegram's 30/s for 7 s).
+        super().__init__(fake, reporters, stagger=think[1])
+        self._think = think
+        self._due: dict[int, float] = {}
+
+    def _turn(self) -> None:
+        fake = self.fake
+        try:
+            new = fake.wait_for(lambda: fake.sent_since(self._cursor) or None, 0.05, lambda: "")
+        except AssertionError:
+            new = []
+        self._cursor += len(new)
+        for message in new:
+            reporter = self._by_chat.get(message.chat_id)
+            if reporter is not None:
+                reporter.receive(message)
+        now = time.monotonic()
+        for reporter in self.reporters:
+            if not reporter.ready:
+                continue
+            due = self._due.get(reporter.user.id)
+            if due is None:
+                self._due[reporter.user.id] = now + reporter.rng.uniform(*self._think)
+            elif due <= now:
+                del self._due[reporter.user.id]
+                reporter.step()
+
+
+class Coordinator:
+    """A district coordinator asking `/summary` once and `/status` every `every` seconds."""
+
+    def __init__(self, fake: FakeTelegram, user_id: int, every: float) -> None:
+        from tests.fakes.telegram_api import SimUser
+
+        self.fake = fake
+        self.user = SimUser(user_id, "区协调员")
+        self.every = every
+        self.commands = 0
+        self._quit = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="coordinator", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._quit.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        self.fake.user_sends_text(self.user, "/summary")
+        self.commands += 1
+        while not self._quit.wait(self.every):
+            self.fake.user_sends_text(self.user, "/status")
+            self.commands += 1
+
+
+def add_coordinator(database_url: str, user_id: int) -> None:
+    """Register a coordinator of the district (COORDINATOR_UNIT)."""
+    from storage import repo
+    from storage.db import create_db_engine, make_sessionmaker, transaction
+    from storage.models import Member, RoleName
+
+    engine = create_db_engine(database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            unit = repo.unit_by_key(session, COORDINATOR_UNIT)
+            assert unit is not None, COORDINATOR_UNIT
+            member = Member(name="区协调员", locale="zh")
+            session.add(member)
+            repo.add_identity(session, member, "telegram", str(user_id))
+            session.flush()
+            repo.grant_role(session, member.id, unit.id, RoleName.COORDINATOR)
+    finally:
+        engine.dispose()
+
+
 def process_cpu(pid: int) -> float | None:
     """CPU seconds (user + system, all threads) a process used so far; None off Linux."""
     try:
@@ -174,6 +269,9 @@ class LoadResult:
     mean_batch: float = 0.0
     delivered_again: int = 0
     load_average: float = 0.0
+    scenario: str = "rush"
+    coordinator_commands: int = 0
+    coordinator_messages: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -205,9 +303,12 @@ def run_load(
     timeout: float,
     first_user: int = FIRST_USER,
     postgres_url: str | None = None,
+    scenario: str = "rush",
+    status_every: float = 1.0,
 ) -> LoadResult:
     """Start a bot on a fresh database, let `users` people report at once, measure."""
-    result = LoadResult(database_kind, limits, users, reports)
+    result = LoadResult(database_kind, limits, users, reports, scenario=scenario)
+    coordinator: Coordinator | None = None
     rng = random.Random(seed)
     warm, *people = make_users(users + 1, first_user)
     with (
@@ -216,6 +317,8 @@ def run_load(
     ):
         folder = Path(folder_name)
         set_up(url, [warm.id, *(p.id for p in people)], folder)
+        if scenario == "mixed":
+            add_coordinator(url, first_user + users + 1)
         config = BotConfig(fake.token, fake.base_url, fake.base_file_url, url, str(folder), limits)
         context = multiprocessing.get_context("spawn")
         polls = len(fake.get_updates_offsets)
@@ -239,14 +342,24 @@ def run_load(
                 Reporter(fake, user, n + 1, random.Random(rng.random()), reports=reports)
                 for n, user in enumerate(people)
             ]
-            crowd = Crowd(fake, reporters)
+            crowd = (
+                ThinkingCrowd(fake, reporters, THINK)
+                if scenario == "mixed"
+                else Crowd(fake, reporters)
+            )
+            if scenario == "mixed":
+                coordinator = Coordinator(fake, first_user + users + 1, status_every)
             cpu_before = process_cpu(process.pid)
             own_before = resource.getrusage(resource.RUSAGE_SELF)
             mark = len(fake.sent())
             result.load_average = round(os.getloadavg()[0], 2)
             began = time.monotonic()
             crowd.start()
+            if coordinator is not None:
+                coordinator.start()
             finished = crowd.wait_idle(timeout)
+            if coordinator is not None:
+                coordinator.stop()
             ended = time.monotonic()
             cpu_after = process_cpu(process.pid)
             own_after = resource.getrusage(resource.RUSAGE_SELF)
@@ -270,6 +383,9 @@ def run_load(
             result.problems.extend(f"user {reporter.user.id}: {p}" for p in reporter.problems)
             if reporter.error_replies:
                 result.problems.append(f"user {reporter.user.id}: internal error replies")
+        if coordinator is not None:
+            result.coordinator_commands = coordinator.commands
+            result.coordinator_messages = len(fake.sent(coordinator.user.id))
         sent = [s for r in reporters for s in r.sent]
         result.updates = len(sent)
         result.replies = len(fake.sent()) - mark
@@ -333,7 +449,8 @@ def _latencies(result: LoadResult, fake: FakeTelegram, reporters: Sequence[Repor
 
 def print_table(results: Sequence[LoadResult]) -> None:
     header = (
-        f"{'database':<10} {'limits':<8} {'users':>5} {'updates':>7} {'entries':>9} "
+        f"{'database':<10} {'scenario':<8} {'limits':<8} {'users':>5} {'updates':>7} "
+        f"{'entries':>9} "
         f"{'wall s':>7} {'upd/s':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
         f"{'wait p50':>8} {'wait p99':>8} {'batch':>5} {'bot CPU/upd':>11} {'load CPU/upd':>12} "
         f"{'loadavg':>7}"
@@ -343,7 +460,7 @@ def print_table(results: Sequence[LoadResult]) -> None:
     for r in results:
         cpu = "-" if r.bot_cpu_ms_per_update is None else f"{r.bot_cpu_ms_per_update:.2f}"
         print(
-            f"{r.database:<10} {r.limits:<8} {r.users:>5} {r.updates:>7} "
+            f"{r.database:<10} {r.scenario:<8} {r.limits:<8} {r.users:>5} {r.updates:>7} "
             f"{f'{r.entries_right}/{r.entries_expected}':>9} {r.wall_seconds:>7.1f} "
             f"{r.updates_per_second:>6.0f} {r.latency_p50_ms:>8.1f} {r.latency_p90_ms:>8.1f} "
             f"{r.latency_p99_ms:>8.1f} {r.latency_max_ms:>8.1f} {r.wait_p50_ms:>8.0f} "
@@ -362,6 +479,15 @@ def main() -> None:
     parser.add_argument(
         "--limits", nargs="+", choices=["lifted", "telegram"], default=["lifted", "telegram"]
     )
+    parser.add_argument(
+        "--scenario",
+        nargs="+",
+        choices=["rush", "mixed"],
+        default=["rush"],
+        help="rush: everyone answers at once; mixed: people think 5-15 s, a district "
+        "coordinator asks /summary and /status meanwhile (Telegram's limits)",
+    )
+    parser.add_argument("--status-every", type=float, default=1.0, help="mixed: seconds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed per run")
     parser.add_argument("--postgres-url", default=None, help="default: HUIBAO_TEST_POSTGRES_URL")
@@ -373,29 +499,47 @@ def main() -> None:
     from tests.fakes.telegram_api import FakeTelegram
 
     results: list[LoadResult] = []
+    runs = [
+        (scenario, "telegram" if scenario == "mixed" else limits, kind)
+        for scenario in args.scenario
+        for limits in (["telegram"] if scenario == "mixed" else args.limits)
+        for kind in args.database
+    ]
     with FakeTelegram() as fake:
-        for limits in args.limits:
-            for kind in args.database:
-                first_user = FIRST_USER + len(results) * 10_000
-                print(f"{args.users} people x {args.reports} report(s), {kind}, limits {limits}")
-                result = run_load(
-                    fake,
-                    database_kind=kind,
-                    limits=limits,
-                    users=args.users,
-                    reports=args.reports,
-                    seed=args.seed,
-                    timeout=args.timeout,
-                    postgres_url=args.postgres_url,
-                    first_user=first_user,
-                )
-                results.append(result)
-                for problem in result.problems[:10]:
-                    print("PROBLEM:", problem)
+        for scenario, limits, kind in runs:
+            first_user = FIRST_USER + len(results) * 10_000
+            print(
+                f"{args.users} people x {args.reports} report(s), {kind}, limits {limits}, "
+                f"scenario {scenario}"
+            )
+            result = run_load(
+                fake,
+                database_kind=kind,
+                limits=limits,
+                users=args.users,
+                reports=args.reports,
+                seed=args.seed,
+                timeout=args.timeout,
+                postgres_url=args.postgres_url,
+                first_user=first_user,
+                scenario=scenario,
+                status_every=args.status_every,
+            )
+            results.append(result)
+            for problem in result.problems[:10]:
+                print("PROBLEM:", problem)
     print()
     print_table(results)
     ok = all(r.ok for r in results)
     print("every entry stored once with its contents:", "PASS" if ok else "FAIL")
+    for r in results:
+        if r.scenario == "mixed":
+            verdict = "PASS" if r.wait_p99_ms <= 1000 else "FAIL"
+            print(
+                f"mixed, {r.database}: staff wait p99 {r.wait_p99_ms / 1e3:.2f} s (goal <= 1 s): "
+                f"{verdict}; the coordinator sent {r.coordinator_commands} commands and got "
+                f"{r.coordinator_messages} messages"
+            )
     if args.json:
         rows = [{**dataclasses.asdict(r), "ok": r.ok} for r in results]
         Path(args.json).write_text(json.dumps(rows, ensure_ascii=False, indent=1))

@@ -438,29 +438,57 @@ async def _child(config: ChildConfig, conn: Connection) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def wave(fake: FakeTelegram, users: Sequence[SimUser], text: str) -> None:
-    """Every user sends `text`; wait until each has an answer and no update is pending.
+PRESSABLE = {1: "1", 10: "完成", 11: "1"}  # steps of SCRIPT that a button can answer
 
-    The bot confirms a getUpdates batch (Huibao: only after handling it and sending every
-    reply of it), so "nothing pending" also means the bot finished this wave's replies.
-    """
-    before = {user.id: len(fake.sent(user.id)) for user in users}
+
+def press_or_type(fake: FakeTelegram, user: SimUser, text: str) -> None:
+    """Press the button `text` names (its label, or "N" for the N-th) on the last message
+    with buttons; type `text` if there is none."""
+    for message in reversed(fake.sent(user.id)):
+        if not message.buttons:
+            continue
+        buttons = [button for row in message.buttons for button in row]
+        chosen = (
+            buttons[int(text) - 1]
+            if text.isdigit() and int(text) <= len(buttons)
+            else next((b for b in buttons if b[0] == text), None)
+        )
+        if chosen is not None and chosen[1] is not None:
+            fake.user_presses(user, message.message_id, chosen[1])
+            return
+        break
+    fake.user_sends_text(user, text)
+
+
+def wave(fake: FakeTelegram, users: Sequence[SimUser], text: str, press: bool = False) -> None:
+    """Every user sends `text`; wait until each has its answer (a new message, not the edit
+    of a pressed one) and no update is pending (the bot confirmed them all)."""
+
+    def messages(chat_id: int) -> int:
+        return sum(1 for m in fake.sent(chat_id) if m.method == "sendMessage")
+
+    before = {user.id: messages(user.id) for user in users}
     for user in users:
-        fake.user_sends_text(user, text)
+        if press:
+            press_or_type(fake, user, text)
+        else:
+            fake.user_sends_text(user, text)
     waiting = set(before)
 
     def answered() -> bool:
         for chat_id in list(waiting):
-            if len(fake.sent(chat_id)) > before[chat_id]:
+            if messages(chat_id) > before[chat_id]:
                 waiting.discard(chat_id)
         return not waiting and fake.pending_updates() == 0
 
     fake.wait_for(answered, WAVE_TIMEOUT, lambda: f"{len(waiting)} users still unanswered")
 
 
-def talk(fake: FakeTelegram, users: Sequence[SimUser], waves: int) -> None:
+def talk(fake: FakeTelegram, users: Sequence[SimUser], waves: int, press: bool = False) -> None:
+    """`waves` steps of the report; with `press`, the choices are made by button."""
     for index in range(waves):
-        wave(fake, users, SCRIPT[index % len(SCRIPT)])
+        step = index % len(SCRIPT)
+        wave(fake, users, SCRIPT[step], press and step in PRESSABLE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -560,7 +588,7 @@ def run_bot(
 ) -> Result:
     database_url = args.database_url or f"sqlite:///{work_dir / 'bench.sqlite3'}"
     server: ServerCpu | None = None
-    if kind == "huibao" and database_url.startswith("postgresql"):
+    if kind in ("huibao", "buttons") and database_url.startswith("postgresql"):
         from sqlalchemy.engine import make_url
 
         name = f"hb_tp_{os.getpid()}_{work_dir.name}"
@@ -571,7 +599,7 @@ def run_bot(
         )
         server = ServerCpu(database_url, name)
     config = ChildConfig(
-        kind=kind,
+        kind="huibao" if kind == "buttons" else kind,
         token=fake.token,
         base_url=fake.base_url,
         base_file_url=fake.base_file_url,
@@ -590,14 +618,15 @@ def run_bot(
     try:
         tag, _ = _receive(conn, process, "ready signal")
         assert tag == "ready"
-        talk(fake, warmup, len(SCRIPT))  # one whole report: caches, imports, connections
+        press = kind == "buttons"
+        talk(fake, warmup, len(SCRIPT), press)  # one whole report: caches, imports, connections
         sent_before = {user.id: len(fake.sent(user.id)) for user in users}
         conn.send("mark")
         start = _receive(conn, process, "CPU sample")
         if server is not None:
             server.mark()
         wall_start = time.perf_counter()
-        talk(fake, users, waves)
+        talk(fake, users, waves, press)
         wall = time.perf_counter() - wall_start
         conn.send("stop")
         end = _receive(conn, process, "CPU sample")
@@ -740,6 +769,11 @@ def main() -> None:
         help="AIORateLimiter overall messages/s for both bots (PTB default 30; 0 = none)",
     )
     parser.add_argument("--chat-rate", type=float, default=1000.0, help="Huibao per-chat msg/s")
+    parser.add_argument(
+        "--buttons",
+        action="store_true",
+        help="a fourth run per round: Huibao with the report's 3 choices made by button",
+    )
     parser.add_argument("--profile", default=None, help="profile one more Huibao run into FILE")
     parser.add_argument(
         "--profile-echo", default=None, help="profile one more echo run into FILE, to compare"
@@ -781,7 +815,7 @@ def measure(
     profiled = profiled_echo = None
     with tempfile.TemporaryDirectory() as folder, FakeTelegram() as fake:
         for round_no in range(args.rounds):
-            for kind in ("floor", "echo", "huibao"):
+            for kind in ("floor", "echo", "huibao", *(["buttons"] if args.buttons else [])):
                 work_dir = Path(folder) / f"{kind}{round_no}"
                 work_dir.mkdir()
                 results.append(run_bot(kind, fake, args, users, warmup, waves, work_dir))
@@ -838,8 +872,19 @@ def report(
         f"echo {median_of(results, 'echo', lambda r: r.per_second):.0f} updates/s, "
         f"huibao {median_of(results, 'huibao', lambda r: r.per_second):.0f} updates/s"
     )
+    if args.buttons:
+        text_run = median_of(results, "huibao", lambda r: r.cpu_ms_per_update)
+        pressed = median_of(results, "buttons", lambda r: r.cpu_ms_per_update)
+        runs = [r for r in results if r.bot == "buttons"]
+        share = (runs[0].replies - runs[0].updates) / runs[0].updates  # an edit per press
+        print(
+            f"buttons: {pressed:.3f} ms per update with {share:.0%} of the updates pressed; "
+            f"a press costs {text_run + (pressed - text_run) / share:.3f} ms "
+            f"(answerCallbackQuery, editMessageText, sendMessage) against "
+            f"{text_run:.3f} ms for a typed step"
+        )
     expected_saved = (waves * args.users) // (args.users * len(SCRIPT)) * args.users
-    bad = [r for r in results if r.bot == "huibao" and r.saved != expected_saved]
+    bad = [r for r in results if r.bot in ("huibao", "buttons") and r.saved != expected_saved]
     if bad:
         print(
             f"WARNING: expected {expected_saved} saved reports per Huibao run, got "
