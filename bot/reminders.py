@@ -380,10 +380,14 @@ def queue_due(
     queued = 0
     for item in steps:
         fanout = _fanout(item, now, zone, platforms)
+        added = 0
         for part in members:
             with transaction(sessions) as session:
                 schedule.lean(session)
-                queued += schedule.queue_fanout(session, fanout, now, part)
+                added += schedule.queue_fanout(session, fanout, now, part)
+                if schedule.outbox_statistics(session, added):
+                    queued, added = queued + added, 0
+        queued += added
         with transaction(sessions) as session:
             leaders = _leaders(session, item, platforms, memo)
         if not leaders:
