@@ -1506,7 +1506,8 @@ def _fill_fields(
     ):
         text = _fitting(found.text, content_q, clean=False)  # `read` cleaned it
         if text is not None and _free(state, content_q, current):
-            _take(state, content_q, {"text": text}, "", made=True)
+            # "whole": the message itself; the summary's prose does not repeat it
+            _take(state, content_q, {"text": text, "whole": True}, "", made=True)
             taken.append(content_q.id)
     return taken
 

@@ -14,9 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import templates_dir
 from bot.figures import metric_text
+from bot.periods import period_of
+from bot.summary.service import Format, SummaryKit, render, summarise
 from storage.db import transaction
-from storage.models import ConversationState, Entry
+from storage.models import ConversationState, Entry, Unit
 from tests.chat import Chat, play
 
 REPORT = "11月8日在文化广场办了3场夏夜汇演，300多人参加"
@@ -126,10 +129,35 @@ def test_a_report_in_one_message_is_prefilled_and_asks_only_what_is_missing(
         "sessions": (Decimal(3), "exact", "场次", "3场"),
         "attendance": (Decimal(300), "more_than", "人次", "300多人"),
     }
-    assert entry.answers["content"] == {"text": REPORT}
+    assert entry.answers["content"] == {"text": REPORT, "whole": True}
     assert "performers" not in entry.answers  # never asked, never stored
     shown_on_card(person.cards[0], entry)
     assert states(sessions) == []
+
+
+def test_the_summary_tells_a_one_message_report_without_repeating_the_message(
+    staff_chat: Chat, sessions: sessionmaker[Session]
+) -> None:
+    """The clerk reads the report's facts once, in the genre's words; the message as typed
+    ("办了3场…，300多人参加") stays in the ledger, not in the prose."""
+    play(
+        staff_chat,
+        [
+            (JUNE_REPORT, "活动效果怎么样"),
+            ("群众反响热烈", "请核对"),
+            ("对", "已保存"),
+        ],
+    )
+    kit = SummaryKit.load(templates_dir() / "summary")
+    with transaction(sessions) as session:
+        unit = session.scalars(select(Unit).where(Unit.name == "新华社区")).one()
+        summary = summarise(session, kit, unit, period_of(date(2026, 6, 24)))
+    prose = render(summary, kit, Format.TXT).decode()
+    body = prose[: prose.index("附件")]
+    assert "6月12日，在文化广场开展“夏夜汇演”" in body
+    assert "3场次" in body and "300余人次" in body and "群众反响热烈" in body
+    assert "办了3场" not in body and "300多人参加" not in body
+    assert JUNE_REPORT in "".join(row.content for row in summary.ledger)  # the ledger keeps it
 
 
 def test_a_report_typed_at_the_category_question_fills_the_report(
@@ -321,7 +349,10 @@ def test_two_activities_in_one_message_become_two_entries(
         "书法比赛",
         date(2026, 6, 19),
     )
-    assert first.answers["content"] == {"text": "上周三组织志愿者清扫小区，志愿者20人"}
+    assert first.answers["content"] == {
+        "text": "上周三组织志愿者清扫小区，志愿者20人",
+        "whole": True,
+    }
     assert figures(second)["performers"][:2] == (Decimal(50), "exact")
     for card, entry in zip(person.cards, (first, second), strict=True):
         shown_on_card(card, entry)
@@ -657,7 +688,7 @@ def test_choosing_the_new_report_drops_the_old_one_until_the_new_one_is_done(
     )
     cleanup, show = entries(sessions)
     assert (cleanup.area, cleanup.start_date) == ("volunteer", date(2026, 6, 20))
-    assert cleanup.answers["content"] == {"text": CLEANUP}  # without the report word
+    assert cleanup.answers["content"] == {"text": CLEANUP, "whole": True}  # without the report word
     assert (show.title, show.start_date) == ("夏夜汇演", date(2026, 6, 12))
     assert show.answers["achievements"] == {"text": "演出很精彩"}
     for entry, card in zip((cleanup, show), person.cards, strict=True):

@@ -111,6 +111,9 @@ class EntryIn:
     asked: tuple[Asked, ...] = ()
     # the unit directly below the summarised one that it belongs to (a roll-up's "community")
     branch: str = ""
+    # the content is the report message itself, as typed ("3场夏夜汇演，300多人参加"): its
+    # facts are the entry's own fields, so the prose does not repeat it (the ledger keeps it)
+    message: bool = False
 
 
 @dataclass(frozen=True)
@@ -506,7 +509,7 @@ class _Composer:
         )
         place = sentence(entry.location)
         where = self.p.say("place", place=place) if place and place not in entry.title else ""
-        content = sentence(entry.content)
+        content = "" if entry.message else sentence(entry.content)
         if content and recurring_key(content)[0] in recurring_key(entry.title)[0]:
             content = ""  # "剪纸培训" under “剪纸培训” says nothing new
         return self.p.say(

@@ -184,6 +184,11 @@ def load_entries(
     # parsing every entry's whole answers document here
     keys = sorted({key for form in (*forms.values(), _DEFAULT_FORM) for key in form.texts.values()})
     texts = [Entry.answers[(key, "text")].as_string() for key in keys]
+    # whether the content answer is the report message itself (interview: "whole")
+    wholes = sorted(
+        {f.texts["content"] for f in (*forms.values(), _DEFAULT_FORM) if "content" in f.texts}
+    )
+    texts += [Entry.answers[(key, "whole")].as_boolean() for key in wholes]
     result = []
     branch_by_path: dict[str, str] = {}
     for row in connection.execute(
@@ -208,7 +213,9 @@ def load_entries(
         .execution_options(yield_per=_CHUNK)
     ):
         form = forms.get(row[10], _DEFAULT_FORM)
-        said = dict(zip(keys, row[11:], strict=True))
+        said = dict(zip(keys, row[11 : 11 + len(keys)], strict=True))
+        whole = dict(zip(wholes, row[11 + len(keys) :], strict=True))
+        content_key = form.texts.get("content")
         path = share(row[2], row[2])
         branch = branch_by_path.get(path)
         if branch is None:
@@ -231,6 +238,7 @@ def load_entries(
                 metrics=metrics.pop(row[0], ()),
                 asked=form.asked.get(row[3], ()),
                 branch=branch,
+                message=bool(content_key and whole.get(content_key)),
             )
         )
     return result
