@@ -474,6 +474,7 @@ def test_a_fan_out_commits_batch_by_batch_and_a_crash_half_way_loses_and_doubles
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(reminders, "FANOUT_BATCH", 1)  # one member id a batch
+    monkeypatch.setattr(reminders, "FANOUT_BATCH_POSTGRESQL", 1)
     real = schedule.queue_fanout
     done: list[schedule.Batch] = []
 
