@@ -30,6 +30,7 @@ WANG = SimUser(1002, "王强")
 BOSS = SimUser(2001, "周主任")
 STRANGER = SimUser(3001, "路人")
 GROUP = group_chat(-100777, "和平街道工作群")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class RunningBot:
@@ -650,3 +651,36 @@ def test_one_chats_paced_replies_make_nobody_else_wait_and_survive_a_restart(
     finally:
         fast.stop()
     assert sum("可以用的命令" in t for t in fake.messages_to(LI.id)) == 7
+
+
+def test_a_document_and_a_picture_are_uploaded_with_their_names(
+    conversation: Conversation, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    # Uploads go as multipart through the aiohttp transport (texts go as JSON).
+    from bot.types import Document, Reply
+
+    sheet = Document("新华社区台账.xlsx", b"PK\x03\x04" + bytes(range(256)) * 40, XLSX)
+    chart = Document("图表.png", b"\x89PNG\r\n" + bytes(3000), "image/png")
+
+    async def main() -> None:
+        bot = TelegramBot(
+            conversation,
+            token=fake.token,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            photos_dir=tmp_path,
+            chat_rate=50.0,
+            clock=fake.clock,
+        )
+        await bot.start()
+        try:
+            await bot.send(LI.id, [Reply("全区情况见附件。", document=sheet, image=chart)])
+        finally:
+            await bot.stop()
+
+    asyncio.run(main())
+    text, photo, document = fake.sent(LI.id)
+    assert text.text == "全区情况见附件。"
+    assert (photo.method, photo.file_bytes) == ("sendPhoto", chart.content)
+    assert document.method == "sendDocument"
+    assert (document.filename, document.file_bytes) == ("新华社区台账.xlsx", sheet.content)
