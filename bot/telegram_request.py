@@ -11,6 +11,7 @@ Proxies come from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as httpx 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,8 @@ from telegram.request import BaseRequest, RequestData
 
 JSON_HEADERS = {"User-Agent": BaseRequest.USER_AGENT, "Content-Type": "application/json"}
 PLAIN_HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
+
+log = logging.getLogger(__name__)
 
 
 class AiohttpRequest(BaseRequest):
@@ -117,11 +120,14 @@ class AiohttpRequest(BaseRequest):
             async with session.request(
                 method, url, data=body, headers=headers, timeout=timeout
             ) as response:
-                return response.status, await response.read()
+                content = await response.read()
         except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+        if log.isEnabledFor(logging.DEBUG):  # each call, as httpx logged them (URL redacted)
+            log.debug('HTTP Request: %s %s "%s %s"', method, url, response.status, response.reason)
+        return response.status, content
 
 
 def waited_total(read: float, write: float, waited: float | None) -> float:
