@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot import status_overview
+from bot import jobs, status_overview
 from bot.deadlines import PUBLIC_RULES, DayRules
 from bot.figures import entry_line
 from bot.messages import text as msg
-from bot.outbox import queue_for_member
 from bot.reminders import status_lines
 from bot.status_overview import ONE_MESSAGE_BYTES, fits_one_message
 from bot.types import Reply
+from storage import schedule
 from storage.models import Entry, Member, RoleGrant, RoleName, Unit
 
 LEADER_ROLES = (RoleName.COORDINATOR, RoleName.ADMIN)
@@ -212,46 +212,55 @@ def status_reply(
     zone: ZoneInfo,
     locale: str,
     rules: DayRules = PUBLIC_RULES,
-) -> Reply:
+) -> tuple[Reply, date | None]:
     """/status in one message: every name when that fits (a community, a small street);
-    otherwise a line per unit below with the full list as .xlsx (bot.status_overview)."""
+    otherwise a line per unit below (bot.status_overview), whose full list as .xlsx follows
+    from a job: then the month it lists too (`request_list` records that job)."""
     if staff_count(session, scope) <= DETAIL_STAFF:
         text = status_report(session, scope, now, zone, locale, rules)
         if fits_one_message(text):
-            return Reply(text)
+            return Reply(text), None
     first, following = month_bounds(now.astimezone(zone).date())
-    return status_overview.overview_reply(
-        session, scope, first, following, now, zone, locale, rules
-    )
+    text = status_overview.overview_text(session, scope, first, following, now, zone, locale, rules)
+    return Reply(text), first
 
 
-def status_in_group(
+def request_list(
     session: Session,
     reply: Reply,
-    member: tuple[int, str],
+    scope: Scope,
+    month: date,
     *,
-    key: str,
+    member: tuple[int, str],
+    in_group: bool,
+    asked: datetime,
     now: datetime,
+    zone: ZoneInfo,
     platform: str,
     locale: str,
 ) -> Reply:
-    """/status asked in a group: the text stays in the group, the document (it names
-    everyone) goes to the asker's private chat through the outbox, as /summary's does.
+    """Record the job that sends /status's full list to the asker (bot.jobs), in the
+    message's transaction. Asked in a group, the list (it names everyone) goes to the
+    asker's private chat, as /summary's document does: the last line says so.
 
-    `member` is the asker's (id, name); `key` the outbox key, from the group message."""
-    if reply.document is None:
-        return reply
+    `member` is the asker's (id, name); `asked` the time the short answer counted at."""
     member_id, name = member
-    queued = queue_for_member(
-        session,
-        member_id,
-        key=key,
-        kind="status",
-        replies=[Reply(msg(locale, "overview_file_private"), document=reply.document)],
-        now=now,
-        prefer=platform,
-    )
-    note = "overview_file_privately" if queued else "overview_file_no_private_chat"
-    # the last line of a long answer points to the attachment: here it says where it went
-    text = reply.text.rpartition("\n")[0]
-    return Reply(text + "\n" + msg(locale, note, name=name))
+    if in_group and not schedule.accounts(session, member_id):
+        note = msg(locale, "overview_file_no_private_chat", name=name)
+    else:
+        jobs.request_status_list(
+            session,
+            member_id=member_id,
+            paths=scope.paths,
+            month=month,
+            asked=asked,
+            zone=zone,
+            platform=platform,
+            locale=locale,
+            now=now,
+        )
+        if not in_group:
+            return reply  # its last line says the list follows
+        note = msg(locale, "overview_list_privately", name=name)
+    # the last line of a long answer says where the list goes
+    return Reply(reply.text.rpartition("\n")[0] + "\n" + note)

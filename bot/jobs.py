@@ -1,4 +1,5 @@
-"""Heavy work asked for in chat (a summary document), done after the message's commit.
+"""Heavy work asked for in chat (a summary document, /status's full list), done after the
+message's commit.
 
 `/summary` answers at once ("正在生成，请稍候") and records a job in the same transaction
 (`request`). After the commit a `Worker` claims the job, composes the summary in a
@@ -12,6 +13,10 @@ Exactly once: a worker that dies between claim and delivery leaves the job `runn
 after its lease another worker (or the same after a restart) runs it again, and the
 outbox's unique key (`job:<id>`) lets its result be queued once whatever happens. A job
 that fails, or dies `MAX_ATTEMPTS` times, tells the member so instead of staying silent.
+
+`/status` of a large scope answers with its short text at once and records a
+`STATUS_LIST` job the same way (`request_status_list`): the worker counts again in a
+read-only snapshot, writes the .xlsx (its title says when: 截至…) and queues it likewise.
 
 `huibao run` runs a worker beside the outbox's senders (bot.scheduler.Background), woken
 right after the commit of a message that recorded a job and polling the database every
@@ -31,11 +36,13 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
+from bot.deadlines import PUBLIC_RULES, DayRules
 from bot.messages import text as msg
 from bot.periods import parse_period
 from bot.types import Document, Reply
@@ -50,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUMMARY = "summary"
+STATUS_LIST = "status_list"  # /status of a large scope: the full list as .xlsx
 LEASE = timedelta(minutes=10)  # a running job older than this was abandoned by its worker
 MAX_ATTEMPTS = 3
 POLL_SECONDS = 1.0  # how often an idle worker looks for jobs recorded by other instances
@@ -91,6 +99,41 @@ def request_summary(
     return job_id
 
 
+def request_status_list(
+    session: Session,
+    *,
+    member_id: int,
+    paths: tuple[str, ...],
+    month: date,
+    asked: datetime,
+    zone: ZoneInfo,
+    platform: str,
+    locale: str,
+    now: datetime,
+) -> int:
+    """Record the job that makes /status's full list (.xlsx) in the message's transaction.
+
+    `paths` is the asker's scope when they asked, `month` its first day, `asked` the time
+    the short answer was counted at (the deadlines it shows). A list of the same scope
+    still waiting for a worker is not asked for twice: the one waiting is made later than
+    this question, so it is as fresh. Its id."""
+    arguments = {
+        "paths": list(paths),
+        "month": month.isoformat(),
+        "asked": asked.isoformat(),
+        "zone": zone.key,
+        "platform": platform,
+        "locale": locale,
+    }
+    same = {k: v for k, v in arguments.items() if k != "asked"}
+    for job_id, waiting in jobs.pending(session, STATUS_LIST, member_id):
+        if {k: v for k, v in waiting.items() if k != "asked"} == same:
+            return job_id
+    job_id = jobs.enqueue(session, STATUS_LIST, member_id, arguments, now)
+    session.info[_QUEUED] = True
+    return job_id
+
+
 def _write(folder: Path, name: str, content: bytes) -> Path:
     """Write a file whole or not at all (a rerun after a crash overwrites it)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,6 +159,7 @@ class Worker:
         max_attempts: int = MAX_ATTEMPTS,
         poll_seconds: float = POLL_SECONDS,
         render_docx: RenderDocx | None = None,
+        rules: DayRules = PUBLIC_RULES,
     ) -> None:
         self._sessions = sessions
         self._kit = kit
@@ -126,6 +170,7 @@ class Worker:
         self._max_attempts = max_attempts
         self._poll = poll_seconds
         self._render_docx = render_docx
+        self._rules = rules  # the working-day calendar, for the deadlines /status lists
         self._pokes: list[Callable[[], None]] = []
         self.done = 0
         self.idle = asyncio.Event()  # set while `run` waits for work (tests look at it)
@@ -143,12 +188,16 @@ class Worker:
         try:
             if job.attempts > self._max_attempts:
                 raise JobError(f"gave up after {job.attempts - 1} attempts")
-            if job.kind != SUMMARY:
+            if job.kind == SUMMARY:
+                replies, folder = self._summary(job)
+            elif job.kind == STATUS_LIST:
+                replies, folder = self._status_list(job)
+            else:
                 raise JobError(f"unknown kind of job: {job.kind!r}")
-            replies, folder = self._summary(job)
         except Exception as error:
             log.exception("job %s (%s) failed", job.id, job.kind)
-            self._finish(job, [Reply(msg(locale, "summary_failed"))], None, repr(error))
+            failed = "overview_list_failed" if job.kind == STATUS_LIST else "summary_failed"
+            self._finish(job, [Reply(msg(locale, failed))], None, repr(error))
             return True
         self._finish(job, replies, str(folder), None)
         self.done += 1
@@ -197,6 +246,31 @@ class Worker:
             ledger = Document(sheet, xlsx, service.MIME[service.Format.XLSX], str(kept))
             replies.append(Reply(msg(locale, "summary_ledger"), document=ledger))
         return replies, folder.resolve()
+
+    def _status_list(self, job: jobs.Claimed) -> tuple[list[Reply], Path]:
+        from bot.coordination import Scope
+        from bot.status_overview import full_list
+
+        args: dict[str, Any] = job.arguments
+        zone = ZoneInfo(str(args["zone"]))
+        with reading(self._sessions) as session:  # a snapshot: no write lock on SQLite
+            made = self._clock()
+            reply = full_list(
+                session,
+                Scope(tuple(str(p) for p in args["paths"])),
+                date.fromisoformat(str(args["month"])),
+                datetime.fromisoformat(str(args["asked"])),
+                made,
+                zone,
+                str(args.get("locale", "zh")),
+                self._rules,
+            )
+        assert reply.document is not None
+        document = reply.document
+        folder = self._documents / str(job.id)
+        stored = _write(folder, document.filename, document.content)
+        kept = Document(document.filename, document.content, document.mime_type, str(stored))
+        return [Reply(reply.text, document=kept)], folder.resolve()
 
     def _finish(
         self, job: jobs.Claimed, replies: list[Reply], folder: str | None, error: str | None

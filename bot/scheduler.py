@@ -60,7 +60,14 @@ class TickResult:
 
 def jobs_worker(app: App, instance: str) -> Worker:
     """The worker for documents asked for in chat, from the composition root."""
-    return Worker(app.sessions, app.summaries, app.settings.data_dir, app.clock, instance=instance)
+    return Worker(
+        app.sessions,
+        app.summaries,
+        app.settings.data_dir,
+        app.clock,
+        instance=instance,
+        rules=app.rules,  # the deadlines that /status's full list shows
+    )
 
 
 def instance_name() -> str:

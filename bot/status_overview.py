@@ -5,8 +5,11 @@ messages. For a scope whose detailed answer does not fit one message, the answer
 message: the month in one line, each current deadline in one line (①, ②), then a line per
 unit one level below the coordinator's (streets for a district, communities for a street)
 with its units and people, who reported and who still owes (a count and a few names), this
-month's activities and each deadline's done/held. The document beside it is one sheet that
-lists every unit and person, who owes each deadline, and their entries of the month.
+month's activities and each deadline's done/held. The full list follows as a document made
+by a job after the message's commit (bot.jobs, `status_list`): one sheet that lists every
+unit and person, who owes each deadline, and their entries of the month, titled with the
+time it was made (the short answer is counted in the message's transaction, the list in the
+worker's read-only snapshot a moment later).
 
 Units keep the fixed order of the organisation (the order they were set up in: their ids
 along the path), never an order by how well they report (基层减负: no rankings).
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
@@ -364,7 +367,7 @@ def _tail(overview: Overview, locale: str, filename: str) -> list[str]:
         lines.append(msg(locale, "overview_failed", count=len(failed), names=names))
     if overview.uncertain:
         lines.append(msg(locale, "status_uncertain", count=overview.uncertain))
-    lines.append(msg(locale, "overview_file", filename=filename))
+    lines.append(msg(locale, "overview_list_later", filename=filename))  # bot.jobs makes it
     return lines
 
 
@@ -380,7 +383,7 @@ def short_text(overview: Overview, locale: str, filename: str) -> str:
     # Still too long (a scope with very many units below it): the first lines, then a count.
     kept: list[str] = []
     for number, line in enumerate(body):
-        more = msg(locale, "overview_more", count=len(body) - number)
+        more = msg(locale, "overview_list_more", count=len(body) - number)
         if not fits_one_message("\n".join([*head, *kept, line, more, *tail])):
             return "\n".join([*head, *kept, more, *tail])
         kept.append(line)
@@ -394,7 +397,9 @@ def _columns(locale: str, key: str) -> list[str]:
     return msg(locale, key).split("|")
 
 
-def workbook(session: Session, overview: Overview, zone: ZoneInfo, locale: str) -> bytes:
+def workbook(
+    session: Session, overview: Overview, zone: ZoneInfo, locale: str, made: datetime
+) -> bytes:
     """The full list as .xlsx, one sheet a coordinator can filter on a phone: a row per
     person and unit (staff by name; then others who reported there or owe a deadline there),
     whether they reported this month and how often, a column per deadline saying who has not
@@ -402,14 +407,26 @@ def workbook(session: Session, overview: Overview, zone: ZoneInfo, locale: str) 
     order; a community nobody has joined gets a row saying so.
 
     Streamed by bot.summary.sheet (text that looks like a formula stays text, as
-    bot.spreadsheet asks); the month's entries are read as plain rows."""
+    bot.spreadsheet asks); the month's entries are read as plain rows. The sheet's title
+    says when it was `made` (截至…): a list made after the short answer counts what arrived
+    in between."""
     names = [*_columns(locale, "overview_cols_people")]
     names += [msg(locale, "overview_col_owes", what=d.what) for d in overview.deadlines]
     names += _columns(locale, "overview_cols_more")
     widths = [14.0, 18.0, 10.0, 8.0, 8.0, *(16.0 for _ in overview.deadlines), 18.0, 60.0]
     columns = [Column(name, width) for name, width in zip(names, widths, strict=True)]
-    title = msg(locale, "overview_sheet", month=overview.first.month)
+    title = msg(locale, "overview_list_sheet", month=overview.first.month, **_as_of(made, zone))
     return write_sheet(title, columns, _rows(session, overview, zone, locale))
+
+
+def _as_of(made: datetime, zone: ZoneInfo) -> dict[str, object]:
+    local = made.astimezone(zone)
+    return {
+        "as_month": local.month,
+        "day": local.day,
+        "hour": f"{local.hour:02d}",
+        "minute": f"{local.minute:02d}",
+    }
 
 
 def _rows(
@@ -514,7 +531,7 @@ def filename(first: date, locale: str) -> str:
     return msg(locale, "overview_filename", year=first.year, month=f"{first.month:02d}")
 
 
-def overview_reply(
+def overview_text(
     session: Session,
     scope: Scope,
     first: date,
@@ -523,9 +540,28 @@ def overview_reply(
     zone: ZoneInfo,
     locale: str,
     rules: DayRules = PUBLIC_RULES,
-) -> Reply:
-    """/status of a large scope: the short answer, and the full list as its document."""
+) -> str:
+    """/status of a large scope: the short answer; its last line says the full list follows
+    (bot.jobs makes it after the message's commit: `full_list`)."""
     overview = gather(session, scope, first, following, now, zone, locale, rules)
+    return short_text(overview, locale, filename(first, locale))
+
+
+def full_list(
+    session: Session,
+    scope: Scope,
+    first: date,
+    asked: datetime,
+    made: datetime,
+    zone: ZoneInfo,
+    locale: str,
+    rules: DayRules = PUBLIC_RULES,
+) -> Reply:
+    """The full list of /status as its document, counted as `overview_text` counts (the
+    deadlines current when it was `asked`), from what the session sees at `made`."""
+    following = (first + timedelta(days=32)).replace(day=1)
+    overview = gather(session, scope, first, following, asked, zone, locale, rules)
     name = filename(first, locale)
-    content = workbook(session, overview, zone, locale)
-    return Reply(short_text(overview, locale, name), document=Document(name, content, XLSX_MIME))
+    content = workbook(session, overview, zone, locale, made)
+    text = msg(locale, "overview_list_ready", month=first.month, **_as_of(made, zone))
+    return Reply(text, document=Document(name, content, XLSX_MIME))

@@ -86,6 +86,16 @@ def claim(
     )
 
 
+def pending(session: Session, kind: str, member_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """A member's jobs of a kind not claimed yet: (id, arguments)."""
+    rows = session.execute(
+        select(Job.id, Job.arguments).where(
+            Job.kind == kind, Job.member_id == member_id, Job.state == JobState.PENDING
+        )
+    )
+    return [(job_id, dict(arguments)) for job_id, arguments in rows]
+
+
 def any_due(session: Session, stale_before: datetime) -> bool:
     """Whether a job waits to be claimed."""
     return session.execute(select(Job.id).where(_due(stale_before)).limit(1)).first() is not None

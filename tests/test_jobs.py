@@ -17,7 +17,7 @@ from typing import Any
 
 import docx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import jobs as summary_jobs
@@ -518,3 +518,48 @@ def test_a_finished_jobs_files_are_removed_after_thirty_days(
     with sessions() as session:
         assert jobs.state_of(session, old) is None
         assert jobs.state_of(session, recent) is JobState.DONE
+
+
+# -- /status's full list ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def district(
+    sessions: sessionmaker[Session], engine: Engine, conversation: Conversation, clock: Clock
+) -> Chat:
+    """A district of 700 staff (too many for every name): its coordinator's chat."""
+    from tests.test_status_large import populate
+
+    populate(sessions, engine, 700, date(2026, 6, 1))
+    register(sessions, "区负责人", "d", RoleName.COORDINATOR)
+    return Chat(conversation, "区负责人", clock)
+
+
+def test_status_asked_twice_before_the_worker_runs_sends_one_list(
+    district: Chat, sessions: sessionmaker[Session], clock: Clock, tmp_path: Path
+) -> None:
+    first = district.say("/status")
+    assert "稍后发给你" in first and district.replies[0].document is None
+    district.say("/status")
+    worker = summary_jobs.Worker(sessions, None, tmp_path, clock)
+    assert worker.run_due() == 1  # the list still waiting was asked for once
+    (listed,) = _delivered(sessions, "区负责人", clock)
+    assert listed.document is not None and listed.document.filename == "上报情况_2026-06.xlsx"
+    district.say("/status")  # asked again after it was sent: a new one
+    assert worker.run_due() == 1
+    assert len(_delivered(sessions, "区负责人", clock)) == 1
+
+
+def test_a_status_list_that_fails_says_so_in_a_friendly_line(
+    district: Chat, sessions: sessionmaker[Session], clock: Clock, tmp_path: Path
+) -> None:
+    district.say("/status")
+    with transaction(sessions) as session:  # the job's arguments broken under it
+        job = session.scalars(select(Job).where(Job.kind == summary_jobs.STATUS_LIST)).one()
+        job.arguments = {**job.arguments, "zone": "Nowhere/Atlantis"}
+    assert summary_jobs.Worker(sessions, None, tmp_path, clock).run_due() == 1
+    (apology,) = _delivered(sessions, "区负责人", clock)
+    assert apology.document is None
+    assert apology.text.startswith("生成上报情况完整名单时出了问题，请稍后再发一次 /status")
+    with sessions() as session:
+        assert jobs.state_of(session, job.id) is JobState.FAILED

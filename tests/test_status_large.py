@@ -1,5 +1,6 @@
-"""/status for a district of thousands: one message with a line per street, the full list as
-.xlsx beside it; a community still gets every name (transcripts, both databases)."""
+"""/status for a district of thousands: one message with a line per street at once, the full
+list as .xlsx from a job after the message's commit (bot.jobs); a community still gets every
+name (transcripts, both databases)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -16,7 +18,9 @@ from telegram.constants import MessageLimit
 
 from bot import status_overview, telegram
 from bot.conversation import Conversation
+from bot.jobs import Worker
 from bot.org import OrgFile, load_org
+from bot.outbox import take_waiting
 from bot.types import Reply, replies_from_json
 from bot.wecom import adapter as wecom
 from storage import repo
@@ -28,6 +32,7 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     Platform,
+    ProcessedMessage,
     ReminderMute,
     RoleGrant,
     RoleName,
@@ -131,6 +136,22 @@ def one_message_everywhere(reply: Reply) -> None:
     assert len(reply.text.encode()) <= wecom.TEXT_LIMIT
 
 
+def the_list(
+    sessions: sessionmaker[Session], data: Path, clock: Clock, user: str = "区负责人"
+) -> Reply:
+    """What the job sends after the answer: the one message waiting for `user`."""
+    assert take_waiting(sessions, "shell", user, clock()) == []  # nothing before the job
+    assert Worker(sessions, None, data, clock).run_due() == 1
+    (reply,) = take_waiting(sessions, "shell", user, clock())
+    assert take_waiting(sessions, "shell", user, clock()) == []  # once
+    return reply
+
+
+def sheet_title(content: bytes) -> str:
+    book = load_workbook(io.BytesIO(content), read_only=True)
+    return str(book.sheetnames[0])
+
+
 def sheet(content: bytes) -> tuple[list[object], list[tuple[object, ...]]]:
     """The document's one sheet read back: its header, its rows."""
     book = load_workbook(io.BytesIO(content), read_only=True)
@@ -150,7 +171,10 @@ def big_district(
 
 
 def test_a_district_of_2000_gets_one_message_a_line_per_street_and_the_list(
-    conversation: Conversation, big_district: sessionmaker[Session], clock: Clock
+    conversation: Conversation,
+    big_district: sessionmaker[Session],
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     boss = Chat(conversation, "区负责人", clock)
     text = boss.say("/status")
@@ -169,12 +193,21 @@ def test_a_district_of_2000_gets_one_message_a_line_per_street_and_the_list(
     # who still owes: counted, and the first three named (the first community's, by name)
     assert "未报 333（员工00020、员工00040、员工00080等）" in street_lines[0]
     assert "第1街道1社区" not in text  # no line per community
-    assert reply.document is not None
-    assert reply.document.filename == "上报情况_2026-06.xlsx"
-    assert reply.document.filename in lines[-1]
+    assert reply.document is None  # the list is made after the answer, by a job
+    assert lines[-1].startswith("📎 完整名单（Excel）《上报情况_2026-06.xlsx》稍后发给你")
+    with big_district() as session:  # the stored answer carries no file
+        stored = session.scalars(select(ProcessedMessage.replies)).all()
+    assert all(item["document"] is None for replies in stored for item in replies or [])
+
+    clock.advance(minutes=1)
+    listed = the_list(big_district, tmp_path, clock)
+    assert listed.text.startswith("📎 6月上报情况完整名单（截至6月24日 10:01）")
+    assert listed.document is not None
+    assert listed.document.filename == "上报情况_2026-06.xlsx"
+    assert sheet_title(listed.document.content) == "6月上报情况（截至6月24日10时01分）"
 
     # the numbers of each line are the document's: a row per person, unit by unit
-    header, rows = sheet(reply.document.content)
+    header, rows = sheet(listed.document.content)
     assert header[:5] == ["所属", "单位", "姓名", "本月上报（条）", "状态"]
     assert header[-2:] == ["收不到消息", "本月记录"]
     staff_rows = [row for row in rows if row[4] in ("已报", "未报")]
@@ -235,7 +268,10 @@ def test_a_district_of_2000_gets_one_message_a_line_per_street_and_the_list(
 
 
 def test_the_list_keeps_the_fixed_order_never_by_how_many_reported(
-    conversation: Conversation, big_district: sessionmaker[Session], clock: Clock
+    conversation: Conversation,
+    big_district: sessionmaker[Session],
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     with transaction(big_district) as session:  # the last street: everyone reports, twice
         street = repo.unit_by_key(session, "s3")
@@ -259,10 +295,12 @@ def test_the_list_keeps_the_fixed_order_never_by_how_many_reported(
     streets = [ln for ln in lines if re.match(r"第\d街道（", ln)]
     assert [ln[:4] for ln in streets] == ["第1街道", "第2街道", "第3街道", "第4街道"]
     assert "第4街道（5 个单位，500 人）：已报 500，未报 0；" in streets[3]
-    assert reply.document is not None
+    assert reply.document is None
+    document = the_list(big_district, tmp_path, clock).document
+    assert document is not None
     # in the document: units as set up, people by name within each unit, whatever they
     # reported
-    _, rows = sheet(reply.document.content)
+    _, rows = sheet(document.content)
     units = list(dict.fromkeys(row[1] for row in rows))
     assert units[:3] == ["示范区", "第1街道1社区", "第1街道2社区"]
     assert units[-1] == "第4街道5社区"
@@ -272,7 +310,10 @@ def test_the_list_keeps_the_fixed_order_never_by_how_many_reported(
 
 
 def test_english_and_a_street_coordinator_get_a_line_per_community(
-    conversation: Conversation, big_district: sessionmaker[Session], clock: Clock
+    conversation: Conversation,
+    big_district: sessionmaker[Session],
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     register(big_district, "街道主任", "s1", RoleName.COORDINATOR)
     street = Chat(conversation, "街道主任", clock)
@@ -287,8 +328,12 @@ def test_english_and_a_street_coordinator_get_a_line_per_community(
     assert [ln.split(" ")[0] for ln in lines[1:]] == [f"第2街道{c}社区" for c in range(1, 6)]
     assert lines[1].startswith("第2街道1社区 (100 staff): 33 reported, 67 not yet (员工00005, ")
     assert "第1街道" not in text
-    assert reply.document is not None and reply.document.filename == "status_2026-06.xlsx"
-    staff = [row for row in sheet(reply.document.content)[1] if row[4]]
+    assert text.splitlines()[-1].startswith("📎 The full list (Excel) status_2026-06.xlsx")
+    listed = the_list(big_district, tmp_path, clock, "街道主任")
+    assert listed.text.startswith("📎 The full reporting list of month 6 as of 6/24 10:00")
+    assert listed.document is not None and listed.document.filename == "status_2026-06.xlsx"
+    assert sheet_title(listed.document.content) == "Month 6 as of 6-24 10h00"
+    staff = [row for row in sheet(listed.document.content)[1] if row[4]]
     assert len(staff) == 500
     assert {row[0] for row in staff} == {f"第2街道{c}社区" for c in range(1, 6)}
     assert {row[4] for row in staff} == {"reported", "not yet"}
@@ -312,21 +357,54 @@ def test_a_street_of_ten_still_gets_every_name(
 
 
 def test_in_a_group_the_list_goes_privately(
-    conversation: Conversation, big_district: sessionmaker[Session], clock: Clock
+    conversation: Conversation,
+    big_district: sessionmaker[Session],
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     boss = Chat(conversation, "区负责人", clock, in_group=True)
     text = boss.say("/status")
     (reply,) = boss.replies
     assert reply.document is None  # files are not posted in groups
     assert "第1街道（5 个单位，500 人）" in text
-    assert "完整名单已私信发给区负责人" in text
+    assert text.splitlines()[-1] == "📎 完整名单（Excel）稍后私信发给区负责人（文件不在群里发）。"
     one_message_everywhere(reply)
-    with transaction(big_district) as session:
+    with big_district() as session:
+        assert session.scalars(select(OutboxMessage)).all() == []  # made after the answer
+    assert Worker(big_district, None, tmp_path, clock).run_due() == 1
+    with big_district() as session:
         (queued,) = session.scalars(select(OutboxMessage)).all()
         (private,) = replies_from_json(queued.payload)
-    assert queued.kind == "status" and queued.address == "区负责人"
-    assert private.document is not None
+    assert queued.kind == "status_list" and queued.address == "区负责人"  # the private chat
+    assert private.document is not None and private.document.path is not None
     assert len(sheet(private.document.content)[1]) == 2000 + 1  # and the coordinator
+
+
+def test_a_list_made_later_counts_what_arrived_meanwhile_and_says_when(
+    conversation: Conversation,
+    big_district: sessionmaker[Session],
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    boss = Chat(conversation, "区负责人", clock)
+    first = boss.say("/status").splitlines()[0]
+    assert "已报 667 人" in first
+    with transaction(big_district) as session:  # 员工00001 reports before the list is made
+        member, unit = session.execute(
+            select(RoleGrant.member_id, RoleGrant.unit_id)
+            .join(Member, Member.id == RoleGrant.member_id)
+            .where(Member.name == "员工00001")
+        ).one()
+        questionnaire = repo.questionnaire_row(session, "q", 1, "q", dict)
+        session.execute(
+            insert(Entry), [entry(member, unit, questionnaire, date(2026, 6, 3), "补报", clock())]
+        )
+    clock.advance(minutes=5)
+    listed = the_list(big_district, tmp_path, clock)
+    assert listed.document is not None
+    assert sheet_title(listed.document.content) == "6月上报情况（截至6月24日10时05分）"
+    _, rows = sheet(listed.document.content)
+    assert sum(1 for row in rows if row[4] == "已报") == 667 + 1
 
 
 def test_a_message_is_never_longer_than_one_platform_message() -> None:
@@ -356,7 +434,10 @@ def test_entries_of_a_district_fit_one_message(
 
 
 def test_who_the_bot_cannot_reach_and_who_muted_are_counted_and_listed(
-    conversation: Conversation, big_district: sessionmaker[Session], clock: Clock
+    conversation: Conversation,
+    big_district: sessionmaker[Session],
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     with transaction(big_district) as session:
         ids = {
@@ -392,8 +473,9 @@ def test_who_the_bot_cannot_reach_and_who_muted_are_counted_and_listed(
     assert "⚠️ 2 人收不到机器人的消息（员工00003、员工00006）" in lines  # the latest first
     june = next(ln for ln in lines if ln.startswith("📅 ②"))
     assert june.endswith("（未完成的人中 1 人关闭了提醒）")
-    assert reply.document is not None
-    header, rows = sheet(reply.document.content)
+    document = the_list(big_district, tmp_path, clock).document
+    assert document is not None
+    header, rows = sheet(document.content)
     by_name = {row[2]: row for row in rows}
     reached = header.index("收不到消息")
     assert str(by_name["员工00003"][reached]).startswith("已屏蔽机器人")

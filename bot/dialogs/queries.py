@@ -44,18 +44,23 @@ def status(turn: Turn, argument: str = "") -> Next:
     scope = turn.scope()
     if scope.empty:
         return Next([Reply(turn.t("leaders_only"))])
-    kit, incoming, member = turn.kit, turn.incoming, turn.member
-    # one message; for many people a line per unit below and the full list as .xlsx
-    reply = coordination.status_reply(
+    kit, incoming = turn.kit, turn.incoming
+    # one message; for many people a line per unit below, the full list as .xlsx from a job
+    reply, month = coordination.status_reply(
         turn.session, scope, incoming.at, kit.zone, turn.locale, kit.rules
     )
-    if incoming.in_group and member is not None:  # that list goes to the private chat
-        reply = coordination.status_in_group(
+    if month is not None:  # made after this message's commit; in a group, sent privately
+        assert turn.member is not None
+        reply = coordination.request_list(
             turn.session,
             reply,
-            (member.id, member.name),
-            key=f"status:{incoming.platform}:{incoming.user_id}:{incoming.message_id}"[:200],
+            scope,
+            month,
+            member=(turn.member.id, turn.member.name),
+            in_group=incoming.in_group,
+            asked=incoming.at,
             now=kit.clock(),
+            zone=kit.zone,
             platform=incoming.platform,
             locale=turn.locale,
         )
