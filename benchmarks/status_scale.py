@@ -1,4 +1,4 @@
-"""/status for a district coordinator: the detailed answer (every name) next to the short one.
+"""/status for a district coordinator: the message's transaction with and without the .xlsx.
 
     .venv/bin/python benchmarks/status_scale.py [--staff 10000] [--runs 5]
         [--database-url URL]
@@ -9,12 +9,17 @@ month's report, the half-year review) are current on Wednesday 24 June. Without
 --database-url a fresh SQLite file; a PostgreSQL URL gets a schema of its own, dropped at the
 end.
 
-Before: `coordination.status_report`, the text /status sent until now (the CLI still prints
-it), cut into messages as the Telegram and WeCom adapters cut it. After:
-`coordination.status_reply`, the text and its .xlsx; "text only" is the part of it without
-the .xlsx (counting and the short text: `status_overview.gather` and `short_text`). All are
-timed in the same run, interleaved (before, after, text only, before, ...), each in a
-transaction of its own; min/median/max.
+Timed in the same run, interleaved (detailed, before, after, job, detailed, ...), each in a
+transaction of its own as a message's; min/median/max:
+* detailed: `coordination.status_report`, the text that named everyone (39 messages; the
+  CLI still prints it), cut as the Telegram and WeCom adapters cut it;
+* before: the short text and the .xlsx built in the message's transaction, as /status did
+  until c58666b (`status_overview.gather`, `workbook`, `short_text`: what `overview_reply`
+  did);
+* after: what /status does in the message's transaction now: `coordination.status_reply`
+  (counting and the short text) and `request_list` (recording the `status_list` job);
+* job: the worker making that job's list afterwards (`bot.jobs.Worker.run_one`: a
+  read-only snapshot, the .xlsx, its file and the outbox row), outside any message.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot import coordination, status_overview, telegram
+from bot.jobs import Worker
 from bot.types import Reply
 from bot.wecom import adapter as wecom
 from storage import repo
@@ -49,6 +55,7 @@ def coordinator(engine: Engine) -> int:
     with transaction(sessions) as session:
         member = Member(name="区负责人", locale="zh")
         session.add(member)
+        repo.add_identity(session, member, "shell", "区负责人")  # where the list goes
         session.flush()
         district = repo.unit_by_key(session, "d")
         assert district is not None
@@ -71,45 +78,72 @@ def measure(engine: Engine, staff: int, runs: int) -> None:
             connection.execute(text("ANALYZE"))
             connection.commit()
     print(f"{engine.dialect.name}: {staff} staff loaded in {time.perf_counter() - started:.1f} s")
+    detailed: list[float] = []
     before: list[float] = []
     after: list[float] = []
-    short: list[float] = []
-    old, new = "", Reply("")
-    for _ in range(runs):
-        with transaction(sessions) as session:
-            scope = coordination.leader_scope(session, boss)
+    job: list[float] = []
+    old, new, listed = "", Reply(""), b""
+    with tempfile.TemporaryDirectory() as data:
+        worker = Worker(sessions, None, Path(data), lambda: NOW)
+        for _ in range(runs):
+            with transaction(sessions) as session:
+                scope = coordination.leader_scope(session, boss)
+                t = time.perf_counter()
+                old = coordination.status_report(session, scope, NOW, ZONE, "zh")
+                detailed.append(time.perf_counter() - t)
+            with transaction(sessions) as session:
+                scope = coordination.leader_scope(session, boss)
+                t = time.perf_counter()
+                first, following = coordination.month_bounds(NOW.astimezone(ZONE).date())
+                overview = status_overview.gather(session, scope, first, following, NOW, ZONE, "zh")
+                name = status_overview.filename(first, "zh")
+                listed = status_overview.workbook(session, overview, ZONE, "zh", NOW)
+                status_overview.short_text(overview, "zh", name)
+                before.append(time.perf_counter() - t)
+            with transaction(sessions) as session:
+                scope = coordination.leader_scope(session, boss)
+                t = time.perf_counter()
+                new, month = coordination.status_reply(session, scope, NOW, ZONE, "zh")
+                assert month is not None
+                new = coordination.request_list(
+                    session,
+                    new,
+                    scope,
+                    month,
+                    member=(boss, "区负责人"),
+                    in_group=False,
+                    asked=NOW,
+                    now=NOW,
+                    zone=ZONE,
+                    platform="shell",
+                    locale="zh",
+                )
+                after.append(time.perf_counter() - t)
             t = time.perf_counter()
-            old = coordination.status_report(session, scope, NOW, ZONE, "zh")
-            before.append(time.perf_counter() - t)
-        with transaction(sessions) as session:
-            scope = coordination.leader_scope(session, boss)
-            t = time.perf_counter()
-            new = coordination.status_reply(session, scope, NOW, ZONE, "zh")
-            after.append(time.perf_counter() - t)
-        with transaction(sessions) as session:
-            scope = coordination.leader_scope(session, boss)
-            t = time.perf_counter()
-            first, following = coordination.month_bounds(NOW.astimezone(ZONE).date())
-            overview = status_overview.gather(session, scope, first, following, NOW, ZONE, "zh")
-            status_overview.short_text(overview, "zh", "x.xlsx")
-            short.append(time.perf_counter() - t)
-    document = new.document
-    assert document is not None
+            assert worker.run_one()
+            job.append(time.perf_counter() - t)
+    assert new.document is None
     print(
-        f"  before: {len(telegram.split_text(old))} Telegram messages, "
+        f"  detailed: {len(telegram.split_text(old))} Telegram messages, "
         f"{len(wecom.plan(Reply(old)))} WeCom messages, {len(old):,} characters; "
+        f"{spread(detailed)}"
+    )
+    print(
+        f"  before (text + .xlsx, {len(listed) / 1024:.0f} KiB, in the transaction): "
         f"{spread(before)}"
     )
     print(
-        f"  after:  {len(telegram.split_text(new.text))} Telegram message, "
-        f"{len(wecom.plan(Reply(new.text)))} WeCom message, {len(new.text):,} characters "
-        f"({len(new.text.encode()):,} bytes) + {document.filename} "
-        f"{len(document.content) / 1024:.0f} KiB; {spread(after)}"
+        f"  after (text + the job recorded): {len(telegram.split_text(new.text))} Telegram "
+        f"message, {len(wecom.plan(Reply(new.text)))} WeCom message, {len(new.text):,} "
+        f"characters ({len(new.text.encode()):,} bytes); {spread(after)}"
     )
-    print(f"  text only: {spread(short)}")
-    ratio = statistics.median(after) / statistics.median(before)
-    ratio_short = statistics.median(short) / statistics.median(before)
-    print(f"  time, medians: after/before {ratio:.2f}, text only/before {ratio_short:.2f}")
+    print(f"  job (the .xlsx, afterwards, outside the message): {spread(job)}")
+    median = statistics.median
+    print(
+        f"  medians: after/before {median(after) / median(before):.2f}, "
+        f"after/detailed {median(after) / median(detailed):.2f}, "
+        f"before/detailed {median(before) / median(detailed):.2f}"
+    )
 
 
 def main() -> None:
