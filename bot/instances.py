@@ -163,13 +163,15 @@ class Leadership:
         finally:
             ended.set()
             try:
+                # A failure of the leader's work (Telegram refusing the token, say) ends
+                # `run` with it: the process stops with the error rather than keeping its
+                # port and serving nothing; another instance, or a restart, takes over.
                 await work
-            except Exception:
-                log.exception("the leader's work failed")
-            self.leading = False
-            if connection is not None:  # a check that hangs may hold it: wait only so long
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.to_thread(_close, connection), CHECK_TIMEOUT)
+            finally:
+                self.leading = False
+                if connection is not None:  # a check that hangs may hold it: wait so long
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.to_thread(_close, connection), CHECK_TIMEOUT)
 
     def _acquire(self, locks: Engine) -> Connection | None:
         connection = locks.connect().execution_options(isolation_level="AUTOCOMMIT")

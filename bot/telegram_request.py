@@ -125,8 +125,13 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
-        if log.isEnabledFor(logging.DEBUG):  # each call, as httpx logged them (URL redacted)
-            log.debug('HTTP Request: %s %s "%s %s"', method, url, response.status, response.reason)
+        # each call as httpx logged them (the URL's token is redacted by the log handler):
+        # a refused one at INFO, the rest at DEBUG (a line per update costs CPU at INFO)
+        level = logging.DEBUG if response.status < 300 else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(
+                level, 'HTTP Request: %s %s "%s %s"', method, url, response.status, response.reason
+            )
         return response.status, content
 
 
