@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.conftest import SHANGHAI, Clock
+from tests.conftest import SHANGHAI, Clock, free_port
 
 REPORT_SCRIPT = """/report
 理论学习
@@ -40,6 +40,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {
         "HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'huibao.sqlite3'}",
         "HUIBAO_LOG_LEVEL": "WARNING",
+        "HUIBAO_SERVER__PORT": str(free_port()),  # `run` serves /healthz: not on a fixed port
     }
     for name in list(os.environ):
         if name.startswith("HUIBAO_"):

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import main
 from bot.settings import SettingsError, TelegramSettings, load_settings
+from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 # A token of the right shape that the (fake) Bot API does not know: it answers 401.
@@ -34,7 +35,10 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
         if name.startswith("HUIBAO_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    yield {"HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'huibao.sqlite3'}"}
+    yield {
+        "HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'huibao.sqlite3'}",
+        "HUIBAO_SERVER__PORT": str(free_port()),  # `run` serves /healthz: not on a fixed port
+    }
 
 
 def _huibao(env: dict[str, str], *args: str) -> Result:
