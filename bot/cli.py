@@ -147,6 +147,10 @@ def _shell(app: App, user: str) -> None:
     from bot.scheduler import Background
     from bot.shell import Shell
 
+    if "log_level" not in app.settings.model_fields_set:
+        # the terminal is the chat: the tick's INFO lines would land between its messages
+        logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+
     files = app.settings.data_dir / "shell-files"
     console = Shell(
         app.conversation,

@@ -90,3 +90,17 @@ def test_preview_says_why_nothing_would_be_sent(env: dict[str, str]) -> None:
     huibao(env, "2026-06-24 12:00", "shell", input="/remind on\n/reflect\n宣传不够\n/skip\n")
     done = huibao(env, "2026-06-25 16:00", "remind", "preview").output
     assert "reflection 2026H1, due 2026-06-25 18:00): everyone held to it has done it" in done
+
+
+def test_the_shell_shows_the_chat_without_log_lines_unless_asked(env: dict[str, str]) -> None:
+    """The terminal is the chat: the tick's INFO lines do not land between its messages,
+    unless HUIBAO_LOG_LEVEL asks for them."""
+    quiet = {k: v for k, v in env.items() if k != "HUIBAO_LOG_LEVEL"}
+    result = huibao(quiet, "2026-06-24 10:00", "run", input="/mine\n")
+    assert result.exit_code == 0, result.output
+    assert NOTICE in result.output  # the tick ran and reminded
+    assert " INFO " not in result.output + result.stderr
+    other = quiet["HUIBAO_DATABASE_URL"].replace("huibao.sqlite3", "other.sqlite3")
+    info = {**quiet, "HUIBAO_DATABASE_URL": other, "HUIBAO_LOG_LEVEL": "INFO"}
+    asked = huibao(info, "2026-06-24 10:00", "run", input="/mine\n")
+    assert "INFO bot.scheduler: tick:" in asked.output + asked.stderr
