@@ -83,6 +83,20 @@ def claim_message(
     return session.execute(statement, params).first() is not None
 
 
+def claim_messages(session: Session, claims: Sequence[tuple[str, str, Any]]) -> int:
+    """Record several messages as processed, with their replies, in one statement (one
+    INSERT of many rows); return how many were new (fewer: some were processed before)."""
+    if not claims:
+        return 0
+    statement = _CLAIM[session.get_bind().dialect.name]
+    at = utcnow()
+    params = [
+        {"platform": platform, "key": key, "at": at, "replies": replies}
+        for platform, key, replies in claims
+    ]
+    return len(session.execute(statement, params).all())
+
+
 def unsent_replies(session: Session, platform: str, key: str) -> list[dict[str, Any]] | None:
     """The replies of a processed message that were never marked sent (None if sent)."""
     row = session.execute(_STORED, {"platform": platform, "key": key}).first()

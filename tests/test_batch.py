@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversation import Conversation, Outcome, Turn
@@ -14,6 +14,7 @@ from bot.types import Incoming, Reply
 from storage.db import transaction
 from storage.models import Entry, ProcessedMessage, QuestionnaireVersion
 from tests.conftest import SHANGHAI, Clock, register
+from tests.test_dispatch_cost import counted
 
 SCRIPT = [
     "/report",
@@ -142,3 +143,40 @@ def test_one_failing_message_costs_the_others_nothing(
     final = core.process_batch([Incoming("shell", "丙", "丙-retry", clock(), text="1")])
     assert "已保存" in _texts(final[0])[0]
     assert len(_entries(sessions)) == 3
+
+
+def test_a_batch_claims_all_its_message_keys_in_one_statement(
+    sessions: sessionmaker[Session],
+    questionnaires: dict[str, Questionnaire],
+    clock: Clock,
+    demo_org: None,
+    engine: Engine,
+) -> None:
+    _people(sessions)
+    core = Conversation(sessions, questionnaires, "community_culture", SHANGHAI, clock)
+    core.process_batch(_wave(0, "/report", clock()))
+    with counted(engine) as statements:
+        outcomes = core.process_batch(_wave(1, "1", clock()))
+    assert all("活动叫什么名字" in _texts(o)[-1] for o in outcomes)
+    # per person: read them with their dialog state, write the state; then one claim
+    assert len(statements) == 2 * len(PEOPLE) + 1, statements
+    with transaction(sessions) as session:
+        claimed = session.scalar(select(func.count()).select_from(ProcessedMessage))
+    assert claimed == 2 * len(PEOPLE)
+
+
+def test_the_same_message_twice_in_one_batch_is_answered_once(
+    sessions: sessionmaker[Session],
+    questionnaires: dict[str, Questionnaire],
+    clock: Clock,
+    demo_org: None,
+) -> None:
+    _people(sessions)
+    core = Conversation(sessions, questionnaires, "community_culture", SHANGHAI, clock)
+    wave = _wave(0, "/report", clock())
+    outcomes = core.process_batch([*wave, wave[0]])
+    assert all(_texts(o) for o in outcomes)
+    assert _texts(outcomes[3]) == _texts(outcomes[0])  # stored, not yet sent: the same replies
+    with transaction(sessions) as session:
+        claimed = session.scalar(select(func.count()).select_from(ProcessedMessage))
+    assert claimed == len(PEOPLE)
