@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests/fakes is not an installed package
 
-from bot.messages import text as msg  # noqa: E402
+from bot.core.messages import text as msg  # noqa: E402
 
 if TYPE_CHECKING:
     from storage.models import Entry

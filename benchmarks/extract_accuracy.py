@@ -1,6 +1,6 @@
 """How well the one-message extractor reads the report corpus, and what it costs.
 
-Runs :func:`bot.parsing.extract.extract` over ``benchmarks/report_corpus.yaml`` with the
+Runs :func:`bot.core.parsing.extract.extract` over ``benchmarks/report_corpus.yaml`` with the
 corpus's fixed clock and prints, per field, the share read right (area, date, future flag,
 place, each figure, title, "two activities", "nothing to extract"), then the misses, then the
 CPU per message.
@@ -38,9 +38,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.parsing.counts import Approx  # noqa: E402
-from bot.parsing.extract import Extraction, FigureIssue, assign_figures, extract  # noqa: E402
-from bot.questionnaire import Questionnaire, load_questionnaire  # noqa: E402
+from bot.core.parsing.counts import Approx  # noqa: E402
+from bot.core.parsing.extract import Extraction, FigureIssue, assign_figures, extract  # noqa: E402
+from bot.core.questionnaire import Questionnaire, load_questionnaire  # noqa: E402
 
 CORPUS = ROOT / "benchmarks" / "report_corpus.yaml"
 FIELDS = ("area", "date", "future", "place", "figures", "title", "several", "empty")

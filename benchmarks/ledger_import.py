@@ -2,7 +2,8 @@
 
 Builds a ledger of --rows activities over the demo units (realistic titles, texts, two or
 three figures each, some approximate, a few hundred reporters), then imports it into a fresh
-database in a child process per run, as the CLI does: one transaction, `bot.ledger.import_ledger`.
+database in a child process per run, as the CLI does: one transaction,
+`bot.admin.ledger.import_ledger`.
 The child reports the wall and CPU time of the import (CPU time is the steadier figure on
 a shared machine) and its peak resident set size (`resource.getrusage(RUSAGE_SELF).ru_maxrss`,
 the whole process: interpreter and libraries included), with the peak before the import
@@ -92,7 +93,7 @@ def write_files(rows: list[list[object]], folder: Path) -> tuple[Path, Path]:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
-    from bot.ledger import COLUMNS
+    from bot.admin.ledger import COLUMNS
 
     xlsx = folder / "台账.xlsx"
     workbook = Workbook(write_only=True)
@@ -126,7 +127,7 @@ def prepare_database(url: str) -> None:
     The reporters have a role in the street, which covers its communities, as the staff
     who keep a ledger are registered before it is imported.
     """
-    from bot.org import demo_org, load_org
+    from bot.admin.org import demo_org, load_org
     from storage import repo
     from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
     from storage.models import Base, Member, RoleName
@@ -153,8 +154,8 @@ def child(path: Path, url: str) -> None:
     """Import one file into the database at `url`; print the figures as JSON."""
     from sqlalchemy import func, select
 
-    from bot.ledger import import_ledger
-    from bot.questionnaire import load_questionnaires
+    from bot.admin.ledger import import_ledger
+    from bot.core.questionnaire import load_questionnaires
     from storage.db import create_db_engine, make_sessionmaker, transaction
     from storage.models import Entry
 

@@ -109,9 +109,9 @@ async def _serve(config: BotConfig) -> None:
     from telegram.ext import AIORateLimiter
 
     from bot.app import build
-    from bot.conversation import default_menus
+    from bot.channels.telegram import TelegramBot
+    from bot.core.conversation import default_menus
     from bot.settings import load_settings
-    from bot.telegram import TelegramBot
 
     settings = load_settings(database_url=config.database_url, data_dir=Path(config.work_dir))
     app = build(settings)

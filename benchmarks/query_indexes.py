@@ -5,9 +5,9 @@ of migration 0009 (issue 16), on SQLite and PostgreSQL.
         [--databases sqlite,postgresql] [--database-url URL]
 
 A district of 10 streets of 5 communities, 2,000 staff, the entries spread over two years
-in the order people report them (tests/test_query_plans.py builds the same data), ANALYZEd.
-Timed, through the real functions: /entries of the district (bot.coordination.
-recent_entries), /status's counts of a street and of the district (bot.coordination.
+in the order people report them (tests/storage/test_query_plans.py builds the same data), ANALYZEd.
+Timed, through the real functions: /entries of the district (bot.core.coordination.
+recent_entries), /status's counts of a street and of the district (bot.core.coordination.
 status_text), /mine of one person (storage.repo.entries_of_member, one half-year) and a
 deadline's standing for the district (storage.schedule.standing, the tick's digest read).
 Timed: the statements that read `entries` (the engine's cursor events; the Python that builds
@@ -38,12 +38,12 @@ Query = Callable[[Session], object]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.reminder_fanout import drop_schema, fresh_database  # noqa: E402
-from bot.coordination import Scope, recent_entries, status_text  # noqa: E402
-from bot.deadlines import month_span  # noqa: E402
+from bot.core.coordination import Scope, recent_entries, status_text  # noqa: E402
+from bot.reminders.deadlines import month_span  # noqa: E402
 from storage import repo, schedule  # noqa: E402
 from storage.db import create_db_engine, make_sessionmaker, upgrade  # noqa: E402
 from storage.models import Requirement, RoleName  # noqa: E402
-from tests.test_query_plans import add_entries, add_staff, analyze, city  # noqa: E402
+from tests.storage.test_query_plans import add_entries, add_staff, analyze, city  # noqa: E402
 
 TODAY = date(2026, 6, 24)
 INDEXES = {

@@ -52,14 +52,14 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from telegram.ext import AIORateLimiter
 
+from bot.admin.org import OrgFile, load_org
 from bot.app import templates_dir
-from bot.conversation import Conversation
-from bot.deadlines import month_span, set_deadline
-from bot.org import OrgFile, load_org
-from bot.questionnaire import load_questionnaires
-from bot.scheduler import Background
+from bot.channels.telegram import TelegramBot
+from bot.core.conversation import Conversation
+from bot.core.questionnaire import load_questionnaires
+from bot.reminders.deadlines import month_span, set_deadline
+from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
-from bot.telegram import TelegramBot
 from storage import repo
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import (

@@ -1,6 +1,6 @@
 """Reports in one message, replayed through the real shell (issue 12, must-have 1).
 
-Each message of ``benchmarks/report_corpus.yaml`` is typed into :class:`bot.shell.Shell`
+Each message of ``benchmarks/report_corpus.yaml`` is typed into :class:`bot.channels.shell.Shell`
 (the same `Conversation` every adapter ends in, on a fresh SQLite file) by a simulated person
 of the demo organisation, who then answers the bot like a person would, from the report's
 expected fields:
@@ -52,15 +52,15 @@ from sqlalchemy.orm import Session, sessionmaker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.admin.org import demo_org, load_org  # noqa: E402
 from bot.app import templates_dir  # noqa: E402
-from bot.conversation import Conversation  # noqa: E402
-from bot.figures import metric_text, plain  # noqa: E402
-from bot.interview import AREA, CONFIRM, PICK, UNIT, InterviewState  # noqa: E402
-from bot.org import demo_org, load_org  # noqa: E402
-from bot.parsing.extract import extract  # noqa: E402
-from bot.questionnaire import Questionnaire, QuestionType, Role, load_questionnaires  # noqa: E402
-from bot.shell import Shell  # noqa: E402
-from bot.types import Reply  # noqa: E402
+from bot.channels.shell import Shell  # noqa: E402
+from bot.core.conversation import Conversation  # noqa: E402
+from bot.core.figures import metric_text, plain  # noqa: E402
+from bot.core.interview import AREA, CONFIRM, PICK, UNIT, InterviewState  # noqa: E402
+from bot.core.parsing.extract import extract  # noqa: E402
+from bot.core.questionnaire import Questionnaire, QuestionType, Role, load_questionnaires  # noqa: E402
+from bot.core.types import Reply  # noqa: E402
 from storage import repo  # noqa: E402
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
 from storage.models import ConversationState, Entry, Member, RoleName  # noqa: E402

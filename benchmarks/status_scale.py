@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/status_scale.py [--staff 10000] [--runs 5]
         [--database-url URL]
 
-A district of 10 streets of 10 communities (tests.test_status_large.populate): every third
+A district of 10 streets of 10 communities (tests.core.test_status_large.populate): every third
 person reported once in June, every ninth twice; the default deadlines of June 2026 (the
 month's report, the half-year review) are current on Wednesday 24 June. Without
 --database-url a fresh SQLite file; a PostgreSQL URL gets a schema of its own, dropped at the
@@ -36,14 +36,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot import coordination, status_overview, telegram
+from bot.channels import telegram
+from bot.channels.wecom import adapter as wecom
+from bot.core import coordination, status_overview
+from bot.core.types import Reply
 from bot.jobs import Worker
-from bot.types import Reply
-from bot.wecom import adapter as wecom
 from storage import repo
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Member, RoleName
-from tests.test_status_large import populate
+from tests.core.test_status_large import populate
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 24, 10, 0, tzinfo=ZONE).astimezone(UTC)

@@ -117,7 +117,7 @@ def seed(path: Path, count: int) -> None:
     from sqlalchemy import create_engine, insert
 
     from bot.app import templates_dir
-    from bot.questionnaire import QuestionType, load_questionnaire
+    from bot.core.questionnaire import QuestionType, load_questionnaire
     from storage.models import (
         Base,
         Entry,
@@ -223,7 +223,7 @@ def child(code: Path, count: int, database: Path | None) -> dict[str, Any]:
     """One measurement with the code at `code` (run in a fresh process)."""
     sys.path.insert(0, str(code))
     os.chdir(code)
-    from bot.periods import parse_period
+    from bot.core.periods import parse_period
     from bot.summary import service, source
     from bot.summary.compose import Reflections, compose
 

@@ -60,7 +60,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.interview_step import SCRIPT as INTERVIEW_SCRIPT  # noqa: E402
 
 if TYPE_CHECKING:
-    from bot.types import Incoming
+    from bot.core.types import Incoming
     from tests.fakes.telegram_api import FakeTelegram, SimUser
 
 SCRIPT = tuple(INTERVIEW_SCRIPT)  # the same report as benchmarks/interview_step.py
@@ -292,9 +292,9 @@ class HuibaoRunner:
         from telegram.ext import AIORateLimiter
 
         from bot.app import templates_dir
-        from bot.conversation import Conversation, Outcome
-        from bot.questionnaire import load_questionnaires
-        from bot.telegram import TelegramBot
+        from bot.channels.telegram import TelegramBot
+        from bot.core.conversation import Conversation, Outcome
+        from bot.core.questionnaire import load_questionnaires
         from storage.db import create_db_engine, make_sessionmaker, upgrade
 
         self._engine = create_db_engine(config.database_url)
@@ -357,7 +357,7 @@ class HuibaoRunner:
 
 def fill_database(engine: Any, sessions: Any, user_ids: Sequence[int]) -> None:
     """Empty every table, load the demo organisation, make each user staff of demo-xinhua."""
-    from bot.org import demo_org, load_org
+    from bot.admin.org import demo_org, load_org
     from storage import repo
     from storage.db import transaction
     from storage.models import Base, Member, RoleName

@@ -11,10 +11,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.conversation import Conversation
-from bot.deadlines import DayRules
-from bot.holidays import load_calendar
-from bot.questionnaire import Questionnaire, load_questionnaires
+from bot.core.conversation import Conversation
+from bot.core.holidays import load_calendar
+from bot.core.questionnaire import Questionnaire, load_questionnaires
+from bot.reminders.deadlines import DayRules
 from bot.settings import Settings
 from bot.summary.service import SummaryKit
 from storage.db import create_db_engine, make_sessionmaker, upgrade
@@ -59,7 +59,7 @@ def build(
     """Connect, migrate (unless told not to), load questionnaires and wire the core.
 
     A holiday file that cannot be used (HUIBAO_REMINDERS__HOLIDAYS_FILE) raises
-    bot.holidays.HolidaysError naming its file and line, before anything connects.
+    bot.core.holidays.HolidaysError naming its file and line, before anything connects.
     """
     rules = DayRules(
         load_calendar(settings.reminders.holidays_file), settings.reminders.move_deadlines

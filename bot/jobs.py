@@ -18,7 +18,7 @@ that fails, or dies `MAX_ATTEMPTS` times, tells the member so instead of staying
 `STATUS_LIST` job the same way (`request_status_list`): the worker counts again in a
 read-only snapshot, writes the .xlsx (its title says when: 截至…) and queues it likewise.
 
-`huibao run` runs a worker beside the outbox's senders (bot.scheduler.Background), woken
+`huibao run` runs a worker beside the outbox's senders (bot.reminders.tick.Background), woken
 right after the commit of a message that recorded a job and polling the database every
 second for jobs recorded by other instances; the shell runs due jobs before it shows its
 notices.
@@ -41,11 +41,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import outbox
-from bot.deadlines import PUBLIC_RULES, DayRules
-from bot.messages import text as msg
-from bot.periods import parse_period
-from bot.types import Document, Reply
+from bot.core.messages import text as msg
+from bot.core.periods import parse_period
+from bot.core.types import Document, Reply
+from bot.reminders import outbox
+from bot.reminders.deadlines import PUBLIC_RULES, DayRules
 from storage import jobs
 from storage.db import reading, transaction
 from storage.models import Unit
@@ -248,8 +248,8 @@ class Worker:
         return replies, folder.resolve()
 
     def _status_list(self, job: jobs.Claimed) -> tuple[list[Reply], Path]:
-        from bot.coordination import Scope
-        from bot.status_overview import full_list
+        from bot.core.coordination import Scope
+        from bot.core.status_overview import full_list
 
         args: dict[str, Any] = job.arguments
         zone = ZoneInfo(str(args["zone"]))

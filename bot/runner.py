@@ -3,7 +3,7 @@ intelligent robot's long connection) and the HTTP server.
 
 One Starlette/uvicorn app serves /healthz, the Telegram webhook (in webhook mode) and the
 WeCom callback. `make_channels` builds every configured platform in one place; the
-reminder tick and the outbox's senders (bot.scheduler.Background) send through the started
+reminder tick and the outbox's senders (bot.reminders.tick.Background) send through the started
 channels, and so can extra jobs passed as `run_platforms(..., jobs=...)`.
 """
 
@@ -22,16 +22,16 @@ import uvicorn
 from starlette.routing import Route
 
 from bot.app import App
-from bot.conversation import default_menus
+from bot.channels.server import build_server, health_route, telegram_webhook_route
+from bot.channels.telegram import TelegramBot
+from bot.channels.wecom.adapter import WecomBot
+from bot.channels.wecom.api import WecomApi
+from bot.channels.wecom.crypto import WecomCrypto
+from bot.channels.wecom_bot.channel import WecomRobot
+from bot.core.conversation import default_menus
+from bot.core.types import Channel
 from bot.instances import InFlight, Leadership, single_instance
-from bot.scheduler import Background
-from bot.server import build_server, health_route, telegram_webhook_route
-from bot.telegram import TelegramBot
-from bot.types import Channel
-from bot.wecom.adapter import WecomBot
-from bot.wecom.api import WecomApi
-from bot.wecom.crypto import WecomCrypto
-from bot.wecom_bot.channel import WecomRobot
+from bot.reminders.tick import Background
 
 log = logging.getLogger(__name__)
 

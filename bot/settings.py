@@ -231,7 +231,7 @@ class ReminderSettings(BaseModel):
     # None on China's public holidays (and an office's own days off): a step moves to the
     # next working day, as it does past quiet hours.
     skip_holidays: bool = True
-    # An office's own days off and extra working days, YAML or CSV (see bot/holidays.py).
+    # An office's own days off and extra working days, YAML or CSV (see bot/core/holidays.py).
     holidays_file: Path | None = None
     # A deadline due on a day off moves to the next working day, same time (a deadline may
     # say otherwise: --on-holiday move|keep).

@@ -390,7 +390,7 @@ class OutboxMessage(Base):
     member_id: Mapped[int] = mapped_column(Integer, index=True)
     platform: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(128))
-    payload: Mapped[list[Any]] = mapped_column(JSON)  # bot.types.replies_to_json
+    payload: Mapped[list[Any]] = mapped_column(JSON)  # bot.core.types.replies_to_json
     deadline_ref: Mapped[str | None] = mapped_column(String(60))
     not_before: Mapped[datetime]
     expires_at: Mapped[datetime | None]

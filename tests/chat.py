@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bot.conversation import Conversation
-from bot.shell import render
-from bot.types import Incoming, Kind, Photo, Reply
+from bot.channels.shell import render
+from bot.core.conversation import Conversation
+from bot.core.types import Incoming, Kind, Photo, Reply
 
 _ids = itertools.count(1)
 

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import templates_dir
-from bot.conversation import Conversation
-from bot.questionnaire import Questionnaire, load_questionnaires
+from bot.core.conversation import Conversation
+from bot.core.questionnaire import Questionnaire, load_questionnaires
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Base, Member, RoleName
 from tests.chat import Chat
@@ -130,8 +130,8 @@ def conversation(
 
 @pytest.fixture
 def demo_org(sessions: sessionmaker[Session]) -> None:
-    from bot.org import demo_org as spec
-    from bot.org import load_org
+    from bot.admin.org import demo_org as spec
+    from bot.admin.org import load_org
 
     with transaction(sessions) as session:
         load_org(session, spec())

@@ -23,7 +23,7 @@ from benchmarks.crash_test import (
     report_actions,
     run_crash_test,
 )
-from bot.conversation import Conversation
+from bot.core.conversation import Conversation
 from storage.db import transaction
 from storage.models import Entry
 from tests.chat import Chat

@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import jobs as summary_jobs
 from bot.app import templates_dir
-from bot.conversation import Conversation
-from bot.outbox import Sender, take_waiting
-from bot.reminders import Window
+from bot.core.conversation import Conversation
+from bot.core.types import Reply, SendFailed
+from bot.reminders.ladder import Window
+from bot.reminders.outbox import Sender, take_waiting
 from bot.settings import ReminderSettings
 from bot.summary.render import render_docx
 from bot.summary.service import SummaryKit
-from bot.types import Reply, SendFailed
 from storage import jobs
 from storage.db import transaction
 from storage.models import (
@@ -41,7 +41,7 @@ from storage.models import (
 )
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, register
-from tests.test_dialog import HAPPY_PATH
+from tests.core.test_dialog import HAPPY_PATH
 
 TITLE = "和平街道2026年上半年文化工作总结"
 
@@ -358,7 +358,7 @@ def test_the_sender_reads_the_file_at_once_in_quiet_hours_and_fails_a_missing_on
 
 
 def test_rows_queued_with_the_content_inline_are_still_read() -> None:
-    from bot.types import Document, replies_from_json, replies_to_json
+    from bot.core.types import Document, replies_from_json, replies_to_json
 
     inline = Reply("附件", document=Document("a.txt", b"hello", "text/plain"))
     data = replies_to_json([inline])
@@ -445,8 +445,8 @@ def test_the_shell_shows_the_answer_then_the_document_saved_in_its_folder(
 
     from click.testing import CliRunner
 
-    from bot.cli import main
-    from tests.test_cli import CLOCK, REPORT_SCRIPT
+    from bot.admin.cli import main
+    from tests.admin.test_cli import CLOCK, REPORT_SCRIPT
 
     for name in list(os.environ):
         if name.startswith("HUIBAO_"):
@@ -511,7 +511,7 @@ def test_a_finished_jobs_files_are_removed_after_thirty_days(
     folders = {job: tmp_path / "documents" / str(job) for job in (old, recent)}
     assert all(any(folder.iterdir()) for folder in folders.values())
     clock.advance(days=11)  # the first finished 31 days ago, the second 11
-    from bot.scheduler import Background
+    from bot.reminders.tick import Background
 
     Background(sessions, ReminderSettings(enabled=False), SHANGHAI, clock, jobs=worker).prune()
     assert not folders[old].exists() and any(folders[recent].iterdir())
@@ -528,7 +528,7 @@ def district(
     sessions: sessionmaker[Session], engine: Engine, conversation: Conversation, clock: Clock
 ) -> Chat:
     """A district of 700 staff (too many for every name): its coordinator's chat."""
-    from tests.test_status_large import populate
+    from tests.core.test_status_large import populate
 
     populate(sessions, engine, 700, date(2026, 6, 1))
     register(sessions, "区负责人", "d", RoleName.COORDINATOR)

@@ -20,9 +20,11 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.admin.cli import main
+from bot.admin.org import create_invite
 from bot.app import build
-from bot.cli import main
-from bot.conversation import Conversation
+from bot.channels.server import build_server, health_route
+from bot.core.conversation import Conversation
 from bot.logs import (
     HANDLER_NAME,
     PAYLOAD_LOGGERS,
@@ -31,13 +33,11 @@ from bot.logs import (
     secrets_of,
     setup_logging,
 )
-from bot.org import create_invite
-from bot.server import build_server, health_route
 from bot.settings import Settings
 from storage.db import transaction
+from tests.channels.test_telegram import REPORT, Phone, RunningBot
 from tests.conftest import Clock, free_port, register
 from tests.fakes.telegram_api import FakeTelegram, SimUser
-from tests.test_telegram import REPORT, Phone, RunningBot
 
 TOKEN = "987654321:AAHsecretTOKENsecretTOKEN_secret-42"
 TOKEN_SECRET = TOKEN.split(":", 1)[1]
@@ -115,7 +115,7 @@ def test_secrets_in_urls_and_messages_are_redacted(captured: io.StringIO) -> Non
 
 def test_json_lines_carry_level_logger_message_and_extras(captured: io.StringIO) -> None:
     setup_logging("INFO", "json", secrets=[TOKEN], stream=captured)
-    log = logging.getLogger("bot.conversation")
+    log = logging.getLogger("bot.core.conversation")
     log.info("member %s joined unit %s", 7, 3, extra={"member_id": 7})
     log.debug("not shown at INFO")
     try:
@@ -125,7 +125,7 @@ def test_json_lines_carry_level_logger_message_and_extras(captured: io.StringIO)
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]
     assert [line["message"] for line in lines] == ["member 7 joined unit 3", "message u12 failed"]
     first, second = lines
-    assert first["level"] == "INFO" and first["logger"] == "bot.conversation"
+    assert first["level"] == "INFO" and first["logger"] == "bot.core.conversation"
     assert first["member_id"] == 7 and first["time"].endswith("+00:00")
     assert "ZeroDivisionError" in second["exception"]
 

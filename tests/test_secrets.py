@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.cli import main
+from bot.admin.cli import main
 from bot.settings import SettingsError, TelegramSettings, load_settings
 from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram

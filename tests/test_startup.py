@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import ROLES
-from bot.questionnaire import _read_yaml
+from bot.admin.cli import ROLES
+from bot.core.questionnaire import _read_yaml
 from storage.db import create_db_engine, upgrade
 from storage.models import RoleName
 
@@ -50,7 +50,7 @@ NOT_FOR_HELP = (
 # Runs `huibao ARGS` in this interpreter, then prints which of the named packages it loaded.
 PROBE = """
 import json, sys
-from bot.cli import main
+from bot.admin.cli import main
 try:
     main(sys.argv[2:], prog_name="huibao")
 except SystemExit as stop:

@@ -1,7 +1,7 @@
 """WeCom's side of the callback, for tests: builds messages and events as WeCom posts them,
 encrypted and signed by the published algorithm.
 
-Written independently of bot/wecom/crypto.py (pycryptodome and hashlib here, `cryptography`
+Written independently of bot/channels/wecom/crypto.py (pycryptodome and hashlib here, `cryptography`
 there), so that one misreading of the algorithm cannot hide in both. The algorithm, from
 WeCom's 回调配置 page (https://developer.work.weixin.qq.com/document/path/90930):
 msg_signature = sha1(sorted(token, timestamp, nonce, encrypt) joined); the AES key is

@@ -31,8 +31,8 @@ from typing import Any
 
 import yaml
 
-from bot.figures import metric_text
-from bot.periods import Period
+from bot.core.figures import metric_text
+from bot.core.periods import Period
 from bot.summary.batch import batch
 from bot.summary.model import (
     LEDGER_LIMIT,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from bot import reflection
-from bot.periods import Period
+from bot.core import reflection
+from bot.core.periods import Period
 from bot.summary import source
 from bot.summary.compose import Phrases, Reflections, compose
 from bot.summary.model import MonthCount, Summary

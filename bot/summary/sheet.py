@@ -10,7 +10,7 @@ a frozen header, an auto filter, print titles, A4 landscape) row by row into the
 a few seconds for 100,000 rows; memory holds one batch of rows. Files are read back with
 openpyxl in the tests.
 
-Typed text stays text (:mod:`bot.spreadsheet`): every text is an inline string, never a
+Typed text stays text (:mod:`bot.summary.spreadsheet`): every text is an inline string, never a
 formula, and text that looks like one gets Excel's quote prefix, as `text_cell` marks it.
 """
 
@@ -25,7 +25,7 @@ from datetime import date
 from typing import Final
 from xml.sax.saxutils import escape, quoteattr
 
-from bot.spreadsheet import looks_like_formula
+from bot.summary.spreadsheet import looks_like_formula
 
 __all__ = ["Column", "write_sheet"]
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.periods import Period
+from bot.core.periods import Period
 from bot.summary.compose import Asked, EntryIn, MetricIn
 from storage.models import (
     Entry,

@@ -13,7 +13,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Final
 
-from bot.figures import plain
+from bot.core.figures import plain
 
 __all__ = [
     "NON_ANSWERS",

@@ -10,10 +10,10 @@ from pathlib import Path
 import yaml
 
 from bot.app import templates_dir
-from bot.parsing.counts import parse_count
-from bot.periods import parse_period
-from bot.questionnaire import Questionnaire, QuestionType, load_questionnaire
-from bot.reflection import PLAN, SHORTCOMING, Row
+from bot.core.parsing.counts import parse_count
+from bot.core.periods import parse_period
+from bot.core.questionnaire import Questionnaire, QuestionType, load_questionnaire
+from bot.core.reflection import PLAN, SHORTCOMING, Row
 from bot.summary.compose import Asked, EntryIn, MetricIn, Phrases, Reflections, compose
 from bot.summary.model import LEDGER_LIMIT, Summary
 
@@ -140,7 +140,7 @@ def ledger() -> Ledger:
 
 def community_summary(name: str = "新华社区", ledger_limit: int = LEDGER_LIMIT) -> Summary:
     """The community's summary, as the service composes it."""
-    from bot.reflection import merge
+    from bot.core.reflection import merge
 
     data = ledger()
     points = merge(data.rows(name))
@@ -166,7 +166,7 @@ def street_summary(
     entries: list[EntryIn] | None = None, ledger_limit: int = LEDGER_LIMIT
 ) -> Summary:
     """The street's roll-up: its coordinator's own review; the communities' as material."""
-    from bot.reflection import merge
+    from bot.core.reflection import merge
 
     data = ledger()
     own = merge(data.rows(data.street))

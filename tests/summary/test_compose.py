@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from bot.app import templates_dir
-from bot.periods import parse_period
+from bot.core.periods import parse_period
 from bot.summary.compose import (
     Asked,
     EntryIn,

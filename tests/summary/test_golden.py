@@ -25,7 +25,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
-from bot.parsing.numerals import parse_number
+from bot.core.parsing.numerals import parse_number
 from bot.summary.chart import activity_chart
 from bot.summary.compose import EntryIn
 from bot.summary.model import Summary

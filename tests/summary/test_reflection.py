@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import reflection
-from bot.reflection import PLAN, SHORTCOMING, Row, merge, same_point, theme_of
+from bot.core import reflection
+from bot.core.reflection import PLAN, SHORTCOMING, Row, merge, same_point, theme_of
 from storage import repo
 from storage.db import transaction
 from storage.models import RoleName

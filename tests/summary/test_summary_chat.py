@@ -13,16 +13,16 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import templates_dir
-from bot.conversation import Conversation
+from bot.channels.shell import render
+from bot.core.conversation import Conversation
+from bot.core.types import Reply
 from bot.jobs import Worker
-from bot.outbox import take_waiting
-from bot.shell import render
+from bot.reminders.outbox import take_waiting
 from bot.summary.service import SummaryKit
-from bot.types import Reply
 from storage.models import RoleName
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, register
-from tests.test_dialog import HAPPY_PATH
+from tests.core.test_dialog import HAPPY_PATH
 
 
 def _numbers(reply: str) -> dict[str, int]:
@@ -113,7 +113,7 @@ def test_summaries_are_limited_to_ones_own_units(
 def test_the_cli_writes_every_format(
     tmp_path: Path, project_root: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock
 ) -> None:
-    from bot.cli import main
+    from bot.admin.cli import main
 
     env = {
         "HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite3'}",

@@ -2,7 +2,7 @@
 
 Until this revision a line break or a bidirectional override typed into a name or a title was
 stored as typed, and showed as a line of its own in other people's chats. New text is cleaned
-on the way in (`bot.text.clean_text`); this cleans what was stored before.
+on the way in (`bot.core.text.clean_text`); this cleans what was stored before.
 
 Revision ID: 0006
 Revises: 0005
@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from bot.text import clean_text
+from bot.core.text import clean_text
 
 revision: str = "0006"
 down_revision: str | None = "0005"

@@ -1,0 +1,1 @@
+"""The chat platforms: each translates its updates to `Incoming` and `Reply` to its calls."""

@@ -1,0 +1,1 @@
+"""The conversation core: platform-free; one message in, replies out."""
