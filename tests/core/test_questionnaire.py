@@ -24,7 +24,7 @@ from bot.core.questionnaire import (
     match_figure,
 )
 
-QUESTIONNAIRE_DIR = Path(__file__).resolve().parents[1] / "templates" / "questionnaires"
+QUESTIONNAIRE_DIR = Path(__file__).resolve().parents[2] / "templates" / "questionnaires"
 DEFAULT_FILE = QUESTIONNAIRE_DIR / "community_culture.yaml"
 
 AREA_NAMES = [

@@ -28,7 +28,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Friday 20 November 2026, 10:00 in Shanghai: 昨天 = 11-19, 上周三 = 11-11, 上周 = 11-09..15.
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
 QUESTIONNAIRE = load_questionnaire(
-    Path(__file__).resolve().parents[2] / "templates" / "questionnaires" / "community_culture.yaml"
+    Path(__file__).resolve().parents[3] / "templates" / "questionnaires" / "community_culture.yaml"
 )
 
 EXACT, MORE, ABOUT, RANGE = Approx.EXACT, Approx.MORE_THAN, Approx.ABOUT, Approx.RANGE
