@@ -22,11 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.admin.org import demo_org, load_org
-from bot.app import templates_dir
 from bot.core.conversation import Conversation
 from bot.core.questionnaire import load_questionnaires
 from bot.core.types import Incoming
-from bot.settings import Settings
+from bot.settings import Settings, templates_dir
 from storage import repo
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Base, Member, RoleName

@@ -38,7 +38,8 @@ Query = Callable[[Session], object]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.reminder_fanout import drop_schema, fresh_database  # noqa: E402
-from bot.core.coordination import Scope, recent_entries, status_text  # noqa: E402
+from bot.core.coordination import recent_entries, status_text  # noqa: E402
+from bot.core.scope import Scope  # noqa: E402
 from bot.reminders.deadlines import month_span  # noqa: E402
 from storage import repo, schedule  # noqa: E402
 from storage.db import create_db_engine, make_sessionmaker, upgrade  # noqa: E402

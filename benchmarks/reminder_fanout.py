@@ -53,13 +53,12 @@ from sqlalchemy.engine import make_url
 from telegram.ext import AIORateLimiter
 
 from bot.admin.org import OrgFile, load_org
-from bot.app import templates_dir
 from bot.channels.telegram import TelegramBot
 from bot.core.conversation import Conversation
 from bot.core.questionnaire import load_questionnaires
 from bot.reminders.deadlines import month_span, set_deadline
 from bot.reminders.tick import Background
-from bot.settings import ReminderSettings
+from bot.settings import ReminderSettings, templates_dir
 from storage import repo
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import (

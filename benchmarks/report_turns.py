@@ -53,7 +53,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.admin.org import demo_org, load_org  # noqa: E402
-from bot.app import templates_dir  # noqa: E402
 from bot.channels.shell import Shell  # noqa: E402
 from bot.core.conversation import Conversation  # noqa: E402
 from bot.core.figures import metric_text, plain  # noqa: E402
@@ -61,6 +60,7 @@ from bot.core.interview import AREA, CONFIRM, PICK, UNIT, InterviewState  # noqa
 from bot.core.parsing.extract import extract  # noqa: E402
 from bot.core.questionnaire import Questionnaire, QuestionType, Role, load_questionnaires  # noqa: E402
 from bot.core.types import Reply  # noqa: E402
+from bot.settings import templates_dir  # noqa: E402
 from storage import repo  # noqa: E402
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
 from storage.models import ConversationState, Entry, Member, RoleName  # noqa: E402

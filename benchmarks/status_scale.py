@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url
 from bot.channels import telegram
 from bot.channels.wecom import adapter as wecom
 from bot.core import coordination, status_overview
+from bot.core.scope import leader_scope
 from bot.core.types import Reply
 from bot.jobs import Worker
 from storage import repo
@@ -88,12 +89,12 @@ def measure(engine: Engine, staff: int, runs: int) -> None:
         worker = Worker(sessions, None, Path(data), lambda: NOW)
         for _ in range(runs):
             with transaction(sessions) as session:
-                scope = coordination.leader_scope(session, boss)
+                scope = leader_scope(session, boss)
                 t = time.perf_counter()
                 old = coordination.status_report(session, scope, NOW, ZONE, "zh")
                 detailed.append(time.perf_counter() - t)
             with transaction(sessions) as session:
-                scope = coordination.leader_scope(session, boss)
+                scope = leader_scope(session, boss)
                 t = time.perf_counter()
                 first, following = coordination.month_bounds(NOW.astimezone(ZONE).date())
                 overview = status_overview.gather(session, scope, first, following, NOW, ZONE, "zh")
@@ -102,7 +103,7 @@ def measure(engine: Engine, staff: int, runs: int) -> None:
                 status_overview.short_text(overview, "zh", name)
                 before.append(time.perf_counter() - t)
             with transaction(sessions) as session:
-                scope = coordination.leader_scope(session, boss)
+                scope = leader_scope(session, boss)
                 t = time.perf_counter()
                 new, month = coordination.status_reply(session, scope, NOW, ZONE, "zh")
                 assert month is not None

@@ -68,10 +68,10 @@ def child(code: Path, database: Path) -> dict[str, Any]:
 
     from sqlalchemy import insert, select
 
-    from bot.app import templates_dir
     from bot.core.conversation import Conversation
     from bot.core.questionnaire import load_questionnaires
     from bot.core.types import Incoming
+    from bot.settings import templates_dir
     from bot.summary.service import SummaryKit
     from storage.db import create_db_engine, make_sessionmaker, transaction
     from storage.models import ProcessedMessage

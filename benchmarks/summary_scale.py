@@ -116,8 +116,8 @@ def seed(path: Path, count: int) -> None:
     2026H1 (and a tenth as many in 2025H1), written with the current code's schema."""
     from sqlalchemy import create_engine, insert
 
-    from bot.app import templates_dir
     from bot.core.questionnaire import QuestionType, load_questionnaire
+    from bot.settings import templates_dir
     from storage.models import (
         Base,
         Entry,

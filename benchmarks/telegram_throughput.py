@@ -291,10 +291,10 @@ class HuibaoRunner:
         from aiolimiter import AsyncLimiter
         from telegram.ext import AIORateLimiter
 
-        from bot.app import templates_dir
         from bot.channels.telegram import TelegramBot
         from bot.core.conversation import Conversation, Outcome
         from bot.core.questionnaire import load_questionnaires
+        from bot.settings import templates_dir
         from storage.db import create_db_engine, make_sessionmaker, upgrade
 
         self._engine = create_db_engine(config.database_url)

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,19 +14,11 @@ from bot.core.conversation import Conversation
 from bot.core.holidays import load_calendar
 from bot.core.questionnaire import Questionnaire, load_questionnaires
 from bot.reminders.deadlines import DayRules
-from bot.settings import Settings
+from bot.settings import Settings, templates_dir
 from bot.summary.service import SummaryKit
 from storage.db import create_db_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
-
-
-def templates_dir() -> Path:
-    """Where the shipped templates are: inside the wheel, or the repository's templates/."""
-    packaged = Path(__file__).parent / "_templates"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "templates"
 
 
 @dataclass

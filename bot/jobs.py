@@ -248,7 +248,7 @@ class Worker:
         return replies, folder.resolve()
 
     def _status_list(self, job: jobs.Claimed) -> tuple[list[Reply], Path]:
-        from bot.core.coordination import Scope
+        from bot.core.scope import Scope
         from bot.core.status_overview import full_list
 
         args: dict[str, Any] = job.arguments

@@ -19,9 +19,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import templates_dir
 from bot.core.conversation import Conversation
 from bot.core.questionnaire import Questionnaire, load_questionnaires
+from bot.settings import templates_dir
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Base, Member, RoleName
 from tests.chat import Chat

@@ -21,12 +21,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import jobs as summary_jobs
-from bot.app import templates_dir
 from bot.core.conversation import Conversation
 from bot.core.types import Reply, SendFailed
 from bot.reminders.ladder import Window
 from bot.reminders.outbox import Sender, take_waiting
-from bot.settings import ReminderSettings
+from bot.settings import ReminderSettings, templates_dir
 from bot.summary.render import render_docx
 from bot.summary.service import SummaryKit
 from storage import jobs

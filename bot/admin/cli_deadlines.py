@@ -231,7 +231,8 @@ def deadline_remove(deadline_id: int) -> None:
 def status(unit_key: str | None, lang: str) -> None:
     """Per unit: this month's reporting, who has met each current deadline and who has not,
     and messages that did not reach people."""
-    from bot.core.coordination import Scope, status_report
+    from bot.core.coordination import status_report
+    from bot.core.scope import Scope
     from storage import schedule
     from storage.db import transaction
 

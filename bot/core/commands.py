@@ -3,7 +3,7 @@
 Each `CommandSpec` says what a command is called (`/name`, other slash names, and the plain
 words people type for it in Chinese and English), who may use it, whether it works in a group
 chat, what it does while a report is being filled in, its menu and help text in both
-languages, and the function that does it. The router (`bot.core.dialogs.dispatch`), the Telegram
+languages, and the function that does it. The router (`bot.core.dispatch`), the Telegram
 menus (`command_menu`, `default_menus`), `/help` and the access-matrix test all read this
 table; adding a command is adding a row.
 """
@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from bot.core import coordination, interview, oversight, relief
+from bot.core import interview, relief
 from bot.core.dialogs import control, delete, join, queries, reflect, report, send_back, summary
 from bot.core.dialogs.base import Next, Turn
 from bot.core.dialogs.state import DELETE, INTERVIEW, REFLECT, RETURN
 from bot.core.messages import text as msg
+from bot.core.scope import is_admin, is_leader
 from bot.core.types import Reply
 
 Handler = Callable[[Turn, str], Next]
@@ -104,9 +105,9 @@ class CommandSpec:
 
 def level(session: Session, member_id: int) -> Who:
     """The highest level a member holds."""
-    if oversight.is_admin(session, member_id):
+    if is_admin(session, member_id):
         return Who.ADMIN
-    if coordination.is_leader(session, member_id):
+    if is_leader(session, member_id):
         return Who.LEADER
     return Who.STAFF
 

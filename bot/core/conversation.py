@@ -5,7 +5,7 @@ transaction: the processed-message key, the dialog state and any stored entry co
 together, so a duplicate delivery is ignored and a crash loses at most the message that
 was being handled.
 
-What a message means is decided by `bot.core.dialogs.dispatch`, by the command table of
+What a message means is decided by `bot.core.dispatch`, by the command table of
 `bot.core.commands`; the dialogs live in `bot.core.dialogs`, one module each.
 """
 
@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.core import dispatch
 from bot.core.commands import command_menu, default_menus
-from bot.core.dialogs import dispatch
 from bot.core.dialogs.base import Kit, Turn
-from bot.core.dialogs.dispatch import MAX_MESSAGE_LENGTH, Command, parse_command, plain_command
 from bot.core.dialogs.join import NAME_MAX, new_invite_code
+from bot.core.dispatch import MAX_MESSAGE_LENGTH, Command, parse_command, plain_command
 from bot.core.messages import text as msg
 from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming, Reply, replies_from_json, replies_to_json

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot import jobs
 from bot.core import status_overview
 from bot.core.figures import entry_line
 from bot.core.messages import text as msg
+from bot.core.scope import Scope
 from bot.core.status_overview import ONE_MESSAGE_BYTES, fits_one_message
 from bot.core.types import Reply
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules
@@ -22,46 +22,7 @@ from bot.reminders.ladder import status_lines
 from storage import schedule
 from storage.models import Entry, Member, RoleGrant, RoleName, Unit
 
-LEADER_ROLES = (RoleName.COORDINATOR, RoleName.ADMIN)
 RECENT_LIMIT = 10
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The units a member leads: each a subtree given by its materialised path."""
-
-    paths: tuple[str, ...]
-
-    @property
-    def empty(self) -> bool:
-        """True for someone who leads no unit."""
-        return not self.paths
-
-    def contains(self, path: str) -> bool:
-        """Whether a unit (by its path) is in scope."""
-        return any(path.startswith(p) for p in self.paths)
-
-    def condition(self) -> ColumnElement[bool]:
-        """A SQL condition on Unit selecting the units in scope."""
-        return or_(*(Unit.path.startswith(path) for path in self.paths))
-
-
-def leader_scope(session: Session, member_id: int) -> Scope:
-    """The subtrees of the units where the member is a coordinator or admin."""
-    paths = session.scalars(
-        select(Unit.path)
-        .join(RoleGrant, RoleGrant.unit_id == Unit.id)
-        .where(RoleGrant.member_id == member_id, RoleGrant.role.in_(LEADER_ROLES))
-    ).all()
-    # A unit inside another one in scope adds nothing.
-    kept = sorted(set(paths), key=len)
-    minimal = [p for i, p in enumerate(kept) if not any(p.startswith(q) for q in kept[:i])]
-    return Scope(tuple(minimal))
-
-
-def is_leader(session: Session, member_id: int) -> bool:
-    """Whether the member coordinates or administers any unit."""
-    return not leader_scope(session, member_id).empty
 
 
 def month_bounds(today: date) -> tuple[date, date]:

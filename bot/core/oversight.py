@@ -11,18 +11,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import coordination
 from bot.core.figures import entry_line
 from bot.core.messages import text as msg
+from bot.core.scope import Scope, admin_scope, leader_scope
 from bot.core.types import Choice, Reply
 from bot.reminders import deadlines
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules, DeadlineError
 from bot.reminders.outbox import queue_for_member
 from storage import repo, schedule
-from storage.models import Entry, Member, RoleGrant, RoleName, Unit
+from storage.models import Entry, Member
 
 COMMENT_LIMIT = 300
 LARGEST_ID = 2**31 - 1  # the INTEGER columns' range on PostgreSQL
@@ -38,24 +38,6 @@ def read_number(word: str) -> int | None:
     if not (digits.isascii() and digits.isdigit()) or int(digits) > LARGEST_ID:
         return None
     return int(digits)
-
-
-def admin_scope(session: Session, member_id: int) -> coordination.Scope:
-    """The subtrees of the units where the member is an admin."""
-    paths = session.scalars(
-        select(Unit.path)
-        .join(RoleGrant, RoleGrant.unit_id == Unit.id)
-        .where(RoleGrant.member_id == member_id, RoleGrant.role == RoleName.ADMIN)
-    ).all()
-    kept = sorted(set(paths), key=len)
-    return coordination.Scope(
-        tuple(p for i, p in enumerate(kept) if not any(p.startswith(q) for q in kept[:i]))
-    )
-
-
-def is_admin(session: Session, member_id: int) -> bool:
-    """Whether the member administers any unit."""
-    return not admin_scope(session, member_id).empty
 
 
 # --- /deadline ------------------------------------------------------------------------
@@ -140,7 +122,7 @@ def deadline_command(
 def _set(
     session: Session,
     member_id: int,
-    scope: coordination.Scope,
+    scope: Scope,
     words: Sequence[str],
     now: datetime,
     zone: ZoneInfo,
@@ -186,7 +168,7 @@ def _set(
 def _remove(
     session: Session,
     member_id: int,
-    scope: coordination.Scope,
+    scope: Scope,
     word: str,
     now: datetime,
     locale: str,
@@ -210,7 +192,7 @@ def entry_to_return(
     An entry that does not exist and one outside the coordinator's units get the same
     answer, so nothing is revealed.
     """
-    scope = coordination.leader_scope(session, member_id)
+    scope = leader_scope(session, member_id)
     if scope.empty:
         return None, Reply(msg(locale, "leaders_only"))
     if not word.strip().lstrip("#＃").isdigit():
@@ -305,9 +287,7 @@ def after_edit(
     return msg(editor.locale, "return_reporter_note", by=coordinator.name)
 
 
-def entries_reply(
-    session: Session, scope: coordination.Scope, locale: str, *, buttons: bool
-) -> Reply:
+def entries_reply(session: Session, scope: Scope, locale: str, *, buttons: bool) -> Reply:
     """/entries: the latest entries, returned ones marked, with a return button each."""
     entries = coordination.recent_entries(session, scope)
     returned = schedule.returned_entry_ids(session, [e.id for e in entries])

@@ -22,13 +22,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core.messages import text as msg
+from bot.core.scope import Scope
 from bot.core.types import Document, Reply
 from bot.reminders import deadlines
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules
@@ -36,9 +37,6 @@ from bot.reminders.ladder import PROBLEMS_SINCE, coverage_of, friendly_reason, t
 from bot.summary.sheet import Column, Value, write_sheet
 from storage import schedule
 from storage.models import Entry, Member, OutboxStatus, RoleGrant, RoleName, Unit
-
-if TYPE_CHECKING:
-    from bot.core.coordination import Scope
 
 #: The longest text that is one message on every platform: WeCom cuts a text at 2048 UTF-8
 #: bytes (bot.channels.wecom.adapter.TEXT_LIMIT); Telegram at 4096 characters, never fewer bytes.

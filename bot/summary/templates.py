@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import jinja2
 
+from bot.settings import templates_dir
 from bot.summary.model import Gap, LedgerRow, Summary
 from bot.summary.wording import ordinal
 
@@ -133,8 +134,6 @@ class TemplateError(Exception):
 
 def default_templates_dir() -> Path:
     """The shipped summary templates: templates/summary/."""
-    from bot.app import templates_dir  # the composition root; imported late, it imports a lot
-
     return templates_dir() / "summary"
 
 

@@ -23,7 +23,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.admin.org import create_invite
-from bot.app import templates_dir
 from bot.channels.server import build_server
 from bot.channels.wecom.adapter import WecomBot, message_key
 from bot.channels.wecom.api import WecomApi
@@ -34,7 +33,7 @@ from bot.core.types import Choice, Incoming, Kind, Reply, SendFailed
 from bot.jobs import Worker
 from bot.reminders.ladder import start_choice
 from bot.reminders.tick import Background
-from bot.settings import ReminderSettings
+from bot.settings import ReminderSettings, templates_dir
 from bot.summary.service import SummaryKit
 from storage import repo
 from storage.db import transaction

@@ -20,14 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.admin.org import create_invite
-from bot.app import templates_dir
 from bot.channels.wecom_bot.channel import KEPT, WecomRobot
 from bot.channels.wecom_bot.link import State
 from bot.core.conversation import Conversation
 from bot.core.types import Choice, Reply, SendFailed
 from bot.jobs import Worker
 from bot.reminders.tick import Background
-from bot.settings import ReminderSettings
+from bot.settings import ReminderSettings, templates_dir
 from bot.summary.service import SummaryKit
 from storage import repo
 from storage.db import transaction

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import App, templates_dir
+from bot.app import App
 from bot.channels.wecom_bot.channel import WecomRobot
 from bot.channels.wecom_bot.link import State
 from bot.core.types import Channel, Reply
 from bot.runner import make_channels, run_platforms
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, templates_dir
 from bot.summary.service import SummaryKit
 from tests.conftest import free_port
 from tests.fakes.wecom_ws import FakeRobot, VirtualTime

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from bot.admin.cli import main
-from bot.app import App, templates_dir
+from bot.app import App
 from bot.core.types import Channel, Reply
 from bot.runner import run_platforms
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, templates_dir
 from bot.summary.service import SummaryKit
 from tests.conftest import free_port, register
 from tests.fakes.wecom_api import FakeWecom

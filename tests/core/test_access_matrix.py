@@ -41,7 +41,6 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.admin.org import OrgFile, load_org
-from bot.app import templates_dir
 from bot.core.commands import BY_NAME, COMMANDS, CommandSpec, InGroup, Who, group_help_text
 from bot.core.conversation import Conversation
 from bot.core.messages import EN, ZH
@@ -49,6 +48,7 @@ from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming, Reply
 from bot.jobs import Worker
 from bot.reminders.outbox import take_waiting
+from bot.settings import templates_dir
 from bot.summary.service import SummaryKit
 from storage.db import make_sessionmaker, transaction
 from storage.models import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from bot.core.commands import BY_NAME, COMMANDS, InGroup, Who, default_menus, help_text, menu_for
-from bot.core.dialogs.dispatch import plain_command
+from bot.core.dispatch import plain_command
 
 
 def test_every_name_and_plain_word_belongs_to_one_command() -> None:

@@ -46,7 +46,6 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.admin.org import demo_org, load_org
-from bot.app import templates_dir
 from bot.channels.telegram import split_text
 from bot.core import interview
 from bot.core.conversation import MAX_MESSAGE_LENGTH, Conversation, parse_command
@@ -68,6 +67,7 @@ from bot.core.periods import parse_period, period_of
 from bot.core.questionnaire import Questionnaire, QuestionType
 from bot.core.reflection import MAX_POINT, split_points
 from bot.core.types import Incoming, Kind, Photo, Reply
+from bot.settings import templates_dir
 from bot.summary.service import SummaryKit
 from storage import repo
 from storage.db import make_sessionmaker, transaction

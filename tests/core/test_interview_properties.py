@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.app import templates_dir
 from bot.core import interview
 from bot.core.interview import Context, InterviewState
 from bot.core.questionnaire import load_questionnaires
 from bot.core.types import Incoming, Kind, Photo
+from bot.settings import templates_dir
 
 QUESTIONNAIRE = load_questionnaires(templates_dir() / "questionnaires")["community_culture"]
 NOW = datetime(2026, 6, 24, 2, 0, tzinfo=UTC)

@@ -28,9 +28,9 @@ def test_every_specific_date_error_has_its_own_explanation() -> None:
 
     import pytest
 
-    from bot.app import templates_dir
     from bot.core import interview
     from bot.core.questionnaire import load_questionnaires
+    from bot.settings import templates_dir
 
     questionnaire = load_questionnaires(templates_dir() / "questionnaires")["community_culture"]
     ctx = interview.Context(questionnaire, datetime(2026, 6, 24, 2, tzinfo=UTC), date(2026, 6, 24))

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import templates_dir
 from bot.core.figures import metric_text
 from bot.core.periods import period_of
+from bot.settings import templates_dir
 from bot.summary.service import Format, SummaryKit, render, summarise
 from storage.db import transaction
 from storage.models import ConversationState, Entry, Unit

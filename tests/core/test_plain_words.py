@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.admin.org import create_invite
-from bot.app import templates_dir
 from bot.core import interview
 from bot.core.conversation import Conversation
 from bot.core.messages import QUESTIONNAIRE_EN
 from bot.core.questionnaire import load_questionnaires
+from bot.settings import templates_dir
 from storage.db import transaction
 from storage.models import ConversationState, Entry, Reflection
 from tests.chat import Chat, play

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import templates_dir
 from bot.core.periods import parse_period
+from bot.settings import templates_dir
 from bot.summary.compose import (
     Asked,
     EntryIn,

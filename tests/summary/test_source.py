@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import templates_dir
 from bot.core.periods import parse_period
 from bot.core.questionnaire import Questionnaire
+from bot.settings import templates_dir
 from bot.summary.service import SummaryKit, summarise
 from bot.summary.source import load
 from storage import repo

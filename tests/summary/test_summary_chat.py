@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import templates_dir
 from bot.channels.shell import render
 from bot.core.conversation import Conversation
 from bot.core.types import Reply
 from bot.jobs import Worker
 from bot.reminders.outbox import take_waiting
+from bot.settings import templates_dir
 from bot.summary.service import SummaryKit
 from storage.models import RoleName
 from tests.chat import Chat, play

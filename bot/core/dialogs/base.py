@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.core import coordination, oversight
+from bot.core import scope as scopes
 from bot.core.dialogs.state import Dialog, dump
 from bot.core.interview import Context
 from bot.core.messages import text as msg
@@ -63,7 +63,7 @@ class Turn:
     kit: Kit
     dialog: Dialog | None = None  # what the row holds, typed
     menu_changed: bool = False
-    _scope: coordination.Scope | None = field(default=None, repr=False)
+    _scope: scopes.Scope | None = field(default=None, repr=False)
 
     def t(self, key: str, **params: Any) -> str:
         """Translate a catalogue key into the person's language."""
@@ -75,15 +75,15 @@ class Turn:
         assert self.member is not None
         return self.member.id
 
-    def scope(self) -> coordination.Scope:
+    def scope(self) -> scopes.Scope:
         """The units this person leads (looked up once per message)."""
         if self._scope is None:
-            self._scope = coordination.leader_scope(self.session, self.member_id)
+            self._scope = scopes.leader_scope(self.session, self.member_id)
         return self._scope
 
     def is_admin(self) -> bool:
         """Whether this person administers any unit."""
-        return oversight.is_admin(self.session, self.member_id)
+        return scopes.is_admin(self.session, self.member_id)
 
     def context(self, questionnaire_id: str | None = None) -> Context:
         """The interview's context: the questionnaire, the message's time, the language."""

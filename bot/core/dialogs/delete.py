@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.core import interview, oversight
+from bot.core import interview
 from bot.core.dialogs.base import Next, Turn, yes_no
 from bot.core.dialogs.state import Deleting
 from bot.core.parsing.numerals import parse_id
+from bot.core.scope import admin_scope
 from bot.core.types import Reply
 from storage import repo
 from storage.models import Entry
@@ -42,4 +43,4 @@ def may_delete(turn: Turn, entry: Entry) -> bool:
     """Its reporter may delete an entry, and an admin of its unit (e.g. a wrong import)."""
     if entry.member_id == turn.member_id:
         return True
-    return oversight.admin_scope(turn.session, turn.member_id).contains(entry.unit.path)
+    return admin_scope(turn.session, turn.member_id).contains(entry.unit.path)
