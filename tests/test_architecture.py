@@ -135,3 +135,12 @@ def test_storage_imports_nothing_from_bot() -> None:
 
 def test_core_imports_no_channel_admin_tool_or_platform_sdk() -> None:
     assert imports_from("bot.core", ["bot.channels", "bot.admin", *PLATFORM_SDKS]) == {}
+
+
+def test_only_the_channels_and_the_runner_use_a_platform_sdk() -> None:
+    outside = {
+        module: names
+        for module, names in imports_from("bot", PLATFORM_SDKS).items()
+        if not module.startswith("bot.channels.") and module != "bot.runner"
+    }
+    assert outside == {}
