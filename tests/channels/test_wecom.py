@@ -41,6 +41,7 @@ from storage.models import Entry, ProcessedMessage, ReceivedMessage, Requirement
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, free_port, register
 from tests.core.test_dialog import HAPPY_PATH
+from tests.fakes.virtual_time import VirtualTime
 from tests.fakes.wecom_api import FakeWecom, Sent
 from tests.faults import writes_fail
 from tests.reminders.test_reminders import at
@@ -529,46 +530,56 @@ def test_a_callback_answered_but_not_processed_before_a_crash_is_processed_at_th
 def test_a_burst_to_one_member_is_spread_and_nothing_is_dropped(
     leader_conversation: Conversation, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    """WeCom drops what goes past 30 a minute per member; here a "minute" is 1 s."""
-    with FakeWecom(member_limit=(30, 1.0)) as strict:
+    """WeCom drops what goes past 30 a minute per member; the minutes here are virtual."""
+    virtual = VirtualTime()
+    strict = FakeWecom(member_limit=(30, 60.0), monotonic=virtual.monotonic)
 
-        async def burst(paced: bool) -> float:
-            api = WecomApi(
-                base_url=strict.base_url,
-                corp_id=strict.corp_id,
-                agent_id=strict.agent_id,
-                secret=strict.secret,
-            )
-            bot = WecomBot(
-                leader_conversation,
-                api=api,
-                crypto=WecomCrypto(TOKEN, AES_KEY, strict.corp_id),
-                corp_id=strict.corp_id,
-                sessions=sessions,
-                photos_dir=tmp_path,
-                member_limit=(30, 1.0),
-            )
-            started = time.monotonic()
-            replies = [Reply(f"第{i}条提醒") for i in range(45)]
-            if paced:
-                await bot.send_to(LI, replies)
-            else:  # the same messages straight to the API, as an unpaced sender would
-                for reply in replies:
-                    await api.send_message(LI, "text", {"content": reply.text})
-            elapsed = time.monotonic() - started
-            await bot.stop()
-            return elapsed
+    async def burst(paced: bool) -> float:
+        api = WecomApi(
+            base_url=strict.base_url,
+            corp_id=strict.corp_id,
+            agent_id=strict.agent_id,
+            secret=strict.secret,
+            client=strict.client(),
+            monotonic=virtual.monotonic,
+            sleep=virtual.sleep,
+        )
+        bot = WecomBot(
+            leader_conversation,
+            api=api,
+            crypto=WecomCrypto(TOKEN, AES_KEY, strict.corp_id),
+            corp_id=strict.corp_id,
+            sessions=sessions,
+            photos_dir=tmp_path,
+            monotonic=virtual.monotonic,
+            sleep=virtual.sleep,
+        )
+        started = virtual.now
+        replies = [Reply(f"第{i}条提醒") for i in range(45)]
+        if paced:
+            await virtual.run(bot.send_to(LI, replies))
+        else:  # the same messages straight to the API, as an unpaced sender would
+            for reply in replies:
+                await api.send_message(LI, "text", {"content": reply.text})
+        elapsed = virtual.now - started
+        await bot.stop()
+        return elapsed
 
-        unpaced = asyncio.run(burst(paced=False))
-        assert len(strict.dropped) >= 14 and unpaced < 1.0  # the fake drops like WeCom
+    async def both() -> None:
+        assert await burst(paced=False) == 0.0
+        assert len(strict.dropped) == 15  # the fake drops like WeCom
         strict.sent.clear()
         strict.dropped.clear()
-        time.sleep(1.1)
-        elapsed = asyncio.run(burst(paced=True))
+        await virtual.advance(60.0)
+        assert await burst(paced=True) == pytest.approx(120.0)
         assert strict.dropped == []
-        texts = [m.text for m in strict.messages_to(LI)]
-        assert texts == [f"第{i}条提醒" for i in range(45)]  # all of them, in order
-        assert elapsed >= 1.9  # 15 at once, then 15 a "minute": 30 more take 2 s
+        sent = strict.messages_to(LI)
+        assert [m.text for m in sent] == [f"第{i}条提醒" for i in range(45)]  # all, in order
+        # 15 at once, then one every 4 s (15 a minute): 30 more take 2 minutes
+        offsets = [m.at - sent[0].at for m in sent]
+        assert offsets == pytest.approx([0.0] * 15 + [4.0 * n for n in range(1, 31)])
+
+    asyncio.run(both())
 
 
 # -- security -----------------------------------------------------------------------------

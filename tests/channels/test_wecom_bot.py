@@ -35,7 +35,8 @@ from tests.channels.test_wecom import PNG, REPORT
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, register
 from tests.core.test_dialog import HAPPY_PATH
-from tests.fakes.wecom_ws import FakeRobot, Shown, VirtualTime, settle
+from tests.fakes.virtual_time import VirtualTime, settle
+from tests.fakes.wecom_ws import FakeRobot, Shown
 from tests.reminders.test_reminders import at
 
 LI = "lihua"

@@ -20,7 +20,8 @@ from bot.runner import make_channels, run_platforms
 from bot.settings import Settings, SettingsError, load_settings, templates_dir
 from bot.summary.service import SummaryKit
 from tests.conftest import free_port
-from tests.fakes.wecom_ws import FakeRobot, VirtualTime
+from tests.fakes.virtual_time import VirtualTime
+from tests.fakes.wecom_ws import FakeRobot
 
 LI = "lihua"
 ROBOT_ENV = {

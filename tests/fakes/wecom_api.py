@@ -1,10 +1,13 @@
-"""A fake WeCom server API (qyapi) for tests, over real HTTP on 127.0.0.1.
+"""A fake WeCom server API (qyapi) for tests: in process, or over real HTTP on 127.0.0.1.
 
-    with FakeWecom() as fake:
-        api = WecomApi(base_url=fake.base_url, corp_id=fake.corp_id, agent_id=fake.agent_id,
-                       secret=fake.secret)
+    fake = FakeWecom()
+    api = WecomApi(base_url=fake.base_url, corp_id=fake.corp_id, agent_id=fake.agent_id,
+                   secret=fake.secret, client=fake.client())  # in process, no socket
+    ...
+    fake.wait_for_text("lihua", "欢迎")
+
+    with FakeWecom() as fake:  # served on a free port, for `huibao run`
         ...
-        fake.wait_for_text("lihua", "欢迎")
 
 Endpoints, with the checks the real API makes where Huibao could get them wrong:
 
@@ -23,8 +26,10 @@ Endpoints, with the checks the real API makes where Huibao could get them wrong:
 * ``GET /cgi-bin/media/get``: files added with ``add_media``.
 
 Every answer is JSON with errcode/errmsg (a file for media/get). ``fail_next(path, errcode)``
-makes the next calls of a path fail. The server runs in a thread of its own; state is
-guarded by one lock, and ``wait_for*`` block on a condition of it. Multipart bodies are
+makes the next calls of a path fail. Times (``Sent.at``, and the member limit's window) come
+from ``monotonic``, a virtual clock in the pacing tests. In process, the fake runs on the
+caller's event loop; served, in a thread of its own. State is guarded by one lock, and
+``wait_for*`` block on a condition of it. Multipart bodies are
 parsed with the standard library's email parser (python-multipart is not installed).
 """
 
@@ -42,10 +47,11 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -66,7 +72,7 @@ class Sent:
     user: str
     msgtype: str
     body: dict[str, Any]
-    at: float  # time.monotonic()
+    at: float  # the fake's monotonic clock
     response_code: str | None = None
     truncated: bool = False
     updated_to: str | None = None  # a card's replace_name after update_template_card
@@ -110,7 +116,6 @@ class Call:
     method: str
     path: str
     query: dict[str, str]
-    at: float = field(default_factory=time.monotonic)
 
 
 class FakeWecom:
@@ -124,12 +129,14 @@ class FakeWecom:
         secret: str = "app-secret-0123456789abcdefghij",
         known_users: set[str] | None = None,
         member_limit: tuple[int, float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.corp_id = corp_id
         self.agent_id = agent_id
         self.secret = secret
         self.known_users = known_users
         self.member_limit = member_limit
+        self.monotonic = monotonic
         self.port = 0
         self._lock = threading.RLock()  # predicates of wait_for may call messages_to
         self._changed = threading.Condition(self._lock)
@@ -161,7 +168,12 @@ class FakeWecom:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The served address; before `start`, one only `client()` reaches."""
+        return f"http://127.0.0.1:{self.port}" if self.port else "http://qyapi.fake.invalid"
+
+    def client(self) -> httpx.AsyncClient:
+        """An HTTP client whose requests this fake answers in process (no server needed)."""
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self._asgi))
 
     def start(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -346,7 +358,7 @@ class FakeWecom:
         body = payload.get(msgtype)
         if not isinstance(body, dict):
             return _error(40008, "invalid message type")
-        sent = Sent(user, msgtype, body, time.monotonic())
+        sent = Sent(user, msgtype, body, self.monotonic())
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "msgid": f"msg{next(self._ids)}"}
         with self._changed:
             if self.known_users is not None and user not in self.known_users:

@@ -30,7 +30,7 @@ https://developer.work.weixin.qq.com/document/path/101463 as WeCom's SDKs follow
   / finish (every chunk there, the md5 right) gives a media_id.
 
 A frame the bot gets wrong is refused with an errcode and noted in ``problems`` (tests
-assert it stays empty). Time is the ``VirtualTime`` the bot also uses: its deadlines are
+assert it stays empty). Time is the ``VirtualTime`` (tests/fakes/virtual_time.py) the bot also uses: its deadlines are
 checked against it. Images and files people send are served, encrypted with a key of
 their own, at ``http://127.0.0.1:PORT/media/...`` by the same server.
 """
@@ -41,7 +41,6 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-import heapq
 import itertools
 import json
 import os
@@ -59,6 +58,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from tests.fakes.virtual_time import VirtualTime
+
 T = TypeVar("T")
 
 TASK_ID = re.compile(r"^[A-Za-z0-9_@-]{1,128}$")
@@ -70,46 +71,6 @@ EXPIRED = 846608
 NOT_SUBSCRIBED = 846609  # this fake's own code for a frame before the subscription
 UNKNOWN_CHAT = 93006  # made up: the chat never wrote to the bot
 BAD_TYPE = 40008
-
-
-class VirtualTime:
-    """A clock tests move by hand; `sleep` returns when the clock has been advanced past it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (self.now + seconds, next(self._order), waiter))
-        await waiter
-
-    async def advance(self, seconds: float) -> None:
-        """Move the clock, waking every sleeper due by then (in order)."""
-        target = self.now + seconds
-        while self._waiting and self._waiting[0][0] <= target:
-            due, _, waiter = heapq.heappop(self._waiting)
-            self.now = max(self.now, due)
-            if not waiter.done():
-                waiter.set_result(None)
-                await settle()
-        self.now = target
-        await settle()
-
-
-async def settle(rounds: int = 20) -> None:
-    """Let the tasks that can run, run."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 @dataclass

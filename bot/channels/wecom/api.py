@@ -11,6 +11,9 @@ Every answer carries errcode/errmsg (global codes: /90313). Errors become WecomE
 `permanent` when sending again cannot help (the person is not in the app's visible range,
 the request itself is refused). The access_token and the secret travel in URLs; httpx logs
 request URLs at INFO, so a filter on its logger masks them (`install_log_redaction`).
+
+The HTTP client (hence its transport) and the pause between retries come from outside, so
+tests talk to a fake WeCom in process and wait in virtual time.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +51,8 @@ PERMANENT_CODES = frozenset(
     }
 )
 FLOOD_WAIT = 60.0
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class WecomError(Exception):
@@ -102,7 +107,13 @@ def install_log_redaction() -> None:
 
 
 class WecomApi:
-    """One self-built app's API client."""
+    """One self-built app's API client.
+
+    Args:
+        client: the HTTP client; tests give one whose transport is a fake WeCom.
+        monotonic: the clock of the access token's lifetime.
+        sleep: the pause between retries.
+    """
 
     def __init__(
         self,
@@ -115,6 +126,7 @@ class WecomApi:
         retries: int = 3,
         backoff: float = 0.5,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         install_log_redaction()
         self._base = base_url.rstrip("/") + "/cgi-bin"
@@ -125,6 +137,7 @@ class WecomApi:
         self._retries = retries
         self._backoff = backoff
         self._monotonic = monotonic
+        self._sleep = sleep
         self._token: str | None = None
         self._token_until = 0.0
         self._token_lock = asyncio.Lock()
@@ -234,7 +247,7 @@ class WecomApi:
             delay = self._backoff * 2**attempt
             attempt += 1
             log.warning("WeCom %s failed (%s); retrying in %.1f s", path, failure.reason, delay)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     @staticmethod
     def _checked(path: str, response: httpx.Response) -> dict[str, Any]:
