@@ -105,9 +105,6 @@ def serve_bot(config: BotConfig) -> None:
 
 
 async def _serve(config: BotConfig) -> None:
-    from aiolimiter import AsyncLimiter
-    from telegram.ext import AIORateLimiter
-
     from bot.app import build
     from bot.channels.telegram import TelegramBot
     from bot.core.conversation import default_menus
@@ -127,13 +124,8 @@ async def _serve(config: BotConfig) -> None:
         menus=lambda: app.conversation.leader_menus("telegram"),
         default_menus=default_menus(),
         chat_rate=LIFTED_CHAT_RATE if lifted else 1.0,
+        overall_rate=LIFTED_OVERALL_RATE if lifted else 30.0,
     )
-    if lifted:
-        # The overall limit (PTB's 30/s) is not a TelegramBot parameter; set the attribute
-        # AIORateLimiter's __init__ sets for overall_max_rate (as telegram_throughput.py does).
-        limiter = bot.application.bot.rate_limiter
-        assert isinstance(limiter, AIORateLimiter)
-        limiter._base_limiter = AsyncLimiter(LIFTED_OVERALL_RATE, 1)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await bot.start()

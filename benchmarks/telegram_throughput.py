@@ -11,11 +11,12 @@ content, effect, /skip, 完成, 1 -> 已保存): one update, one interview step 
 transaction, one reply (two after /skip), plus the write that marks replies as sent.
 The echo bot gets exactly the same texts and answers each with reply_text(text).
 
-Both bots use PTB's AIORateLimiter (Huibao: its PacedRateLimiter subclass, chat_rate 1000 so
-the per-chat pacing of real Telegram does not set the pace) with max_retries=3 and the same
-overall limit. PTB's default overall limit is 30 messages/s, which would make every run wall
-bound (2,400 updates = 80 s per bot); --overall-rate sets it for both bots (default 100000,
-i.e. the limiter code still runs but never waits; --overall-rate 30 is the production value).
+The echo bot uses PTB's AIORateLimiter, Huibao its PacedRateLimiter (the same rules, chat_rate
+1000 so the per-chat pacing of real Telegram does not set the pace), both with max_retries=3
+and the same overall limit. PTB's default overall limit is 30 messages/s, which would make
+every run wall bound (2,400 updates = 80 s per bot); --overall-rate sets it for both bots
+(default 100000, i.e. the limiter code still runs but never waits; --overall-rate 30 is the
+production value).
 Throttled to 30/s both bots handle each update alone after an idle gap, and the echo bot's
 CPU per update more than doubles (cold caches, wake-ups), so the ratio looks better there.
 
@@ -288,9 +289,6 @@ class HuibaoRunner:
     def __init__(self, config: ChildConfig, thread_profiles: ThreadProfiles | None) -> None:
         from zoneinfo import ZoneInfo
 
-        from aiolimiter import AsyncLimiter
-        from telegram.ext import AIORateLimiter
-
         from bot.channels.telegram import TelegramBot
         from bot.core.conversation import Conversation, Outcome
         from bot.core.questionnaire import load_questionnaires
@@ -331,14 +329,7 @@ class HuibaoRunner:
             default_menus=None,
             chat_rate=config.chat_rate,
             network_backoff=0.5,
-        )
-        # TelegramBot builds its limiter with PTB's overall default (30/s); give it the same
-        # overall limit as the echo bot (AIORateLimiter's own attribute, set as its __init__
-        # would for overall_max_rate=config.overall_rate).
-        limiter = self._bot.application.bot.rate_limiter
-        assert isinstance(limiter, AIORateLimiter)
-        limiter._base_limiter = (
-            AsyncLimiter(config.overall_rate, 1) if config.overall_rate > 0 else None
+            overall_rate=config.overall_rate,
         )
 
     async def start(self) -> None:

@@ -13,7 +13,9 @@ make each update count once.
 The hot path stays close to the wire: a private text message is read from its JSON (PTB's
 `Update` is built only for the rarer kinds: buttons, photos, edits, groups), and replies,
 button answers and edits are posted as dicts through PTB's rate limiter without building
-a `Message` from each answer. HTTP goes through aiohttp (bot.channels.telegram_request).
+a `Message` from each answer. HTTP goes through aiohttp (bot.channels.telegram_request)
+unless the caller passes another PTB request. Pacing, flood waits and retries run on the
+clock and the sleep passed in, so tests pace in virtual time.
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
     Bot,
@@ -52,7 +54,8 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter
+from telegram.request import BaseRequest
 
 from bot.channels.telegram_request import AiohttpRequest
 from bot.core import types
@@ -88,32 +91,102 @@ MARK_DELAY = 0.05  # seconds "sent" marks gather before one UPDATE records them
 SWEEP_LIMIT = 5000  # unsent replies looked up when polling starts
 
 
-class PacedRateLimiter(AIORateLimiter):
-    """PTB's limiter (30/s overall, 20/min per group, RetryAfter honoured) plus pacing per
-    private chat (a burst of 4, then 1 message per second) and retries of network errors."""
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """The wait a RetryAfter asks for, in seconds (PTB gives an int or a timedelta)."""
+    wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
+class _Bucket:
+    """A leaky bucket: `burst` calls at once, then `rate` a second.
+
+    Written here rather than taken from aiolimiter (PTB's AIORateLimiter uses it): aiolimiter
+    reads the event loop's clock and waits on its timers, and pacing must run on the clock
+    and the sleep the bot is given, so that tests pace in virtual time.
+    """
+
+    __slots__ = ("burst", "checked", "level", "rate")
+
+    def __init__(self, burst: float, rate: float) -> None:
+        self.burst = burst
+        self.rate = rate
+        self.level = 0.0
+        self.checked = 0.0
+
+    def idle(self, now: float) -> bool:
+        """True when the bucket has drained (it may be forgotten)."""
+        self.level = max(0.0, self.level - (now - self.checked) * self.rate)
+        self.checked = now
+        return self.level == 0.0
+
+    async def acquire(self, monotonic: Callable[[], float], sleep: Sleep) -> None:
+        while True:
+            self.idle(monotonic())
+            if self.level + 1 <= self.burst:
+                self.level += 1
+                return
+            await sleep((self.level + 1 - self.burst) / self.rate)
+
+
+class PacedRateLimiter(BaseRateLimiter[int]):
+    """Telegram's flood limits on the bot's clock: `overall_rate` calls a second to chats,
+    20 a minute per group, a burst of 4 then `chat_rate` messages a second per private chat.
+    A RetryAfter holds every call for the time Telegram asks, then the call is tried again
+    (up to `max_retries`); a send that met a network error is retried with backoff.
+
+    The rules of PTB's AIORateLimiter plus pacing per private chat and network retries.
+    """
 
     def __init__(
         self,
         *,
+        overall_rate: float = 30.0,
         chat_rate: float = 1.0,
         chat_burst: int = 4,
+        group_per_minute: float = 20.0,
+        max_retries: int = 3,
         network_backoff: float = 0.5,
-        **kwargs: Any,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
-        super().__init__(**kwargs)
-        self._backoff = network_backoff
+        """Args:
+        overall_rate: calls a second to all chats together (0: no limit).
+        monotonic, sleep: the clock and the wait of pacing and retries.
+        """
+        self._overall = _Bucket(overall_rate, overall_rate) if overall_rate > 0 else None
         self._chat_rate = chat_rate
         self._chat_burst = chat_burst
-        self._chats: dict[int, AsyncLimiter] = {}
+        self._group_rate = group_per_minute / 60
+        self._group_burst = group_per_minute
+        self._max_retries = max_retries
+        self._backoff = network_backoff
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._chats: dict[int | str, _Bucket] = {}
+        self._resume_at = 0.0  # no call before this time (a RetryAfter)
 
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chats.get(chat_id)
-        if limiter is None:
-            if len(self._chats) > 4096:
-                self._chats.clear()  # limiters of idle chats are cheap to rebuild
-            limiter = AsyncLimiter(self._chat_burst, self._chat_burst / self._chat_rate)
-            self._chats[chat_id] = limiter
-        return limiter
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    def _bucket(self, chat: int | str, private: bool) -> _Bucket:
+        bucket = self._chats.get(chat)
+        if bucket is None:
+            if len(self._chats) > 4096:  # drained buckets of idle chats are forgotten
+                now = self._monotonic()
+                self._chats = {k: b for k, b in self._chats.items() if not b.idle(now)}
+            bucket = (
+                _Bucket(self._chat_burst, self._chat_rate)
+                if private
+                else _Bucket(self._group_burst, self._group_rate)
+            )
+            self._chats[chat] = bucket
+        return bucket
 
     async def process_request(
         self,
@@ -124,27 +197,40 @@ class PacedRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        if endpoint not in SEND_ENDPOINTS:
-            return await super().process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
-            )
         chat_id = data.get("chat_id")
+        with contextlib.suppress(ValueError, TypeError):  # an int chat id given as a string
+            chat_id = int(chat_id)  # type: ignore[arg-type]
+        monotonic, sleep = self._monotonic, self._sleep
         if endpoint in PACED_ENDPOINTS and isinstance(chat_id, int) and chat_id > 0:
-            await self._chat_limiter(chat_id).acquire()
-        for attempt in range(NETWORK_RETRIES + 1):
+            await self._bucket(chat_id, private=True).acquire(monotonic, sleep)
+        retries = rate_limit_args or self._max_retries
+        network_retries = NETWORK_RETRIES if endpoint in SEND_ENDPOINTS else 0
+        floods = failures = 0
+        while True:
+            if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
+                await self._bucket(chat_id, private=False).acquire(monotonic, sleep)
+            if chat_id is not None and self._overall is not None:
+                await self._overall.acquire(monotonic, sleep)
+            while (wait := self._resume_at - monotonic()) > 0:
+                await sleep(wait)
             try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                if floods == retries:
+                    raise
+                floods += 1
+                wait = retry_seconds(error) + 0.1
+                log.info("%s: flood limit; every call waits %.1f s", endpoint, wait)
+                self._resume_at = max(self._resume_at, monotonic() + wait)
             except BadRequest:
                 raise
             except NetworkError as error:  # includes TimedOut; BadRequest is handled above
-                if attempt == NETWORK_RETRIES:
+                if failures == network_retries:
                     raise
-                delay = self._backoff * 2**attempt
+                delay = self._backoff * 2**failures
+                failures += 1
                 log.warning("%s failed (%s); retrying in %.1f s", endpoint, error, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+                await sleep(delay)
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -294,10 +380,20 @@ class TelegramBot:
         network_backoff: float = 0.5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sessions: sessionmaker[Session] | None = None,
+        overall_rate: float = 30.0,
+        request: BaseRequest | None = None,
+        get_updates_request: BaseRequest | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         """Args:
         clock: the time a button press is stamped with (a callback query has no date of
             its own); the composition root passes the App's clock.
+        overall_rate: Bot API calls a second to all chats together (Telegram's 30).
+        request, get_updates_request: the transport of the Bot API calls and of the long
+            poll (default: aiohttp); tests pass an in-process Bot API.
+        monotonic, sleep: the clock and the wait of pacing, flood waits and retries;
+            tests pass virtual ones.
         sessions: the database, for the replies stored but not sent before a restart
             (default: the conversation's).
         """
@@ -309,6 +405,7 @@ class TelegramBot:
         self._menus = menus
         self._default_menus = default_menus or {}
         self._backoff = network_backoff
+        self._pause = sleep
         # The core is synchronous (SQLAlchemy); a few threads keep the event loop free.
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="huibao-core")
         self._username: str | None = None
@@ -327,11 +424,16 @@ class TelegramBot:
             .base_file_url(base_file_url)
             # Room for every chat being sent to at once; a request waits for a free
             # connection rather than failing after PTB's default of 1 s.
-            .request(AiohttpRequest(connection_pool_size=64, pool_timeout=30.0))
-            .get_updates_request(AiohttpRequest(connection_pool_size=1))
+            .request(request or AiohttpRequest(connection_pool_size=64, pool_timeout=30.0))
+            .get_updates_request(get_updates_request or AiohttpRequest(connection_pool_size=1))
             .rate_limiter(
                 PacedRateLimiter(
-                    max_retries=3, chat_rate=chat_rate, network_backoff=network_backoff
+                    overall_rate=overall_rate,
+                    chat_rate=chat_rate,
+                    max_retries=3,
+                    network_backoff=network_backoff,
+                    monotonic=monotonic,
+                    sleep=sleep,
                 )
             )
             .updater(None)
@@ -386,9 +488,7 @@ class TelegramBot:
                 raw = await self._fetch_updates(offset)
                 failures = 0
             except RetryAfter as error:
-                wait = error.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, timedelta) else wait
-                await self._sleep(seconds)
+                await self._sleep(retry_seconds(error))
                 continue
             except (NetworkError, TelegramError) as error:
                 failures += 1
@@ -468,8 +568,16 @@ class TelegramBot:
             return None
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+        """Wait `seconds` on the bot's clock, or until a stop is asked for."""
+        if self._stop.is_set():
+            return
+        pause = asyncio.ensure_future(self._pause(seconds))
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((pause, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pause.cancel()
+            stop.cancel()
 
     async def use_webhook(self, url: str, secret: str) -> None:
         """Have Telegram post updates to `url`, signed with `secret`."""
@@ -864,9 +972,9 @@ class TelegramBot:
             permanent = "chat not found" in exc.message.lower()
             raise SendFailed(f"telegram: {exc.message}", permanent=permanent) from exc
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise SendFailed("telegram: flood", permanent=False, retry_after=seconds) from exc
+            raise SendFailed(
+                "telegram: flood", permanent=False, retry_after=retry_seconds(exc)
+            ) from exc
         except TelegramError as exc:
             raise SendFailed(f"telegram: {exc.message}", permanent=False) from exc
 
