@@ -411,7 +411,7 @@ def free_port() -> int:
 def set_up(database_url: str, user_ids: Sequence[int], cwd: Path) -> None:
     """Load examples/org.yaml with `huibao org load`, then register every user as staff
     of 新华社区 through the storage functions (the join dialog has tests of its own)."""
-    from storage import repo
+    from storage import members as member_store
     from storage.db import create_db_engine, make_sessionmaker, transaction
     from storage.models import Member, RoleName
 
@@ -427,14 +427,14 @@ def set_up(database_url: str, user_ids: Sequence[int], cwd: Path) -> None:
     engine = create_db_engine(database_url)
     try:
         with transaction(make_sessionmaker(engine)) as session:
-            unit = repo.unit_by_key(session, UNIT)
+            unit = member_store.unit_by_key(session, UNIT)
             assert unit is not None, UNIT
             for n, user_id in enumerate(user_ids):
                 member = Member(name=f"员{n}", locale="zh")
                 session.add(member)
-                repo.add_identity(session, member, "telegram", str(user_id))
+                member_store.add_identity(session, member, "telegram", str(user_id))
                 session.flush()
-                repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
+                member_store.grant_role(session, member.id, unit.id, RoleName.STAFF)
     finally:
         engine.dispose()
 

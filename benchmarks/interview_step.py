@@ -26,7 +26,7 @@ from bot.core.conversation import Conversation
 from bot.core.questionnaire import load_questionnaires
 from bot.core.types import Incoming
 from bot.settings import Settings, templates_dir
-from storage import repo
+from storage import members
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Base, Member, RoleName
 
@@ -62,14 +62,14 @@ def main() -> None:
         sessions = make_sessionmaker(engine)
         with transaction(sessions) as session:
             load_org(session, demo_org())
-            unit = repo.unit_by_key(session, "demo-xinhua")
+            unit = members.unit_by_key(session, "demo-xinhua")
             assert unit is not None
             for n in range(args.reports):
                 member = Member(name=f"用户{n}")
                 session.add(member)
-                repo.add_identity(session, member, "shell", f"u{n}")
+                members.add_identity(session, member, "shell", f"u{n}")
                 session.flush()
-                repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
+                members.grant_role(session, member.id, unit.id, RoleName.STAFF)
         settings = Settings(database_url=url)
         questionnaires = load_questionnaires(templates_dir() / "questionnaires")
         core = Conversation(sessions, questionnaires, "community_culture", settings.zone)

@@ -128,7 +128,7 @@ def prepare_database(url: str) -> None:
     who keep a ledger are registered before it is imported.
     """
     from bot.admin.org import demo_org, load_org
-    from storage import repo
+    from storage import members
     from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
     from storage.models import Base, Member, RoleName
 
@@ -140,13 +140,13 @@ def prepare_database(url: str) -> None:
                 connection.execute(table.delete())
     with transaction(make_sessionmaker(engine)) as session:
         load_org(session, demo_org())
-        street = repo.unit_by_key(session, "demo-street")
+        street = members.unit_by_key(session, "demo-street")
         assert street is not None
         for n in range(REPORTERS):
             member = Member(name=f"工作人员{n}", locale="zh")
             session.add(member)
             session.flush()
-            repo.grant_role(session, member.id, street.id, RoleName.STAFF)
+            members.grant_role(session, member.id, street.id, RoleName.STAFF)
     engine.dispose()
 
 

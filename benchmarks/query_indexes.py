@@ -8,8 +8,8 @@ A district of 10 streets of 5 communities, 2,000 staff, the entries spread over 
 in the order people report them (tests/storage/test_query_plans.py builds the same data), ANALYZEd.
 Timed, through the real functions: /entries of the district (bot.core.coordination.
 recent_entries), /status's counts of a street and of the district (bot.core.coordination.
-status_text), /mine of one person (storage.repo.entries_of_member, one half-year) and a
-deadline's standing for the district (storage.schedule.standing, the tick's digest read).
+status_text), /mine of one person (storage.entries.entries_of_member, one half-year) and a
+deadline's standing for the district (storage.deadlines.standing, the tick's digest read).
 Timed: the statements that read `entries` (the engine's cursor events; the Python that builds
 the reply around them is the same either way), the second of two calls. Each round times
 every query with the indexes, then drops them (and ANALYZEs), times them again, and creates
@@ -41,7 +41,8 @@ from benchmarks.reminder_fanout import drop_schema, fresh_database  # noqa: E402
 from bot.core.coordination import recent_entries, status_text  # noqa: E402
 from bot.core.scope import Scope  # noqa: E402
 from bot.reminders.deadlines import month_span  # noqa: E402
-from storage import repo, schedule  # noqa: E402
+from storage import deadlines, members  # noqa: E402
+from storage import entries as entry_store  # noqa: E402
 from storage.db import create_db_engine, make_sessionmaker, upgrade  # noqa: E402
 from storage.models import Requirement, RoleName  # noqa: E402
 from tests.storage.test_query_plans import add_entries, add_staff, analyze, city  # noqa: E402
@@ -58,7 +59,7 @@ INDEXES = {
 def queries(paths: dict[str, str], member: int) -> dict[str, Query]:
     district, street = Scope((paths["d"],)), Scope((paths["s1"],))
     span = month_span(2026, 6)
-    coverage = schedule.Coverage(
+    coverage = deadlines.Coverage(
         requirement=Requirement.MONTHLY_ENTRY,
         roles=(RoleName.STAFF,),
         period=span.key,
@@ -71,8 +72,8 @@ def queries(paths: dict[str, str], member: int) -> dict[str, Query]:
         "/entries, district": lambda s: recent_entries(s, district),
         "/status counts, street": lambda s: status_text(s, street, TODAY, "zh"),
         "/status counts, district": lambda s: status_text(s, district, TODAY, "zh"),
-        "/mine, one half-year": lambda s: repo.entries_of_member(s, member, "2026H1"),
-        "standing, district (tick)": lambda s: schedule.standing(s, coverage),
+        "/mine, one half-year": lambda s: entry_store.entries_of_member(s, member, "2026H1"),
+        "standing, district (tick)": lambda s: deadlines.standing(s, coverage),
     }
 
 
@@ -123,7 +124,7 @@ def run(engine: Engine, entries: int, rounds: int, label: str) -> None:
     add_entries(engine, staff, entries, TODAY)
     analyze(engine)
     with sessions() as session:
-        found = {code: repo.unit_by_key(session, code) for code in ("d", "s1")}
+        found = {code: members.unit_by_key(session, code) for code in ("d", "s1")}
         paths = {code: unit.path for code, unit in found.items() if unit is not None}
     work = queries(paths, staff[0][0])
     with_: dict[str, list[float]] = {n: [] for n in work}

@@ -57,7 +57,7 @@ from bot.core.questionnaire import load_questionnaires
 from bot.reminders.deadlines import month_span, set_deadline
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings, templates_dir
-from storage import repo
+from storage import members as member_store
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import (
     Identity,
@@ -102,14 +102,14 @@ def populate(engine: Engine, members: int) -> int:
         load_org(session, org())
         ids = {}
         for s in range(STREETS):
-            street = repo.unit_by_key(session, f"s{s}")
+            street = member_store.unit_by_key(session, f"s{s}")
             assert street is not None
             ids[f"s{s}"] = street.id
             for c in range(COMMUNITIES // STREETS):
-                unit = repo.unit_by_key(session, f"s{s}c{c}")
+                unit = member_store.unit_by_key(session, f"s{s}c{c}")
                 assert unit is not None
                 ids[f"s{s}c{c}"] = unit.id
-        district = repo.unit_by_key(session, "d")
+        district = member_store.unit_by_key(session, "d")
         assert district is not None
         district_id = district.id
     now = datetime.now(UTC)

@@ -61,7 +61,7 @@ from bot.core.parsing.extract import extract  # noqa: E402
 from bot.core.questionnaire import Questionnaire, QuestionType, Role, load_questionnaires  # noqa: E402
 from bot.core.types import Reply  # noqa: E402
 from bot.settings import templates_dir  # noqa: E402
-from storage import repo  # noqa: E402
+from storage import members as member_store  # noqa: E402
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
 from storage.models import ConversationState, Entry, Member, RoleName  # noqa: E402
 
@@ -499,15 +499,15 @@ def run(quiet: bool, only: int | None, show: int | None = None, together: bool =
 def add_people(sessions: sessionmaker[Session], count: int) -> list[int]:
     with transaction(sessions) as session:
         load_org(session, demo_org())
-        unit = repo.unit_by_key(session, "demo-xinhua")
+        unit = member_store.unit_by_key(session, "demo-xinhua")
         assert unit is not None
         ids = []
         for number in range(count):
             member = Member(name=f"用户{number}", locale="zh")
             session.add(member)
-            repo.add_identity(session, member, "shell", f"p{number}")
+            member_store.add_identity(session, member, "shell", f"p{number}")
             session.flush()
-            repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
+            member_store.grant_role(session, member.id, unit.id, RoleName.STAFF)
             ids.append(member.id)
         return ids
 

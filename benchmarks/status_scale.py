@@ -42,7 +42,7 @@ from bot.core import coordination, status_overview
 from bot.core.scope import leader_scope
 from bot.core.types import Reply
 from bot.jobs import Worker
-from storage import repo
+from storage import members
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Member, RoleName
 from tests.core.test_status_large import populate
@@ -57,11 +57,11 @@ def coordinator(engine: Engine) -> int:
     with transaction(sessions) as session:
         member = Member(name="区负责人", locale="zh")
         session.add(member)
-        repo.add_identity(session, member, "shell", "区负责人")  # where the list goes
+        members.add_identity(session, member, "shell", "区负责人")  # where the list goes
         session.flush()
-        district = repo.unit_by_key(session, "d")
+        district = members.unit_by_key(session, "d")
         assert district is not None
-        repo.grant_role(session, member.id, district.id, RoleName.COORDINATOR)
+        members.grant_role(session, member.id, district.id, RoleName.COORDINATOR)
         return member.id
 
 

@@ -349,7 +349,7 @@ class HuibaoRunner:
 def fill_database(engine: Any, sessions: Any, user_ids: Sequence[int]) -> None:
     """Empty every table, load the demo organisation, make each user staff of demo-xinhua."""
     from bot.admin.org import demo_org, load_org
-    from storage import repo
+    from storage import members
     from storage.db import transaction
     from storage.models import Base, Member, RoleName
 
@@ -358,14 +358,14 @@ def fill_database(engine: Any, sessions: Any, user_ids: Sequence[int]) -> None:
             connection.execute(table.delete())
     with transaction(sessions) as session:
         load_org(session, demo_org())
-        unit = repo.unit_by_key(session, "demo-xinhua")
+        unit = members.unit_by_key(session, "demo-xinhua")
         assert unit is not None
         for user_id in user_ids:
             member = Member(name=f"用户{user_id}")
             session.add(member)
-            repo.add_identity(session, member, "telegram", str(user_id))
+            members.add_identity(session, member, "telegram", str(user_id))
             session.flush()
-            repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
+            members.grant_role(session, member.id, unit.id, RoleName.STAFF)
 
 
 def child_main(config: ChildConfig, conn: Connection) -> None:

@@ -146,16 +146,16 @@ def register(
     external_id: str | None = None,
 ) -> int:
     """Register a member directly (the join dialog has tests of its own)."""
-    from storage import repo
+    from storage import members
 
     with transaction(sessions) as session:
-        unit = repo.unit_by_key(session, unit_code)
+        unit = members.unit_by_key(session, unit_code)
         assert unit is not None, unit_code
         member = Member(name=name, locale="zh")
         session.add(member)
-        repo.add_identity(session, member, platform, external_id or name)
+        members.add_identity(session, member, platform, external_id or name)
         session.flush()
-        repo.grant_role(session, member.id, unit.id, role)
+        members.grant_role(session, member.id, unit.id, role)
         return member.id
 
 

@@ -76,10 +76,10 @@ def _worker(
 
 def _request(sessions: sessionmaker[Session], member_id: int, clock: Clock) -> int:
     """Record a street summary job as /summary does, in a transaction of its own."""
-    from storage import repo
+    from storage import members
 
     with transaction(sessions) as session:
-        unit = repo.unit_by_key(session, "demo-street")
+        unit = members.unit_by_key(session, "demo-street")
         assert unit is not None
         return summary_jobs.request_summary(
             session,

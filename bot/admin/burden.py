@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from bot.reminders import deadlines
 from bot.reminders.deadlines import DayRules, Span
 from bot.reminders.ladder import coverage_of
-from storage import schedule
+from storage import deadlines as deadline_store
 from storage.models import (
     Entry,
     Member,
@@ -102,7 +102,7 @@ def measure(session: Session, span: Span, zone: ZoneInfo, rules: DayRules) -> li
         sent[int(member_id)][STARTED[str(kind)]] += int(count)
     asked: Counter[int] = Counter()
     for deadline in deadlines.within_span(session, span, zone, rules):
-        for member_id in schedule.held_members(session, coverage_of(deadline)):
+        for member_id in deadline_store.held_members(session, coverage_of(deadline)):
             asked[member_id] += 1
     reports: Counter[int] = Counter()
     questions: Counter[int] = Counter()

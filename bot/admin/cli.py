@@ -117,22 +117,22 @@ def run() -> None:
 def _ensure_demo(app: App) -> None:
     """Create the demo unit tree and a registered demo member, once."""
     from bot.admin.org import demo_org, load_org
-    from storage import repo
+    from storage import members
     from storage.db import transaction
     from storage.models import Member, RoleName
 
     with transaction(app.sessions) as session:
         load_org(session, demo_org())
-        if repo.person_and_state(session, "shell", DEMO_USER)[0] is None:
-            unit = repo.unit_by_key(session, DEMO_UNIT)
+        if members.person_and_state(session, "shell", DEMO_USER)[0] is None:
+            unit = members.unit_by_key(session, DEMO_UNIT)
             assert unit is not None
             member = Member(name=DEMO_NAME, locale="zh")
             session.add(member)
-            repo.add_identity(session, member, "shell", DEMO_USER)
+            members.add_identity(session, member, "shell", DEMO_USER)
             session.flush()
-            repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
+            members.grant_role(session, member.id, unit.id, RoleName.STAFF)
             # also the community's coordinator, so /status and /summary can be tried
-            repo.grant_role(session, member.id, unit.id, RoleName.COORDINATOR)
+            members.grant_role(session, member.id, unit.id, RoleName.COORDINATOR)
 
 
 @main.command()
@@ -325,13 +325,13 @@ def entries_list(unit_key: str | None, period: str | None) -> None:
     """Print the stored entries with their figures."""
     from bot.core.figures import entry_line
     from bot.core.periods import period_of
-    from storage import repo
+    from storage import entries as entry_store
     from storage.db import transaction
 
     period_key = _period_key(period)
     with open_app() as app, transaction(app.sessions) as session:
         unit = find_unit(session, unit_key) if unit_key is not None else None
-        found = repo.entries_in(session, unit, period_key)
+        found = entry_store.entries_in(session, unit, period_key)
         for entry in found:
             period_text = period_of(entry.start_date).key
             click.echo(
@@ -414,7 +414,7 @@ def entries_restore(numbers: tuple[int, ...]) -> None:
 
 
 def _delete_or_restore(numbers: tuple[int, ...], *, restore: bool) -> None:
-    from storage import repo
+    from storage import entries as entry_store
     from storage.db import transaction
     from storage.models import Entry
 
@@ -431,9 +431,9 @@ def _delete_or_restore(numbers: tuple[int, ...], *, restore: bool) -> None:
         for entry in found.values():
             assert entry is not None
             if restore:
-                repo.restore_deleted(session, entry, None, now)
+                entry_store.restore_deleted(session, entry, None, now)
             else:
-                repo.mark_deleted(session, entry, None, now)
+                entry_store.mark_deleted(session, entry, None, now)
             click.echo(f"{'restored' if restore else 'deleted'} #{entry.id} {entry.title}")
 
 

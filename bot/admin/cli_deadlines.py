@@ -191,7 +191,7 @@ def deadline_set(
 def deadline_list_command(unit_key: str | None, show_all: bool) -> None:
     """Print the deadlines set, and the default rules in force now."""
     from bot.core.oversight import deadline_list, ladder_text
-    from storage import schedule
+    from storage import deadlines as deadline_store
     from storage.db import transaction
 
     with open_app() as app, transaction(app.sessions) as session:
@@ -201,7 +201,7 @@ def deadline_list_command(unit_key: str | None, show_all: bool) -> None:
             within = (path,) if path else ()
             click.echo(deadline_list(session, within, now, zone, "en", app.rules))
             return
-        for row in schedule.list_deadlines(session, unit_path=path):
+        for row in deadline_store.list_deadlines(session, unit_path=path):
             local = row.due_at.astimezone(zone)
             removed = "" if row.removed_at is None else "  [removed]"
             click.echo(
@@ -214,11 +214,13 @@ def deadline_list_command(unit_key: str | None, show_all: bool) -> None:
 @click.argument("deadline_id", type=int)
 def deadline_remove(deadline_id: int) -> None:
     """Remove a deadline by its number (kept for the record); its units follow the wider rule."""
-    from storage import schedule
+    from storage import deadlines as deadline_store
     from storage.db import transaction
 
     with open_app() as app, transaction(app.sessions) as session:
-        if not schedule.remove_deadline(session, deadline_id, now=app.clock(), member_id=None):
+        if not deadline_store.remove_deadline(
+            session, deadline_id, now=app.clock(), member_id=None
+        ):
             raise click.ClickException(
                 f"no deadline #{deadline_id} in force: see `huibao deadline list --all`"
             )
@@ -233,7 +235,7 @@ def status(unit_key: str | None, lang: str) -> None:
     and messages that did not reach people."""
     from bot.core.coordination import status_report
     from bot.core.scope import Scope
-    from storage import schedule
+    from storage import outbox
     from storage.db import transaction
 
     with open_app() as app, transaction(app.sessions) as session:
@@ -243,7 +245,7 @@ def status(unit_key: str | None, lang: str) -> None:
         warning = calendar_warning(app, now)
         if warning is not None:
             click.echo(warning)
-        counts = schedule.counts(session)
+        counts = outbox.counts(session)
         if counts:
             shown = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
             click.echo(f"outbox (all units): {shown}", err=True)
@@ -270,7 +272,7 @@ def remind_preview(at_text: str | None, show_text: bool) -> None:
     from bot.core.types import replies_from_json
     from bot.reminders import deadlines, ladder
     from bot.reminders.deadlines import DeadlineError
-    from storage import schedule
+    from storage import outbox
 
     with open_app() as app:
         settings, zone = app.settings, app.settings.zone
@@ -287,7 +289,7 @@ def remind_preview(at_text: str | None, show_text: bool) -> None:
         platforms = _platforms(settings)
         with app.sessions() as session:
             planned = ladder.plan(session, at, settings.reminders, zone, platforms, app.rules)
-            queued = schedule.pending_messages(session, at)
+            queued = outbox.pending_messages(session, at)
             why = [] if planned or queued else _why_nothing(session, app, at)
             session.rollback()
         click.echo(f"At {local:%Y-%m-%d %H:%M} ({settings.timezone}):")
@@ -330,7 +332,8 @@ def _echo_reply(reply: Reply) -> None:
 def _why_nothing(session: Session, app: App, at: datetime) -> list[str]:
     """Why no reminder would go out at a moment, deadline by deadline."""
     from bot.reminders import deadlines, ladder
-    from storage import schedule
+    from storage import deadlines as deadline_store
+    from storage import members
 
     settings, zone = app.settings.reminders, app.settings.zone
     window = ladder.Window.of(settings, zone, app.rules.calendar)
@@ -366,13 +369,13 @@ def _why_nothing(session: Session, app: App, at: datetime) -> list[str]:
             else:
                 found.append(f"{name}: every step of its ladder falls after the deadline")
             continue
-        units = schedule.standing(session, ladder.coverage_of(deadline))
+        units = deadline_store.standing(session, ladder.coverage_of(deadline))
         owing = [i for u in units for i, _ in u.missing]
         if not owing:
             found.append(f"{name}: everyone held to it has done it")
             continue
         today = at.astimezone(zone).date()
-        muted = schedule.muted_members(session, deadline.ref, today)
+        muted = members.muted_members(session, deadline.ref, today)
         offset = deadlines.format_offset(current.offset, "en")
         if set(owing) <= set(muted):
             found.append(f"{name}: the {len(muted)} who still owe it switched reminders off")

@@ -85,9 +85,9 @@ def safe_url(settings: Settings) -> str:
 
 def find_unit(session: Session, key: str) -> Unit:
     """The --unit option as a unit, or a clear error."""
-    from storage import repo
+    from storage import members
 
-    unit = repo.unit_by_key(session, key)
+    unit = members.unit_by_key(session, key)
     if unit is None:
         raise click.ClickException(f"no unit {key!r}: give its code or its unique name")
     return unit

@@ -6,7 +6,7 @@ in the first rows, so a title row above it does no harm)::
 
     单位 | 类别 | 活动名称 | 开始日期 | 结束日期 | 地点 | 数量 | 内容与成效 | 填报人
 
-* 单位: a unit code, or a unit name that is unique (see :func:`storage.repo.unit_by_key`).
+* 单位: a unit code, or a unit name that is unique (see :func:`storage.members.unit_by_key`).
 * 类别: a work area of the questionnaire, by name (理论学习 …); its key or a unique part of
   the name (文体 for 文体活动) is accepted too, as in the chat.
 * 开始日期 / 结束日期: date cells, or text the chat's date parser reads ("2026-06-30",
@@ -131,7 +131,8 @@ from bot.core.questionnaire import Area, Question, Questionnaire, QuestionType, 
 from bot.core.text import clean_text
 from bot.settings import ImportSettings
 from bot.summary.spreadsheet import csv_text, csv_unquote, text_cell
-from storage import repo
+from storage import entries as entry_store
+from storage import members
 from storage.models import Entry, EntryMetric, Member, RoleGrant, RoleName, Unit
 
 __all__ = [
@@ -748,7 +749,7 @@ class _Repeats:
 class _Writer:
     """Writes checked rows as entries, a batch per INSERT statement.
 
-    An imported entry is a new one, stored as :func:`storage.repo.write_entry` stores a
+    An imported entry is a new one, stored as :func:`storage.entries.write_entry` stores a
     new entry (revision 1, no photos, metrics in the question order), but without the ORM's
     unit of work: one statement per batch instead of a flush per entry, and no objects
     held in the session, so a long ledger takes neither minutes nor memory to write.
@@ -775,7 +776,7 @@ class _Writer:
             return
         if self._questionnaire_id is None:
             questionnaire = self.questionnaire
-            self._questionnaire_id = repo.questionnaire_row(
+            self._questionnaire_id = entry_store.questionnaire_row(
                 self.session,
                 questionnaire.id,
                 questionnaire.version,
@@ -983,7 +984,7 @@ class _Checker:
             check.fail(COL_UNIT, "is empty; write a unit code or unit name")
             return None
         if key not in self._units:
-            self._units[key] = repo.unit_by_key(self.session, key)
+            self._units[key] = members.unit_by_key(self.session, key)
         unit = self._units[key]
         if unit is None:
             named = self.session.scalar(select(func.count(Unit.id)).where(Unit.name == key)) or 0
@@ -1374,7 +1375,7 @@ def export_ledger(
             f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .xlsx or .csv"
         )
     key = None if period is None else parse_period(period).key
-    entries = repo.entries_in(session, unit, key)
+    entries = entry_store.entries_in(session, unit, key)
     shared_names = set(
         session.scalars(select(Unit.name).group_by(Unit.name).having(func.count() > 1)).all()
     )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.conversation import new_invite_code
 from bot.core.text import clean_text
-from storage import repo
+from storage import members
 from storage.models import Invite, RoleName, Unit
 
 UNIT_KINDS = ("区", "街道", "社区", "镇", "乡", "村", "单位")
@@ -164,14 +164,14 @@ def create_invite(
     now: datetime,
 ) -> Invite:
     """Create a join code for a unit and role."""
-    unit = repo.unit_by_key(session, unit_key)
+    unit = members.unit_by_key(session, unit_key)
     if unit is None:
         raise OrgError(f"no unit {unit_key!r}: give its code or its unique name (huibao org load)")
     if uses is not None and uses < 1:
         raise OrgError("--uses must be at least 1")
     for _ in range(10):
         code = new_invite_code()
-        if repo.invite_by_code(session, code) is None:
+        if members.invite_by_code(session, code) is None:
             break
     invite = Invite(
         code=code,

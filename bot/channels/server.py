@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from storage import repo
+from storage import messages
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def _write(connection: Connection, lock_wait: float) -> None:
             wait = int(lock_wait * 1000)
             session.execute(text(f"SET LOCAL lock_timeout = {wait}"))
             session.execute(text(f"SET LOCAL statement_timeout = {wait * 2}"))
-        repo.probe_write(session, datetime.now(UTC))
+        messages.probe_write(session, datetime.now(UTC))
         session.commit()
 
 
@@ -82,7 +82,7 @@ def database_state(engine: Engine, lock_wait: float = LOCK_WAIT) -> str:
     'unreachable'.
 
     The write is real: a row inserted and deleted in a committed transaction (see
-    `repo.probe_write`), waiting at most `lock_wait` seconds for a lock.
+    `messages.probe_write`), waiting at most `lock_wait` seconds for a lock.
     """
     try:
         with engine.connect() as connection, _waiting_at_most(connection, lock_wait):

@@ -62,7 +62,7 @@ from bot.core import types
 from bot.core.conversation import Conversation, Outcome
 from bot.core.messages import text as msg
 from bot.core.types import Incoming, Kind, Photo, Reply, SendFailed, replies_from_json
-from storage import repo
+from storage import messages
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -770,7 +770,7 @@ class TelegramBot:
 
         def unsent() -> list[tuple[str, list[dict[str, Any]]]]:
             with transaction(self._sessions) as session:
-                return repo.unsent_since(
+                return messages.unsent_since(
                     session,
                     PLATFORM,
                     processed_before=before,

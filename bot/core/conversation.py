@@ -30,7 +30,7 @@ from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming, Reply, replies_from_json, replies_to_json
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules
 from bot.summary.service import SummaryKit
-from storage import repo
+from storage import members, messages
 from storage.db import transaction
 
 __all__ = [
@@ -107,7 +107,7 @@ class Conversation:
                 return self._process_in(session, incoming)
         except _Duplicate:
             with transaction(self._sessions) as session:
-                unsent = repo.unsent_replies(session, platform, key)
+                unsent = messages.unsent_replies(session, platform, key)
             log.info("duplicate message %s/%s (replies resent: %s)", platform, key, bool(unsent))
             return Outcome(replies_from_json(unsent) if unsent else [])
         except Exception:
@@ -144,7 +144,7 @@ class Conversation:
             turn, replies = self._dispatch(session, incoming)
             claims.append((incoming.platform, incoming.message_id, replies_to_json(replies)))
             outcomes.append(self._outcome(session, turn, replies))
-        if repo.claim_messages(session, claims) != len(claims):
+        if messages.claim_messages(session, claims) != len(claims):
             raise _Duplicate
         return outcomes
 
@@ -157,7 +157,7 @@ class Conversation:
     def _process_in(self, session: Session, incoming: Incoming) -> Outcome:
         """Handle a message inside the caller's transaction and claim its key."""
         turn, replies = self._dispatch(session, incoming)
-        claimed = repo.claim_message(
+        claimed = messages.claim_message(
             session, incoming.platform, incoming.message_id, replies_to_json(replies)
         )
         if not claimed:
@@ -172,10 +172,10 @@ class Conversation:
         with transaction(self._sessions) as session:
             return [
                 (external_id, locale, command_menu(session, member_id, locale))
-                for external_id, member_id, locale in repo.accounts_of_leaders(session, platform)
+                for external_id, member_id, locale in members.accounts_of_leaders(session, platform)
             ]
 
     def mark_sent(self, platform: str, keys: list[str]) -> None:
         """Record that the replies to these messages were delivered."""
         with transaction(self._sessions) as session:
-            repo.mark_sent(session, platform, keys)
+            messages.mark_sent(session, platform, keys)

@@ -19,7 +19,7 @@ from bot.core.status_overview import ONE_MESSAGE_BYTES, fits_one_message
 from bot.core.types import Reply
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules
 from bot.reminders.ladder import status_lines
-from storage import schedule
+from storage import members as member_store
 from storage.models import Entry, Member, RoleGrant, RoleName, Unit
 
 RECENT_LIMIT = 10
@@ -207,7 +207,7 @@ def request_list(
 
     `member` is the asker's (id, name); `asked` the time the short answer counted at."""
     member_id, name = member
-    if in_group and not schedule.accounts(session, member_id):
+    if in_group and not member_store.accounts(session, member_id):
         note = msg(locale, "overview_file_no_private_chat", name=name)
     else:
         jobs.request_status_list(

@@ -30,7 +30,7 @@ from bot.core.dialogs.state import (
 from bot.core.interview import InterviewState
 from bot.core.text import clean_text
 from bot.core.types import Incoming, Kind, Reply
-from storage import repo
+from storage import members
 
 MAX_MESSAGE_LENGTH = 4000
 
@@ -73,7 +73,7 @@ def dispatch(session: Session, incoming: Incoming, kit: Kit) -> tuple[Turn | Non
     if "\x00" in incoming.text:
         # No one types a NUL; PostgreSQL refuses it in any text it is compared with.
         incoming = dataclasses.replace(incoming, text=incoming.text.replace("\x00", ""))
-    member, row = repo.person_and_state(session, incoming.platform, incoming.user_id)
+    member, row = members.person_and_state(session, incoming.platform, incoming.user_id)
     locale = member.locale if member is not None else locale_of(incoming.locale)
     if member is None and incoming.in_group:
         return None, []  # strangers in a group get a deliberate silence

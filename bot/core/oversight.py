@@ -21,7 +21,9 @@ from bot.core.types import Choice, Reply
 from bot.reminders import deadlines
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules, DeadlineError
 from bot.reminders.outbox import queue_for_member
-from storage import repo, schedule
+from storage import deadlines as deadline_store
+from storage import entries as entry_store
+from storage import members, returns
 from storage.models import Entry, Member
 
 COMMENT_LIMIT = 300
@@ -61,7 +63,7 @@ def deadline_list(
 ) -> str:
     """The deadlines set on units under `within` (all if empty), and the default rules."""
     lines = [msg(locale, "deadline_list_header")]
-    for row in schedule.list_deadlines(session, since=now - deadlines.STATUS_PAST):
+    for row in deadline_store.list_deadlines(session, since=now - deadlines.STATUS_PAST):
         if within and not any(row.unit_path.startswith(p) for p in within):
             continue
         span = deadlines.parse_span(row.period)
@@ -130,7 +132,7 @@ def _set(
     rules: DayRules = PUBLIC_RULES,
 ) -> str:
     request = deadlines.parse_set_words(words)
-    unit = repo.unit_by_key(session, request.unit_key)
+    unit = members.unit_by_key(session, request.unit_key)
     if unit is None or not scope.contains(unit.path):
         return msg(locale, "deadline_unit_not_yours", unit=request.unit_key[:30])
     due = deadlines.parse_due_for(request.due_text, request.span, zone, rules.calendar)
@@ -174,10 +176,10 @@ def _remove(
     locale: str,
 ) -> str:
     number = read_number(word)
-    row = schedule.deadline_by_id(session, number) if number is not None else None
+    row = deadline_store.deadline_by_id(session, number) if number is not None else None
     if row is None or row.removed_at is not None or not scope.contains(row.unit_path):
         return msg(locale, "deadline_not_found", id=word[:12])
-    schedule.remove_deadline(session, row.id, now=now, member_id=member_id)
+    deadline_store.remove_deadline(session, row.id, now=now, member_id=member_id)
     return msg(locale, "deadline_removed", id=row.id)
 
 
@@ -198,10 +200,10 @@ def entry_to_return(
     if not word.strip().lstrip("#＃").isdigit():
         return None, Reply(msg(locale, "return_usage"))
     number = read_number(word)
-    entry = repo.live_entry(session, number) if number is not None else None
+    entry = entry_store.live_entry(session, number) if number is not None else None
     if entry is None or not scope.contains(entry.unit.path):
         return None, Reply(msg(locale, "return_not_found", id=word.strip().lstrip("#＃")[:12]))
-    if schedule.open_return(session, entry.id) is not None:
+    if returns.open_return(session, entry.id) is not None:
         return None, Reply(msg(locale, "return_already", id=entry.id))
     return entry, None
 
@@ -213,7 +215,7 @@ def ask_reason(entry: Entry, locale: str) -> Reply:
 
 def send_back(
     session: Session,
-    coordinator: repo.Person,
+    coordinator: members.Person,
     entry: Entry,
     comment: str,
     now: datetime,
@@ -223,7 +225,7 @@ def send_back(
     """Return an entry with a comment; the reporter is told through the outbox."""
     if len(comment) > COMMENT_LIMIT:
         return Reply(msg(locale, "bad_text_too_long", length=len(comment), limit=COMMENT_LIMIT))
-    return_id = schedule.add_return(session, entry.id, entry.revision, comment, coordinator.id, now)
+    return_id = returns.add_return(session, entry.id, entry.revision, comment, coordinator.id, now)
     reporter = entry.member
     notice = Reply(
         msg(
@@ -256,13 +258,13 @@ def send_back(
 
 
 def after_edit(
-    session: Session, entry: Entry, editor: repo.Person, now: datetime, platform: str
+    session: Session, entry: Entry, editor: members.Person, now: datetime, platform: str
 ) -> str | None:
     """A returned entry was saved again: close the return and send the new version back."""
-    pending = schedule.open_return(session, entry.id)
+    pending = returns.open_return(session, entry.id)
     if pending is None:
         return None
-    schedule.resolve_return(session, pending.id, entry.revision, now)
+    returns.resolve_return(session, pending.id, entry.revision, now)
     coordinator = session.get(Member, pending.returned_by)
     assert coordinator is not None
     update = Reply(
@@ -290,7 +292,7 @@ def after_edit(
 def entries_reply(session: Session, scope: Scope, locale: str, *, buttons: bool) -> Reply:
     """/entries: the latest entries, returned ones marked, with a return button each."""
     entries = coordination.recent_entries(session, scope)
-    returned = schedule.returned_entry_ids(session, [e.id for e in entries])
+    returned = returns.returned_entry_ids(session, [e.id for e in entries])
     hint = msg(locale, "entries_return_hint")
     # as many of the newest as make one message (long titles in a district's list)
     reserve = len(hint.encode()) + 1 if buttons else 0

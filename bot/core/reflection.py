@@ -20,7 +20,7 @@ from typing import Final
 from sqlalchemy.orm import Session
 
 from bot.core.text import clean_text
-from storage import repo
+from storage import reflections
 from storage.models import Reflection, Unit
 
 SHORTCOMING = "shortcoming"
@@ -194,7 +194,7 @@ def _rows(session: Session, unit: Unit, period: str) -> list[tuple[Reflection, s
     )
     return [
         (row, str(names.get(row.unit_id, "")), row.unit_id == unit.id)
-        for row in repo.reflections_in(session, unit, period)
+        for row in reflections.reflections_in(session, unit, period)
     ]
 
 

@@ -31,8 +31,9 @@ from bot.core.text import clean_text
 from bot.reminders import deadlines
 from bot.reminders.deadlines import DayRules
 from bot.reminders.ladder import HORIZON, coverage_of, time_left
+from storage import deadlines as deadline_store
 from storage import feedback as feedback_store
-from storage import schedule
+from storage import members, returns
 from storage.models import Requirement
 
 FEEDBACK_MAX = 4000  # the longest message the conversation takes at all
@@ -106,7 +107,7 @@ def todo(
     the entries sent back for correction; the reminders they muted."""
     lines: list[str] = []
     for deadline in deadlines.current(session, now, zone, rules):
-        units = schedule.owing_units(session, coverage_of(deadline), member_id)
+        units = deadline_store.owing_units(session, coverage_of(deadline), member_id)
         if not units:
             continue
         left = (
@@ -125,7 +126,7 @@ def todo(
                 command="/reflect" if deadline.requirement is Requirement.REFLECTION else "/report",
             )
         )
-    for returned in schedule.open_returns_of(session, member_id):
+    for returned in returns.open_returns_of(session, member_id):
         lines.append(
             msg(
                 locale,
@@ -138,7 +139,7 @@ def todo(
     if not lines:
         return msg(locale, "todo_none", name=name)
     today = now.astimezone(zone).date()
-    for mute in schedule.mutes_of(session, member_id, today):
+    for mute in members.mutes_of(session, member_id, today):
         if mute.deadline_ref is None and mute.until is not None:
             lines.append(msg(locale, "todo_muted", month=mute.until.month, day=mute.until.day))
     return "\n".join([msg(locale, "todo_header", name=name, count=len(lines)), *lines])
@@ -176,20 +177,18 @@ def remind(
     action = words[0].lower() if words else ""
     today = now.astimezone(zone).date()
     if action in ("on", "开", "打开", "恢复"):
-        cleared = schedule.clear_mutes(session, member_id)
+        cleared = members.clear_mutes(session, member_id)
         return msg(locale, "remind_on" if cleared else "remind_already_on")
     if action in ("off", "关", "关闭", "少", "暂停"):
         if len(words) > 1:
             day = read_day(" ".join(words[1:]), today)
             if day is None or day <= today or day - today > MUTE_LONGEST:
                 return msg(locale, "remind_bad_day", day=" ".join(words[1:])[:20])
-            schedule.add_mute(session, member_id, deadline_ref=None, until=day, now=now)
+            members.add_mute(session, member_id, deadline_ref=None, until=day, now=now)
             return msg(locale, "remind_off_until", month=day.month, day=day.day)
         for deadline in deadlines.upcoming(session, now, zone, HORIZON, rules):
-            if schedule.owing_units(session, coverage_of(deadline), member_id):
-                schedule.add_mute(
-                    session, member_id, deadline_ref=deadline.ref, until=None, now=now
-                )
+            if deadline_store.owing_units(session, coverage_of(deadline), member_id):
+                members.add_mute(session, member_id, deadline_ref=deadline.ref, until=None, now=now)
                 return msg(
                     locale,
                     "remind_off_deadline",
@@ -199,7 +198,7 @@ def remind(
         return msg(locale, "remind_nothing_owed")
     if action:
         return msg(locale, "remind_usage")
-    mutes = schedule.mutes_of(session, member_id, today)
+    mutes = members.mutes_of(session, member_id, today)
     if not mutes:
         return msg(locale, "remind_status_on") + "\n" + msg(locale, "remind_usage")
     lines = [msg(locale, "remind_status_header")]
@@ -215,7 +214,7 @@ def remind(
     return "\n".join(lines)
 
 
-def _deadline_name(session: Session, mute: schedule.Mute, locale: str) -> str:
+def _deadline_name(session: Session, mute: members.Mute, locale: str) -> str:
     """A muted deadline in words, e.g. 2026年6月活动记录 (a default rule or a unit's own)."""
     ref = mute.deadline_ref or ""
     requirement, _, period = ref.partition(":")
@@ -224,7 +223,7 @@ def _deadline_name(session: Session, mute: schedule.Mute, locale: str) -> str:
             span = deadlines.parse_span(period)
             return deadlines.describe(deadlines.parse_requirement(requirement), span, locale)
         digits = ref.removeprefix("d")
-        row = schedule.deadline_by_id(session, int(digits)) if digits.isdigit() else None
+        row = deadline_store.deadline_by_id(session, int(digits)) if digits.isdigit() else None
         if row is not None:
             return deadlines.describe(row.requirement, deadlines.parse_span(row.period), locale)
     except deadlines.DeadlineError:

@@ -35,7 +35,8 @@ from bot.reminders import deadlines
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules
 from bot.reminders.ladder import PROBLEMS_SINCE, coverage_of, friendly_reason, time_left
 from bot.summary.sheet import Column, Value, write_sheet
-from storage import schedule
+from storage import deadlines as deadline_store
+from storage import members, outbox
 from storage.models import Entry, Member, OutboxStatus, RoleGrant, RoleName, Unit
 
 #: The longest text that is one message on every platform: WeCom cuts a text at 2048 UTF-8
@@ -119,7 +120,7 @@ class DeadlineTally:
     what: str  # 2026年6月活动记录
     due: str  # 2026年7月5日（周日）18:00
     left: str  # 还有 11 天 / 已截止
-    standings: list[schedule.UnitStanding]
+    standings: list[deadline_store.UnitStanding]
     muted: dict[int, date | None]
 
     def tally(self, key: Callable[[str], str]) -> dict[str, tuple[int, int]]:
@@ -141,7 +142,7 @@ class Overview:
     units: list[UnitTally]
     groups: list[Group]
     deadlines: list[DeadlineTally]
-    failed: list[schedule.Problem]
+    failed: list[outbox.Problem]
     uncertain: int
     group_of: dict[str, str]  # unit path -> group path
 
@@ -221,7 +222,7 @@ def gather(
                 name = msg(locale, "overview_own_level", unit=name)
             group = groups[unit.group] = Group(unit.group, name, own_level=own)
         group.units.append(unit)
-    problems = schedule.delivery_problems(session, scope.paths, now - PROBLEMS_SINCE)
+    problems = outbox.delivery_problems(session, scope.paths, now - PROBLEMS_SINCE)
     return Overview(
         first=first,
         following=following,
@@ -240,7 +241,7 @@ def _deadlines(
     today = now.astimezone(zone).date()
     found = []
     for deadline in deadlines.current(session, now, zone, rules):
-        standings = schedule.standing(session, coverage_of(deadline), scope.paths)
+        standings = deadline_store.standing(session, coverage_of(deadline), scope.paths)
         if not standings:
             continue
         left = (
@@ -249,7 +250,7 @@ def _deadlines(
             else msg(locale, "status_passed")
         )
         due = deadlines.format_due(deadline.due_at, zone, locale)
-        muted = schedule.muted_members(session, deadline.ref, today)
+        muted = members.muted_members(session, deadline.ref, today)
         found.append(DeadlineTally(deadline.describe(locale), due, left, standings, muted))
     return found
 
@@ -312,7 +313,7 @@ def _group_line(overview: Overview, group: Group, locale: str, names: int) -> st
     )
 
 
-def _failed_people(overview: Overview) -> list[schedule.Problem]:
+def _failed_people(overview: Overview) -> list[outbox.Problem]:
     """One problem per person, the newest (delivery_problems lists newest first)."""
     seen: set[int] = set()
     kept = []

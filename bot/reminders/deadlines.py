@@ -36,7 +36,7 @@ from bot.core.holidays import Calendar
 from bot.core.messages import text as msg
 from bot.core.periods import Period
 from bot.settings import parse_ladder
-from storage import schedule
+from storage import deadlines
 from storage.models import Requirement, RoleName
 
 DUE_TIME = time(18, 0)
@@ -356,13 +356,13 @@ def effective(
     today = now.astimezone(zone).date()
     chosen = _default_candidates(today) if candidates is None else candidates
     defaults = {(r, s.key): s for r, s in chosen}
-    rows = schedule.live_deadlines(
+    rows = deadlines.live_deadlines(
         session,
         periods=[key for _, key in defaults],
         due_from=since - ROLL_MARGIN,
         due_to=until + ROLL_MARGIN,
     )
-    groups: dict[tuple[Requirement, str], list[schedule.DeadlineRow]] = defaultdict(list)
+    groups: dict[tuple[Requirement, str], list[deadlines.DeadlineRow]] = defaultdict(list)
     for row in rows:
         groups[(row.requirement, row.period)].append(row)
     found: list[Effective] = []
@@ -475,10 +475,10 @@ def set_deadline(
         raise DeadlineError("deadline_in_past")
     if due_at.date() < span.first_day:
         raise DeadlineError("deadline_before_period", period=span.key)
-    replaced = schedule.remove_deadline_for(
+    replaced = deadlines.remove_deadline_for(
         session, unit_id, span.key, requirement, now=now, member_id=member_id
     )
-    row_id = schedule.add_deadline(
+    row_id = deadlines.add_deadline(
         session,
         unit_id=unit_id,
         period=span.key,

@@ -34,7 +34,9 @@ from bot.core.types import Choice, Reply, replies_to_json
 from bot.reminders import deadlines
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules, Effective
 from bot.settings import ReminderSettings
-from storage import schedule
+from storage import deadlines as deadline_store
+from storage import members as member_store
+from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxStatus, Requirement
 
@@ -197,9 +199,9 @@ _NAME_MARK, _UNITS_MARK = "\x00name\x00", "\x00units\x00"
 LOCALES = ("zh", "en")
 
 
-def reminder_wording(deadline: Effective, now: datetime, zone: ZoneInfo) -> schedule.Wording:
+def reminder_wording(deadline: Effective, now: datetime, zone: ZoneInfo) -> outbox.Wording:
     """The reminder of a deadline in each language, with slots for the name and the units."""
-    texts: dict[str, tuple[schedule.Part, ...]] = {}
+    texts: dict[str, tuple[outbox.Part, ...]] = {}
     buttons: dict[str, tuple[str, str, str | None]] = {}
     for locale in LOCALES:
         filled = msg(
@@ -211,19 +213,19 @@ def reminder_wording(deadline: Effective, now: datetime, zone: ZoneInfo) -> sche
             due=deadlines.format_due(deadline.due_at, zone, locale),
             left=time_left(deadline.due_at, now, locale),
         )
-        parts: list[schedule.Part] = []
+        parts: list[outbox.Part] = []
         for piece in filled.split("\x00"):
             if piece == "name":
-                parts.append(schedule.Slot.NAME)
+                parts.append(outbox.Slot.NAME)
             elif piece == "units":
-                parts.append(schedule.Slot.UNITS)
+                parts.append(outbox.Slot.UNITS)
             elif piece:
                 parts.append(piece)
         texts[locale] = tuple(parts)
         choice = start_choice(deadline.requirement, locale)
         buttons[locale] = (choice.label, choice.value, choice.shortcut)
     separators = {"zh": "、", "en": ", "}
-    return schedule.Wording(texts, buttons, separators)
+    return outbox.Wording(texts, buttons, separators)
 
 
 def digest_reply(
@@ -276,7 +278,7 @@ def digest_reply(
 class Planned:
     """A message a tick would queue, and why (for `huibao remind preview`)."""
 
-    message: schedule.NewMessage
+    message: outbox.NewMessage
     name: str
     reason: str
 
@@ -288,9 +290,9 @@ class Memo:
     settled: set[str] = field(default_factory=set)
 
 
-def coverage_of(deadline: Effective) -> schedule.Coverage:
+def coverage_of(deadline: Effective) -> deadline_store.Coverage:
     """The deadline in the storage layer's plain terms."""
-    return schedule.Coverage(
+    return deadline_store.Coverage(
         requirement=deadline.requirement,
         roles=deadline.roles,
         period=deadline.span.key,
@@ -342,10 +344,8 @@ def _due_steps(
     return found
 
 
-def _fanout(
-    item: _Step, now: datetime, zone: ZoneInfo, platforms: Sequence[str]
-) -> schedule.Fanout:
-    return schedule.Fanout(
+def _fanout(item: _Step, now: datetime, zone: ZoneInfo, platforms: Sequence[str]) -> outbox.Fanout:
+    return outbox.Fanout(
         coverage=coverage_of(item.deadline),
         platforms=tuple(platforms),
         key_prefix=f"remind:{item.stem}",
@@ -380,16 +380,16 @@ def queue_due(
         steps = _due_steps(session, now, settings, zone, rules)
         postgres = session.get_bind().dialect.name == "postgresql"
         size = batch or (FANOUT_BATCH_POSTGRESQL if postgres else FANOUT_BATCH)
-        members = schedule.member_batches(session, size) if steps else []
+        members = deadline_store.member_batches(session, size) if steps else []
     queued = 0
     for item in steps:
         fanout = _fanout(item, now, zone, platforms)
         added = 0
         for part in members:
             with transaction(sessions) as session:
-                schedule.lean(session)
-                added += schedule.queue_fanout(session, fanout, now, part)
-                if schedule.outbox_statistics(session, added):
+                outbox.lean(session)
+                added += outbox.queue_fanout(session, fanout, now, part)
+                if outbox.outbox_statistics(session, added):
                     queued, added = queued + added, 0
         queued += added
         with transaction(sessions) as session:
@@ -399,13 +399,20 @@ def queue_due(
         parts = []
         for part in members:
             with transaction(sessions) as session:
-                schedule.lean(session)
-                parts.append(schedule.standing(session, coverage_of(item.deadline), (), part))
+                outbox.lean(session)
+                parts.append(deadline_store.standing(session, coverage_of(item.deadline), (), part))
         with transaction(sessions) as session:
             digests = _digests(
-                session, item, leaders, schedule.merge_standing(parts), now, zone, platforms, memo
+                session,
+                item,
+                leaders,
+                deadline_store.merge_standing(parts),
+                now,
+                zone,
+                platforms,
+                memo,
             )
-            queued += schedule.enqueue(session, [p.message for p in digests], now)
+            queued += outbox.enqueue(session, [p.message for p in digests], now)
     return queued
 
 
@@ -421,12 +428,12 @@ def plan(
     planned: list[Planned] = []
     for item in _due_steps(session, now, settings, zone, rules):
         fanout = _fanout(item, now, zone, platforms)
-        for message, name, units in schedule.preview_fanout(session, fanout, now):
+        for message, name, units in outbox.preview_fanout(session, fanout, now):
             where = ", ".join(units)
             planned.append(Planned(message, name, f"{item.reason}; nothing yet for {where}"))
         leaders = _leaders(session, item, platforms, None)
         if leaders:
-            standing = schedule.standing(session, coverage_of(item.deadline))
+            standing = deadline_store.standing(session, coverage_of(item.deadline))
             planned.extend(_digests(session, item, leaders, standing, now, zone, platforms, None))
     return planned
 
@@ -462,12 +469,12 @@ def held_by(window: Window, at: datetime, *, skip_weekends: bool) -> str:
 
 def _leaders(
     session: Session, item: _Step, platforms: Sequence[str], memo: Memo | None
-) -> list[schedule.Recipient]:
+) -> list[outbox.Recipient]:
     """The coordinators whose units the deadline touches, with no digest of the step yet."""
     deadline = item.deadline
     return [
         c
-        for c in schedule.coordinators(session, platforms, (f"digest:{item.stem}", item.tail))
+        for c in outbox.coordinators(session, platforms, (f"digest:{item.stem}", item.tail))
         if _touches(deadline, c.unit_path)
         and (memo is None or f"{deadline.ref}{item.tail}:{c.member_id}" not in memo.settled)
     ]
@@ -476,8 +483,8 @@ def _leaders(
 def _digests(
     session: Session,
     item: _Step,
-    leaders: Sequence[schedule.Recipient],
-    standing: Sequence[schedule.UnitStanding],
+    leaders: Sequence[outbox.Recipient],
+    standing: Sequence[deadline_store.UnitStanding],
     now: datetime,
     zone: ZoneInfo,
     platforms: Sequence[str],
@@ -486,9 +493,9 @@ def _digests(
     """One digest per coordinator (of `leaders`) whose units have someone missing."""
     deadline = item.deadline
     units = [u for u in standing if u.missing]
-    problems = schedule.delivery_problems(session, (), now - PROBLEMS_SINCE)
+    problems = outbox.delivery_problems(session, (), now - PROBLEMS_SINCE)
     failed = {p.member_id for p in problems if p.status is OutboxStatus.FAILED}
-    quiet = schedule.muted_members(session, deadline.ref, now.astimezone(zone).date())
+    quiet = member_store.muted_members(session, deadline.ref, now.astimezone(zone).date())
     planned = []
     for member_id, (leader, _units) in _pick(leaders, platforms).items():
         paths = [c.unit_path for c in leaders if c.member_id == member_id]
@@ -503,7 +510,7 @@ def _digests(
         reply = digest_reply(
             deadline, leader.name, listed, unreachable, now, zone, leader.locale, muted
         )
-        message = schedule.NewMessage(
+        message = outbox.NewMessage(
             key=f"digest:{item.stem}{member_id}{item.tail}",
             kind="digest",
             member_id=member_id,
@@ -521,11 +528,11 @@ def _digests(
 
 
 def _pick(
-    recipients: Iterable[schedule.Recipient], platforms: Sequence[str]
-) -> dict[int, tuple[schedule.Recipient, list[str]]]:
+    recipients: Iterable[outbox.Recipient], platforms: Sequence[str]
+) -> dict[int, tuple[outbox.Recipient, list[str]]]:
     """Per member: the account on the most preferred platform, and the units concerned."""
     rank = {p: i for i, p in enumerate(platforms)}
-    chosen: dict[int, tuple[schedule.Recipient, list[str]]] = {}
+    chosen: dict[int, tuple[outbox.Recipient, list[str]]] = {}
     for r in recipients:
         held = chosen.get(r.member_id)
         if held is None:
@@ -598,10 +605,10 @@ def status_lines(
     lines: list[str] = []
     today = now.astimezone(zone).date()
     for deadline in deadlines.current(session, now, zone, rules):
-        units = schedule.standing(session, coverage_of(deadline), within)
+        units = deadline_store.standing(session, coverage_of(deadline), within)
         if not units:
             continue
-        muted = schedule.muted_members(session, deadline.ref, today)
+        muted = member_store.muted_members(session, deadline.ref, today)
         if not lines:
             lines.append(msg(locale, "status_deadlines"))
         left = (
@@ -629,7 +636,7 @@ def status_lines(
             quiet = [(n, muted[i]) for i, n in unit.missing if i in muted]
             if quiet:
                 lines.append(msg(locale, "status_muted", names=_muted_names(quiet, locale)))
-    problems = schedule.delivery_problems(session, within, now - PROBLEMS_SINCE)
+    problems = outbox.delivery_problems(session, within, now - PROBLEMS_SINCE)
     failed = [p for p in problems if p.status is OutboxStatus.FAILED]
     uncertain = [p for p in problems if p.status is OutboxStatus.UNCERTAIN]
     if failed:

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.types import Channel, Reply, SendFailed, replies_from_json, replies_to_json
 from bot.reminders.ladder import Window
-from storage import schedule
+from storage import members, outbox
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,13 @@ def queue_for_member(
 ) -> bool:
     """Queue a message to a member's account (the one on `prefer` if they have one, else
     their most recent non-shell account); False if they have none or the key was queued."""
-    accounts = schedule.accounts(session, member_id)
+    accounts = members.accounts(session, member_id)
     chosen = next((a for a in accounts if a[0] == prefer), None)
     chosen = chosen or next((a for a in accounts if a[0] != "shell"), None)
     chosen = chosen or (accounts[0] if accounts else None)
     if chosen is None:
         return False
-    message = schedule.NewMessage(
+    message = outbox.NewMessage(
         key=key,
         kind=kind,
         member_id=member_id,
@@ -86,7 +86,7 @@ def queue_for_member(
         payload=replies_to_json(list(replies)),
         not_before=now,
     )
-    return schedule.enqueue(session, [message], now) == 1
+    return outbox.enqueue(session, [message], now) == 1
 
 
 class Sender:
@@ -124,14 +124,14 @@ class Sender:
 
     # -- the steps, each one transaction -------------------------------------------------
 
-    def _claim(self) -> schedule.Claimed | None:
+    def _claim(self) -> outbox.Claimed | None:
         now = self._clock()
         quiet = self._window.quiet(now)
         today = now.astimezone(self._window.zone).date()
         weekend = self._window.day_off(today, skip_weekends=True)
         holiday = self._window.day_off(today, skip_weekends=False)
         with transaction(self._sessions) as session:
-            found = schedule.claim(
+            found = outbox.claim(
                 session,
                 self.platform,
                 now,
@@ -143,35 +143,35 @@ class Sender:
             )
         return found[0] if found else None
 
-    def _sent(self, message: schedule.Claimed) -> None:
+    def _sent(self, message: outbox.Claimed) -> None:
         with transaction(self._sessions) as session:
-            schedule.mark_sent(session, message.id, self._clock())
+            outbox.mark_sent(session, message.id, self._clock())
 
-    def _failed(self, message: schedule.Claimed, failure: SendFailed) -> None:
+    def _failed(self, message: outbox.Claimed, failure: SendFailed) -> None:
         with transaction(self._sessions) as session:
             if failure.permanent:
-                schedule.mark_failed(session, message.id, failure.reason)
+                outbox.mark_failed(session, message.id, failure.reason)
             elif message.attempts >= self._max_attempts:
                 reason = f"gave up after {message.attempts} attempts: {failure.reason}"
-                schedule.mark_failed(session, message.id, reason)
+                outbox.mark_failed(session, message.id, reason)
             else:
                 delay = min(BACKOFF_FIRST * 2 ** (message.attempts - 1), BACKOFF_LIMIT)
                 delay = max(delay, failure.retry_after or 0.0)
                 when = self._clock() + timedelta(seconds=delay)
-                schedule.mark_retry(session, message.id, when, failure.reason)
+                outbox.mark_retry(session, message.id, when, failure.reason)
 
-    def _broken(self, message: schedule.Claimed, error: BaseException) -> None:
+    def _broken(self, message: outbox.Claimed, error: BaseException) -> None:
         # An unexpected error in an adapter: whether anything went out is unknown.
         with transaction(self._sessions) as session:
-            schedule.mark_uncertain(session, message.id, f"adapter error: {error!r}")
+            outbox.mark_uncertain(session, message.id, f"adapter error: {error!r}")
 
     def _next_due(self) -> datetime | None:
         with transaction(self._sessions) as session:
-            return schedule.next_due(session, self.platform)
+            return outbox.next_due(session, self.platform)
 
     # -- sending -------------------------------------------------------------------------
 
-    async def _deliver(self, message: schedule.Claimed) -> None:
+    async def _deliver(self, message: outbox.Claimed) -> None:
         try:
             # A document kept as a file (a job's result) is read now.
             replies = await asyncio.to_thread(replies_from_json, message.payload)
@@ -262,13 +262,13 @@ def take_waiting(
     """
     replies: list[Reply] = []
     with transaction(sessions) as session:
-        for message in schedule.claim(
+        for message in outbox.claim(
             session, platform, now, "shell", weekend=False, limit=50, address=address
         ):
             try:
                 replies.extend(replies_from_json(message.payload))
             except OSError as error:  # a job's document whose file is gone
-                schedule.mark_failed(session, message.id, f"document file missing: {error}")
+                outbox.mark_failed(session, message.id, f"document file missing: {error}")
                 continue
-            schedule.mark_sent(session, message.id, now)
+            outbox.mark_sent(session, message.id, now)
     return replies

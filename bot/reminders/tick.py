@@ -33,7 +33,7 @@ from bot.reminders.deadlines import PUBLIC_RULES, DayRules
 from bot.reminders.ladder import Memo, Window
 from bot.reminders.outbox import Sender, take_waiting
 from bot.settings import ReminderSettings
-from storage import schedule
+from storage import outbox
 from storage.db import transaction
 from storage.models import Platform
 
@@ -253,8 +253,8 @@ class Background:
         now = self._clock()
         lease = timedelta(seconds=self._settings.lease_seconds)
         with transaction(self._sessions) as session:
-            uncertain = schedule.recover_stale(session, now - lease, now)
-            expired = schedule.expire(session, now)
+            uncertain = outbox.recover_stale(session, now - lease, now)
+            expired = outbox.expire(session, now)
         queued = 0
         if self._settings.enabled:
             platforms = list(self._platforms or self.senders or ladder.PREFERRED_PLATFORMS)
@@ -271,7 +271,7 @@ class Background:
         remove a finished job's files after 30 days (bot.jobs)."""
         now = self._clock()
         with transaction(self._sessions) as session:
-            pruned = schedule.prune(
+            pruned = outbox.prune(
                 session,
                 messages_before=now - KEEP_MESSAGE_KEYS,
                 outbox_before=now - KEEP_OUTBOX,

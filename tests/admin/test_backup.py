@@ -22,7 +22,8 @@ from bot.admin.org import demo_org, load_org
 from bot.app import build
 from bot.core.types import Incoming
 from bot.settings import Settings
-from storage import repo
+from storage import entries as entry_store
+from storage import members
 from storage.db import alembic_config, current_revision, transaction
 from storage.models import Entry, Member, RoleName
 
@@ -40,15 +41,15 @@ class Writer:
         self.app = build(Settings(database_url=f"sqlite:///{database}"))
         with transaction(self.app.sessions) as session:
             load_org(session, demo_org())
-            unit = repo.unit_by_key(session, "demo-xinhua")
+            unit = members.unit_by_key(session, "demo-xinhua")
             assert unit is not None
             member = Member(name=WRITER_NAME, locale="zh")
             session.add(member)
-            repo.add_identity(session, member, "shell", "li")
+            members.add_identity(session, member, "shell", "li")
             session.flush()
-            repo.grant_role(session, member.id, unit.id, RoleName.STAFF)
+            members.grant_role(session, member.id, unit.id, RoleName.STAFF)
             self.member_id, self.unit_id = member.id, unit.id
-            self.questionnaire_id = repo.questionnaire_row(session, "q", 1, "q", dict)
+            self.questionnaire_id = entry_store.questionnaire_row(session, "q", 1, "q", dict)
         self.written = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -56,7 +57,7 @@ class Writer:
     def _write_one(self, number: int) -> None:
         now = datetime.now(UTC)
         with transaction(self.app.sessions) as session:
-            repo.write_entry(
+            entry_store.write_entry(
                 session,
                 None,
                 member_id=self.member_id,

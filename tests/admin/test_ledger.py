@@ -27,7 +27,8 @@ from bot.core import interview
 from bot.core.interview import Context, InterviewState
 from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming
-from storage import repo
+from storage import entries as entry_store
+from storage import members as member_store
 from storage.db import transaction
 from storage.models import Entry, EntryMetric, Member, RoleGrant, RoleName, Unit
 from tests.conftest import Clock, register
@@ -143,7 +144,7 @@ def figures(entry: Entry) -> list[tuple[str, Decimal, Decimal | None, str, str]]
 def snapshot(session: Session) -> list[tuple[Any, ...]]:
     """What a ledger carries of each live entry, comparable across imports."""
     rows = []
-    for e in repo.entries_in(session, None, None):
+    for e in entry_store.entries_in(session, None, None):
         content = e.answers.get("content")
         rows.append(
             (
@@ -196,7 +197,7 @@ def test_a_realistic_ledger_is_imported_figure_by_figure(
     assert result.created == 6
 
     with sessions() as session:
-        entries = {e.title: e for e in repo.entries_in(session, None, None)}
+        entries = {e.title: e for e in entry_store.entries_in(session, None, None)}
         assert len(entries) == 6
 
         show = entries["“我们的节日·端午”文艺汇演"]
@@ -291,7 +292,7 @@ def test_an_imported_entry_opens_for_edit_like_one_from_the_chat(
     with transaction(sessions) as session:
         assert import_ledger(session, path, culture, now=NOW).created == 1
     with sessions() as session:
-        entry = repo.entries_in(session, None, None)[0]
+        entry = entry_store.entries_in(session, None, None)[0]
         answers = dict(entry.answers)
         stored = figures(entry)
         entry_id, unit_id = entry.id, entry.unit_id
@@ -476,7 +477,7 @@ def test_a_csv_ledger_imports_in_any_office_encoding(
         result = import_ledger(session, path, culture, now=NOW)
     assert (result.created, result.errors) == (2, ())
     with sessions() as session:
-        entries = repo.entries_in(session, None, None)
+        entries = entry_store.entries_in(session, None, None)
         assert [(e.title, e.member.name, e.location) for e in entries] == [
             ("学习会", "李华", "活动室"),
             ("端午包粽子", "陈静", None),
@@ -498,7 +499,7 @@ def test_export_then_import_gives_back_the_same_entries(
         original = snapshot(session)
         assert export_ledger(session, tmp_path / "out.xlsx") == 6
         assert export_ledger(session, tmp_path / "out.csv") == 6
-        chaoyang = repo.unit_by_key(session, "demo-chaoyang")
+        chaoyang = member_store.unit_by_key(session, "demo-chaoyang")
         assert export_ledger(session, tmp_path / "cy.csv", unit=chaoyang, period="2026H1") == 2
         assert export_ledger(session, tmp_path / "h2.csv", period="2026年下半年") == 0
         members = count(session, Member)
@@ -524,7 +525,7 @@ def test_export_writes_a_unit_code_when_its_name_is_not_unique(
     sessions: sessionmaker[Session], people: dict[str, int], culture: Questionnaire, tmp_path: Path
 ) -> None:
     with transaction(sessions) as session:
-        street = repo.unit_by_key(session, "demo-street")
+        street = member_store.unit_by_key(session, "demo-street")
         assert street is not None
         twin = Unit(code="other-xinhua", name="新华社区", kind="社区", parent_id=street.id, path="")
         session.add(twin)
@@ -924,7 +925,7 @@ def test_an_unknown_reporter_in_two_units_is_text_on_the_coordinators_entries(
     with transaction(sessions) as session:
         assert import_ledger(session, path, culture, now=NOW, batch_size=1).created == 2
     with sessions() as session:
-        entries = repo.entries_in(session, None, None)
+        entries = entry_store.entries_in(session, None, None)
         assert {e.member_id for e in entries} == {people["张伟"]}
         assert [e.answers["reporter"] for e in entries] == [{"text": "王芳"}] * 2
         assert count(session, Member) == 3

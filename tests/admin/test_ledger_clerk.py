@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.admin.ledger import import_ledger
 from bot.core.conversation import Conversation
 from bot.core.questionnaire import Questionnaire
-from storage import repo
+from storage import entries as entry_store
 from storage.db import transaction
 from storage.models import Entry, Member, RoleName
 from tests.admin import test_ledger as base
@@ -46,7 +46,7 @@ def stored(sessions: sessionmaker[Session]) -> dict[str, list[tuple[str, Decimal
     with sessions() as session:
         return {
             e.title: [(m.question_id, m.low) for m in e.metrics]
-            for e in repo.entries_in(session, None, None)
+            for e in entry_store.entries_in(session, None, None)
         }
 
 
@@ -86,7 +86,7 @@ def test_importing_the_same_rows_again_skips_them_and_says_so(
     with transaction(sessions) as session:
         assert import_ledger(session, first, culture, now=NOW).created == 1
     with sessions() as session:
-        (entry,) = repo.entries_in(session, None, None)
+        (entry,) = entry_store.entries_in(session, None, None)
         stored_id = entry.id
     rows = [
         show("演出2场；参与群众300人次"),  # row 2: already stored
@@ -105,13 +105,13 @@ def test_importing_the_same_rows_again_skips_them_and_says_so(
     ]
     assert f"#{stored_id}" in str(result.skipped[0]) and "skipped" in str(result.skipped[0])
     with sessions() as session:
-        assert len(repo.entries_in(session, None, None)) == 3
+        assert len(entry_store.entries_in(session, None, None)) == 3
     # and a third time: nothing new
     with transaction(sessions) as session:
         again = import_ledger(session, second, culture, now=NOW)
     assert again.created == 0 and len(again.skipped) == 4
     with sessions() as session:
-        assert len(repo.entries_in(session, None, None)) == 3
+        assert len(entry_store.entries_in(session, None, None)) == 3
 
 
 def cli(env: dict[str, str], clock: Clock, *args: str) -> Any:
@@ -151,7 +151,7 @@ def test_wrongly_imported_entries_are_deleted_and_restored_from_the_cli(
     path = write_xlsx(tmp_path / "台账.xlsx", [show("演出2场"), show("演出3场", title="第二场")])
     assert cli(cli_env, clock, "entries", "import", str(path)).exit_code == 0
     with sessions() as session:
-        ids = sorted(e.id for e in repo.entries_in(session, None, None))
+        ids = sorted(e.id for e in entry_store.entries_in(session, None, None))
     deleted = cli(cli_env, clock, "entries", "delete", *map(str, ids))
     assert deleted.exit_code == 0, deleted.output
     assert f"deleted #{ids[0]}" in deleted.output
@@ -188,7 +188,7 @@ def test_an_admin_deletes_an_entry_of_their_unit_with_delete_n(
     with transaction(sessions) as session:
         assert import_ledger(session, path, culture, now=NOW).created == 1
     with sessions() as session:
-        (entry,) = repo.entries_in(session, None, None)
+        (entry,) = entry_store.entries_in(session, None, None)
         entry_id = entry.id
     register(sessions, "赵敏", "demo-street", RoleName.ADMIN)
     register(sessions, "钱进", "demo-chaoyang", RoleName.ADMIN)  # another community
@@ -250,7 +250,7 @@ def test_a_reporter_is_matched_by_a_near_name_and_the_dry_run_asks_to_check_it(
     assert f"填报人 李华（社工） → 李华 (member #{people['李华']})" in dry.output
     assert cli(cli_env, clock, "entries", "import", str(path)).exit_code == 0
     with sessions() as session:
-        entries = repo.entries_in(session, None, None)
+        entries = entry_store.entries_in(session, None, None)
         assert {e.member_id for e in entries} == {people["李华"]}
         assert all("reporter" not in e.answers for e in entries)
 
@@ -268,7 +268,7 @@ def test_an_unknown_reporter_where_nobody_coordinates_is_refused(
     assert [(e.row, e.column) for e in result.errors] == [(2, "填报人")]
     assert "王芳" in result.errors[0].reason and "register" in result.errors[0].reason
     with sessions() as session:
-        assert repo.entries_in(session, None, None) == []
+        assert entry_store.entries_in(session, None, None) == []
         assert session.scalar(select(func.count()).select_from(Member)) == 1
 
 
@@ -300,7 +300,7 @@ def test_a_hand_made_ledger_with_a_column_per_figure_is_read(
         result = import_ledger(session, path, culture, now=NOW)
     assert result.errors == ()
     with sessions() as session:
-        entries = {e.title: e for e in repo.entries_in(session, None, None)}
+        entries = {e.title: e for e in entry_store.entries_in(session, None, None)}
         assert [(m.question_id, m.low, m.approx) for m in entries["敬老志愿服务"].metrics] == [
             ("volunteers", Decimal(30), "exact"),
             ("hours", Decimal(660), "more_than"),

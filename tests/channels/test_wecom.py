@@ -35,7 +35,7 @@ from bot.reminders.ladder import start_choice
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings, templates_dir
 from bot.summary.service import SummaryKit
-from storage import repo
+from storage import messages
 from storage.db import transaction
 from storage.models import Entry, ProcessedMessage, ReceivedMessage, Requirement, RoleName
 from tests.chat import Chat, play
@@ -510,7 +510,7 @@ def test_a_callback_answered_but_not_processed_before_a_crash_is_processed_at_th
     # answered and kept; the process died before processing it
     message = CallbackMessage(fake.corp_id, LI, int(time.time()), "text", "8765", "/mine")
     with transaction(sessions) as session:
-        repo.keep_received(
+        messages.keep_received(
             session, "wecom", message_key(message), dataclasses.asdict(message), datetime.now(UTC)
         )
     time.sleep(0.05)

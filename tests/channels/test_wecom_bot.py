@@ -28,7 +28,7 @@ from bot.jobs import Worker
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings, templates_dir
 from bot.summary.service import SummaryKit
-from storage import repo
+from storage import messages
 from storage.db import transaction
 from storage.models import Entry, ProcessedMessage, ReceivedMessage, RoleName
 from tests.channels.test_wecom import PNG, REPORT
@@ -236,7 +236,7 @@ def test_join_with_an_invite_report_with_cards_and_a_photo(
 def _unsent(sessions: sessionmaker[Session]) -> list[str]:
     now = datetime.now(UTC)
     with transaction(sessions) as session:
-        found = repo.unsent_since(
+        found = messages.unsent_since(
             session,
             "wecom",
             processed_before=now + timedelta(minutes=1),
@@ -392,7 +392,7 @@ def test_a_frame_kept_before_a_crash_is_processed_once_at_the_next_connection(
         "text": {"content": "/mine"},
     }
     with transaction(sessions) as session:  # received, kept, then the process died
-        repo.keep_received(
+        messages.keep_received(
             session,
             KEPT,
             f"{LI}/msgkeptbeforecrash",

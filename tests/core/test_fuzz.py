@@ -69,7 +69,7 @@ from bot.core.reflection import MAX_POINT, split_points
 from bot.core.types import Incoming, Kind, Photo, Reply
 from bot.settings import templates_dir
 from bot.summary.service import SummaryKit
-from storage import repo
+from storage import members as member_store
 from storage.db import make_sessionmaker, transaction
 from storage.models import (
     Base,
@@ -412,7 +412,7 @@ def _reset(engine: Engine) -> None:
 
 
 def _seed(sessions: sessionmaker[Session]) -> None:
-    from storage import repo
+    from storage import members as member_store
 
     with transaction(sessions) as session:
         load_org(session, demo_org())
@@ -421,13 +421,13 @@ def _seed(sessions: sessionmaker[Session]) -> None:
                 continue
             member = Member(name=f"成员{persona.user}", locale="zh")
             session.add(member)
-            repo.add_identity(session, member, "shell", persona.user)
+            member_store.add_identity(session, member, "shell", persona.user)
             session.flush()
             for code, role in persona.grants:
-                unit = repo.unit_by_key(session, code)
+                unit = member_store.unit_by_key(session, code)
                 assert unit is not None
-                repo.grant_role(session, member.id, unit.id, role)
-        unit = repo.unit_by_key(session, "demo-xinhua")
+                member_store.grant_role(session, member.id, unit.id, role)
+        unit = member_store.unit_by_key(session, "demo-xinhua")
         assert unit is not None
         session.add(
             Invite(
@@ -498,10 +498,10 @@ def _guided(
     data: st.DataObject, sessions: sessionmaker[Session], questionnaire: Questionnaire, user: str
 ) -> str:
     """A fitting answer to where the person is, so sessions get deep (saved, edited)."""
-    from storage import repo
+    from storage import members as member_store
 
     with transaction(sessions) as db:
-        member, state = repo.person_and_state(db, "shell", user)
+        member, state = member_store.person_and_state(db, "shell", user)
         mine = (
             []
             if member is None
@@ -805,7 +805,7 @@ def test_a_member_without_a_unit_is_told_so(
     with transaction(sessions) as session:
         member = Member(name="无单位", locale="zh")
         session.add(member)
-        repo.add_identity(session, member, "shell", "nobody")
+        member_store.add_identity(session, member, "shell", "nobody")
     conversation = Conversation(
         sessions, questionnaires, "community_culture", SHANGHAI, lambda: NOW
     )

@@ -21,7 +21,7 @@ from bot.reminders.deadlines import DayRules, effective, month_span, parse_due_f
 from bot.reminders.ladder import Window, step_times
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
-from storage import repo, schedule
+from storage import members, outbox
 from storage.db import transaction
 from storage.models import Requirement, RoleName
 from tests.chat import Chat, play
@@ -188,7 +188,7 @@ def test_no_reminder_step_lands_on_a_holiday() -> None:
 
 def _deadline(sessions: sessionmaker[Session], due: str, ladder: tuple[int, ...], **extra) -> int:
     with transaction(sessions) as session:
-        unit = repo.unit_by_key(session, "demo-district")
+        unit = members.unit_by_key(session, "demo-district")
         assert unit is not None
         return set_deadline(
             session,
@@ -223,10 +223,10 @@ def test_on_a_holiday_a_reminder_waits_but_an_entry_sent_back_goes(
     sessions: sessionmaker[Session], people: dict[str, int], clock: Clock
 ) -> None:
     with transaction(sessions) as session:
-        schedule.enqueue(
+        outbox.enqueue(
             session,
             [
-                schedule.NewMessage(
+                outbox.NewMessage(
                     key="remind:x:1",
                     kind="reminder",
                     member_id=people[LI],
@@ -237,7 +237,7 @@ def test_on_a_holiday_a_reminder_waits_but_an_entry_sent_back_goes(
                     expires_at=at("2026-10-20 18:00"),
                     deadline_ref="d1",
                 ),
-                schedule.NewMessage(
+                outbox.NewMessage(
                     key="return:1",
                     kind="returned",
                     member_id=people[LI],

@@ -14,7 +14,7 @@ from bot.core.conversation import Conversation
 from bot.reminders.deadlines import month_span, set_deadline
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
-from storage import repo
+from storage import members
 from storage.db import transaction
 from storage.models import Entry, Requirement, RoleName
 from tests.chat import Chat, play
@@ -132,7 +132,7 @@ def test_less_reminding_for_one_deadline_until_a_day_and_back_on(
     # 王强 pauses everything until 1 July: the June entries' 7-day step (28 June) skips him
     assert "7月1日之前不再给你发提醒，7月1日起恢复" in wang.say("/remind off 7月1日")
     with transaction(sessions) as session:
-        unit = repo.unit_by_key(session, "demo-district")
+        unit = members.unit_by_key(session, "demo-district")
         assert unit is not None
         set_deadline(
             session,
@@ -177,7 +177,7 @@ def test_nobody_gets_more_reminders_for_one_deadline_than_the_cap(
     sessions: sessionmaker[Session], people: dict[str, int], clock: Clock
 ) -> None:
     with transaction(sessions) as session:
-        unit = repo.unit_by_key(session, "demo-district")
+        unit = members.unit_by_key(session, "demo-district")
         assert unit is not None
         set_deadline(
             session,

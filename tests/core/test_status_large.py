@@ -24,7 +24,8 @@ from bot.core.conversation import Conversation
 from bot.core.types import Reply, replies_from_json
 from bot.jobs import Worker
 from bot.reminders.outbox import take_waiting
-from storage import repo
+from storage import entries as entry_store
+from storage import members
 from storage.db import transaction
 from storage.models import (
     Entry,
@@ -79,10 +80,10 @@ def populate(
         units = []
         for s in range(streets):
             for c in range(communities):
-                unit = repo.unit_by_key(session, f"s{s}c{c}")
+                unit = members.unit_by_key(session, f"s{s}c{c}")
                 assert unit is not None
                 units.append(unit.id)
-        questionnaire = repo.questionnaire_row(session, "q", 1, "q", dict)
+        questionnaire = entry_store.questionnaire_row(session, "q", 1, "q", dict)
     now = datetime(2026, 6, 1, tzinfo=UTC)
     people = [{"name": f"员工{i:05d}", "locale": "zh", "created_at": now} for i in range(staff)]
     with engine.begin() as connection:
@@ -275,14 +276,14 @@ def test_the_list_keeps_the_fixed_order_never_by_how_many_reported(
     tmp_path: Path,
 ) -> None:
     with transaction(big_district) as session:  # the last street: everyone reports, twice
-        street = repo.unit_by_key(session, "s3")
+        street = members.unit_by_key(session, "s3")
         assert street is not None
         grants = session.execute(
             select(RoleGrant.member_id, RoleGrant.unit_id)
             .join(Unit, Unit.id == RoleGrant.unit_id)
             .where(Unit.path.startswith(street.path), RoleGrant.role == RoleName.STAFF)
         ).all()
-        questionnaire = repo.questionnaire_row(session, "q", 1, "q", dict)
+        questionnaire = entry_store.questionnaire_row(session, "q", 1, "q", dict)
     rows = [
         entry(member, unit, questionnaire, date(2026, 6, 2), f"补报{n}", clock())
         for member, unit in grants
@@ -396,7 +397,7 @@ def test_a_list_made_later_counts_what_arrived_meanwhile_and_says_when(
             .join(Member, Member.id == RoleGrant.member_id)
             .where(Member.name == "员工00001")
         ).one()
-        questionnaire = repo.questionnaire_row(session, "q", 1, "q", dict)
+        questionnaire = entry_store.questionnaire_row(session, "q", 1, "q", dict)
         session.execute(
             insert(Entry), [entry(member, unit, questionnaire, date(2026, 6, 3), "补报", clock())]
         )

@@ -21,7 +21,8 @@ from bot.reminders.deadlines import month_span, set_deadline
 from bot.reminders.ladder import Window, current_step, step_times
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
-from storage import schedule
+from storage import deadlines
+from storage import outbox as outbox_store
 from storage.db import create_db_engine, make_sessionmaker, transaction
 from storage.models import OutboxMessage, OutboxStatus, ProcessedMessage, Requirement, RoleName
 from tests.chat import Chat, play
@@ -241,9 +242,9 @@ def test_quiet_hours_hold_a_step_and_the_sending(
     channel = RecordingChannel()
     made = background(sessions, clock, channel)
     with transaction(sessions) as session:
-        from storage import repo
+        from storage import members
 
-        unit = repo.unit_by_key(session, "demo-district")
+        unit = members.unit_by_key(session, "demo-district")
         assert unit is not None
         # June's entries for the whole district, due Tuesday 30 June 09:00
         set_deadline(
@@ -289,9 +290,9 @@ def test_weekends_can_be_held(
     channel = RecordingChannel()
     made = background(sessions, clock, channel, skip_weekends=True)
     with transaction(sessions) as session:
-        from storage import repo
+        from storage import members
 
-        unit = repo.unit_by_key(session, "demo-district")
+        unit = members.unit_by_key(session, "demo-district")
         assert unit is not None
         set_deadline(
             session,
@@ -318,11 +319,11 @@ def test_weekends_can_be_held(
 def test_a_deadline_on_a_street_applies_to_its_communities_unless_one_has_its_own(
     sessions: sessionmaker[Session], people: dict[str, int], clock: Clock
 ) -> None:
-    from storage import repo
+    from storage import members
 
     with transaction(sessions) as session:
-        street = repo.unit_by_key(session, "demo-street")
-        xinhua = repo.unit_by_key(session, "demo-xinhua")
+        street = members.unit_by_key(session, "demo-street")
+        xinhua = members.unit_by_key(session, "demo-xinhua")
         assert street is not None and xinhua is not None
         for unit, due in ((street, "2026-06-28 18:00"), (xinhua, "2026-07-02 18:00")):
             set_deadline(
@@ -354,10 +355,10 @@ def test_a_member_who_reports_between_steps_is_not_reminded_again(
     people: dict[str, int],
     clock: Clock,
 ) -> None:
-    from storage import repo
+    from storage import members
 
     with transaction(sessions) as session:
-        unit = repo.unit_by_key(session, "demo-district")
+        unit = members.unit_by_key(session, "demo-district")
         assert unit is not None
         set_deadline(
             session,
@@ -427,10 +428,10 @@ def test_the_preview_lists_what_the_tick_then_queues(
 def test_english_speakers_get_english_reminders(
     sessions: sessionmaker[Session], people: dict[str, int], clock: Clock
 ) -> None:
-    from storage import repo
+    from storage import members
 
     with transaction(sessions) as session:
-        repo.set_locale(session, people[WANG], "en")
+        members.set_locale(session, people[WANG], "en")
     channel = RecordingChannel()
     clock.now = at("2026-06-24 18:00")
     run(background(sessions, clock, channel))
@@ -475,22 +476,24 @@ def test_a_fan_out_commits_batch_by_batch_and_a_crash_half_way_loses_and_doubles
 ) -> None:
     monkeypatch.setattr(ladder, "FANOUT_BATCH", 1)  # one member id a batch
     monkeypatch.setattr(ladder, "FANOUT_BATCH_POSTGRESQL", 1)
-    real = schedule.queue_fanout
-    done: list[schedule.Batch] = []
+    real = outbox_store.queue_fanout
+    done: list[deadlines.Batch] = []
 
-    def dying(session: Session, plan: schedule.Fanout, now: datetime, batch: schedule.Batch) -> int:
+    def dying(
+        session: Session, plan: outbox_store.Fanout, now: datetime, batch: deadlines.Batch
+    ) -> int:
         if len(done) == 2:  # the process dies in the third batch
             raise Crash
         done.append(batch)
         return real(session, plan, now, batch)
 
-    monkeypatch.setattr(schedule, "queue_fanout", dying)
+    monkeypatch.setattr(outbox_store, "queue_fanout", dying)
     clock.now = at("2026-06-18 18:00")  # the reflection's first step: everyone owes
     with pytest.raises(Crash):
         background(sessions, clock, RecordingChannel()).tick()
     assert outbox(sessions) == {"pending": 2}  # the first two batches stayed
 
-    monkeypatch.setattr(schedule, "queue_fanout", real)
+    monkeypatch.setattr(outbox_store, "queue_fanout", real)
     channel = RecordingChannel()
     made = background(sessions, clock, channel, instance="restarted")
     assert made.tick().queued == 3  # the other two reminders and the digest
@@ -617,11 +620,11 @@ def test_reminders_can_be_switched_off(
 
 
 def test_old_message_keys_are_pruned(sessions: sessionmaker[Session], clock: Clock) -> None:
-    from storage import repo
+    from storage import messages
 
     with transaction(sessions) as session:
-        repo.claim_message(session, "telegram", "old", [])
-        repo.claim_message(session, "telegram", "new", [])
+        messages.claim_message(session, "telegram", "old", [])
+        messages.claim_message(session, "telegram", "new", [])
         session.execute(
             ProcessedMessage.__table__.update()
             .where(ProcessedMessage.message_key == "old")

@@ -36,7 +36,7 @@ from bot.reminders.deadlines import month_span, set_deadline
 from bot.reminders.ladder import FANOUT_BATCH_POSTGRESQL
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
-from storage import repo
+from storage import members
 from storage.db import transaction
 from storage.models import (
     Entry,
@@ -377,7 +377,7 @@ def test_the_chat_paths_and_the_tick_never_scan_or_sort_all_entries(
     register(sessions, "区主任", "d", RoleName.COORDINATOR)
     register(sessions, "街道主任", "s1", RoleName.COORDINATOR)
     with transaction(sessions) as session:
-        district = repo.unit_by_key(session, "d")
+        district = members.unit_by_key(session, "d")
         assert district is not None
         set_deadline(
             session,

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.admin.org import OrgError, load_org, read_org_file
-from storage import repo
+from storage import entries, members, messages
 from storage.db import current_revision, transaction, upgrade
 from storage.models import ConversationState, Entry, Member, QuestionnaireVersion, Unit
 
@@ -58,16 +58,16 @@ def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> Non
 def test_a_message_key_is_claimed_once(sessions: sessionmaker[Session]) -> None:
     replies = [{"text": "好的", "choices": [], "document": None}]
     with transaction(sessions) as session:
-        assert repo.claim_message(session, "telegram", "1001", replies)
-        assert not repo.claim_message(session, "telegram", "1001")
-        assert repo.claim_message(session, "wecom", "1001")  # keys are per platform
+        assert messages.claim_message(session, "telegram", "1001", replies)
+        assert not messages.claim_message(session, "telegram", "1001")
+        assert messages.claim_message(session, "wecom", "1001")  # keys are per platform
     with transaction(sessions) as session:
-        assert not repo.claim_message(session, "telegram", "1001")
-        assert repo.unsent_replies(session, "telegram", "1001") == replies
-        repo.mark_sent(session, "telegram", ["1001", "1002"])
+        assert not messages.claim_message(session, "telegram", "1001")
+        assert messages.unsent_replies(session, "telegram", "1001") == replies
+        messages.mark_sent(session, "telegram", ["1001", "1002"])
     with transaction(sessions) as session:
-        assert repo.unsent_replies(session, "telegram", "1001") is None
-        assert repo.unsent_replies(session, "telegram", "nope") is None
+        assert messages.unsent_replies(session, "telegram", "1001") is None
+        assert messages.unsent_replies(session, "telegram", "nope") is None
 
 
 def test_times_come_back_aware_and_equal(sessions: sessionmaker[Session]) -> None:
@@ -110,13 +110,15 @@ def test_org_load_builds_the_tree_and_is_idempotent(
     assert (first.created, first.updated) == (6, 0)
     assert (second.created, second.updated, second.unchanged) == (0, 0, 6)
     with transaction(sessions) as session:
-        street = repo.unit_by_key(session, "s1")
+        street = members.unit_by_key(session, "s1")
         assert street is not None
         below = set(
-            session.scalars(select(Unit.name).where(Unit.id.in_(repo.subtree_ids(session, street))))
+            session.scalars(
+                select(Unit.name).where(Unit.id.in_(members.subtree_ids(session, street)))
+            )
         )
         assert below == {"新兴街道", "新华社区", "朝阳社区"}
-        assert repo.unit_by_key(session, "光明社区") is not None  # a unique name works too
+        assert members.unit_by_key(session, "光明社区") is not None  # a unique name works too
 
 
 def test_org_load_moves_a_unit_with_its_subtree(sessions: sessionmaker[Session], tmp_path) -> None:
@@ -129,10 +131,12 @@ def test_org_load_moves_a_unit_with_its_subtree(sessions: sessionmaker[Session],
     with transaction(sessions) as session:
         result = load_org(session, _org(tmp_path, moved))
         assert result.updated == 1
-        street = repo.unit_by_key(session, "s1")
+        street = members.unit_by_key(session, "s1")
         assert street is not None
         names = set(
-            session.scalars(select(Unit.name).where(Unit.id.in_(repo.subtree_ids(session, street))))
+            session.scalars(
+                select(Unit.name).where(Unit.id.in_(members.subtree_ids(session, street)))
+            )
         )
         assert "光明社区" in names
 
@@ -162,13 +166,13 @@ def test_an_edit_keeps_the_previous_revision_whole(
     now = datetime(2026, 6, 24, 2, 0, tzinfo=UTC)
     with transaction(sessions) as session:
         load_org(session, _org(tmp_path))
-        unit = repo.unit_by_key(session, "c1")
+        unit = members.unit_by_key(session, "c1")
         assert unit is not None
         member = Member(name="李华")
         session.add(member)
         session.flush()
-        qid = repo.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"})
-        assert repo.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"}) == qid
+        qid = entries.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"})
+        assert entries.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"}) == qid
         fields = {
             "unit_id": unit.id,
             "area": "theory",
@@ -189,7 +193,7 @@ def test_an_edit_keeps_the_previous_revision_whole(
             "approx": "exact",
             "raw": "3.9",
         }
-        entry = repo.write_entry(
+        entry = entries.write_entry(
             session,
             None,
             member_id=member.id,
@@ -203,9 +207,9 @@ def test_an_edit_keeps_the_previous_revision_whole(
         )
         entry_id = entry.id
     with transaction(sessions) as session:
-        entry = repo.live_entry(session, entry_id)
+        entry = entries.live_entry(session, entry_id)
         assert entry is not None
-        repo.write_entry(
+        entries.write_entry(
             session,
             entry,
             member_id=entry.member_id,
@@ -218,7 +222,7 @@ def test_an_edit_keeps_the_previous_revision_whole(
             now=now,
         )
     with transaction(sessions) as session:
-        entry = repo.live_entry(session, entry_id)
+        entry = entries.live_entry(session, entry_id)
         assert entry is not None
         assert (entry.title, entry.revision) == ("端午党课", 2)
         assert [(m.low, m.approx) for m in entry.metrics] == [(Decimal(4000), "more_than")]
@@ -232,9 +236,9 @@ def test_an_edit_keeps_the_previous_revision_whole(
         assert old.snapshot["photos"] == [
             {"platform": "telegram", "ref": "p1", "path": "data/photos/p1.jpg"}
         ]
-        repo.mark_deleted(session, entry, entry.member_id, now)
+        entries.mark_deleted(session, entry, entry.member_id, now)
     with transaction(sessions) as session:
-        assert repo.live_entry(session, entry_id) is None
+        assert entries.live_entry(session, entry_id) is None
         assert session.get(Entry, entry_id) is not None
         assert session.scalars(select(QuestionnaireVersion)).one().key == "q"
 
@@ -244,10 +248,10 @@ def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker
         member = Member(name="李华")
         session.add(member)
         session.flush()
-        repo.add_identity(session, member, "shell", "li")
-        repo.add_identity(session, member, "telegram", "999")
+        members.add_identity(session, member, "shell", "li")
+        members.add_identity(session, member, "telegram", "999")
         session.flush()
-        repo.save_state(
+        members.save_state(
             session,
             None,
             member_id=member.id,
@@ -256,7 +260,7 @@ def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker
             kind="interview",
             data={"a": 1},
         )
-        repo.save_state(
+        members.save_state(
             session,
             None,
             member_id=None,
@@ -266,12 +270,12 @@ def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker
             data={"code": "X"},
         )
     with transaction(sessions) as session:
-        person, mine = repo.person_and_state(
+        person, mine = members.person_and_state(
             session, "telegram", "999"
         )  # any account of the member
         assert person is not None and person.name == "李华"
         assert mine is not None and (mine.kind, mine.data) == ("interview", {"a": 1})
-        repo.save_state(
+        members.save_state(
             session,
             mine,
             member_id=person.id,
@@ -280,18 +284,18 @@ def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker
             kind="interview",
             data={"a": 2},
         )
-        nobody, joining = repo.person_and_state(session, "telegram", "42")
+        nobody, joining = members.person_and_state(session, "telegram", "42")
         assert nobody is None and joining is not None and joining.kind == "join"
-        assert repo.person_and_state(session, "wecom", "42") == (None, None)
-        repo.clear_state(session, joining)
+        assert members.person_and_state(session, "wecom", "42") == (None, None)
+        members.clear_state(session, joining)
     with transaction(sessions) as session:
         (row,) = session.scalars(select(ConversationState)).all()
         assert row.data == {"a": 2}
-        person, _ = repo.person_and_state(session, "shell", "li")
+        person, _ = members.person_and_state(session, "shell", "li")
         assert person is not None
-        repo.set_locale(session, person.id, "en")
+        members.set_locale(session, person.id, "en")
     with transaction(sessions) as session:
-        person, _ = repo.person_and_state(session, "shell", "li")
+        person, _ = members.person_and_state(session, "shell", "li")
         assert person is not None and person.locale == "en"
 
 

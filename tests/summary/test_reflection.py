@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import reflection
 from bot.core.reflection import PLAN, SHORTCOMING, Row, merge, same_point, theme_of
-from storage import repo
+from storage import members, reflections
 from storage.db import transaction
 from storage.models import RoleName
 from tests.conftest import register
@@ -62,17 +62,17 @@ def test_a_street_reviews_its_own_points_and_picks_from_its_communities(
     li = register(sessions, "李华", "demo-xinhua")
     zhao = register(sessions, "赵敏", "demo-chaoyang")
     with transaction(sessions) as session:
-        street = repo.unit_by_key(session, "demo-street")
-        xinhua = repo.unit_by_key(session, "demo-xinhua")
-        chaoyang = repo.unit_by_key(session, "demo-chaoyang")
+        street = members.unit_by_key(session, "demo-street")
+        xinhua = members.unit_by_key(session, "demo-xinhua")
+        chaoyang = members.unit_by_key(session, "demo-chaoyang")
         assert street and xinhua and chaoyang
-        add = repo.add_reflections
+        add = reflections.add_reflections
         add(session, li, xinhua.id, "2026H1", SHORTCOMING, ["活动形式比较单一，年轻人参与少"], NOW)
         add(session, zhao, chaoyang.id, "2026H1", SHORTCOMING, ["年轻人参加的少，形式单一"], NOW)
         add(session, zhao, chaoyang.id, "2026H1", SHORTCOMING, ["活动经费紧张"], NOW)
         add(session, boss, street.id, "2026H1", PLAN, ["加强对社区的业务指导"], NOW)
     with transaction(sessions) as session:
-        street = repo.unit_by_key(session, "demo-street")
+        street = members.unit_by_key(session, "demo-street")
         assert street
         review = reflection.review(session, street, "2026H1")
         assert [p.text for p in review.own] == ["加强对社区的业务指导"]
@@ -82,7 +82,7 @@ def test_a_street_reviews_its_own_points_and_picks_from_its_communities(
         ]
         assert [t for t, _ in review.themes(SHORTCOMING)] == ["活动形式与参与", "经费保障"]
         # a community's own review is everything said for it
-        xinhua = repo.unit_by_key(session, "demo-xinhua")
+        xinhua = members.unit_by_key(session, "demo-xinhua")
         assert xinhua
         own = reflection.review(session, xinhua, "2026H1").own
         assert [p.text for p in own] == ["活动形式比较单一，年轻人参与少"]

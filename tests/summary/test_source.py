@@ -14,7 +14,7 @@ from bot.core.questionnaire import Questionnaire
 from bot.settings import templates_dir
 from bot.summary.service import SummaryKit, summarise
 from bot.summary.source import load
-from storage import repo
+from storage import entries, members
 from storage.db import transaction
 from storage.models import RoleName
 from tests.conftest import register
@@ -34,9 +34,9 @@ def _store(
     figures: dict[str, tuple[str, str]],
     achievements: str | None = None,
 ) -> None:
-    unit = repo.unit_by_key(session, unit_code)
+    unit = members.unit_by_key(session, unit_code)
     assert unit is not None
-    form_id = repo.questionnaire_row(
+    form_id = entries.questionnaire_row(
         session, form.id, form.version, form.title, lambda: form.model_dump(mode="json")
     )
     metrics: list[dict[str, Any]] = []
@@ -56,7 +56,7 @@ def _store(
     answers: dict[str, Any] = {"area": area, "content": {"text": "组织居民参加"}}
     if achievements:
         answers["achievements"] = {"text": achievements}
-    repo.write_entry(
+    entries.write_entry(
         session,
         None,
         member_id=member_id,
@@ -103,7 +103,7 @@ def test_the_material_of_a_community(
     form = questionnaires["community_culture"]
     _seed(sessions, form)
     with transaction(sessions) as session:
-        xinhua = repo.unit_by_key(session, "demo-xinhua")
+        xinhua = members.unit_by_key(session, "demo-xinhua")
         assert xinhua is not None
         material = load(session, xinhua, H1)
         assert not material.roll_up
@@ -142,8 +142,8 @@ def test_the_material_of_a_street_and_a_district(
     _seed(sessions, questionnaires["community_culture"])
     kit = SummaryKit.load(templates_dir() / "summary")
     with transaction(sessions) as session:
-        street = repo.unit_by_key(session, "demo-street")
-        district = repo.unit_by_key(session, "demo-district")
+        street = members.unit_by_key(session, "demo-street")
+        district = members.unit_by_key(session, "demo-district")
         assert street is not None and district is not None
         material = load(session, street, H1)
         assert material.roll_up and material.expected == ["新华社区", "朝阳社区"]

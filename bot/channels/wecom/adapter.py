@@ -45,7 +45,7 @@ from bot.core import types
 from bot.core.conversation import Conversation, Outcome
 from bot.core.messages import text as msg
 from bot.core.types import Choice, Incoming, Kind, Photo, Reply, SendFailed, replies_from_json
-from storage import repo
+from storage import messages
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -419,11 +419,11 @@ class WecomBot:
 
     def _keep(self, key: str, body: dict[str, Any]) -> None:
         with transaction(self._sessions) as session:
-            repo.keep_received(session, PLATFORM, key, body, datetime.now(UTC))
+            messages.keep_received(session, PLATFORM, key, body, datetime.now(UTC))
 
     def _forget(self, key: str) -> None:
         with transaction(self._sessions) as session:
-            repo.drop_received(session, PLATFORM, key)
+            messages.drop_received(session, PLATFORM, key)
 
     async def _work(
         self,
@@ -674,7 +674,7 @@ class WecomBot:
 
         def unsent() -> list[tuple[str, list[dict[str, Any]]]]:
             with transaction(self._sessions) as session:
-                return repo.unsent_since(
+                return messages.unsent_since(
                     session,
                     PLATFORM,
                     processed_before=now - timedelta(seconds=age),
@@ -707,7 +707,7 @@ class WecomBot:
 
         def waiting() -> list[tuple[str, dict[str, Any]]]:
             with transaction(self._sessions) as session:
-                return repo.waiting_received(session, PLATFORM, received_before)
+                return messages.waiting_received(session, PLATFORM, received_before)
 
         for key, body in await loop.run_in_executor(self._executor, waiting):
             if key in self._in_flight:

@@ -71,7 +71,7 @@ from bot.core.types import (
     SendFailed,
     replies_from_json,
 )
-from storage import repo
+from storage import members, messages
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -657,11 +657,11 @@ class WecomRobot:
 
     def _keep(self, key: str, body: dict[str, Any]) -> None:
         with transaction(self._sessions) as session:
-            repo.keep_received(session, KEPT, key, body, datetime.now(UTC))
+            messages.keep_received(session, KEPT, key, body, datetime.now(UTC))
 
     def _forget(self, key: str) -> None:
         with transaction(self._sessions) as session:
-            repo.drop_received(session, KEPT, key)
+            messages.drop_received(session, KEPT, key)
 
     async def _forget_quietly(self, key: str) -> None:
         try:
@@ -674,8 +674,8 @@ class WecomRobot:
     ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, list[dict[str, Any]]]]]:
         now = datetime.now(UTC)  # stored times are the real time
         with transaction(self._sessions) as session:
-            kept = repo.waiting_received(session, KEPT, now + timedelta(minutes=1))
-            unsent = repo.unsent_since(
+            kept = messages.waiting_received(session, KEPT, now + timedelta(minutes=1))
+            unsent = messages.unsent_since(
                 session,
                 PLATFORM,
                 processed_before=now + timedelta(minutes=1),
@@ -685,7 +685,7 @@ class WecomRobot:
 
     def _locale(self, user: str) -> str:
         with transaction(self._sessions) as session:
-            member, _state = repo.person_and_state(session, PLATFORM, user)
+            member, _state = members.person_and_state(session, PLATFORM, user)
         return member.locale if member is not None else "zh"
 
 

@@ -19,7 +19,7 @@ from bot.core.questionnaire import Questionnaire
 from bot.core.types import Choice, Incoming, Reply
 from bot.reminders.deadlines import DayRules
 from bot.summary.service import SummaryKit
-from storage import repo
+from storage import members
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ class Turn:
 
     session: Session
     incoming: Incoming
-    member: repo.Person | None
-    row: repo.DialogState | None  # the stored row, whatever it holds
+    member: members.Person | None
+    row: members.DialogState | None  # the stored row, whatever it holds
     locale: str
     kit: Kit
     dialog: Dialog | None = None  # what the row holds, typed
@@ -103,10 +103,10 @@ class Turn:
     def apply(self, step: Next) -> list[Reply]:
         """Store the state a step left (one statement at most) and return its replies."""
         if step.state is None:
-            repo.clear_state(self.session, self.row)
+            members.clear_state(self.session, self.row)
         elif step.state is not KEEP:
             kind, data = dump(step.state)
-            repo.save_state(
+            members.save_state(
                 self.session,
                 self.row,
                 member_id=self.member.id if self.member is not None else None,

@@ -8,7 +8,7 @@ from bot.core.dialogs.state import Deleting
 from bot.core.parsing.numerals import parse_id
 from bot.core.scope import admin_scope
 from bot.core.types import Reply
-from storage import repo
+from storage import entries
 from storage.models import Entry
 
 
@@ -17,7 +17,7 @@ def begin(turn: Turn, argument: str) -> Next:
     number = parse_id(argument)
     if number is None:
         return Next([Reply(turn.t("entry_number_missing", command="/delete"))])
-    entry = repo.live_entry(turn.session, number)
+    entry = entries.live_entry(turn.session, number)
     if entry is None or not may_delete(turn, entry):
         return Next([Reply(turn.t("entry_not_found", id=number))])
     question = yes_no(turn, turn.t("delete_confirm", id=entry.id, title=entry.title))
@@ -29,10 +29,10 @@ def answer(turn: Turn, state: Deleting) -> Next:
     entry_id = state.entry_id
     word = interview.normalise_word(turn.incoming.text)
     if turn.incoming.text == "yes" or word in interview.YES_WORDS:
-        entry = repo.live_entry(turn.session, entry_id)
+        entry = entries.live_entry(turn.session, entry_id)
         if entry is None or not may_delete(turn, entry):
             return Next([Reply(turn.t("entry_not_found", id=entry_id))], None)
-        repo.mark_deleted(turn.session, entry, turn.member_id, turn.kit.clock())
+        entries.mark_deleted(turn.session, entry, turn.member_id, turn.kit.clock())
         return Next([Reply(turn.t("deleted", id=entry_id))], None)
     if turn.incoming.text == "no" or word in interview.NO_WORDS:
         return Next([Reply(turn.t("delete_kept", id=entry_id))], None)

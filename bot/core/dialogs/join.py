@@ -11,7 +11,7 @@ from bot.core.dialogs.base import Next, Turn
 from bot.core.dialogs.state import Joining
 from bot.core.text import clean_text
 from bot.core.types import Kind, Reply
-from storage import repo
+from storage import members
 from storage.models import Invite, Member
 
 log = logging.getLogger(__name__)
@@ -61,13 +61,13 @@ def answer(turn: Turn, state: Joining) -> Next:
     assert invite is not None
     member = Member(name=name, locale=turn.locale)
     turn.session.add(member)
-    repo.add_identity(turn.session, member, turn.incoming.platform, turn.incoming.user_id)
+    members.add_identity(turn.session, member, turn.incoming.platform, turn.incoming.user_id)
     turn.session.flush()
-    repo.grant_role(turn.session, member.id, invite.unit_id, invite.role)
+    members.grant_role(turn.session, member.id, invite.unit_id, invite.role)
     invite.uses += 1
     role = turn.t(f"role_{invite.role.value}")
     log.info("member %s joined unit %s as %s", member.id, invite.unit.id, invite.role.value)
-    turn.member = repo.Person(member.id, member.name, member.locale)
+    turn.member = members.Person(member.id, member.name, member.locale)
     turn.menu_changed = True
     return Next([Reply(turn.t("join_done", name=name, unit=invite.unit.name, role=role))], None)
 
@@ -79,7 +79,7 @@ def join_more(turn: Turn, code: str) -> Next:
         return Next([problem])
     assert invite is not None
     role = turn.t(f"role_{invite.role.value}")
-    if not repo.grant_role(turn.session, turn.member_id, invite.unit_id, invite.role):
+    if not members.grant_role(turn.session, turn.member_id, invite.unit_id, invite.role):
         return Next([Reply(turn.t("join_already", unit=invite.unit.name, role=role))])
     invite.uses += 1
     turn.menu_changed = True
@@ -88,7 +88,7 @@ def join_more(turn: Turn, code: str) -> Next:
 
 def _check(turn: Turn, code: str, *, lock: bool) -> tuple[Invite | None, Reply | None]:
     cleaned = interview.normalise_word(code).upper()
-    invite = repo.invite_by_code(turn.session, cleaned, lock=lock)
+    invite = members.invite_by_code(turn.session, cleaned, lock=lock)
     if invite is None or invite.revoked:
         return None, Reply(turn.t("invite_invalid", code=cleaned[:20]))
     if invite.expires_at is not None and invite.expires_at <= turn.incoming.at:

@@ -8,7 +8,8 @@ from bot.core.figures import entry_line
 from bot.core.parsing.numerals import parse_id
 from bot.core.periods import Span, parse_period, parse_span, period_of
 from bot.core.types import Reply
-from storage import repo
+from storage import entries as entry_store
+from storage import members, reflections
 
 
 def mine(turn: Turn, argument: str = "") -> Next:
@@ -19,7 +20,7 @@ def mine(turn: Turn, argument: str = "") -> Next:
     except ValueError:
         period = " ".join(argument.split())[:30]
         return Next([Reply(turn.t("mine_bad_period", period=period))])
-    everything = repo.entries_of_member(turn.session, turn.member_id, None)
+    everything = entry_store.entries_of_member(turn.session, turn.member_id, None)
     entries = [e for e in everything if span.contains(e.start_date)]
     label = span.label(turn.locale)
     if entries:
@@ -129,7 +130,7 @@ def language(turn: Turn, argument: str) -> Next:
     choice = {"zh": "zh", "中文": "zh", "cn": "zh", "en": "en", "english": "en"}.get(wanted)
     if choice is None:
         return Next([Reply(turn.t("lang_prompt"))])
-    repo.set_locale(turn.session, turn.member_id, choice)
+    members.set_locale(turn.session, turn.member_id, choice)
     turn.locale = choice
     turn.menu_changed = True
     return Next([Reply(turn.t("lang_set"))])
@@ -141,7 +142,7 @@ def closing(turn: Turn, argument: str) -> Next:
     if scope.empty:
         return Next([Reply(turn.t("leaders_only"))])
     session, member_id, now = turn.session, turn.member_id, turn.kit.clock()
-    unit = repo.unit_by_path(session, scope.paths[0])
+    unit = members.unit_by_path(session, scope.paths[0])
     today = turn.incoming.at.astimezone(turn.kit.zone).date()
     period = period_of(today).key
     words = argument.split(maxsplit=2)
@@ -157,9 +158,9 @@ def closing(turn: Turn, argument: str) -> Next:
             # the units' own points stay theirs: a street drops only its own
             return Next([Reply(turn.t("closing_no_such", number=words[1]))])
         if dropping:
-            repo.drop_reflections(session, chosen.row_ids, member_id, now)
+            reflections.drop_reflections(session, chosen.row_ids, member_id, now)
         elif chosen not in review.own:  # material of the units below becomes the unit's
-            repo.add_reflections(
+            reflections.add_reflections(
                 session, member_id, unit.id, period, chosen.kind, [chosen.text], now, in_review=True
             )
         review = reflection.review(session, unit, period)
@@ -173,7 +174,9 @@ def closing(turn: Turn, argument: str) -> Next:
         texts = reflection.split_points(words[2])
         if kind is None or not texts:
             return Next([Reply(turn.t("closing_help"))])
-        repo.add_reflections(session, member_id, unit.id, period, kind, texts, now, in_review=True)
+        reflections.add_reflections(
+            session, member_id, unit.id, period, kind, texts, now, in_review=True
+        )
         review = reflection.review(session, unit, period)
     elif action:
         return Next([Reply(turn.t("closing_help"))])

@@ -7,14 +7,14 @@ from bot.core.dialogs.base import Next, Turn
 from bot.core.dialogs.state import Reflecting
 from bot.core.periods import period_of
 from bot.core.types import Kind, Reply
-from storage import repo
+from storage import members, reflections
 
 REFLECT_WORDS = frozenset({"回顾", "半年回顾", "工作回顾", "reflect"})
 
 
 def begin(turn: Turn, argument: str = "") -> Next:
     """/reflect: ask for this half-year's shortcomings."""
-    units = repo.reporting_units(turn.session, turn.member_id)
+    units = members.reporting_units(turn.session, turn.member_id)
     if not units:
         return Next([Reply(turn.t("no_unit"))])
     period = period_of(turn.incoming.at.astimezone(turn.kit.zone).date())
@@ -32,7 +32,7 @@ def answer(turn: Turn, state: Reflecting, *, skip: bool = False) -> Next:
         if not points:
             return Next([Reply(turn.t("reflect_text_please"))])
         kind = reflection.SHORTCOMING if state.step == 1 else reflection.PLAN
-        repo.add_reflections(
+        reflections.add_reflections(
             turn.session,
             turn.member_id,
             state.unit_id,

@@ -24,7 +24,7 @@ from bot.core.periods import Span, period_of
 from bot.core.questionnaire import Role
 from bot.core.text import clean_text
 from bot.core.types import Choice, Kind, Reply
-from storage import repo
+from storage import entries, members
 from storage.models import Entry
 
 REPORT_WORDS = frozenset({"上报", "新建", "填报", "汇报", "报告", "报活动", "上报活动", "report"})
@@ -104,7 +104,7 @@ def start(
     """
     # Nothing started: what was in progress stays, or, dropped for this one, is kept for 恢复.
     unchanged = KEEP if dropped is None else dropped
-    units = repo.reporting_units(turn.session, turn.member_id)
+    units = members.reporting_units(turn.session, turn.member_id)
     if not units:
         return Next([Reply(turn.t("no_unit"))], unchanged)
     ctx = turn.context()
@@ -287,7 +287,7 @@ def edit(turn: Turn, argument: str) -> Next:
     entry = _own_entry(turn, argument, "/edit")
     if not isinstance(entry, Entry):
         return entry
-    units = repo.reporting_units(turn.session, turn.member_id)
+    units = members.reporting_units(turn.session, turn.member_id)
     if entry.unit_id not in dict(units):
         units.append((entry.unit_id, entry.unit.name))
     ctx = turn.context()
@@ -299,7 +299,7 @@ def _own_entry(turn: Turn, argument: str, command: str) -> Entry | Next:
     number = parse_id(argument)
     if number is None:
         return Next([Reply(turn.t("entry_number_missing", command=command))])
-    entry = repo.live_entry(turn.session, number)
+    entry = entries.live_entry(turn.session, number)
     if entry is None or entry.member_id != turn.member_id:
         return Next([Reply(turn.t("entry_not_found", id=number))])
     return entry
@@ -335,15 +335,15 @@ def store(turn: Turn, ctx: Context, draft: Draft) -> Reply:
     q = ctx.questionnaire
     # Looked up every time: an id remembered from a transaction that was rolled back
     # afterwards would point at nothing.
-    questionnaire_id = repo.questionnaire_row(
+    questionnaire_id = entries.questionnaire_row(
         session, q.id, q.version, q.title, lambda: q.model_dump(mode="json")
     )
     existing: Entry | None = None
     if draft.entry_id is not None:
-        existing = repo.live_entry(session, draft.entry_id)
+        existing = entries.live_entry(session, draft.entry_id)
         if existing is None or existing.member_id != member.id:
             return Reply(turn.t("entry_not_found", id=draft.entry_id))
-    entry = repo.write_entry(
+    entry = entries.write_entry(
         session,
         existing,
         member_id=member.id,

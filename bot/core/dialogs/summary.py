@@ -9,7 +9,7 @@ from bot.core.dialogs.base import Next, Turn
 from bot.core.periods import parse_period, period_of
 from bot.core.types import Reply
 from bot.reminders import outbox
-from storage import repo
+from storage import members
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +31,12 @@ def summary(turn: Turn, argument: str) -> Next:
             continue
         except ValueError:
             pass
-        unit = repo.unit_by_key(turn.session, word)
+        unit = members.unit_by_key(turn.session, word)
         if unit is None or not scope.contains(unit.path):
             # the same answer for a unit that does not exist and one out of reach
             return Next([Reply(turn.t("summary_not_yours", unit=word[:30]))])
     if unit is None:
-        unit = repo.unit_by_path(turn.session, scope.paths[0])
+        unit = members.unit_by_path(turn.session, scope.paths[0])
     # Composing and rendering take seconds for a large street: a job does them after this
     # message's commit and sends the preview, chart and .docx to the asker's account on
     # this platform (their private chat when asked in a group). The answer comes at once.

@@ -1,9 +1,8 @@
-"""Repository functions for deadlines, the outbox and entries sent back for correction.
+"""The outbox: messages to send, queued, claimed by one sender and marked as they went.
 
-Every function works inside a caller's session, on SQLite and PostgreSQL alike. Who still
-owes something is a few set-based queries per deadline and batch of members (a range of
-member ids, `member_batches`), never a query per member; no statement reads the whole
-membership or the whole outbox, so a fan-out grows linearly with the number of people.
+A reminder step of a deadline is queued as a fan-out built in SQL, in batches of members:
+no statement reads the whole membership or the whole outbox, so a fan-out grows linearly
+with the number of people.
 """
 
 from __future__ import annotations
@@ -45,12 +44,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql._typing import ColumnExpressionArgument
 
+from storage._sql import SEPARATOR, aggregate
+from storage.deadlines import Batch, Coverage, in_batch
 from storage.models import (
-    Deadline,
-    Entry,
-    EntryReturn,
     Identity,
     Member,
     OutboxMessage,
@@ -58,9 +55,7 @@ from storage.models import (
     OutboxTally,
     Platform,
     ProcessedMessage,
-    Reflection,
     ReminderMute,
-    Requirement,
     RoleGrant,
     RoleName,
     Unit,
@@ -76,317 +71,7 @@ def _platforms(names: Iterable[str]) -> list[Platform]:
     return [Platform(n) for n in names if n in known]
 
 
-# --- deadlines -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DeadlineRow:
-    """A stored deadline with its unit."""
-
-    id: int
-    unit_id: int
-    unit_name: str
-    unit_path: str
-    period: str
-    requirement: Requirement
-    due_at: datetime
-    ladder: list[int] | None
-    skip_weekends: bool | None
-    created_at: datetime
-    removed_at: datetime | None
-    move_off_days: bool | None = None
-
-
-def _deadline_rows(session: Session, condition: ColumnElement[bool]) -> list[DeadlineRow]:
-    rows = session.execute(
-        select(
-            Deadline.id,
-            Deadline.unit_id,
-            Unit.name,
-            Unit.path,
-            Deadline.period,
-            Deadline.requirement,
-            Deadline.due_at,
-            Deadline.ladder,
-            Deadline.skip_weekends,
-            Deadline.created_at,
-            Deadline.removed_at,
-            Deadline.move_off_days,
-        )
-        .join(Unit, Unit.id == Deadline.unit_id)
-        .where(condition)
-        .order_by(Deadline.due_at, Deadline.id)
-    ).all()
-    return [
-        DeadlineRow(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            None if r[7] is None else [int(x) for x in r[7]],
-            r[8],
-            r[9],
-            r[10],
-            r[11],
-        )
-        for r in rows
-    ]
-
-
-def live_deadlines(
-    session: Session, *, periods: Sequence[str], due_from: datetime, due_to: datetime
-) -> list[DeadlineRow]:
-    """Live deadlines of these periods, or of any period that has one due in the window.
-
-    Every row of such a period comes back, whatever its due time, since a row on a unit
-    takes that subtree out of a wider deadline for the same thing.
-    """
-    in_window = select(Deadline.period).where(
-        Deadline.removed_at.is_(None), Deadline.due_at >= due_from, Deadline.due_at <= due_to
-    )
-    return _deadline_rows(
-        session,
-        and_(
-            Deadline.removed_at.is_(None),
-            or_(Deadline.period.in_(list(periods)), Deadline.period.in_(in_window)),
-        ),
-    )
-
-
-def list_deadlines(
-    session: Session, *, unit_path: str | None = None, since: datetime | None = None
-) -> list[DeadlineRow]:
-    """Deadlines on units under `unit_path` (all units by default), due since `since`."""
-    condition: ColumnElement[bool] = true()
-    if unit_path is not None:
-        condition = and_(condition, Unit.path.startswith(unit_path))
-    if since is not None:
-        condition = and_(condition, Deadline.removed_at.is_(None), Deadline.due_at >= since)
-    return _deadline_rows(session, condition)
-
-
-def deadline_by_id(session: Session, deadline_id: int) -> DeadlineRow | None:
-    """One deadline, removed or not."""
-    found = _deadline_rows(session, Deadline.id == deadline_id)
-    return found[0] if found else None
-
-
-def add_deadline(
-    session: Session,
-    *,
-    unit_id: int,
-    period: str,
-    requirement: Requirement,
-    due_at: datetime,
-    ladder: list[int] | None,
-    skip_weekends: bool | None,
-    member_id: int | None,
-    now: datetime,
-    move_off_days: bool | None = None,
-) -> int:
-    """Store a deadline; return its id."""
-    row = Deadline(
-        unit_id=unit_id,
-        period=period,
-        requirement=requirement,
-        due_at=due_at,
-        ladder=ladder,
-        skip_weekends=skip_weekends,
-        move_off_days=move_off_days,
-        created_by=member_id,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-def remove_deadline_for(
-    session: Session,
-    unit_id: int,
-    period: str,
-    requirement: Requirement,
-    *,
-    now: datetime,
-    member_id: int | None,
-) -> int | None:
-    """Remove a unit's own live deadline for a requirement and period; its id if there was one."""
-    found = session.scalars(
-        select(Deadline.id)
-        .where(
-            Deadline.unit_id == unit_id,
-            Deadline.period == period,
-            Deadline.requirement == requirement,
-            Deadline.removed_at.is_(None),
-        )
-        .with_for_update()
-    ).first()
-    if found is not None:
-        remove_deadline(session, found, now=now, member_id=member_id)
-    return found
-
-
-def remove_deadline(
-    session: Session, deadline_id: int, *, now: datetime, member_id: int | None
-) -> bool:
-    """Mark a deadline removed (kept for the record); False if there is no live one."""
-    done = session.execute(
-        update(Deadline)
-        .where(Deadline.id == deadline_id, Deadline.removed_at.is_(None))
-        .values(removed_at=now, removed_by=member_id)
-    )
-    return bool(getattr(done, "rowcount", 0))
-
-
-# --- who has met a deadline ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Coverage:
-    """Which units a deadline holds, what it asks and for which period, in plain values."""
-
-    requirement: Requirement
-    roles: tuple[RoleName, ...]
-    period: str
-    first_day: date
-    end_day: date  # exclusive
-    unit_path: str  # "" for all units
-    excluded: tuple[str, ...]
-
-    def units(self) -> ColumnElement[bool]:
-        """SQL: the units covered."""
-        inside = Unit.path.startswith(self.unit_path) if self.unit_path else true()
-        if not self.excluded:
-            return inside
-        return and_(inside, not_(or_(*(Unit.path.startswith(p) for p in self.excluded))))
-
-    def met(self, batch: Batch | None = None) -> ColumnElement[bool]:
-        """SQL, correlated to a role grant: its holder has done what is asked. With a
-        `batch`, the rows looked at are the batch's members' only (so a planner that reads
-        them all at once, to join, reads those of the batch, by the member index)."""
-        if self.requirement is Requirement.REFLECTION:
-            return exists().where(
-                Reflection.member_id == RoleGrant.member_id,
-                Reflection.period == self.period,
-                Reflection.added_in_review.is_(False),
-                *_within(Reflection.member_id, batch),
-            )
-        return exists().where(
-            Entry.member_id == RoleGrant.member_id,
-            Entry.unit_id == RoleGrant.unit_id,
-            Entry.deleted_at.is_(None),
-            Entry.start_date >= self.first_day,
-            Entry.start_date < self.end_day,
-            *_within(Entry.member_id, batch),
-        )
-
-
-Batch = tuple[int, int]  # members by id: above the first, up to and including the second
-
-
-def _within(column: Any, batch: Batch | None) -> list[ColumnElement[bool]]:
-    """SQL: the member id in `column` is in the batch (nothing without one)."""
-    if batch is None:
-        return []
-    return [column > batch[0], column <= batch[1]]
-
-
-SEPARATOR = "\x1f"  # joins aggregated names in SQL; no name contains it
-
-
-def _aggregate(session: Session, value: ColumnExpressionArgument[str]) -> ColumnElement[str]:
-    """SQL: the values of a group joined by SEPARATOR (group_concat / string_agg)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.string_agg(value, literal(SEPARATOR, String))
-    return func.group_concat(value, literal(SEPARATOR, String))
-
-
-@dataclass(frozen=True, slots=True)
-class UnitStanding:
-    """How a unit stands with a deadline: how many are held to it, who has not met it."""
-
-    unit_id: int
-    unit_name: str
-    unit_path: str
-    total: int
-    missing: list[tuple[int, str]]  # (member id, name), by name
-
-
-def standing(
-    session: Session,
-    coverage: Coverage,
-    within: Sequence[str] = (),
-    batch: Batch | None = None,
-) -> list[UnitStanding]:
-    """Per covered unit (optionally only in subtrees `within`, only of a `batch` of
-    members): everyone held to the deadline and who has not met it. One grouped query,
-    whatever the number of people (`merge_standing` adds up the parts of a batched one)."""
-    condition = and_(coverage.units(), RoleGrant.role.in_(coverage.roles))
-    if within:
-        condition = and_(condition, or_(*(Unit.path.startswith(p) for p in within)))
-    if batch is not None:
-        # the members' range too: PostgreSQL otherwise read every member for each batch
-        condition = and_(condition, _in_batch(batch), *_within(Member.id, batch))
-    people = (
-        select(
-            RoleGrant.unit_id.label("unit_id"),
-            RoleGrant.member_id.label("member_id"),
-            Member.name.label("name"),
-            coverage.met(batch).label("met"),
-        )
-        .select_from(RoleGrant)
-        .join(Unit, Unit.id == RoleGrant.unit_id)
-        .join(Member, Member.id == RoleGrant.member_id)
-        .where(condition)
-        .distinct()
-        .subquery("people")
-    )
-    missing = case(
-        (
-            not_(people.c.met),
-            sql_cast(people.c.member_id, String) + literal(":", String) + people.c.name,
-        ),
-        else_=null(),
-    )
-    rows = session.connection().execute(
-        select(Unit.id, Unit.name, Unit.path, func.count(), _aggregate(session, missing))
-        .select_from(people)
-        .join(Unit, Unit.id == people.c.unit_id)
-        .group_by(Unit.id, Unit.name, Unit.path)
-        .order_by(Unit.path)
-    )
-    found = []
-    for unit_id, name, path, total, joined in rows:
-        pairs = [item.partition(":") for item in (joined or "").split(SEPARATOR) if item]
-        owed = sorted(((int(i), n) for i, _, n in pairs), key=lambda p: (p[1], p[0]))
-        found.append(UnitStanding(unit_id, name, path, int(total), owed))
-    return found
-
-
-def merge_standing(parts: Iterable[Sequence[UnitStanding]]) -> list[UnitStanding]:
-    """The standing of all members from the standings of batches of them."""
-    first: dict[int, UnitStanding] = {}
-    totals: Counter[int] = Counter()
-    missing: dict[int, list[tuple[int, str]]] = {}
-    for part in parts:
-        for unit in part:
-            first.setdefault(unit.unit_id, unit)
-            totals[unit.unit_id] += unit.total
-            missing.setdefault(unit.unit_id, []).extend(unit.missing)
-    merged = [
-        UnitStanding(
-            u.unit_id,
-            u.unit_name,
-            u.unit_path,
-            totals[u.unit_id],
-            sorted(missing[u.unit_id], key=lambda p: (p[1], p[0])),
-        )
-        for u in first.values()
-    ]
-    return sorted(merged, key=lambda u: u.unit_path)
+# --- reminder fan-out --------------------------------------------------------------
 
 
 def _among(
@@ -431,31 +116,6 @@ def _members_value(session: Session, values: Sequence[int]) -> object:
     if session.get_bind().dialect.name == "postgresql":
         return list(values)
     return json.dumps(list(values))
-
-
-def _in_batch(batch: Batch) -> ColumnElement[bool]:
-    """SQL, on role grants: the holder's id is in the batch (a range of the member index)."""
-    return and_(*_within(RoleGrant.member_id, batch))
-
-
-def member_batches(session: Session, size: int) -> list[Batch]:
-    """Ranges of `size` member ids covering every role grant: a fan-out goes through them
-    one by one, each in a short transaction of its own (`queue_fanout`). Two index
-    lookups, whatever the number of people (min and max apart: together, SQLite read the
-    whole index)."""
-    low, high = (
-        session.connection()
-        .execute(
-            select(
-                select(func.min(RoleGrant.member_id)).scalar_subquery(),
-                select(func.max(RoleGrant.member_id)).scalar_subquery(),
-            )
-        )
-        .one()
-    )
-    if low is None:
-        return []
-    return [(start, start + size) for start in range(int(low) - 1, int(high), size)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,7 +232,7 @@ def _owing(
     if plan.today is not None:
         conditions.append(not_(muted(plan.deadline_ref, plan.today)))
     if batch is not None:
-        conditions.append(_in_batch(batch))
+        conditions.append(in_batch(batch))
     if members is not None:
         conditions.append(_among_parameter(session, RoleGrant.__table__.c.member_id, Integer))
         conditions.extend(_bounded(RoleGrant.member_id))
@@ -600,7 +260,7 @@ def _fanout_select(
             RoleGrant.member_id.label("member_id"),
             Member.name.label("name"),
             Member.locale.label("locale"),
-            _aggregate(session, Unit.name).label("units"),
+            aggregate(session, Unit.name).label("units"),
         )
         .select_from(RoleGrant)
         .join(Unit, Unit.id == RoleGrant.unit_id)
@@ -747,7 +407,7 @@ def owing_members(session: Session, plan: Fanout, batch: Batch) -> list[int]:
     # each list as one row, joined in SQL: a few thousand rows cost more in Python
     owing = _ids(
         connection.execute(
-            select(_aggregate(session, sql_cast(RoleGrant.member_id, String)))
+            select(aggregate(session, sql_cast(RoleGrant.member_id, String)))
             .join(Unit, Unit.id == RoleGrant.unit_id)
             .where(_owing(session, plan, batch=batch))
         ).scalar()
@@ -757,7 +417,7 @@ def owing_members(session: Session, plan: Fanout, batch: Batch) -> list[int]:
     keys = [fanout_key(plan, m) for m in owing]
     queued = _ids(
         connection.execute(
-            select(_aggregate(session, sql_cast(_outbox.c.member_id, String))).where(
+            select(aggregate(session, sql_cast(_outbox.c.member_id, String))).where(
                 _among(session, _outbox.c.key, keys, String)
             )
         ).scalar()
@@ -895,17 +555,7 @@ def coordinators(
     return [Recipient(r[0], r[1], r[2], r[3], r[4], Platform(r[5]).value, r[6]) for r in rows]
 
 
-def accounts(session: Session, member_id: int) -> list[tuple[str, str]]:
-    """A member's (platform, account id), the most recently added first."""
-    rows = session.execute(
-        select(Identity.platform, Identity.external_id)
-        .where(Identity.member_id == member_id)
-        .order_by(Identity.id.desc())
-    ).all()
-    return [(Platform(r[0]).value, r[1]) for r in rows]
-
-
-# --- the outbox ------------------------------------------------------------------------
+# --- queueing, claiming, marking ---------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -1203,210 +853,3 @@ def prune(
         int(getattr(messages, "rowcount", 0) or 0),
         int(getattr(outbox, "rowcount", 0) or 0),
     )
-
-
-# --- entries sent back for correction --------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OpenReturn:
-    """An entry sent back and not corrected yet."""
-
-    id: int
-    entry_id: int
-    revision: int
-    comment: str
-    returned_by: int
-    returned_at: datetime
-
-
-def open_return(session: Session, entry_id: int) -> OpenReturn | None:
-    """The entry's return awaiting correction, if any."""
-    row = session.execute(
-        select(
-            EntryReturn.id,
-            EntryReturn.entry_id,
-            EntryReturn.revision,
-            EntryReturn.comment,
-            EntryReturn.returned_by,
-            EntryReturn.returned_at,
-        ).where(EntryReturn.entry_id == entry_id, EntryReturn.resolved_at.is_(None))
-    ).first()
-    return None if row is None else OpenReturn(row[0], row[1], row[2], row[3], row[4], row[5])
-
-
-def returned_entry_ids(session: Session, entry_ids: Sequence[int]) -> set[int]:
-    """Which of these entries are sent back and not corrected yet."""
-    if not entry_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(EntryReturn.entry_id).where(
-                EntryReturn.entry_id.in_(list(entry_ids)), EntryReturn.resolved_at.is_(None)
-            )
-        ).all()
-    )
-
-
-def add_return(
-    session: Session, entry_id: int, revision: int, comment: str, member_id: int, now: datetime
-) -> int:
-    """Record that an entry was sent back; return the return's id."""
-    row = EntryReturn(
-        entry_id=entry_id,
-        revision=revision,
-        comment=comment,
-        returned_by=member_id,
-        returned_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-def resolve_return(session: Session, return_id: int, revision: int, now: datetime) -> None:
-    """The reporter saved a corrected version."""
-    session.execute(
-        update(EntryReturn)
-        .where(EntryReturn.id == return_id)
-        .values(resolved_at=now, resolved_revision=revision)
-    )
-
-
-# --- fewer reminders: a person's mutes ---------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Mute:
-    """A person's wish for fewer reminders: one deadline, or all until a day."""
-
-    id: int
-    member_id: int
-    deadline_ref: str | None
-    until: date | None
-
-
-def add_mute(
-    session: Session,
-    member_id: int,
-    *,
-    deadline_ref: str | None,
-    until: date | None,
-    now: datetime,
-) -> None:
-    """Record a mute (a second one for the same deadline or period replaces the first)."""
-    session.execute(
-        delete(ReminderMute).where(
-            ReminderMute.member_id == member_id,
-            ReminderMute.deadline_ref.is_(None)
-            if deadline_ref is None
-            else ReminderMute.deadline_ref == deadline_ref,
-        )
-    )
-    session.add(
-        ReminderMute(member_id=member_id, deadline_ref=deadline_ref, until=until, created_at=now)
-    )
-    session.flush()
-
-
-def clear_mutes(session: Session, member_id: int) -> int:
-    """Reminders back on: forget the member's mutes; how many there were."""
-    done = session.execute(delete(ReminderMute).where(ReminderMute.member_id == member_id))
-    return int(getattr(done, "rowcount", 0) or 0)
-
-
-def mutes_of(session: Session, member_id: int, today: date) -> list[Mute]:
-    """The member's mutes still in force (a dated one until its day)."""
-    rows = session.execute(
-        select(
-            ReminderMute.id, ReminderMute.member_id, ReminderMute.deadline_ref, ReminderMute.until
-        )
-        .where(
-            ReminderMute.member_id == member_id,
-            or_(ReminderMute.until.is_(None), ReminderMute.until > today),
-        )
-        .order_by(ReminderMute.id)
-    ).all()
-    return [Mute(r[0], r[1], r[2], r[3]) for r in rows]
-
-
-def muted_members(session: Session, deadline_ref: str, today: date) -> dict[int, date | None]:
-    """Who gets no reminder of the deadline now, and until when (None: not for this deadline
-    at all). The few who muted, not a list of everyone: no parameter per member."""
-    rows = session.execute(
-        select(ReminderMute.member_id, ReminderMute.deadline_ref, ReminderMute.until).where(
-            or_(
-                and_(ReminderMute.deadline_ref == deadline_ref, ReminderMute.until.is_(None)),
-                and_(
-                    or_(
-                        ReminderMute.deadline_ref.is_(None),
-                        ReminderMute.deadline_ref == deadline_ref,
-                    ),
-                    ReminderMute.until > today,
-                ),
-            ),
-        )
-    ).all()
-    found: dict[int, date | None] = {}
-    for member_id, _ref, until in rows:
-        held = found.get(member_id, date.min)
-        if until is None or (held is not None and until > held):
-            found[member_id] = until
-    return found
-
-
-# --- what one person still owes -------------------------------------------------------
-
-
-def owing_units(session: Session, coverage: Coverage, member_id: int) -> list[str]:
-    """The units in which a member is held to a deadline and has not met it, by path."""
-    rows = session.execute(
-        select(Unit.name)
-        .select_from(RoleGrant)
-        .join(Unit, Unit.id == RoleGrant.unit_id)
-        .where(
-            RoleGrant.member_id == member_id,
-            coverage.units(),
-            RoleGrant.role.in_(coverage.roles),
-            not_(coverage.met()),
-        )
-        .distinct()
-        .order_by(Unit.name)
-    ).all()
-    return [r[0] for r in rows]
-
-
-def held_members(session: Session, coverage: Coverage) -> set[int]:
-    """Everyone held to a deadline (met or not)."""
-    rows = session.execute(
-        select(RoleGrant.member_id)
-        .join(Unit, Unit.id == RoleGrant.unit_id)
-        .where(coverage.units(), RoleGrant.role.in_(coverage.roles))
-        .distinct()
-    ).all()
-    return {int(r[0]) for r in rows}
-
-
-@dataclass(frozen=True, slots=True)
-class ReturnedEntry:
-    """An entry of the member's sent back and not corrected yet."""
-
-    entry_id: int
-    title: str
-    comment: str
-    returned_at: datetime
-
-
-def open_returns_of(session: Session, member_id: int) -> list[ReturnedEntry]:
-    """The member's entries sent back for correction and not corrected yet, oldest first."""
-    rows = session.execute(
-        select(Entry.id, Entry.title, EntryReturn.comment, EntryReturn.returned_at)
-        .join(EntryReturn, EntryReturn.entry_id == Entry.id)
-        .where(
-            Entry.member_id == member_id,
-            Entry.deleted_at.is_(None),
-            EntryReturn.resolved_at.is_(None),
-        )
-        .order_by(EntryReturn.returned_at, EntryReturn.id)
-    ).all()
-    return [ReturnedEntry(r[0], r[1], r[2], r[3]) for r in rows]

@@ -1,0 +1,331 @@
+"""Members and units: accounts, roles, invites; the person behind a message with their
+dialog state and language; their mutes (wishes for fewer reminders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import (
+    ConversationState,
+    Identity,
+    Invite,
+    Member,
+    Platform,
+    ReminderMute,
+    RoleGrant,
+    RoleName,
+    Unit,
+    utcnow,
+)
+
+# --- members and units -------------------------------------------------------------
+
+
+_grants = cast(Table, RoleGrant.__table__)
+_units = cast(Table, Unit.__table__)
+# Every report starts here: a Core statement, not an ORM query with its loader options.
+_REPORTING_UNITS = (
+    select(_grants.c.unit_id, _units.c.name)
+    .join(_units, _units.c.id == _grants.c.unit_id)
+    .where(_grants.c.member_id == bindparam("member_id"))
+    .order_by(_grants.c.id)
+)
+
+
+def reporting_units(session: Session, member_id: int) -> list[tuple[int, str]]:
+    """Units a member reports for: every unit they hold a role in, without repeats."""
+    seen: dict[int, str] = {}
+    for unit_id, name in session.execute(_REPORTING_UNITS, {"member_id": member_id}):
+        seen.setdefault(unit_id, name)
+    return list(seen.items())
+
+
+def accounts_of_leaders(session: Session, platform: str) -> list[tuple[str, int, str]]:
+    """(account id, member id, language) of each coordinator or admin with an account here."""
+    rows = session.execute(
+        select(Identity.external_id, Member.id, Member.locale)
+        .join(Member, Member.id == Identity.member_id)
+        .join(RoleGrant, RoleGrant.member_id == Member.id)
+        .where(
+            Identity.platform == Platform(platform),
+            RoleGrant.role.in_((RoleName.COORDINATOR, RoleName.ADMIN)),
+        )
+        .distinct()
+    ).all()
+    return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+
+def accounts(session: Session, member_id: int) -> list[tuple[str, str]]:
+    """A member's (platform, account id), the most recently added first."""
+    rows = session.execute(
+        select(Identity.platform, Identity.external_id)
+        .where(Identity.member_id == member_id)
+        .order_by(Identity.id.desc())
+    ).all()
+    return [(Platform(r[0]).value, r[1]) for r in rows]
+
+
+def unit_by_key(session: Session, key: str) -> Unit | None:
+    """Find a unit by its code, or by its name when that is unique."""
+    unit = session.scalars(select(Unit).where(Unit.code == key)).first()
+    if unit is not None:
+        return unit
+    named = session.scalars(select(Unit).where(Unit.name == key)).all()
+    return named[0] if len(named) == 1 else None
+
+
+def unit_by_path(session: Session, path: str) -> Unit:
+    """The unit with this materialised path."""
+    return session.scalars(select(Unit).where(Unit.path == path)).one()
+
+
+def subtree_ids(session: Session, unit: Unit) -> Select[int]:
+    """A subquery of the ids of a unit and all units below it."""
+    return select(Unit.id).where(Unit.path.startswith(unit.path))
+
+
+def add_identity(session: Session, member: Member, platform: str, external_id: str) -> None:
+    """Attach a platform account to a member."""
+    session.add(Identity(member=member, platform=Platform(platform), external_id=external_id))
+
+
+def grant_role(session: Session, member_id: int, unit_id: int, role: RoleName) -> bool:
+    """Give a member a role in a unit; False if they already had it."""
+    existing = session.scalars(
+        select(RoleGrant.id).where(
+            RoleGrant.member_id == member_id, RoleGrant.unit_id == unit_id, RoleGrant.role == role
+        )
+    ).first()
+    if existing is not None:
+        return False
+    session.add(RoleGrant(member_id=member_id, unit_id=unit_id, role=role))
+    session.flush()
+    return True
+
+
+def invite_by_code(session: Session, code: str, *, lock: bool = False) -> Invite | None:
+    """Find an invite by its code (case-insensitive), optionally locking its row."""
+    statement = select(Invite).where(Invite.code == code.upper()).options(selectinload(Invite.unit))
+    if lock:
+        statement = statement.with_for_update()
+    return session.scalars(statement).first()
+
+
+# --- conversation state ------------------------------------------------------------
+# This is the per-message path, so it uses Core statements and plain rows: no ORM
+# identity map or unit-of-work flush (which cost more than the queries themselves).
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The member behind a platform account, as the conversation needs it."""
+
+    id: int
+    name: str
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialogState:
+    """A stored dialog state row."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+
+
+_states = cast(Table, ConversationState.__table__)
+_STATE_COLUMNS = (_states.c.id, _states.c.kind, _states.c.data)
+_members = cast(Table, Member.__table__)
+_identities = cast(Table, Identity.__table__)
+# Table columns, not ORM attributes: a plain Core statement skips the ORM's compile path.
+_PERSON_AND_STATE = (
+    select(_members.c.id, _members.c.name, _members.c.locale, *_STATE_COLUMNS)
+    .join(_identities, _identities.c.member_id == _members.c.id)
+    .outerjoin(_states, _states.c.member_id == _members.c.id)
+    .where(
+        _identities.c.platform == bindparam("platform"),
+        _identities.c.external_id == bindparam("user"),
+    )
+    .with_for_update(of=_members)
+)
+_JOINING_STATE = (
+    select(*_STATE_COLUMNS)
+    .where(
+        _states.c.member_id.is_(None),
+        _states.c.platform == bindparam("platform"),
+        _states.c.external_id == bindparam("user"),
+    )
+    .with_for_update()
+)
+_UPDATE_STATE = (
+    update(_states)
+    .where(_states.c.id == bindparam("state_id"))
+    .values(kind=bindparam("kind"), data=bindparam("data"), updated_at=bindparam("at"))
+)
+_INSERT_STATE = insert(_states).values(
+    member_id=bindparam("member_id"),
+    platform=bindparam("platform"),
+    external_id=bindparam("user"),
+    kind=bindparam("kind"),
+    data=bindparam("data"),
+    updated_at=bindparam("at"),
+)
+_DELETE_STATE = delete(_states).where(_states.c.id == bindparam("state_id"))
+
+
+def person_and_state(
+    session: Session, platform: str, external_id: str
+) -> tuple[Person | None, DialogState | None]:
+    """The member behind an account and their dialog state, in one query.
+
+    On PostgreSQL the member's row is locked until the transaction ends, so two
+    instances handle one person's messages one after the other. (SQLite transactions
+    begin IMMEDIATE and are serialised anyway.) A person who is not registered yet
+    has a state keyed by their account while joining.
+    """
+    params = {"platform": Platform(platform), "user": external_id}
+    row = session.execute(_PERSON_AND_STATE, params).first()
+    if row is not None:
+        person = Person(row[0], row[1], row[2])
+        state = None if row[3] is None else DialogState(row[3], row[4], row[5])
+        return person, state
+    joining = session.execute(_JOINING_STATE, params).first()
+    return None, None if joining is None else DialogState(joining[0], joining[1], joining[2])
+
+
+def save_state(
+    session: Session,
+    current: DialogState | None,
+    *,
+    member_id: int | None,
+    platform: str,
+    external_id: str,
+    kind: str,
+    data: dict[str, Any],
+) -> None:
+    """Create or replace a person's dialog state."""
+    if current is not None:
+        params = {"state_id": current.id, "kind": kind, "data": data, "at": utcnow()}
+        session.execute(_UPDATE_STATE, params)
+        return
+    keyed_by_member = member_id is not None
+    session.execute(
+        _INSERT_STATE,
+        {
+            "member_id": member_id,
+            "platform": None if keyed_by_member else Platform(platform),
+            "user": None if keyed_by_member else external_id,
+            "kind": kind,
+            "data": data,
+            "at": utcnow(),
+        },
+    )
+
+
+def clear_state(session: Session, current: DialogState | None) -> None:
+    """Forget a dialog state."""
+    if current is not None:
+        session.execute(_DELETE_STATE, {"state_id": current.id})
+
+
+def set_locale(session: Session, member_id: int, locale: str) -> None:
+    """Store the language a member is spoken to in."""
+    session.execute(update(Member).where(Member.id == member_id).values(locale=locale))
+
+
+# --- fewer reminders: a person's mutes ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """A person's wish for fewer reminders: one deadline, or all until a day."""
+
+    id: int
+    member_id: int
+    deadline_ref: str | None
+    until: date | None
+
+
+def add_mute(
+    session: Session,
+    member_id: int,
+    *,
+    deadline_ref: str | None,
+    until: date | None,
+    now: datetime,
+) -> None:
+    """Record a mute (a second one for the same deadline or period replaces the first)."""
+    session.execute(
+        delete(ReminderMute).where(
+            ReminderMute.member_id == member_id,
+            ReminderMute.deadline_ref.is_(None)
+            if deadline_ref is None
+            else ReminderMute.deadline_ref == deadline_ref,
+        )
+    )
+    session.add(
+        ReminderMute(member_id=member_id, deadline_ref=deadline_ref, until=until, created_at=now)
+    )
+    session.flush()
+
+
+def clear_mutes(session: Session, member_id: int) -> int:
+    """Reminders back on: forget the member's mutes; how many there were."""
+    done = session.execute(delete(ReminderMute).where(ReminderMute.member_id == member_id))
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def mutes_of(session: Session, member_id: int, today: date) -> list[Mute]:
+    """The member's mutes still in force (a dated one until its day)."""
+    rows = session.execute(
+        select(
+            ReminderMute.id, ReminderMute.member_id, ReminderMute.deadline_ref, ReminderMute.until
+        )
+        .where(
+            ReminderMute.member_id == member_id,
+            or_(ReminderMute.until.is_(None), ReminderMute.until > today),
+        )
+        .order_by(ReminderMute.id)
+    ).all()
+    return [Mute(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def muted_members(session: Session, deadline_ref: str, today: date) -> dict[int, date | None]:
+    """Who gets no reminder of the deadline now, and until when (None: not for this deadline
+    at all). The few who muted, not a list of everyone: no parameter per member."""
+    rows = session.execute(
+        select(ReminderMute.member_id, ReminderMute.deadline_ref, ReminderMute.until).where(
+            or_(
+                and_(ReminderMute.deadline_ref == deadline_ref, ReminderMute.until.is_(None)),
+                and_(
+                    or_(
+                        ReminderMute.deadline_ref.is_(None),
+                        ReminderMute.deadline_ref == deadline_ref,
+                    ),
+                    ReminderMute.until > today,
+                ),
+            ),
+        )
+    ).all()
+    found: dict[int, date | None] = {}
+    for member_id, _ref, until in rows:
+        held = found.get(member_id, date.min)
+        if until is None or (held is not None and until > held):
+            found[member_id] = until
+    return found
