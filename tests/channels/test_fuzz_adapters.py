@@ -1,4 +1,4 @@
-"""Fuzzing the channels: random and hostile platform payloads, over real HTTP.
+"""Fuzzing the channels: random and hostile platform payloads, at the adapters' routes.
 
 tests/core/test_fuzz.py drives the core with whole random sessions; here the adapters get what a
 platform (or someone pretending to be one) can post: WeCom callback XML, correctly encrypted
@@ -27,6 +27,7 @@ from tests.channels.test_wecom import (  # noqa: F401  (fixtures)
     fake,
     leader_conversation,
     running,
+    virtual,
 )
 from tests.core.test_fuzz import EXAMPLES, hostile_text
 from tests.wecom_client import WecomClient, cdata

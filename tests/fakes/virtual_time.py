@@ -34,6 +34,11 @@ class VirtualTime:
     def monotonic(self) -> float:
         return self.now
 
+    @property
+    def waiting(self) -> int:
+        """How many sleepers wait for the clock to be moved."""
+        return sum(1 for _, _, waiter in self._waiting if not waiter.done())
+
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         if seconds <= 0:

@@ -268,19 +268,6 @@ class FakeWecom:
                     raise AssertionError(f"timed out after {timeout} s")
                 self._changed.wait(min(left, 0.05))
 
-    def wait_for_messages(self, user: str, count: int, timeout: float = 10.0) -> list[Sent]:
-        def enough() -> list[Sent] | None:
-            mine = [m for m in self.sent if m.user == user]
-            return mine if len(mine) >= count else None
-
-        try:
-            return self.wait_for(enough, timeout)
-        except AssertionError:
-            raise AssertionError(
-                f"{user} got {len(self.messages_to(user))} of {count} messages: "
-                f"{[m.text for m in self.messages_to(user)]}"
-            ) from None
-
     def wait_for_cards(self, user: str, count: int, timeout: float = 10.0) -> list[Sent]:
         """The first `count` cards to `user`, once they were sent."""
 

@@ -339,15 +339,6 @@ class FakeRobot:
         payload = json.dumps({"cmd": "aibot_msg_callback", "headers": {"req_id": "r"}}).encode()
         await self.drop(after=b"\x81\x7e\x00\xc8" + payload[:40])
 
-    async def replace(self) -> None:
-        """A newer connection of the same bot took over: the old one hears so."""
-        assert self.current is not None
-        body = self._body("", "event")
-        body["from"] = {}
-        body["event"] = {"eventtype": "disconnected_event"}
-        frame = {"cmd": "aibot_event_callback", "headers": {"req_id": "kick"}, "body": body}
-        await self.current.send(json.dumps(frame))
-
     # -- what people see ----------------------------------------------------------------
 
     def shown_to(self, chat: str) -> list[Shown]:
