@@ -95,6 +95,17 @@ class Robot:
         await self.fake.wait_for(lambda: self.channel.state is State.ONLINE and self.fake.online)
         await settle()
 
+    async def quiet(self) -> None:
+        """Return when the channel has read every frame sent so far and finished with them
+        (in place of waiting a while to see that nothing more happens)."""
+        connection = self.fake.current
+        if connection is not None and self.fake.online:
+            await (await connection.ping())  # frames are read in order: all were read
+        await settle()
+        while self.channel._tasks:
+            await asyncio.wait(set(self.channel._tasks))
+            await settle()
+
     async def __aexit__(
         self,
         kind: type[BaseException] | None,
@@ -369,7 +380,7 @@ def test_a_drop_in_the_middle_of_a_report_loses_nothing_and_counts_nothing_twice
             assert question.via == "push"
             # WeCom delivering the same frame again on the new connection changes nothing
             await fake.send(frame)
-            await asyncio.sleep(0.2)
+            await robot.quiet()
             await li.transcript(REPORT[5:])
             assert robot.channel.connector.pauses == [1.0]
             assert fake.problems == []
@@ -408,8 +419,8 @@ def test_a_frame_kept_before_a_crash_is_processed_once_at_the_next_connection(
                 shown = await fake.wait_for_text(LI, "还没有上报记录")
                 assert shown.via == "push"
                 await fake.wait_for(lambda: kept(sessions) == [])
-            async with make(fake=fake, time=time):  # the next start: nothing again
-                await asyncio.sleep(0.3)
+            async with make(fake=fake, time=time) as again:  # the next start: nothing again
+                await again.quiet()
             assert len(fake.shown_to(LI)) == 1 and fake.problems == []
 
     run(scenario)
@@ -427,10 +438,10 @@ def test_a_duplicated_frame_counts_once(
             frame = await fake.say(LI, "/report")
             await fake.send(frame)  # the same message twice, each on a req_id of its own
             await fake.wait_for_text(LI, "这次活动属于哪一类工作")
-            await asyncio.sleep(0.3)
+            await robot.quiet()
             answered = len(fake.shown_to(LI))
             await fake.send(frame)  # and once more after it was answered
-            await asyncio.sleep(0.3)
+            await robot.quiet()
             assert len(fake.shown_to(LI)) == answered and fake.problems == []
             assert len([s for s in fake.shown_to(LI) if "理论学习" in dict(s.buttons)]) == 1
 
@@ -613,7 +624,7 @@ def test_messages_to_one_chat_are_paced_and_none_is_dropped(
             replies = [Reply(f"第 {n} 条提醒") for n in range(1, 26)]
             sending = asyncio.create_task(robot.channel.send_to(LI, replies))
             await fake.wait_for(lambda: len(fake.shown_to(LI)) == 20)
-            await asyncio.sleep(0.2)
+            await robot.quiet()
             assert len(fake.shown_to(LI)) == 20  # the 21st waits for the minute to pass
             await robot.time.advance(60.0)
             await sending
@@ -688,7 +699,7 @@ def test_reply_cards_are_valid_and_an_outbox_card_button_works(
             # pressing the pressed card again does nothing
             mark = li.mark()
             await fake.press(LI, card, "✓ 立即上报")
-            await asyncio.sleep(0.3)
+            await robot.quiet()
             assert [s.text for s in fake.shown_to(LI)[mark:]] == [] and fake.problems == []
 
     run(scenario)
