@@ -1,15 +1,18 @@
-"""End to end on Telegram: the real python-telegram-bot application, over real HTTP, against
-a fake Bot API server; simulated people type and press buttons. SQLite and PostgreSQL."""
+"""End to end on Telegram: the real python-telegram-bot application against a fake Bot API,
+simulated people typing and pressing buttons; pacing, flood waits and retries in virtual
+time. The fake answers in process through PTB's request seam (`FakeTelegram.in_process`),
+except where the HTTP transport is the subject (uploads, the webhook server). SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -23,7 +26,8 @@ from storage.models import Entry, RoleName
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, free_port, register
 from tests.core.test_dialog import HAPPY_PATH
-from tests.fakes.telegram_api import FakeTelegram, SimUser, group_chat
+from tests.fakes.telegram_api import FakeTelegram, SentMessage, SimUser, group_chat
+from tests.fakes.virtual_time import VirtualTime
 
 LI = SimUser(1001, "李华")
 WANG = SimUser(1002, "王强")
@@ -33,26 +37,60 @@ GROUP = group_chat(-100777, "和平街道工作群")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def pacing_time() -> VirtualTime:
+    """Virtual time for a bot: a pause of up to a minute (pacing, a flood wait, a retry's
+    backoff) moves the clock and returns at once."""
+    return VirtualTime(jump_up_to=60)
+
+
+def telegram_bot(
+    conversation: Conversation,
+    fake: FakeTelegram,
+    photos: Path,
+    time: VirtualTime | None = None,
+    **options: Any,
+) -> TelegramBot:
+    """A TelegramBot talking to `fake`, in process unless the fake serves HTTP; presses are
+    stamped with the fake's clock (the one that dates its messages), pacing runs on `time`."""
+    time = time or pacing_time()
+    transport = (
+        {}
+        if fake.serving
+        else {"request": fake.in_process(), "get_updates_request": fake.in_process()}
+    )
+    return TelegramBot(
+        conversation,
+        token=fake.token,
+        base_url=fake.base_url,
+        base_file_url=fake.base_file_url,
+        photos_dir=photos,
+        clock=fake.clock,
+        monotonic=time.monotonic,
+        sleep=time.sleep,
+        **transport,
+        **options,
+    )
+
+
 class RunningBot:
     """A TelegramBot polling the fake in a thread of its own, as `huibao run` does."""
 
     def __init__(
-        self, conversation: Conversation, fake: FakeTelegram, photos: Path, chat_rate: float = 50.0
+        self,
+        conversation: Conversation,
+        fake: FakeTelegram,
+        photos: Path,
+        time: VirtualTime | None = None,
     ) -> None:
-        # Simulated people answer in milliseconds; the real pace (1/s) has a test of its own.
-        # Presses are stamped with the fake's clock, the one that dates its messages.
-        self.bot = TelegramBot(
+        # Telegram's real pace (1 message a second per chat) in virtual time: it costs nothing.
+        self.bot = telegram_bot(
             conversation,
-            token=fake.token,
-            base_url=fake.base_url,
-            base_file_url=fake.base_file_url,
-            photos_dir=photos,
+            fake,
+            photos,
+            time,
             poll_timeout=1,
             menus=lambda: conversation.leader_menus("telegram"),
             default_menus=default_menus(),
-            chat_rate=chat_rate,
-            network_backoff=0.05,
-            clock=fake.clock,
         )
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -74,7 +112,9 @@ class RunningBot:
             await self.bot.stop()
 
     def stop(self) -> None:
-        """A clean stop: the last batch is confirmed."""
+        """A clean stop: the last batch is confirmed, replies in hand go out or stay stored."""
+        if not self._thread.is_alive():
+            return
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.bot.request_stop)
         self._thread.join(15)
@@ -101,6 +141,12 @@ class Phone:
     def _expect(self, mark: int, fragment: str) -> str:
         return self.fake.wait_for_text(self.chat_id, fragment, since=mark).text or ""
 
+    def said(self, text: str, expect: str) -> SentMessage:
+        """Say `text`; the bot's message that contains `expect`, as the fake saw it."""
+        mark = self._mark()
+        self.fake.user_sends_text(self.user, text, self.chat)
+        return self.fake.wait_for_text(self.chat_id, expect, since=mark)
+
     def say(self, text: str, expect: str) -> str:
         mark = self._mark()
         self.fake.user_sends_text(self.user, text, self.chat)
@@ -116,13 +162,16 @@ class Phone:
         self.fake.user_sends_photo(self.user, size_bytes=size, chat=self.chat)
         return self._expect(mark, expect)
 
-    def silence(self, action) -> None:  # type: ignore[no-untyped-def]
-        """Do something and check the bot says nothing to this chat."""
+    def silence(self, action: Callable[[], object], probe: tuple[SimUser, str, str]) -> None:
+        """Do something and check the bot says nothing to this chat in reply: a probe sent
+        after it (who says what, and a part of the answer) gets the chat's next message, as
+        a chat's replies go out in the order its messages came."""
         mark = self._mark()
         action()
-        self.fake.wait_for(lambda: self.fake.pending_updates() == 0 or None, 10)
-        time.sleep(0.3)
-        assert self.fake.sent(self.chat_id)[mark:] == []
+        user, text, expected = probe
+        self.fake.user_sends_text(user, text, self.chat)
+        answer = self.fake.wait_for_text(self.chat_id, expected, since=mark)
+        assert self.fake.sent(self.chat_id)[mark] == answer
 
     def transcript(self, lines: list[tuple[str, str]]) -> None:
         for said, expected in lines:
@@ -135,16 +184,32 @@ class Phone:
 
 
 @pytest.fixture
-def fake(clock: Clock) -> Iterator[FakeTelegram]:
+def time() -> VirtualTime:
+    return pacing_time()
+
+
+@pytest.fixture
+def fake(clock: Clock, time: VirtualTime) -> FakeTelegram:
+    """The Bot API in process; what it records is timed on the bots' virtual time."""
+    return FakeTelegram(clock=clock, monotonic=time.monotonic)
+
+
+@pytest.fixture
+def http_fake(clock: Clock) -> Iterator[FakeTelegram]:
+    """The Bot API over real HTTP, for the tests of the HTTP transport and the webhook."""
     with FakeTelegram(clock=clock) as server:
         yield server
 
 
 @pytest.fixture
 def running(
-    conversation: Conversation, fake: FakeTelegram, tmp_path: Path, demo_org: None
+    conversation: Conversation,
+    fake: FakeTelegram,
+    time: VirtualTime,
+    tmp_path: Path,
+    demo_org: None,
 ) -> Iterator[RunningBot]:
-    bot = RunningBot(conversation, fake, tmp_path / "photos")
+    bot = RunningBot(conversation, fake, tmp_path / "photos", time)
     yield bot
     bot.stop()
 
@@ -248,9 +313,12 @@ def test_coordinators_status_and_entries_in_a_group(
     boss = Phone(fake, BOSS, GROUP)
     boss.say("/status@huibao_test_bot", "新华社区：已报 1/1 人")
     boss.say("/entries", "端午主题党课")
-    boss.silence(lambda: fake.user_sends_text(BOSS, "大家辛苦了", GROUP))
-    boss.silence(lambda: fake.user_sends_text(BOSS, "/status@some_other_bot", GROUP))
-    Phone(fake, STRANGER, GROUP).silence(lambda: fake.user_sends_text(STRANGER, "/status", GROUP))
+    probe = (BOSS, "/status@huibao_test_bot", "新华社区：已报 1/1 人")
+    boss.silence(lambda: fake.user_sends_text(BOSS, "大家辛苦了", GROUP), probe)
+    boss.silence(lambda: fake.user_sends_text(BOSS, "/status@some_other_bot", GROUP), probe)
+    Phone(fake, STRANGER, GROUP).silence(
+        lambda: fake.user_sends_text(STRANGER, "/status", GROUP), probe
+    )
     Phone(fake, LI, GROUP).say("/report", "请在和我的私聊中上报")
     private = Phone(fake, BOSS)
     private.say("/status", "新华社区：已报 1/1 人")
@@ -325,9 +393,9 @@ def test_buttons_act_once(li: Phone, fake: FakeTelegram, sessions: sessionmaker[
 
 def test_rate_limits_and_network_errors_are_retried(li: Phone, fake: FakeTelegram) -> None:
     fake.fail_next("sendMessage", error_code=429, retry_after=1)
-    started = time.monotonic()
     li.say("/help", "可以用的命令")
-    assert time.monotonic() - started >= 1  # waited as told
+    refused, retried = fake.requests_for("sendMessage")
+    assert retried.time - refused.time >= 1  # waited as told (in virtual time)
     fake.drop_connection_next("sendMessage")
     li.say("/mine", "还没有上报记录")
     fake.fail_next("sendMessage", error_code=502)
@@ -337,19 +405,20 @@ def test_rate_limits_and_network_errors_are_retried(li: Phone, fake: FakeTelegra
 def test_a_restart_handles_pending_updates_once_and_continues(
     conversation: Conversation,
     fake: FakeTelegram,
+    time: VirtualTime,
     tmp_path: Path,
     sessions: sessionmaker[Session],
     demo_org: None,
 ) -> None:
     register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
-    first = RunningBot(conversation, fake, tmp_path)
+    first = RunningBot(conversation, fake, tmp_path, time)
     phone = Phone(fake, LI)
     phone.transcript(REPORT[:4])
     first.crash()
     # while the bot is down, the person goes on typing
     fake.user_sends_text(LI, "社区党群服务中心")
     fake.user_sends_text(LI, "3场")
-    second = RunningBot(conversation, fake, tmp_path)
+    second = RunningBot(conversation, fake, tmp_path, time)
     try:
         fake.wait_for_text(LI.id, "多少人次")
         phone.transcript(REPORT[6:])
@@ -388,32 +457,23 @@ def test_long_replies_are_split_under_4096_characters(li: Phone, fake: FakeTeleg
     assert "".join(parts).count("行：") == 300
 
 
-def test_replies_to_one_chat_are_paced_at_one_per_second(
-    conversation: Conversation,
-    fake: FakeTelegram,
-    tmp_path: Path,
-    sessions: sessionmaker[Session],
-    demo_org: None,
+def test_replies_to_one_chat_are_paced_at_one_per_second(li: Phone, fake: FakeTelegram) -> None:
+    for _ in range(7):
+        fake.user_sends_text(LI, "/help")
+    fake.wait_for_messages(LI.id, 7)
+    times = [m.timestamp for m in fake.sent(LI.id) if m.method == "sendMessage"]
+    # a burst of 4, then one a second (in virtual time)
+    assert [t - times[0] for t in times] == pytest.approx([0, 0, 0, 0, 1, 2, 3])
+
+
+def test_a_reply_that_cannot_be_sent_is_not_lost(
+    li: Phone, fake: FakeTelegram, running: RunningBot
 ) -> None:
-    register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
-    paced = RunningBot(conversation, fake, tmp_path, chat_rate=1.0)
-    try:
-        for _ in range(7):
-            fake.user_sends_text(LI, "/help")
-        fake.wait_for_messages(LI.id, 7, timeout=20)
-        times = [m.timestamp for m in fake.sent(LI.id) if m.method == "sendMessage"]
-        # a burst of 4, then one a second: 7 messages take at least 3 seconds
-        assert times[6] - times[0] >= 2.9
-    finally:
-        paced.stop()
-
-
-def test_a_reply_that_cannot_be_sent_is_not_lost(li: Phone, fake: FakeTelegram) -> None:
     # More failures than the rate limiter's own retries: the chat's sender tries again
     # after a pause; the reply then goes out once.
     fake.fail_next("sendMessage", error_code=502, times=6)
     li.say("/help", "可以用的命令")
-    time.sleep(0.5)
+    running.stop()  # whatever was still to go out has gone out (or never will)
     assert sum("可以用的命令" in t for t in fake.messages_to(LI.id)) == 1
 
 
@@ -422,7 +482,7 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
     sessions: sessionmaker[Session],
     questionnaires,
     engine,
-    fake: FakeTelegram,
+    http_fake: FakeTelegram,
     demo_org: None,
     tmp_path: Path,
     clock: Clock,
@@ -438,9 +498,9 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
         database_url=engine.url.render_as_string(hide_password=False),
         data_dir=tmp_path,
         telegram={
-            "token": fake.token,
-            "base_url": fake.base_url,
-            "base_file_url": fake.base_file_url,
+            "token": http_fake.token,
+            "base_url": http_fake.base_url,
+            "base_file_url": http_fake.base_file_url,
             "webhook_url": f"http://127.0.0.1:{port}/telegram/hook",
             "webhook_secret": "s3cret-token",
         },
@@ -465,8 +525,8 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
     thread.start()
     assert loop_ready.wait(10)
     try:
-        fake.wait_for(lambda: fake.webhook_url or None)
-        assert fake.webhook_url == f"http://127.0.0.1:{port}/telegram/hook"
+        http_fake.wait_for(lambda: http_fake.webhook_url or None)
+        assert http_fake.webhook_url == f"http://127.0.0.1:{port}/telegram/hook"
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["database"] == "ok"
         forged = httpx.post(
@@ -478,8 +538,8 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
         assert forged.status_code == 403
         no_header = httpx.post(f"http://127.0.0.1:{port}/telegram/hook", json={}, timeout=5)
         assert no_header.status_code == 403
-        Phone(fake, LI).transcript(REPORT[:3])  # delivered by the fake to the webhook
-        assert all(d.status == 200 for d in fake.webhook_deliveries)
+        Phone(http_fake, LI).transcript(REPORT[:3])  # delivered by the fake to the webhook
+        assert all(d.status == 200 for d in http_fake.webhook_deliveries)
     finally:
         loop = holder["loop"]
         assert isinstance(loop, asyncio.AbstractEventLoop)
@@ -521,15 +581,7 @@ def _webhook_posts(
     from bot.channels.server import build_server, telegram_webhook_route
 
     async def main() -> list[int]:
-        bot = TelegramBot(
-            conversation,
-            token=fake.token,
-            base_url=fake.base_url,
-            base_file_url=fake.base_file_url,
-            photos_dir=photos,
-            chat_rate=50.0,
-            clock=fake.clock,
-        )
+        bot = telegram_bot(conversation, fake, photos)
         await bot.start()
         server = build_server([telegram_webhook_route("/hook", WEBHOOK_SECRET, bot.handle_json)])
         transport = httpx.ASGITransport(app=server, raise_app_exceptions=False)
@@ -622,14 +674,15 @@ def test_a_button_of_someone_elses_chat_is_refused(
 def test_one_chats_paced_replies_make_nobody_else_wait_and_survive_a_restart(
     conversation: Conversation,
     fake: FakeTelegram,
+    time: VirtualTime,
     tmp_path: Path,
     sessions: sessionmaker[Session],
     demo_org: None,
 ) -> None:
     register(sessions, "李华", "demo-xinhua", platform="telegram", external_id=str(LI.id))
     register(sessions, "王强", "demo-xinhua", platform="telegram", external_id=str(WANG.id))
-    # One message per 100 s after a burst of 4: Li's fifth reply would wait that long.
-    slow = RunningBot(conversation, fake, tmp_path, chat_rate=0.01)
+    # A burst of 4, then one a second on a clock nobody moves: Li's fifth reply waits.
+    slow = RunningBot(conversation, fake, tmp_path, VirtualTime(jump_up_to=0.5))
     try:
         for _ in range(7):
             fake.user_sends_text(LI, "/help")
@@ -644,7 +697,7 @@ def test_one_chats_paced_replies_make_nobody_else_wait_and_survive_a_restart(
     finally:
         slow.stop()
     assert len(fake.sent(LI.id)) == 4
-    fast = RunningBot(conversation, fake, tmp_path)
+    fast = RunningBot(conversation, fake, tmp_path, time)
     try:  # the three replies stored but not sent go out after the restart, once
         fake.wait_for_messages(LI.id, 7, timeout=20)
         fake.wait_for(lambda: fake.pending_updates() == 0 or None)
@@ -654,24 +707,17 @@ def test_one_chats_paced_replies_make_nobody_else_wait_and_survive_a_restart(
 
 
 def test_a_document_and_a_picture_are_uploaded_with_their_names(
-    conversation: Conversation, fake: FakeTelegram, tmp_path: Path
+    conversation: Conversation, http_fake: FakeTelegram, tmp_path: Path
 ) -> None:
     # Uploads go as multipart through the aiohttp transport (texts go as JSON).
     from bot.core.types import Document, Reply
 
+    fake = http_fake
     sheet = Document("新华社区台账.xlsx", b"PK\x03\x04" + bytes(range(256)) * 40, XLSX)
     chart = Document("图表.png", b"\x89PNG\r\n" + bytes(3000), "image/png")
 
     async def main() -> None:
-        bot = TelegramBot(
-            conversation,
-            token=fake.token,
-            base_url=fake.base_url,
-            base_file_url=fake.base_file_url,
-            photos_dir=tmp_path,
-            chat_rate=50.0,
-            clock=fake.clock,
-        )
+        bot = telegram_bot(conversation, fake, tmp_path)
         await bot.start()
         try:
             await bot.send(LI.id, [Reply("全区情况见附件。", document=sheet, image=chart)])

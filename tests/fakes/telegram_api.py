@@ -55,13 +55,13 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 import uvicorn
@@ -69,11 +69,14 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from telegram.error import NetworkError
+from telegram.request import BaseRequest, RequestData
 
 __all__ = [
     "MAX_DOWNLOAD_SIZE",
     "CallbackAnswer",
     "FakeTelegram",
+    "InProcessRequest",
     "RequestRecord",
     "SentMessage",
     "SimUser",
@@ -98,6 +101,8 @@ _NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reactio
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _JSON_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# The origin of a fake that answers in process (no server): .invalid never resolves.
+IN_PROCESS_ORIGIN = "http://api.telegram.invalid"
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,7 +177,7 @@ class CallbackAnswer(NamedTuple):
 
 
 class RequestRecord(NamedTuple):
-    """One HTTP request to /bot<token>/<method>; ``time`` is time.monotonic() at arrival."""
+    """One call of /bot<token>/<method>; ``time`` is the fake's monotonic() at arrival."""
 
     method: str
     time: float
@@ -202,17 +207,23 @@ def _bad(description: str) -> _ApiError:
     return _ApiError(400, f"Bad Request: {description}")
 
 
-def _error_response(code: int, description: str, parameters: JSON | None = None) -> Response:
+Answer = tuple[int, bytes]  # HTTP status and body
+
+
+def _error(code: int, description: str, parameters: JSON | None = None) -> Answer:
     body: JSON = {"ok": False, "error_code": code, "description": description}
     if parameters:
         body["parameters"] = parameters
-    return Response(_JSON_DUMPS(body).encode(), status_code=code, media_type="application/json")
+    return code, _JSON_DUMPS(body).encode()
 
 
-def _ok_response(result: Any) -> Response:
-    return Response(
-        _JSON_DUMPS({"ok": True, "result": result}).encode(), media_type="application/json"
-    )
+def _ok(result: Any) -> Answer:
+    return 200, _JSON_DUMPS({"ok": True, "result": result}).encode()
+
+
+def _response(answer: Answer) -> Response:
+    status, body = answer
+    return Response(body, status_code=status, media_type="application/json")
 
 
 @dataclass
@@ -664,14 +675,22 @@ class FakeTelegram:
         token: str = "123456:TEST",
         bot_username: str = "huibao_test_bot",
         clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """Args:
         clock: the time of the Bot API's world (message dates, edit dates, webhook
             errors); tests pass their own clock, so no test depends on today's date.
             Real time if not given (benchmarks).
+        monotonic: the time calls, sends and handouts are recorded at (tests that pace
+            in virtual time pass the bot's).
+        sleep: how a long poll waits out its timeout; a virtual one only when the fake
+            answers in process, in the loop that sleep belongs to.
         """
         self.token = token
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.monotonic = monotonic
+        self._sleep = sleep
         self.bot_username = bot_username
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_user: JSON = {
@@ -689,12 +708,13 @@ class FakeTelegram:
         # Updates: (update_id, kind, serialized update), oldest first.
         self._pending: deque[tuple[int, str, str]] = deque()
         self._update_log: dict[int, str] = {}
-        # update_id -> time.monotonic() of every getUpdates answer that carried it (benchmarks)
+        # update_id -> monotonic() of every getUpdates answer that carried it (benchmarks)
         self._handouts: dict[int, list[float]] = {}
         self._update_ids = itertools.count(1)
         self._allowed_updates: frozenset[str] | None = None
         self._get_updates_offsets: list[int | None] = []
-        self._poll_waiters: list[asyncio.Future[None]] = []
+        # Long polls and held calls waiting for a change, each in its own event loop.
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
         self._chats: dict[int, JSON] = {}
         self._message_ids: dict[int, int] = {}
@@ -723,7 +743,7 @@ class FakeTelegram:
         self._drops: dict[str, int] = {}
         self._holds: dict[str, int] = {}  # method -> calls still to hold unanswered
         self._held = 0  # calls being held now
-        self._release: asyncio.Event | None = None
+        self._releases = 0  # release_held calls so far
 
         self._handlers: dict[str, tuple[str, Callable[[_Params], Any]]] = {}
         for name, handler in (
@@ -769,12 +789,26 @@ class FakeTelegram:
     # ---------------------------------------------------------------- lifecycle
 
     @property
+    def serving(self) -> bool:
+        """True once the HTTP server is started (else the fake answers in process only)."""
+        return self.port != 0
+
+    @property
+    def origin(self) -> str:
+        """Where the fake answers: its server once started, else in process only."""
+        return f"http://127.0.0.1:{self.port}" if self.serving else IN_PROCESS_ORIGIN
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/bot"
+        return f"{self.origin}/bot"
 
     @property
     def base_file_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/file/bot"
+        return f"{self.origin}/file/bot"
+
+    def in_process(self) -> InProcessRequest:
+        """A PTB request answered by this fake in process (one per PTB request slot)."""
+        return InProcessRequest(self)
 
     def start(self) -> None:
         if self._thread is not None or self._stopped:
@@ -830,8 +864,6 @@ class FakeTelegram:
 
     def _request_exit(self) -> None:
         self._wake()
-        if self._release is not None:
-            self._release.set()
         if self._exit is not None:
             self._exit.set()
 
@@ -865,7 +897,6 @@ class FakeTelegram:
         loop = self._loop = asyncio.get_running_loop()
         self._webhook_kick = asyncio.Event()
         self._exit = asyncio.Event()
-        self._release = asyncio.Event()
         worker = asyncio.create_task(self._webhook_worker())
         try:
             config = server.config
@@ -903,51 +934,68 @@ class FakeTelegram:
                 loop.call_soon_threadsafe(callback)
 
     def _wake(self) -> None:
-        """In the server loop: wake long polls and the webhook worker."""
+        """From any thread, without the lock: wake long polls and held calls (they look
+        again) and the webhook worker."""
         with self._lock:
-            waiters, self._poll_waiters = self._poll_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            waiters, self._waiters = self._waiters, []
+        for loop, waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+                loop.call_soon_threadsafe(_resolve, waiter)
         if self._webhook_kick is not None:
-            self._webhook_kick.set()
+            self._call_in_loop(self._webhook_kick.set)
+
+    def _waiter(self) -> asyncio.Future[None]:
+        """With the lock held: a future of the running loop, resolved at the next _wake."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append((loop, waiter))
+        return waiter
+
+    async def _wait(self, waiter: asyncio.Future[None], seconds: float | None) -> None:
+        """Wait for `waiter` at most `seconds` (on the fake's sleep); None: no limit."""
+        pause = asyncio.ensure_future(self._sleep(seconds)) if seconds is not None else None
+        try:
+            await asyncio.wait(
+                [waiter] if pause is None else [waiter, pause], return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            if pause is not None:
+                pause.cancel()
+            with self._lock, contextlib.suppress(ValueError):
+                self._waiters.remove((asyncio.get_running_loop(), waiter))
 
     def _bump(self) -> None:
         """Call with the lock held after any observable change."""
         self._version += 1
         self._changed.notify_all()
 
-    # ---------------------------------------------------------------- HTTP layer
+    # ---------------------------------------------------------------- the calls
 
-    async def _asgi(self, scope: Any, receive: Any, send: Any) -> None:
-        if self._drops and scope["type"] == "http" and scope["path"].startswith("/bot"):
-            method = scope["path"].rsplit("/", 1)[-1]
-            key = method.lower()
-            with self._lock:
-                remaining = self._drops.get(key, 0)
-                if remaining:
-                    self._drops[key] = remaining - 1
-                    self._requests.append(RequestRecord(method, time.monotonic(), {}))
-                    self._bump()
+    def _take_drop(self, method: str) -> bool:
+        """True if this call of `method` is to lose its connection (drop_connection_next)."""
+        key = method.lower()
+        with self._lock:
+            remaining = self._drops.get(key, 0)
             if remaining:
-                transport = getattr(getattr(send, "__self__", None), "transport", None)
-                if isinstance(transport, asyncio.Transport):
-                    transport.abort()
-                    await asyncio.sleep(0)  # let uvicorn see the connection is gone
-                    return
-                raise RuntimeError(f"FakeTelegram: dropped {method} (answered as HTTP 500)")
-        await self._app(scope, receive, send)
+                self._drops[key] = remaining - 1
+                self._requests.append(RequestRecord(method, self.monotonic(), {}))
+                self._bump()
+        return bool(remaining)
 
-    async def _bot_endpoint(self, request: Request) -> Response:
-        arrived = time.monotonic()
-        token = request.path_params["token"]
-        method = request.path_params["method"]
-        try:
-            params = await _read_params(request)
-        except _ApiError as exc:
-            return _error_response(exc.code, exc.description, exc.parameters)
-        except ClientDisconnect:  # the client died mid-request (a killed bot): nothing arrived
-            return Response(status_code=499)
+    async def _answer(
+        self,
+        token: str,
+        method: str,
+        params: _Params,
+        disconnected: Callable[[], Awaitable[bool]] | None = None,
+    ) -> Answer:
+        """Answer one Bot API call, whichever way it came (HTTP or in process).
+
+        Args:
+            disconnected: whether the caller went away (HTTP); a caller in process that
+                goes away cancels the call instead.
+        """
+        arrived = self.monotonic()
         key = method.lower()
         entry = self._handlers.get(key)
         fault: _Fault | None = None
@@ -957,40 +1005,42 @@ class FakeTelegram:
             )
             self._bump()
             if token != self.token:
-                return _error_response(401, "Unauthorized")
+                return _error(401, "Unauthorized")
             if entry is None:
-                return _error_response(404, "Not Found")
+                return _error(404, "Not Found")
             faults = self._faults.get(key)
             if faults:
                 fault = faults.popleft()
         if fault is not None:
-            return _error_response(fault.code, fault.description, fault.parameters)
-        if self._holds and await self._hold(key, request):
-            return Response(status_code=499)  # the client gave up: nothing was done
+            return _error(fault.code, fault.description, fault.parameters)
+        if self._holds and await self._hold(key, disconnected):
+            return 499, b""  # the client gave up: nothing was done
         name, handler = entry
         try:
             if name == "getUpdates":
-                return await self._get_updates(params)
+                return 200, await self._get_updates(params)
             with self._lock:
                 result = handler(params)
                 self._bump()
         except _ApiError as exc:
-            return _error_response(exc.code, exc.description, exc.parameters)
+            return _error(exc.code, exc.description, exc.parameters)
         except Exception as exc:  # a bug in the fake or a request it cannot make sense of
             _LOGGER.exception("FakeTelegram: %s failed", name)
-            return _error_response(500, f"Internal Server Error: the fake failed: {exc!r}")
-        return _ok_response(result)
+            return _error(500, f"Internal Server Error: the fake failed: {exc!r}")
+        if name == "setWebhook":
+            self._wake()  # long polls answer 409, the webhook worker delivers
+        return _ok(result)
 
-    async def _file_endpoint(self, request: Request) -> Response:
-        if request.path_params["token"] != self.token:
-            return _error_response(401, "Unauthorized")
+    def _file(self, token: str, file_path: str) -> Answer:
+        if token != self.token:
+            return _error(401, "Unauthorized")
         with self._lock:
-            stored = self._files_by_path.get(request.path_params["file_path"])
+            stored = self._files_by_path.get(file_path)
         if stored is None or stored.data is None:
-            return _error_response(404, "Not Found")
-        return Response(stored.data, media_type="application/octet-stream")
+            return _error(404, "Not Found")
+        return 200, stored.data
 
-    async def _hold(self, key: str, request: Request) -> bool:
+    async def _hold(self, key: str, disconnected: Callable[[], Awaitable[bool]] | None) -> bool:
         """Hold a call the test asked to hold until `release_held`; True if its client went
         away meanwhile (the call is then dropped, as a request that never arrived)."""
         with self._lock:
@@ -998,19 +1048,77 @@ class FakeTelegram:
                 return False
             self._holds[key] -= 1
             self._held += 1
+            releases = self._releases
             self._bump()
-        assert self._release is not None
         try:
-            while not self._release.is_set():
-                if await request.is_disconnected():
+            while True:
+                with self._lock:
+                    if self._releases != releases:
+                        break
+                    waiter = self._waiter()
+                if disconnected is not None and await disconnected():
                     return True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._release.wait(), 0.05)
-            return await request.is_disconnected()
+                await self._wait(waiter, 0.05 if disconnected is not None else None)
+            return disconnected is not None and await disconnected()
         finally:
             with self._lock:
                 self._held -= 1
                 self._bump()
+
+    # ---------------------------------------------------------------- HTTP layer
+
+    async def _asgi(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._drops and scope["type"] == "http" and scope["path"].startswith("/bot"):
+            method = scope["path"].rsplit("/", 1)[-1]
+            if self._take_drop(method):
+                transport = getattr(getattr(send, "__self__", None), "transport", None)
+                if isinstance(transport, asyncio.Transport):
+                    transport.abort()
+                    await asyncio.sleep(0)  # let uvicorn see the connection is gone
+                    return
+                raise RuntimeError(f"FakeTelegram: dropped {method} (answered as HTTP 500)")
+        await self._app(scope, receive, send)
+
+    async def _bot_endpoint(self, request: Request) -> Response:
+        try:
+            params = await _read_params(request)
+        except _ApiError as exc:
+            return _response(_error(exc.code, exc.description, exc.parameters))
+        except ClientDisconnect:  # the client died mid-request (a killed bot): nothing arrived
+            return Response(status_code=499)
+        token, method = request.path_params["token"], request.path_params["method"]
+        answer = await self._answer(token, method, params, request.is_disconnected)
+        if answer[0] == 499:
+            return Response(status_code=499)
+        return _response(answer)
+
+    async def _file_endpoint(self, request: Request) -> Response:
+        status, body = self._file(request.path_params["token"], request.path_params["file_path"])
+        media_type = "application/octet-stream" if status == 200 else "application/json"
+        return Response(body, status_code=status, media_type=media_type)
+
+    # ---------------------------------------------------------------- in process
+
+    async def answer_in_process(
+        self, url: str, method: str, request_data: RequestData | None
+    ) -> Answer:
+        """Answer a PTB request as the server would, without HTTP (see InProcessRequest)."""
+        path = unquote(urlsplit(url).path)  # PTB quotes the file URL
+        if path.startswith("/file/bot"):
+            token, _, file_path = path.removeprefix("/file/bot").partition("/")
+            return self._file(token, file_path)
+        token, _, name = path.removeprefix("/bot").partition("/")
+        if self._take_drop(name):
+            raise NetworkError("aiohttp.ServerDisconnectedError: Server disconnected")
+        values: JSON = dict(request_data.json_parameters) if request_data is not None else {}
+        files: dict[str, _Upload] = {}
+        if request_data is not None and request_data.contains_files:
+            for part, value in request_data.multipart_data.items():
+                if isinstance(value, tuple):
+                    filename, content, *rest = value
+                    data = content if isinstance(content, bytes) else content.read()
+                    files[part] = _Upload(filename, rest[0] if rest else None, data)
+        return await self._answer(token, name, _Params(values, files))
 
     def _unreachable(self, params: _Params) -> Any:
         raise AssertionError("handled elsewhere")
@@ -1042,13 +1150,12 @@ class FakeTelegram:
             self._pending = pending = deque(u for u in pending if self._allowed(u[1]))
         return [body for _, _, body in itertools.islice(pending, limit)]
 
-    async def _get_updates(self, params: _Params) -> Response:
+    async def _get_updates(self, params: _Params) -> bytes:
         offset = params.opt_int("offset")
         limit = min(max(params.opt_int("limit") or 100, 1), 100)
         timeout = max(params.opt_float("timeout") or 0.0, 0.0)
         allowed = params.parsed("allowed_updates")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = self.monotonic() + timeout
         with self._lock:
             self._get_updates_offsets.append(offset)
             if self._webhook_url:
@@ -1064,26 +1171,20 @@ class FakeTelegram:
         while True:
             with self._lock:
                 batch = self._take(limit)
-                remaining = deadline - loop.time()
+                remaining = deadline - self.monotonic()
                 if self._webhook_url:
                     raise _ApiError(409, "Conflict: terminated by setWebhook request")
                 if batch or self._stopping or remaining <= 0:
                     if batch:
                         self._note_handouts(len(batch))
                     break
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._poll_waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                with self._lock, contextlib.suppress(ValueError):
-                    self._poll_waiters.remove(waiter)
-        body = '{"ok":true,"result":[' + ",".join(batch) + "]}"
-        return Response(body.encode(), media_type="application/json")
+                waiter = self._waiter()
+            await self._wait(waiter, remaining)
+        return ('{"ok":true,"result":[' + ",".join(batch) + "]}").encode()
 
     def _note_handouts(self, count: int) -> None:
         """With the lock held: the first ``count`` pending updates are being handed out now."""
-        now = time.monotonic()
+        now = self.monotonic()
         for update_id, _, _ in itertools.islice(self._pending, count):
             self._handouts.setdefault(update_id, []).append(now)
 
@@ -1099,9 +1200,9 @@ class FakeTelegram:
     def _after_enqueue(self) -> None:
         # Poke the loop only when someone there is waiting (checked under the lock by both).
         with self._lock:
-            needed = bool(self._poll_waiters) or bool(self._webhook_url)
+            needed = bool(self._waiters) or bool(self._webhook_url)
         if needed:
-            self._call_in_loop(self._wake)
+            self._wake()
 
     async def _webhook_worker(self) -> None:
         assert self._webhook_kick is not None
@@ -1131,7 +1232,7 @@ class FakeTelegram:
                     delivered = status is not None and 200 <= status < 300
                     with self._lock:
                         self._webhook_deliveries.append(
-                            WebhookDelivery(update_id, status, time.monotonic())
+                            WebhookDelivery(update_id, status, self.monotonic())
                         )
                         if delivered and self._pending and self._pending[0][0] == update_id:
                             self._pending.popleft()
@@ -1171,8 +1272,6 @@ class FakeTelegram:
             self._pending.clear()
         self._webhook_url = url
         self._webhook_secret = secret if url else None
-        # Wake long polls (they answer 409 or see the updates) and the webhook worker.
-        self._call_in_loop(self._wake)
         return True
 
     def _get_webhook_info(self, params: _Params) -> JSON:
@@ -1284,7 +1383,7 @@ class FakeTelegram:
             file_bytes=stored.data if stored else None,
             filename=filename,
             file_id=stored.file_id if stored else None,
-            timestamp=time.monotonic(),
+            timestamp=self.monotonic(),
             params=params.values,
         )
         self._sent.append(sent)
@@ -1386,7 +1485,7 @@ class FakeTelegram:
                 text=params.opt_str("text"),
                 show_alert=params.flag("show_alert"),
                 url=params.opt_str("url"),
-                timestamp=time.monotonic(),
+                timestamp=self.monotonic(),
             )
         )
         return True
@@ -1947,7 +2046,7 @@ class FakeTelegram:
             return [update_id for update_id, _, _ in self._pending]
 
     def handouts(self, update_id: int) -> list[float]:
-        """When getUpdates answers carried this update (time.monotonic(), as in SentMessage).
+        """When getUpdates answers carried this update (monotonic(), as in SentMessage).
 
         More than one time means the update was delivered again (it was not confirmed).
         Webhook deliveries are in ``webhook_deliveries`` instead.
@@ -2081,8 +2180,8 @@ class FakeTelegram:
         """Let the held calls go on (those whose client is gone are dropped)."""
         with self._lock:
             self._holds.clear()
-        if self._release is not None:
-            self._call_in_loop(self._release.set)
+            self._releases += 1
+        self._wake()
 
     def drop_connection_next(self, method: str, times: int = 1) -> None:
         """Close the connection of the next ``times`` calls of ``method`` without answering."""
@@ -2105,3 +2204,41 @@ async def poll_while(app: Any, during: Callable[[], T], *, timeout: float = 1.0)
         finally:
             await app.updater.stop()
             await app.stop()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class InProcessRequest(BaseRequest):
+    """PTB's request seam answered by a FakeTelegram in process: the same Bot API methods,
+    faults and state as over HTTP, without a socket, a server thread or JSON over the wire.
+
+    Pass one as ``request`` and another as ``get_updates_request`` (PTB wants two).
+    """
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self._fake = fake
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        return await self._fake.answer_in_process(url, method, request_data)

@@ -1,26 +1,25 @@
 """Reminders and returns end to end on Telegram: the real TelegramBot and the real Background
-(APScheduler tick, outbox sender) in one event loop, over real HTTP against the fake Bot
-API; simulated people read and press. SQLite and PostgreSQL."""
+(APScheduler tick, outbox sender) in one event loop, against the fake Bot API in process
+(PTB's request seam), pacing in virtual time; simulated people read and press. SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.telegram import TelegramBot
 from bot.core.conversation import Conversation, default_menus
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Base, OutboxMessage, OutboxStatus, RoleName
-from tests.channels.test_telegram import Phone
+from tests.channels.test_telegram import Phone, telegram_bot
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, register
 from tests.fakes.telegram_api import FakeTelegram, SimUser
@@ -44,18 +43,13 @@ class Live:
         poll: bool = True,
     ) -> None:
         self.background = background
-        self.bot = TelegramBot(
+        self.bot = telegram_bot(
             conversation,
-            token=fake.token,
-            base_url=fake.base_url,
-            base_file_url=fake.base_file_url,
-            photos_dir=photos,
+            fake,
+            photos,
             poll_timeout=1,
             menus=None,
             default_menus=default_menus(),
-            chat_rate=50.0,
-            network_backoff=0.05,
-            clock=fake.clock,
         )
         self._poll = poll
         self._ready = threading.Event()
@@ -86,6 +80,11 @@ class Live:
         assert self.loop is not None
         asyncio.run_coroutine_threadsafe(self.background._tick_job(), self.loop).result(30)
 
+    def wake(self) -> None:
+        """Wake the outbox senders now, as their poll would within a second."""
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self.background._wake_senders)
+
     def stop(self) -> None:
         assert self.loop is not None and self._stop is not None
         self.loop.call_soon_threadsafe(self._stop.set)
@@ -94,9 +93,8 @@ class Live:
 
 
 @pytest.fixture
-def fake(clock: Clock) -> Iterator[FakeTelegram]:
-    with FakeTelegram(clock=clock) as server:
-        yield server
+def fake(clock: Clock) -> FakeTelegram:
+    return FakeTelegram(clock=clock)
 
 
 def make_background(
@@ -211,6 +209,7 @@ def test_return_end_to_end(
         number = entries.split("#", 1)[1].split(" ", 1)[0]
         boss.press(f"↩️ 退回 #{number}", "请写下退回的理由")
         boss.say("参与人次和照片对不上，请核实", f"已退回记录 #{number}，并通知了李华")
+        live.wake()
         notice = fake.wait_for_text(LI.id, "被周主任退回修改，理由：参与人次和照片对不上，请核实")
         assert notice.button_labels == [f"✏️ 修改记录 #{number}"]
         boss.say("/entries", "已退回，待修改")
@@ -219,6 +218,7 @@ def test_return_end_to_end(
         li.press("参与人次", "当前：")
         li.say("400多人次", "请核对")
         li.press("✅ 确认保存", "已把新版本转给周主任")
+        live.wake()
         update = fake.wait_for_text(BOSS.id, f"李华已修改您退回的记录 #{number}（第 2 版）")
         assert "400余人次" in (update.text or "")
     finally:
