@@ -25,8 +25,9 @@ PLATFORM_SDKS = ("telegram", "websockets", "aiohttp", "httpx", "uvicorn", "starl
 def module_files(root: Path = ROOT) -> dict[str, Path]:
     """Every module of bot/ and storage/ by its dotted name (a package by its own name).
 
-    Alembic's migration scripts are left out: each is run by Alembic on its own, never
-    imported by a module, and keeps the code it was written with.
+    Alembic's migration scripts are left out: Alembic runs each as a script, no module
+    imports one (0006 cleans old rows with `bot.core.text.clean_text`, the rule new text
+    is cleaned with).
     """
     found: dict[str, Path] = {}
     for package in ("bot", "storage"):
