@@ -1,4 +1,6 @@
-"""Tests of the fake Bot API server, with the real python-telegram-bot as the client."""
+"""Tests of the fake Bot API, with the real python-telegram-bot as the client: in process
+(PTB's request seam) unless HTTP is the subject (its parsing, dropped connections, the
+webhook, stopping the server)."""
 
 from __future__ import annotations
 
@@ -37,20 +39,38 @@ from telegram.ext import (
 )
 
 from tests.fakes.telegram_api import FakeTelegram, SimUser, group_chat, parse_html, poll_while
+from tests.fakes.virtual_time import VirtualTime, settle
 
 WANG = SimUser(1001, "小王", username="xiaowang")
 LI = SimUser(1002, "李姐")
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
+def fake() -> FakeTelegram:
+    return FakeTelegram()
+
+
+@pytest.fixture
+def http_fake() -> Iterator[FakeTelegram]:
     with FakeTelegram() as server:
         yield server
 
 
+def transport(fake: FakeTelegram) -> dict[str, Any]:
+    """PTB's requests for `fake`: in process unless it serves HTTP (then PTB's own)."""
+    if fake.serving:
+        return {}
+    return {"request": fake.in_process(), "get_updates_request": fake.in_process()}
+
+
 def with_bot(fake: FakeTelegram, body: Callable[[Bot], Awaitable[Any]], token: str = "") -> Any:
     async def main() -> Any:
-        bot = Bot(token or fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
+        bot = Bot(
+            token or fake.token,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            **transport(fake),
+        )
         async with bot:
             return await body(bot)
 
@@ -58,13 +78,13 @@ def with_bot(fake: FakeTelegram, body: Callable[[Bot], Awaitable[Any]], token: s
 
 
 def build_app(fake: FakeTelegram) -> Application[Any, Any, Any, Any, Any, Any]:
-    return (
-        ApplicationBuilder()
-        .token(fake.token)
-        .base_url(fake.base_url)
-        .base_file_url(fake.base_file_url)
-        .build()
-    )
+    builder = ApplicationBuilder().token(fake.token)
+    builder = builder.base_url(fake.base_url).base_file_url(fake.base_file_url)
+    requests = transport(fake)
+    if requests:
+        builder = builder.request(requests["request"])
+        builder = builder.get_updates_request(requests["get_updates_request"])
+    return builder.build()
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -82,7 +102,8 @@ def test_get_me_parses(fake: FakeTelegram) -> None:
     assert me.can_join_groups is True and me.supports_inline_queries is False
 
 
-def test_wrong_token_and_unknown_method(fake: FakeTelegram) -> None:
+def test_wrong_token_and_unknown_method(http_fake: FakeTelegram) -> None:
+    fake = http_fake
     with pytest.raises(InvalidToken):
         with_bot(fake, lambda bot: bot.get_me(), token="999:WRONG")
     response = httpx.post(f"{fake.base_url}{fake.token}/sendSticker", json={"chat_id": 1})
@@ -93,7 +114,8 @@ def test_wrong_token_and_unknown_method(fake: FakeTelegram) -> None:
     assert response.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
 
 
-def test_json_body_and_get_query_are_accepted(fake: FakeTelegram) -> None:
+def test_json_body_and_get_query_are_accepted(http_fake: FakeTelegram) -> None:
+    fake = http_fake
     url = f"{fake.base_url}{fake.token}"
     markup = {"inline_keyboard": [[{"text": "好", "callback_data": "ok"}]]}
     sent = httpx.post(
@@ -255,19 +277,19 @@ def test_edit_message_text_returns_message(fake: FakeTelegram) -> None:
 def test_the_clock_dates_messages_edits_and_forwards() -> None:
     now = [datetime(2026, 12, 1, 0, 30, tzinfo=UTC)]
     seconds = int(now[0].timestamp())
-    with FakeTelegram(clock=lambda: now[0]) as fake:
-        fake.user_sends_text(WANG, "第一条")
-        fake.user_forwards_text(WANG, "转发", origin=LI)
-        now[0] += timedelta(minutes=5)
-        fake.user_edits_message(WANG, 1, "改过")
+    fake = FakeTelegram(clock=lambda: now[0])
+    fake.user_sends_text(WANG, "第一条")
+    fake.user_forwards_text(WANG, "转发", origin=LI)
+    now[0] += timedelta(minutes=5)
+    fake.user_edits_message(WANG, 1, "改过")
 
-        async def body(bot: Bot) -> tuple[tuple[Update, ...], Message, Message | bool]:
-            updates = await bot.get_updates(timeout=0)
-            sent = await bot.send_message(WANG.id, "回复")
-            edited = await bot.edit_message_text("回复2", chat_id=WANG.id, message_id=sent.id)
-            return updates, sent, edited
+    async def body(bot: Bot) -> tuple[tuple[Update, ...], Message, Message | bool]:
+        updates = await bot.get_updates(timeout=0)
+        sent = await bot.send_message(WANG.id, "回复")
+        edited = await bot.edit_message_text("回复2", chat_id=WANG.id, message_id=sent.id)
+        return updates, sent, edited
 
-        updates, sent, edited = with_bot(fake, body)
+    updates, sent, edited = with_bot(fake, body)
     first, forwarded, edit = updates
     assert first.message is not None and first.message.date == now[0] - timedelta(minutes=5)
     assert forwarded.message is not None and forwarded.message.forward_origin is not None
@@ -308,20 +330,26 @@ def test_get_updates_honours_offset_and_limit(fake: FakeTelegram) -> None:
     assert fake.get_updates_offsets == [None, None, ids[1], ids[2] + 1]
 
 
-def test_get_updates_long_polls(fake: FakeTelegram) -> None:
-    async def body(bot: Bot) -> None:
-        started = time.monotonic()
-        assert await bot.get_updates(timeout=1) == ()
-        assert 0.9 <= time.monotonic() - started < 2.0
+def test_get_updates_long_polls() -> None:
+    time = VirtualTime()
+    fake = FakeTelegram(monotonic=time.monotonic, sleep=time.sleep)
 
-        timer = threading.Timer(0.2, fake.user_sends_text, (WANG, "醒醒"))
-        started = time.monotonic()
-        timer.start()
-        updates = await bot.get_updates(timeout=5)
-        elapsed = time.monotonic() - started
-        timer.join()
+    async def body(bot: Bot) -> None:
+        # nothing to hand out: the poll answers when its timeout has passed, not before
+        poll = asyncio.ensure_future(bot.get_updates(timeout=1))
+        await settle()
+        await time.advance(0.9)
+        assert not poll.done()
+        await time.advance(0.1)
+        assert await poll == ()
+
+        poll = asyncio.ensure_future(bot.get_updates(timeout=5))
+        await settle()
+        assert not poll.done()
+        fake.user_sends_text(WANG, "醒醒")
+        updates = await poll
         assert [u.message.text for u in updates if u.message] == ["醒醒"]
-        assert 0.15 <= elapsed < 1.0  # woken by the update, not by the 5 s timeout
+        assert time.now == 1.0  # woken by the update, not by the 5 s timeout
 
     with_bot(fake, body)
 
@@ -492,7 +520,11 @@ def test_fail_next_other_codes(fake: FakeTelegram) -> None:
     assert fake.messages_to(WANG.id) == ["好了"]
 
 
-def test_drop_connection_next(fake: FakeTelegram) -> None:
+@pytest.mark.parametrize("served", [False, True], ids=["in_process", "http"])
+def test_drop_connection_next(served: bool) -> None:
+    fake = FakeTelegram()
+    if served:
+        fake.start()
     fake.drop_connection_next("sendMessage")
 
     async def body(bot: Bot) -> None:
@@ -500,7 +532,10 @@ def test_drop_connection_next(fake: FakeTelegram) -> None:
             await bot.send_message(WANG.id, "丢了")
         await bot.send_message(WANG.id, "到了")
 
-    with_bot(fake, body)
+    try:
+        with_bot(fake, body)
+    finally:
+        fake.stop()
     assert fake.messages_to(WANG.id) == ["到了"]
 
 
@@ -577,10 +612,11 @@ def test_echo_application_and_restart_does_not_redeliver(fake: FakeTelegram) -> 
 
     def second_user() -> None:
         fake.wait_for_text(WANG.id, "再见")
-        time.sleep(0.2)  # room for a wrong redelivery to show up
+        fake.user_sends_text(WANG, "第三条")  # a wrong redelivery would come before it
+        fake.wait_for_text(WANG.id, "第三条")
 
     asyncio.run(poll_while(second_app, second_user))
-    assert fake.messages_to(WANG.id) == ["你好", "再见"]
+    assert fake.messages_to(WANG.id) == ["你好", "再见", "第三条"]
 
 
 def test_buttons_through_an_application(fake: FakeTelegram) -> None:
@@ -675,7 +711,8 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_webhook_delivery_with_secret_and_retry(fake: FakeTelegram) -> None:
+def test_webhook_delivery_with_secret_and_retry(http_fake: FakeTelegram) -> None:
+    fake = http_fake
     fake.webhook_retry_delay = 0.05
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     receiver.received = []  # type: ignore[attr-defined]
