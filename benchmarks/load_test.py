@@ -108,6 +108,7 @@ async def _serve(config: BotConfig) -> None:
     from bot.app import build
     from bot.channels.telegram import TelegramBot
     from bot.core.conversation import default_menus
+    from bot.core.delivery import Delivery
     from bot.settings import load_settings
 
     settings = load_settings(database_url=config.database_url, data_dir=Path(config.work_dir))
@@ -115,7 +116,7 @@ async def _serve(config: BotConfig) -> None:
     lifted = config.limits == "lifted"
     # As bot.runner.make_telegram_bot wires it; only the per-chat rate may differ.
     bot = TelegramBot(
-        app.conversation,
+        Delivery(app.conversation, "telegram"),
         token=config.token,
         base_url=config.base_url,
         base_file_url=config.base_file_url,

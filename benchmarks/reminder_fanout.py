@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url
 from bot.admin.org import OrgFile, load_org
 from bot.channels.telegram import TelegramBot
 from bot.core.conversation import Conversation
+from bot.core.delivery import Delivery
 from bot.core.questionnaire import load_questionnaires
 from bot.reminders.deadlines import month_span, set_deadline
 from bot.reminders.tick import Background
@@ -273,7 +274,7 @@ async def dispatch(
         sessions, questionnaires, "community_culture", ZONE, lambda: STEP_AT
     )
     bot = TelegramBot(
-        conversation,
+        Delivery(conversation, "telegram"),
         token=fake.token,
         base_url=fake.base_url,
         base_file_url=fake.base_file_url,

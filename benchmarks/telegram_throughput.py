@@ -291,6 +291,7 @@ class HuibaoRunner:
 
         from bot.channels.telegram import TelegramBot
         from bot.core.conversation import Conversation, Outcome
+        from bot.core.delivery import Delivery
         from bot.core.questionnaire import load_questionnaires
         from bot.settings import templates_dir
         from storage.db import create_db_engine, make_sessionmaker, upgrade
@@ -319,7 +320,7 @@ class HuibaoRunner:
             sessions, questionnaires, "community_culture", ZoneInfo("Asia/Shanghai")
         )
         self._bot = TelegramBot(
-            conversation,
+            Delivery(conversation, "telegram"),
             token=config.token,
             base_url=config.base_url,
             base_file_url=config.base_file_url,

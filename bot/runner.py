@@ -2,9 +2,11 @@
 intelligent robot's long connection) and the HTTP server.
 
 One Starlette/uvicorn app serves /healthz, the Telegram webhook (in webhook mode) and the
-WeCom callback. `make_channels` builds every configured platform in one place; the
-reminder tick and the outbox's senders (bot.reminders.tick.Background) send through the started
-channels, and so can extra jobs passed as `run_platforms(..., jobs=...)`.
+WeCom callback. `make_channels` builds every configured platform in one place, each with
+the core's `Delivery` for its platform (bot.core.delivery); the reminder tick and the
+outbox's senders (bot.reminders.tick.Background) send through the started channels, and so
+can extra jobs passed as `run_platforms(..., jobs=...)`. The leader also runs the core's
+sweep of the WeCom app's unsent replies and kept callbacks (one instance sends them).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from bot.channels.telegram import TelegramBot
 from bot.channels.wecom.adapter import WecomBot
 from bot.channels.wecom.api import WecomApi
 from bot.channels.wecom.crypto import WecomCrypto
-from bot.channels.wecom_bot.channel import WecomRobot
+from bot.channels.wecom_bot.channel import KEPT, WecomRobot
 from bot.core.conversation import default_menus
+from bot.core.delivery import Delivery
 from bot.core.types import Channel
 from bot.instances import InFlight, Leadership, single_instance
 from bot.reminders.tick import Background
@@ -58,7 +61,7 @@ def make_telegram_bot(app: App) -> TelegramBot:
     telegram = app.settings.telegram
     assert telegram.token is not None
     return TelegramBot(
-        app.conversation,
+        Delivery(app.conversation, "telegram"),
         token=telegram.token.get_secret_value(),
         base_url=telegram.base_url,
         base_file_url=telegram.base_file_url,
@@ -86,11 +89,10 @@ def make_wecom_bot(app: App) -> WecomBot:
         wecom.token.get_secret_value(), wecom.encoding_aes_key.get_secret_value(), wecom.corp_id
     )
     return WecomBot(
-        app.conversation,
+        Delivery(app.conversation, "wecom"),
         api=api,
         crypto=crypto,
         corp_id=wecom.corp_id,
-        sessions=app.sessions,
         photos_dir=app.settings.data_dir / "photos" / "wecom",
     )
 
@@ -100,8 +102,7 @@ def make_wecom_robot(app: App) -> WecomRobot:
     robot = app.settings.wecom_bot
     assert robot.bot_id is not None and robot.secret is not None
     return WecomRobot(
-        app.conversation,
-        sessions=app.sessions,
+        Delivery(app.conversation, "wecom", kept_as=KEPT),
         url=robot.url,
         bot_id=robot.bot_id,
         secret=robot.secret.get_secret_value(),
@@ -155,7 +156,8 @@ async def lead(
     jobs: Sequence[Job] = (),
 ) -> None:
     """The leader's work until `ended`: poll Telegram or hold the WeCom robot's connection,
-    tick the reminders and send the outbox, run the extra jobs; then wind it all down."""
+    sweep the WeCom app's unsent replies, tick the reminders and send the outbox, run the
+    extra jobs; then wind it all down."""
     channels: dict[str, Channel] = dict(shared)
     async with contextlib.AsyncExitStack() as started:
         own = make_leader_channels(app)
@@ -175,6 +177,12 @@ async def lead(
         await background.start(channels)
         started.push_async_callback(background.stop)  # before the channels stop
         tasks: list[asyncio.Task[None]] = [asyncio.create_task(job(dict(channels))) for job in jobs]
+        app_channel = shared.get("wecom")
+        if isinstance(app_channel, WecomBot):  # callbacks come to every instance: one sweeps
+            sweep = app_channel.delivery.sweep_forever(
+                app_channel, every=app_channel.sweep_every, after=app_channel.sweep_after
+            )
+            tasks.append(asyncio.create_task(sweep, name="wecom-sweep"))
         await ended.wait()
         if isinstance(telegram, TelegramBot):
             telegram.request_stop()

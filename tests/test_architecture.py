@@ -145,3 +145,10 @@ def test_only_the_channels_and_the_runner_use_a_platform_sdk() -> None:
         if not module.startswith("bot.channels.") and module != "bot.runner"
     }
     assert outside == {}
+
+
+def test_channels_import_no_storage() -> None:
+    """Keeping, claiming, marking and sweeping are the core's (bot.core.delivery): a channel
+    only translates, so it never reaches the database itself."""
+    assert "bot.channels.telegram" in module_files()  # it read the tree
+    assert imports_from("bot.channels", ["storage"]) == {}

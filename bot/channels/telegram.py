@@ -1,14 +1,14 @@
-"""The Telegram adapter: updates in, `Conversation.process`, Bot API calls out.
+"""The Telegram adapter: updates in, the core's `Delivery`, Bot API calls out.
 
 It only translates. Updates are fetched by our own long-polling loop (or arrive by
 webhook). In polling, a batch is confirmed to Telegram (the next getUpdates' offset) once
 the core has stored it with its replies; the replies then go out per chat, in order, chats
 side by side, while the next batch is fetched and handled: one chat's long answer, paced at
 Telegram's one message a second, makes nobody else wait. A reply is marked sent once it
-went out; replies stored but not sent (a crash, a stop in the middle of pacing) are sent
-when polling starts again. A webhook update is answered only after its replies went out,
-so Telegram delivers it again if they could not be sent; the core's processed-message keys
-make each update count once.
+went out (by the core); replies stored but not sent (a crash, a stop in the middle of
+pacing) are sent when polling starts again. A webhook update is answered only after its
+replies went out, so Telegram delivers it again if they could not be sent; the core's
+processed-message keys make each update count once.
 
 The hot path stays close to the wire: a private text message is read from its JSON (PTB's
 `Update` is built only for the rarer kinds: buttons, photos, edits, groups), and replies,
@@ -32,7 +32,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
     Bot,
     BotCommand,
@@ -59,11 +58,10 @@ from telegram.request import BaseRequest
 
 from bot.channels.telegram_request import AiohttpRequest
 from bot.core import types
-from bot.core.conversation import Conversation, Outcome
+from bot.core.conversation import Outcome
+from bot.core.delivery import SWEEP_WINDOW, Delivery
 from bot.core.messages import text as msg
-from bot.core.types import Incoming, Kind, Photo, Reply, SendFailed, replies_from_json
-from storage import messages
-from storage.db import transaction
+from bot.core.types import Incoming, Kind, Photo, Reply, SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +365,7 @@ class TelegramBot:
 
     def __init__(
         self,
-        conversation: Conversation,
+        delivery: Delivery,
         *,
         token: str,
         base_url: str,
@@ -379,7 +377,6 @@ class TelegramBot:
         chat_rate: float = 1.0,
         network_backoff: float = 0.5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        sessions: sessionmaker[Session] | None = None,
         overall_rate: float = 30.0,
         request: BaseRequest | None = None,
         get_updates_request: BaseRequest | None = None,
@@ -394,11 +391,8 @@ class TelegramBot:
             poll (default: aiohttp); tests pass an in-process Bot API.
         monotonic, sleep: the clock and the wait of pacing, flood waits and retries;
             tests pass virtual ones.
-        sessions: the database, for the replies stored but not sent before a restart
-            (default: the conversation's).
         """
-        self._conversation = conversation
-        self._sessions: sessionmaker[Session] = sessions or conversation._sessions
+        self._delivery = delivery
         self._clock = clock
         self._photos_dir = photos_dir
         self._poll_timeout = poll_timeout
@@ -646,7 +640,7 @@ class TelegramBot:
         return waiting
 
     def _process_all(self, incomings: list[Incoming]) -> list[Outcome]:
-        return self._conversation.process_batch(incomings)
+        return self._delivery.process_batch(incomings)
 
     # -- delivery -----------------------------------------------------------------------
 
@@ -713,9 +707,7 @@ class TelegramBot:
         """Note at once that an update's replies went out (webhook; see bot.instances)."""
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(
-                self._executor, self._conversation.mark_sent, PLATFORM, [key]
-            )
+            await loop.run_in_executor(self._executor, self._delivery.mark_sent, [key])
         except Exception:  # sent again if delivered again: better than lost
             log.exception("the replies to %s could not be marked sent", key)
         finally:
@@ -734,9 +726,7 @@ class TelegramBot:
                 await asyncio.sleep(MARK_DELAY)  # let the batch's other chats finish
             keys, self._to_mark = self._to_mark, []
             try:  # one UPDATE for them all
-                await loop.run_in_executor(
-                    self._executor, self._conversation.mark_sent, PLATFORM, keys
-                )
+                await loop.run_in_executor(self._executor, self._delivery.mark_sent, keys)
             except Exception:  # they are sent again after a restart: better than lost
                 log.exception("%d replies could not be marked sent", len(keys))
             finally:
@@ -768,15 +758,10 @@ class TelegramBot:
         between); keys of older versions, which do not name the chat, are marked sent."""
         loop = asyncio.get_running_loop()
 
-        def unsent() -> list[tuple[str, list[dict[str, Any]]]]:
-            with transaction(self._sessions) as session:
-                return messages.unsent_since(
-                    session,
-                    PLATFORM,
-                    processed_before=before,
-                    processed_after=before - timedelta(days=1),
-                    limit=SWEEP_LIMIT,
-                )
+        def unsent() -> list[tuple[str, list[Reply]]]:
+            return self._delivery.unsent(
+                processed_before=before, processed_after=before - SWEEP_WINDOW, limit=SWEEP_LIMIT
+            )
 
         try:
             rows = await loop.run_in_executor(self._executor, unsent)
@@ -787,7 +772,7 @@ class TelegramBot:
             if key in self._in_flight:
                 continue
             chat_id = _chat_of(key)
-            replies = replies_from_json(stored) if chat_id is not None else []
+            replies = stored if chat_id is not None else []
             if replies:
                 log.info("sending the replies to Telegram update %s, stored before a restart", key)
                 self._enqueue(cast(int, chat_id), _Delivery(key, replies))

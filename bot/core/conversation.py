@@ -89,6 +89,11 @@ class Conversation:
         self._sessions = sessions
         self._kit = Kit(questionnaires, default_questionnaire, zone, clock, summaries, rules)
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The database the messages are processed in."""
+        return self._sessions
+
     def handle(self, incoming: Incoming) -> list[Reply]:
         """Process one message once; return the replies to send (none for a duplicate)."""
         return self.process(incoming).replies

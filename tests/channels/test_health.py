@@ -40,7 +40,7 @@ def test_red_when_writes_fail_while_reads_still_work(
         with transaction(sessions) as session:  # reads work: the old check said ok here
             assert session.scalar(select(func.count()).select_from(Member)) == 0
         assert healthz(engine) == (503, {"status": "error", "database": "not writable"})
-    warnings = [r for r in caplog.records if r.name == "bot.channels.server"]
+    warnings = [r for r in caplog.records if r.name == "bot.health"]
     assert len(warnings) == 1 and "database or disk is full" in warnings[0].getMessage()
     assert warnings[0].exc_info is None  # one line, no traceback
     # the disk has room again; the check left nothing behind
@@ -87,7 +87,7 @@ def test_a_sqlite_file_opened_read_only_is_red_and_a_missing_one_unreachable(
 
 FULL_DISK = """
 import resource, signal, sqlite3, sys
-from bot.channels.server import database_state
+from bot.health import database_state
 from storage.db import create_db_engine, upgrade
 
 path = sys.argv[1]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.admin.org import create_invite
 from bot.channels.telegram import TelegramBot
 from bot.core.conversation import Conversation, default_menus
+from bot.core.delivery import Delivery
 from storage.db import transaction
 from storage.models import Entry, RoleName
 from tests.chat import Chat, play
@@ -59,7 +60,7 @@ def telegram_bot(
         else {"request": fake.in_process(), "get_updates_request": fake.in_process()}
     )
     return TelegramBot(
-        conversation,
+        Delivery(conversation, "telegram"),
         token=fake.token,
         base_url=fake.base_url,
         base_file_url=fake.base_file_url,

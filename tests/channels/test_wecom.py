@@ -37,6 +37,7 @@ from bot.channels.wecom.api import WecomApi
 from bot.channels.wecom.callback import CallbackMessage
 from bot.channels.wecom.crypto import WecomCrypto
 from bot.core.conversation import Conversation
+from bot.core.delivery import Delivery
 from bot.core.types import Choice, Incoming, Kind, Reply, SendFailed
 from bot.jobs import Worker
 from bot.reminders.ladder import start_choice
@@ -105,8 +106,9 @@ class RunningWecom:
         answer_within: float = 3.0,
     ) -> None:
         self.virtual = virtual
+        self._sweep = (sweep_every, sweep_after)
         self.bot = WecomBot(
-            conversation,
+            Delivery(conversation, "wecom"),
             api=WecomApi(
                 base_url=fake.base_url,
                 corp_id=fake.corp_id,
@@ -118,7 +120,6 @@ class RunningWecom:
             ),
             crypto=WecomCrypto(TOKEN, AES_KEY, fake.corp_id),
             corp_id=fake.corp_id,
-            sessions=sessions,
             photos_dir=photos,
             monotonic=virtual.monotonic,
             sleep=virtual.sleep,
@@ -147,6 +148,11 @@ class RunningWecom:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         await self.bot.start()
+        every, after = self._sweep  # what the leading instance runs (bot.runner.lead)
+        sweep = self.bot.delivery.sweep_forever(
+            self.bot, every=every, after=after, sleep=self.virtual.sleep
+        )
+        sweeping = asyncio.create_task(sweep)
         server: uvicorn.Server | None = None
         if self._served:
             self._port = free_port()
@@ -162,6 +168,7 @@ class RunningWecom:
         if server is not None:
             server.should_exit = True
             await serving
+        sweeping.cancel()
         await self.bot.stop()
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
@@ -518,10 +525,11 @@ def test_replies_that_could_not_be_sent_go_out_later(
     fake.wait_for(lambda: any(c.path == "message/send" for c in fake.calls) or None)
     running.settle()
     assert li.mark() == mark
-    assert running.call(running.bot.sweep()) == 0  # too recent: may still be on its way
-    assert running.call(running.bot.sweep(after=0)) == 1  # as if 30 s had passed
+    delivery = running.bot.delivery
+    assert running.call(delivery.sweep(running.bot, after=30)) == 0  # may still be on its way
+    assert running.call(delivery.sweep(running.bot, after=0)) == 1  # as if 30 s had passed
     fake.wait_for_text(LI, "/report", since=mark)
-    assert running.call(running.bot.sweep(after=0)) == 0  # marked sent: once only
+    assert running.call(delivery.sweep(running.bot, after=0)) == 0  # marked sent: once only
 
 
 def test_replies_committed_before_a_crash_are_sent_at_the_next_start(
@@ -639,11 +647,10 @@ def test_a_burst_to_one_member_is_spread_and_nothing_is_dropped(
             sleep=virtual.sleep,
         )
         bot = WecomBot(
-            leader_conversation,
+            Delivery(leader_conversation, "wecom"),
             api=api,
             crypto=WecomCrypto(TOKEN, AES_KEY, strict.corp_id),
             corp_id=strict.corp_id,
-            sessions=sessions,
             photos_dir=tmp_path,
             monotonic=virtual.monotonic,
             sleep=virtual.sleep,

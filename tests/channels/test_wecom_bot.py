@@ -23,6 +23,7 @@ from bot.admin.org import create_invite
 from bot.channels.wecom_bot.channel import KEPT, WecomRobot
 from bot.channels.wecom_bot.link import State
 from bot.core.conversation import Conversation
+from bot.core.delivery import Delivery
 from bot.core.types import Choice, Reply, SendFailed
 from bot.jobs import Worker
 from bot.reminders.tick import Background
@@ -72,10 +73,9 @@ class Robot:
     async def __aenter__(self) -> Robot:
         if self._own_fake:
             await self.fake.__aenter__()
-        conversation, sessions, photos, clock, secret, options = self._args
+        conversation, _sessions, photos, clock, secret, options = self._args
         self.channel = WecomRobot(
-            conversation,
-            sessions=sessions,
+            Delivery(conversation, "wecom", kept_as=KEPT),
             url=self.fake.url,
             bot_id=self.fake.bot_id,
             secret=secret or self.fake.secret,

@@ -2,7 +2,7 @@
 
     time = VirtualTime()
     async with FakeRobot(time=time) as fake:
-        robot = WecomRobot(..., url=fake.url, bot_id=fake.bot_id, secret=fake.secret,
+        robot = WecomRobot(delivery, url=fake.url, bot_id=fake.bot_id, secret=fake.secret,
                            monotonic=time.monotonic, sleep=time.sleep)
         await robot.start()
         await fake.say("lihua", "/help")

@@ -5,8 +5,10 @@ and turned into an Incoming; the core processes it (and commits its replies) bef
 HTTP answer, which waits at most `answer_within` seconds (WeCom gives up after 5 s and
 tries again); the replies are then sent in the background, paced per member. WeCom's
 retries carry the same MsgId (or, for events, the same event in the same second), and the
-core's processed-message key makes them count once. Replies committed but not sent (a crash,
-WeCom unreachable) are found by a periodic sweep and sent then. A callback that could be
+core's processed-message key makes them count once. A callback answered before it was
+processed is kept by the core until it is. Replies committed but not sent (a crash, WeCom
+unreachable) and kept callbacks are found by the core's sweep (`Delivery.sweep`, run by the
+leading instance) and handed back here: `resend`, `take_up`. A callback that could be
 neither processed nor kept (the database refuses writes) is answered 503, so WeCom sends it
 again.
 
@@ -33,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -42,11 +43,10 @@ from bot.channels.wecom.api import Sleep, TooLarge, WecomApi, WecomError
 from bot.channels.wecom.callback import CallbackMessage, MalformedXml, parse_envelope, parse_message
 from bot.channels.wecom.crypto import CryptoError, WecomCrypto
 from bot.core import types
-from bot.core.conversation import Conversation, Outcome
+from bot.core.conversation import Outcome
+from bot.core.delivery import Delivery
 from bot.core.messages import text as msg
-from bot.core.types import Choice, Incoming, Kind, Photo, Reply, SendFailed, replies_from_json
-from storage import messages
-from storage.db import transaction
+from bot.core.types import Choice, Incoming, Kind, Photo, Reply, SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -214,21 +214,19 @@ class _Outcome:
 class WecomBot:
     """Huibao as a WeCom self-built app (自建应用).
 
-    Pacing and the pauses of the sweep take their time from `monotonic` and `sleep` (tests
-    give a virtual clock); `clock` is the wall clock that callbacks' timestamps are checked
-    against.
+    Pacing takes its time from `monotonic` and `sleep` (tests give a virtual clock); `clock`
+    is the wall clock that callbacks' timestamps are checked against.
     """
 
     platform = PLATFORM
 
     def __init__(
         self,
-        conversation: Conversation,
+        delivery: Delivery,
         *,
         api: WecomApi,
         crypto: WecomCrypto,
         corp_id: str,
-        sessions: sessionmaker[Session],
         photos_dir: Path,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
@@ -239,19 +237,21 @@ class WecomBot:
         sweep_every: float = 60.0,
         sweep_after: float = 30.0,
     ) -> None:
-        self._conversation = conversation
+        """Args:
+        sweep_every, sweep_after: how often the core's sweep should look for unsent replies,
+            and how old they must be (younger ones may still be paced out): `Delivery.sweep`.
+        """
+        self.delivery = delivery
+        self.sweep_every = sweep_every
+        self.sweep_after = sweep_after
         self._api = api
         self._crypto = crypto
         self._corp_id = corp_id
-        self._sessions = sessions
         self._photos_dir = photos_dir
         self._clock = clock
-        self._sleep = sleep
         self._pacer = MemberPacer(*member_limit, monotonic=monotonic, sleep=sleep)
         self._answer_within = answer_within
         self._max_skew = max_skew
-        self._sweep_every = sweep_every
-        self._sweep_after = sweep_after
         # The core is synchronous (SQLAlchemy); a few threads keep the event loop free.
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="huibao-wecom")
         # Per member: messages are processed one at a time, in order of arrival, and the
@@ -261,27 +261,21 @@ class WecomBot:
         self._last_send: dict[str, asyncio.Future[None]] = {}
         # key -> whether it was processed, for the messages being handled now
         self._in_flight: dict[str, asyncio.Future[str]] = {}
-        # Keys of messages answered before they were processed, kept in the database
-        # (storage: received_messages) until they are.
+        # Keys of messages answered before they were processed, kept by the core until
+        # they are.
         self._kept: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         # task_id -> {button key: label}, to show the pressed label on the card afterwards
         self._labels: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._sweeper: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check the credentials (fetch an access token) and start the sweep of unsent replies."""
+        """Check the credentials (fetch an access token)."""
         await self._api.access_token()
-        self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def stop(self) -> None:
         """Let replies in flight go out (briefly), then stop."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
         for task in set(self._tasks):
@@ -394,7 +388,7 @@ class WecomBot:
             self._kept.add(key)
             try:
                 await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._keep, key, dataclasses.asdict(message)
+                    self._executor, self.delivery.keep, key, dataclasses.asdict(message)
                 )
             except Exception as error:  # WeCom's retry finds it processed, or in flight
                 self._kept.discard(key)
@@ -417,14 +411,6 @@ class WecomBot:
         task.add_done_callback(self._tasks.discard)
         return done
 
-    def _keep(self, key: str, body: dict[str, Any]) -> None:
-        with transaction(self._sessions) as session:
-            messages.keep_received(session, PLATFORM, key, body, datetime.now(UTC))
-
-    def _forget(self, key: str) -> None:
-        with transaction(self._sessions) as session:
-            messages.drop_received(session, PLATFORM, key)
-
     async def _work(
         self,
         message: CallbackMessage,
@@ -433,7 +419,6 @@ class WecomBot:
         done: asyncio.Future[str],
     ) -> None:
         user = message.from_user
-        loop = asyncio.get_running_loop()
         try:
             async with self._lock(user):
                 if meaning[0] is Kind.BUTTON and message.response_code:
@@ -454,10 +439,7 @@ class WecomBot:
                 done.set_result(_Outcome.PROCESSED)
                 turn = self._take_turn(user)
             async with self._sending(turn):
-                if await self._deliver(user, outcome.replies):
-                    await loop.run_in_executor(
-                        self._executor, self._conversation.mark_sent, PLATFORM, [key]
-                    )
+                await self.delivery.send([key], self._deliver(user, outcome.replies))
         except Exception:  # a bug must not stop the adapter
             log.exception("WeCom message %s could not be handled", key)
         finally:
@@ -476,11 +458,11 @@ class WecomBot:
         """
         key = incoming.message_id
         loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(self._executor, self._conversation.process, incoming)
+        outcome = await loop.run_in_executor(self._executor, self.delivery.process, incoming)
         if outcome.failed:
             body = dataclasses.asdict(message)
             try:
-                await loop.run_in_executor(self._executor, self._keep, key, body)
+                await loop.run_in_executor(self._executor, self.delivery.keep, key, body)
             except Exception as error:
                 log.warning(
                     "WeCom message %s neither processed nor kept (%s); WeCom will send it again",
@@ -489,12 +471,10 @@ class WecomBot:
                 )
                 return None
             self._kept.add(key)
-            outcome = await loop.run_in_executor(
-                self._executor, self._conversation.process, incoming
-            )
+            outcome = await loop.run_in_executor(self._executor, self.delivery.process, incoming)
         if key in self._kept:  # processed now (or found processed before), or let go
             try:
-                await loop.run_in_executor(self._executor, self._forget, key)
+                await loop.run_in_executor(self._executor, self.delivery.forget, key)
             except Exception as error:  # the sweep will find it processed: no harm
                 log.warning("kept WeCom message %s not forgotten (%s)", key, _short(error))
             else:
@@ -652,74 +632,29 @@ class WecomBot:
                     retry_after=error.retry_after,
                 ) from error
 
-    # -- replies that were not sent -----------------------------------------------------
+    # -- what the core's sweep hands back -------------------------------------------------
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("sweep of unsent WeCom replies failed")
-            await self._sleep(self._sweep_every)
+    def busy(self, key: str) -> bool:
+        """Whether a callback with this key is being handled now."""
+        return key in self._in_flight
 
-    async def sweep(self, *, after: float | None = None) -> int:
-        """Send the replies that were committed but never sent; how many messages had some.
+    async def resend(self, key: str, replies: list[Reply]) -> bool:
+        """Send a message's stored replies in its member's turn (the key names the member)."""
+        user = key.split("/", 1)[0]
+        async with self._sending(self._take_turn(user)):
+            return not replies or await self._deliver(user, replies)
 
-        Only messages processed more than `after` (default: `sweep_after`) seconds ago and
-        within a day are looked at, so replies being sent right now are not sent twice.
-        """
-        age = self._sweep_after if after is None else after
-        now = datetime.now(UTC)  # processed_at is stamped with the real time
-        loop = asyncio.get_running_loop()
-
-        def unsent() -> list[tuple[str, list[dict[str, Any]]]]:
-            with transaction(self._sessions) as session:
-                return messages.unsent_since(
-                    session,
-                    PLATFORM,
-                    processed_before=now - timedelta(seconds=age),
-                    processed_after=now - timedelta(days=1),
-                )
-
-        pending = await loop.run_in_executor(self._executor, unsent)
-        await self._resume_kept(now - timedelta(seconds=age))
-        handled = 0
-        for key, stored in pending:
-            if key in self._in_flight:
-                continue
-            replies = replies_from_json(stored)
-            user = key.split("/", 1)[0]
-            async with self._sending(self._take_turn(user)):
-                delivered = True
-                if replies:
-                    handled += 1
-                    log.info("sending the unsent replies to WeCom message %s", key)
-                    delivered = await self._deliver(user, replies)
-                if delivered:
-                    await loop.run_in_executor(
-                        self._executor, self._conversation.mark_sent, PLATFORM, [key]
-                    )
-        return handled
-
-    async def _resume_kept(self, received_before: datetime) -> None:
-        """Process the messages answered before a crash could process them."""
-        loop = asyncio.get_running_loop()
-
-        def waiting() -> list[tuple[str, dict[str, Any]]]:
-            with transaction(self._sessions) as session:
-                return messages.waiting_received(session, PLATFORM, received_before)
-
-        for key, body in await loop.run_in_executor(self._executor, waiting):
-            if key in self._in_flight:
-                continue
-            message = CallbackMessage(**body)
-            meaning = _meaning(message)
-            self._kept.add(key)
-            if meaning is None:  # cannot happen for a kept message; do not keep it forever
-                await loop.run_in_executor(self._executor, self._forget, key)
-                continue
-            log.info("processing WeCom message %s, answered before a restart", key)
-            self._start_work(message, key, meaning)
+    async def take_up(self, key: str, body: dict[str, Any]) -> None:
+        """Process a callback that was answered, and kept, before a restart."""
+        message = CallbackMessage(**body)
+        meaning = _meaning(message)
+        self._kept.add(key)
+        if meaning is None:  # cannot happen for a kept message; do not keep it forever
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self.delivery.forget, key)
+            return
+        log.info("processing WeCom message %s, answered before a restart", key)
+        self._start_work(message, key, meaning)
 
 
 def message_key(message: CallbackMessage) -> str:

@@ -6,7 +6,7 @@ so the platform is "wecom" too (one or the other runs; see docs/wecom.md).
 
 Nothing is lost across a dropped connection or a crash, and nothing counts twice:
 
-1. a frame is kept in the database (received_messages) as it arrives, before anything else;
+1. a frame is kept by the core (`bot.core.delivery`) as it arrives, before anything else;
 2. the core processes it under its processed-message key ('{userid}/{msgid}'), in one
    transaction with its replies; then the kept copy is forgotten;
 3. the replies go out: on the frame's own req_id while that connection is open and
@@ -41,7 +41,6 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.wecom.adapter import PRESSED, Card
 from bot.channels.wecom.api import FLOOD_CODE, FLOOD_WAIT, PERMANENT_CODES
@@ -59,7 +58,8 @@ from bot.channels.wecom_bot.link import (
     within,
 )
 from bot.channels.wecom_bot.protocol import Callback, Frame, MalformedFrame, Media, Outgoing
-from bot.core.conversation import Conversation, Outcome
+from bot.core.conversation import Outcome
+from bot.core.delivery import SWEEP_WINDOW, Delivery
 from bot.core.messages import text as msg
 from bot.core.types import (
     Choice,
@@ -69,17 +69,14 @@ from bot.core.types import (
     Photo,
     Reply,
     SendFailed,
-    replies_from_json,
 )
-from storage import members, messages
-from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 PLATFORM = "wecom"
-KEPT = "wecom_robot"  # received_messages rows of this channel (the app keeps its own)
+KEPT = "wecom_robot"  # what this channel's frames are kept as (the app keeps its own)
 REPLY_WITHIN = 300.0  # a message may be answered on its req_id (WeCom: within 6 minutes)
 EVENT_REPLY_WITHIN = 4.0  # a welcome or a card update (WeCom: within 5 seconds)
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
@@ -178,9 +175,8 @@ class WecomRobot:
 
     def __init__(
         self,
-        conversation: Conversation,
+        delivery: Delivery,
         *,
-        sessions: sessionmaker[Session],
         url: str,
         bot_id: str,
         secret: str,
@@ -199,8 +195,10 @@ class WecomRobot:
         backoff: Backoff = RECONNECT,
         auth_backoff: Backoff = AUTH_RETRY,
     ) -> None:
-        self._conversation = conversation
-        self._sessions = sessions
+        """Args:
+        delivery: the core's, keeping frames as KEPT.
+        """
+        self._delivery = delivery
         self._photos_dir = photos_dir
         self._clock = clock
         self._monotonic = monotonic
@@ -304,7 +302,7 @@ class WecomRobot:
         key = callback.key
         try:
             try:
-                await self._run(self._keep, key, body)
+                await self._run(self._delivery.keep, key, body)
             except Exception as error:  # processed all the same, only not kept
                 log.warning("WeCom robot: frame %s not kept (%s)", key, _short(error))
             await self._resumed.wait()
@@ -319,23 +317,22 @@ class WecomRobot:
         """Process a frame (its parts in order), forget the kept copy, send the replies."""
         incomings = await self._incomings(callback)
         if incomings is None:  # a photo could not be fetched: ask for it again
-            locale = await self._run(self._locale, callback.user)
+            locale = await self._run(self._delivery.locale, callback.user)
             await self._forget_quietly(callback.key)
             await self._deliver(callback, origin, [Reply(msg(locale, "photo_not_received"))])
             return
         outcomes = [await self._process(incoming) for incoming in incomings]
         await self._forget_quietly(callback.key)
         replies = [reply for outcome in outcomes for reply in outcome.replies]
-        if await self._deliver(callback, origin, replies):
-            keys = [incoming.message_id for incoming in incomings]
-            await self._run(self._conversation.mark_sent, PLATFORM, keys)
+        keys = [incoming.message_id for incoming in incomings]
+        await self._delivery.send(keys, self._deliver(callback, origin, replies))
 
     async def _process(self, incoming: Incoming) -> Outcome:
         """Let the core process a message; a failure is tried once more, then the core's
         "sorry" goes out (retrying a fault would not help)."""
-        outcome = await self._run(self._conversation.process, incoming)
+        outcome = await self._run(self._delivery.process, incoming)
         if outcome.failed:
-            outcome = await self._run(self._conversation.process, incoming)
+            outcome = await self._run(self._delivery.process, incoming)
         return outcome
 
     async def _incomings(self, callback: Callback) -> list[Incoming] | None:
@@ -627,7 +624,7 @@ class WecomRobot:
             if frame_key in self._in_flight or frame_key in taken:
                 continue
             self._in_flight.add(frame_key)
-            self._spawn(self._resend(frame_key, key, replies_from_json(stored)))
+            self._spawn(self._resend(frame_key, key, stored))
 
     async def _resume_frame(self, callback: Callback) -> None:
         try:
@@ -644,49 +641,30 @@ class WecomRobot:
             async with self._lock(user):
                 if replies:
                     log.info("WeCom robot: sending the unsent replies to %s", key)
-                    callback = Callback("", "-", user, "", "resent")
-                    if not await self._deliver(callback, Origin(None, 0.0), replies):
-                        return
-                await self._run(self._conversation.mark_sent, PLATFORM, [key])
+                callback = Callback("", "-", user, "", "resent")
+                sending = self._deliver(callback, Origin(None, 0.0), replies)
+                await self._delivery.send([key], sending)
         except Exception:
             log.exception("WeCom robot: the replies to %s could not be sent", key)
         finally:
             self._in_flight.discard(frame_key)
 
-    # -- the database -------------------------------------------------------------------
-
-    def _keep(self, key: str, body: dict[str, Any]) -> None:
-        with transaction(self._sessions) as session:
-            messages.keep_received(session, KEPT, key, body, datetime.now(UTC))
-
-    def _forget(self, key: str) -> None:
-        with transaction(self._sessions) as session:
-            messages.drop_received(session, KEPT, key)
+    # -- the core's keeping ----------------------------------------------------------------
 
     async def _forget_quietly(self, key: str) -> None:
         try:
-            await self._run(self._forget, key)
+            await self._run(self._delivery.forget, key)
         except Exception as error:  # found processed at the next resume: no harm
             log.warning("WeCom robot: kept frame %s not forgotten (%s)", key, _short(error))
 
-    def _waiting(
-        self,
-    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, list[dict[str, Any]]]]]:
+    def _waiting(self) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, list[Reply]]]]:
+        """The kept frames and the unsent replies, all of them (this channel runs on the
+        leading instance only: nothing is on its way elsewhere)."""
         now = datetime.now(UTC)  # stored times are the real time
-        with transaction(self._sessions) as session:
-            kept = messages.waiting_received(session, KEPT, now + timedelta(minutes=1))
-            unsent = messages.unsent_since(
-                session,
-                PLATFORM,
-                processed_before=now + timedelta(minutes=1),
-                processed_after=now - timedelta(days=1),
-            )
+        soon = now + timedelta(minutes=1)
+        kept = self._delivery.waiting(soon)
+        unsent = self._delivery.unsent(processed_before=soon, processed_after=now - SWEEP_WINDOW)
         return kept, unsent
-
-    def _locale(self, user: str) -> str:
-        with transaction(self._sessions) as session:
-            member, _state = members.person_and_state(session, PLATFORM, user)
-        return member.locale if member is not None else "zh"
 
 
 def _write_file(target: Path, content: bytes) -> None:
