@@ -3,16 +3,19 @@ dialog state and language; their mutes (wishes for fewer reminders)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     Table,
     and_,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -124,6 +127,150 @@ def invite_by_code(session: Session, code: str, *, lock: bool = False) -> Invite
     if lock:
         statement = statement.with_for_update()
     return session.scalars(statement).first()
+
+
+# --- units and the people in them, as lists, the summary and the import read them ------
+
+
+def within(paths: Sequence[str]) -> ColumnElement[bool]:
+    """SQL, on units: the unit is in one of the subtrees given by these paths."""
+    return or_(*(Unit.path.startswith(path) for path in paths))
+
+
+def led_paths(session: Session, member_id: int, roles: Sequence[RoleName]) -> list[str]:
+    """The paths of the units where the member holds one of these roles."""
+    return list(
+        session.scalars(
+            select(Unit.path)
+            .join(RoleGrant, RoleGrant.unit_id == Unit.id)
+            .where(RoleGrant.member_id == member_id, RoleGrant.role.in_(list(roles)))
+        ).all()
+    )
+
+
+def all_units(session: Session) -> Sequence[Unit]:
+    """Every unit, in tree order."""
+    return session.scalars(select(Unit).order_by(Unit.path)).all()
+
+
+def units_under(session: Session, path: str) -> Sequence[Unit]:
+    """The unit with this path and every unit below it."""
+    return session.scalars(select(Unit).where(Unit.path.startswith(path))).all()
+
+
+def unit_names_under(session: Session, path: str) -> dict[int, str]:
+    """Id to name of the unit with this path and of every unit below it."""
+    rows = session.execute(
+        _units.select()
+        .with_only_columns(_units.c.id, _units.c.name)
+        .where(_units.c.path.startswith(path))
+    ).all()
+    return {int(unit_id): str(name) for unit_id, name in rows}
+
+
+def child_units(session: Session, unit_id: int) -> list[tuple[str, str]]:
+    """(name, path) of the units directly below a unit, in path order."""
+    rows = session.execute(
+        select(Unit.name, Unit.path).where(Unit.parent_id == unit_id).order_by(Unit.path)
+    ).all()
+    return [(str(name), str(path)) for name, path in rows]
+
+
+def staff_names(session: Session, unit_id: int) -> list[str]:
+    """Names of a unit's staff, in the order they joined."""
+    rows = session.execute(
+        select(Member.name)
+        .join(RoleGrant, RoleGrant.member_id == Member.id)
+        .where(RoleGrant.unit_id == unit_id, RoleGrant.role == RoleName.STAFF)
+        .order_by(RoleGrant.id)
+    ).all()
+    return list(dict.fromkeys(str(row[0]) for row in rows))
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    """A unit as lists show it."""
+
+    id: int
+    name: str
+    path: str
+
+
+def units_within(session: Session, paths: Sequence[str]) -> list[UnitRow]:
+    """The units in the subtrees given by `paths`, in path order."""
+    rows = session.execute(
+        select(Unit.id, Unit.name, Unit.path).where(within(paths)).order_by(Unit.path)
+    ).all()
+    return [UnitRow(int(i), str(n), str(p)) for i, n, p in rows]
+
+
+def staff_within(session: Session, paths: Sequence[str]) -> list[tuple[int, int, str]]:
+    """(unit id, member id, name) of each staff role in the subtrees given by `paths`."""
+    rows = session.execute(
+        select(RoleGrant.unit_id, Member.id, Member.name)
+        .join(Member, Member.id == RoleGrant.member_id)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .where(within(paths), RoleGrant.role == RoleName.STAFF)
+    ).all()
+    return [(int(u), int(m), str(n)) for u, m, n in rows]
+
+
+def staff_count_within(session: Session, paths: Sequence[str]) -> int:
+    """How many staff roles the units in the subtrees given by `paths` hold (one COUNT)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(RoleGrant)
+            .join(Unit, Unit.id == RoleGrant.unit_id)
+            .where(within(paths), RoleGrant.role == RoleName.STAFF)
+        )
+        or 0
+    )
+
+
+def roles_around(session: Session, path: str) -> list[tuple[int, str, str, RoleName]]:
+    """(member id, name, unit path, role) of every role in the unit with this path, in
+    the units above it and in those below it."""
+    ancestors = [path[: i + 1] for i, ch in enumerate(path) if ch == "/" and i]
+    rows = session.execute(
+        select(Member.id, Member.name, Unit.path, RoleGrant.role)
+        .join(RoleGrant, RoleGrant.member_id == Member.id)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .where(or_(Unit.path.in_(ancestors), Unit.path.startswith(path)))
+    ).all()
+    return [(int(m), str(n), str(p), RoleName(r)) for m, n, p, r in rows]
+
+
+def units_named(session: Session, name: str) -> int:
+    """How many units bear this name."""
+    return int(session.scalar(select(func.count(Unit.id)).where(Unit.name == name)) or 0)
+
+
+def shared_unit_names(session: Session) -> set[str]:
+    """The unit names more than one unit bears."""
+    return set(
+        session.scalars(select(Unit.name).group_by(Unit.name).having(func.count() > 1)).all()
+    )
+
+
+def members_named(session: Session, name: str) -> Sequence[Member]:
+    """The members of this name."""
+    return session.scalars(select(Member).where(Member.name == name)).all()
+
+
+def role_holders(
+    session: Session, roles: Sequence[RoleName]
+) -> list[tuple[int, str, str | None, str | None]]:
+    """(member id, name, first unit path, first unit name) of everyone holding one of
+    these roles."""
+    rows = session.execute(
+        select(Member.id, Member.name, func.min(Unit.path), func.min(Unit.name))
+        .outerjoin(RoleGrant, RoleGrant.member_id == Member.id)
+        .outerjoin(Unit, Unit.id == RoleGrant.unit_id)
+        .where(RoleGrant.role.in_(list(roles)))
+        .group_by(Member.id, Member.name)
+    ).all()
+    return [(int(r[0]), str(r[1]), r[2], r[3]) for r in rows]
 
 
 # --- conversation state ------------------------------------------------------------

@@ -853,3 +853,35 @@ def prune(
         int(getattr(messages, "rowcount", 0) or 0),
         int(getattr(outbox, "rowcount", 0) or 0),
     )
+
+
+def sent_counts(
+    session: Session, kinds: Sequence[str], since: datetime, until: datetime
+) -> list[tuple[int, str, int]]:
+    """(member id, kind, how many) of the messages of these kinds sent in the window and
+    still in the outbox."""
+    o = _outbox.c
+    rows = session.execute(
+        select(o.member_id, o.kind, func.count())
+        .where(
+            o.status == OutboxStatus.SENT,
+            o.sent_at >= since,
+            o.sent_at < until,
+            o.kind.in_(list(kinds)),
+        )
+        .group_by(o.member_id, o.kind)
+    ).all()
+    return [(int(m), str(k), int(c)) for m, k, c in rows]
+
+
+def tallied_counts(
+    session: Session, kinds: Sequence[str], months: Sequence[str]
+) -> list[tuple[int, str, int]]:
+    """(member id, kind, how many) of the messages of these kinds sent in these months and
+    pruned from the outbox since (counted in the tally by `prune`)."""
+    rows = session.execute(
+        select(OutboxTally.member_id, OutboxTally.kind, func.sum(OutboxTally.count))
+        .where(OutboxTally.month.in_(list(months)), OutboxTally.kind.in_(list(kinds)))
+        .group_by(OutboxTally.member_id, OutboxTally.kind)
+    ).all()
+    return [(int(m), str(k), int(c)) for m, k, c in rows]

@@ -21,22 +21,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.reminders import deadlines
 from bot.reminders.deadlines import DayRules, Span
 from bot.reminders.ladder import coverage_of
 from storage import deadlines as deadline_store
+from storage import entries, members, outbox
 from storage.models import (
-    Entry,
     Member,
-    OutboxMessage,
-    OutboxStatus,
-    OutboxTally,
-    RoleGrant,
     RoleName,
-    Unit,
 )
 
 # Outbox kinds the bot starts on its own, by the column they count in.
@@ -83,21 +77,8 @@ def measure(session: Session, span: Span, zone: ZoneInfo, rules: DayRules) -> li
     since = datetime.combine(span.first_day, time(0), zone).astimezone(UTC)
     until = datetime.combine(span.end_day, time(0), zone).astimezone(UTC)
     sent: dict[int, Counter[str]] = defaultdict(Counter)
-    rows = session.execute(
-        select(OutboxMessage.member_id, OutboxMessage.kind, func.count())
-        .where(
-            OutboxMessage.status == OutboxStatus.SENT,
-            OutboxMessage.sent_at >= since,
-            OutboxMessage.sent_at < until,
-            OutboxMessage.kind.in_(list(STARTED)),
-        )
-        .group_by(OutboxMessage.member_id, OutboxMessage.kind)
-    ).all()
-    tallied = session.execute(
-        select(OutboxTally.member_id, OutboxTally.kind, func.sum(OutboxTally.count))
-        .where(OutboxTally.month.in_(months_of(span)), OutboxTally.kind.in_(list(STARTED)))
-        .group_by(OutboxTally.member_id, OutboxTally.kind)
-    ).all()
+    rows = outbox.sent_counts(session, list(STARTED), since, until)
+    tallied = outbox.tallied_counts(session, list(STARTED), months_of(span))
     for member_id, kind, count in [*rows, *tallied]:
         sent[int(member_id)][STARTED[str(kind)]] += int(count)
     asked: Counter[int] = Counter()
@@ -106,22 +87,10 @@ def measure(session: Session, span: Span, zone: ZoneInfo, rules: DayRules) -> li
             asked[member_id] += 1
     reports: Counter[int] = Counter()
     questions: Counter[int] = Counter()
-    for member_id, answers in session.execute(
-        select(Entry.member_id, Entry.answers).where(
-            Entry.deleted_at.is_(None),
-            Entry.start_date >= span.first_day,
-            Entry.start_date < span.end_day,
-        )
-    ).all():
+    for member_id, answers in entries.answers_by_member(session, span.first_day, span.end_day):
         reports[member_id] += 1
         questions[member_id] += len(answers or {})
-    people = session.execute(
-        select(Member.id, Member.name, func.min(Unit.path), func.min(Unit.name))
-        .outerjoin(RoleGrant, RoleGrant.member_id == Member.id)
-        .outerjoin(Unit, Unit.id == RoleGrant.unit_id)
-        .where(RoleGrant.role.in_((RoleName.STAFF, RoleName.COORDINATOR)))
-        .group_by(Member.id, Member.name)
-    ).all()
+    people = members.role_holders(session, (RoleName.STAFF, RoleName.COORDINATOR))
     known = {int(r[0]): (r[1], r[2] or "", r[3] or "") for r in people}
     for member_id in (set(sent) | set(reports)) - set(known):  # no role any more
         member = session.get(Member, member_id)

@@ -217,13 +217,11 @@ def org_load(file: Path) -> None:
 @org.command("show")
 def org_show() -> None:
     """Print the unit tree."""
-    from sqlalchemy import select
-
+    from storage import members
     from storage.db import transaction
-    from storage.models import Unit
 
     with open_app() as app, transaction(app.sessions) as session:
-        units = session.scalars(select(Unit).order_by(Unit.path)).all()
+        units = members.all_units(session)
         if not units:
             click.echo("no units yet: huibao org load FILE.yaml")
         for unit in units:

@@ -468,16 +468,14 @@ def feedback_forward(number: int, to: str, with_name: bool) -> None:
 
 def _find_member(session: Session, key: str) -> Member:
     """A member by #id or unique name, or a clear error."""
-    from sqlalchemy import select
-
-    from storage.models import Member
+    from storage import members
 
     digits = key.lstrip("#")
     if digits.isascii() and digits.isdigit():
         found = session.get(Member, int(digits))
         if found is not None:
             return found
-    named = session.scalars(select(Member).where(Member.name == key.strip())).all()
+    named = members.members_named(session, key.strip())
     if len(named) == 1:
         return named[0]
     if named:

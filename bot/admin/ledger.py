@@ -104,7 +104,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -133,7 +133,7 @@ from bot.settings import ImportSettings
 from bot.summary.spreadsheet import csv_text, csv_unquote, text_cell
 from storage import entries as entry_store
 from storage import members
-from storage.models import Entry, EntryMetric, Member, RoleGrant, RoleName, Unit
+from storage.models import Entry, EntryMetric, RoleName, Unit
 
 __all__ = [
     "COLUMNS",
@@ -725,21 +725,13 @@ class _Repeats:
         stored = self._stored.get(plan.unit_id)
         if stored is None:
             stored = self._stored[plan.unit_id] = {}
-            found = self.session.execute(
-                select(Entry.id, Entry.title, Entry.start_date, Entry.end_date).where(
-                    Entry.unit_id == plan.unit_id, Entry.deleted_at.is_(None)
-                )
-            )
+            found = entry_store.live_dates_of_unit(self.session, plan.unit_id)
             for entry_id, title, start, end in found:
                 stored.setdefault((title, start, end), []).append(entry_id)
         return stored.get((plan.title, plan.start, plan.end), [])
 
     def _entry_figures(self, entry_id: int) -> tuple[tuple[Any, ...], ...]:
-        found = self.session.execute(
-            select(
-                EntryMetric.question_id, EntryMetric.low, EntryMetric.high, EntryMetric.approx
-            ).where(EntryMetric.entry_id == entry_id)
-        )
+        found = entry_store.figures_of(self.session, entry_id)
         return _figures_key(
             {"question_id": q, "low": low, "high": high, "approx": approx}
             for q, low, high, approx in found
@@ -987,7 +979,7 @@ class _Checker:
             self._units[key] = members.unit_by_key(self.session, key)
         unit = self._units[key]
         if unit is None:
-            named = self.session.scalar(select(func.count(Unit.id)).where(Unit.name == key)) or 0
+            named = members.units_named(self.session, key)
             if named > 1:
                 check.fail(
                     COL_UNIT, f"“{key}” is the name of {named} units; write the unit's code instead"
@@ -1159,13 +1151,7 @@ class _Checker:
         """The member of this name whose role covers the unit (or sits below it); else one
         whose name is near (spaces, full-width letters, a title added: 李华（社工）); else
         the nearest coordinator or admin above, who takes the entry, the name kept as text."""
-        ancestors = [unit.path[: i + 1] for i, ch in enumerate(unit.path) if ch == "/" and i]
-        rows = self.session.execute(
-            select(Member.id, Member.name, Unit.path, RoleGrant.role)
-            .join(RoleGrant, RoleGrant.member_id == Member.id)
-            .join(Unit, Unit.id == RoleGrant.unit_id)
-            .where(or_(Unit.path.in_(ancestors), Unit.path.startswith(unit.path)))
-        ).all()
+        rows = members.roles_around(self.session, unit.path)
         wanted = _name_key(name)
         exact: tuple[tuple[int, int, int], int, str] | None = None
         near: dict[int, tuple[tuple[int, int, int], str]] = {}
@@ -1376,9 +1362,7 @@ def export_ledger(
         )
     key = None if period is None else parse_period(period).key
     entries = entry_store.entries_in(session, unit, key)
-    shared_names = set(
-        session.scalars(select(Unit.name).group_by(Unit.name).having(func.count() > 1)).all()
-    )
+    shared_names = members.shared_unit_names(session)
     figures = list(dict.fromkeys((m.label, m.unit) for e in entries for m in e.metrics))
     header: list[object] = [
         COL_NUMBER,

@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.conversation import new_invite_code
@@ -100,7 +99,7 @@ def _walk(specs: list[UnitSpec]) -> list[UnitSpec]:
 def load_org(session: Session, org: OrgFile) -> LoadResult:
     """Create or update the units of the file; running it twice changes nothing."""
     counts = {"created": 0, "updated": 0, "unchanged": 0}
-    existing = {u.code: u for u in session.scalars(select(Unit)).all()}
+    existing = {u.code: u for u in members.all_units(session)}
 
     def place(spec: UnitSpec, parent: Unit | None) -> None:
         unit = existing.get(spec.code)
@@ -132,7 +131,7 @@ def load_org(session: Session, org: OrgFile) -> LoadResult:
 def _move_subtree(session: Session, unit: Unit, path: str) -> None:
     old = unit.path
     if old:
-        for below in session.scalars(select(Unit).where(Unit.path.startswith(old))).all():
+        for below in members.units_under(session, old):
             if below.id != unit.id:
                 below.path = path + below.path[len(old) :]
     unit.path = path

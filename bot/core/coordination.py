@@ -7,8 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot import jobs
 from bot.core import status_overview
@@ -19,8 +18,9 @@ from bot.core.status_overview import ONE_MESSAGE_BYTES, fits_one_message
 from bot.core.types import Reply
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules
 from bot.reminders.ladder import status_lines
+from storage import entries as entry_store
 from storage import members as member_store
-from storage.models import Entry, Member, RoleGrant, RoleName, Unit
+from storage.models import Entry
 
 RECENT_LIMIT = 10
 
@@ -42,29 +42,9 @@ def status_text(session: Session, scope: Scope, today: date, locale: str) -> str
     People are listed by name, whatever they reported: the 基层减负 rules forbid ranking
     staff, and a list sorted by count would be one."""
     first, following = month_bounds(today)
-    units = session.scalars(select(Unit).where(scope.condition()).order_by(Unit.path)).all()
-    staff = session.execute(
-        select(RoleGrant.unit_id, Member.id, Member.name)
-        .join(Member, Member.id == RoleGrant.member_id)
-        .join(Unit, Unit.id == RoleGrant.unit_id)
-        .where(scope.condition(), RoleGrant.role == RoleName.STAFF)
-        .order_by(Member.name)
-    ).all()
-    counts: dict[tuple[int, int], int] = {
-        (unit_id, member_id): count
-        for unit_id, member_id, count in session.execute(
-            select(Entry.unit_id, Entry.member_id, func.count())
-            .where(
-                # the units as a list, so entries are read by (unit_id, start_date): joined,
-                # SQLite walked the whole index instead (a street: 32 ms, now 0.3 ms)
-                Entry.unit_id.in_(select(Unit.id).where(scope.condition())),
-                Entry.deleted_at.is_(None),
-                Entry.start_date >= first,
-                Entry.start_date < following,
-            )
-            .group_by(Entry.unit_id, Entry.member_id)
-        ).all()
-    }
+    units = member_store.units_within(session, scope.paths)
+    staff = member_store.staff_within(session, scope.paths)
+    counts = entry_store.counts_by_person(session, [u.id for u in units], first, following)
     people: dict[int, list[tuple[int, str]]] = defaultdict(list)
     # by name (then id), in Python: the same order on every database, whatever the counts
     for unit_id, member_id, name in sorted(staff, key=lambda row: (row[2], row[1])):
@@ -96,14 +76,7 @@ def status_text(session: Session, scope: Scope, today: date, locale: str) -> str
 
 def recent_entries(session: Session, scope: Scope) -> Sequence[Entry]:
     """The latest live entries of the units in scope, newest first."""
-    return session.scalars(
-        select(Entry)
-        .join(Unit, Unit.id == Entry.unit_id)
-        .where(scope.condition(), Entry.deleted_at.is_(None))
-        .options(selectinload(Entry.metrics), selectinload(Entry.member), selectinload(Entry.unit))
-        .order_by(Entry.created_at.desc(), Entry.id.desc())
-        .limit(RECENT_LIMIT)
-    ).all()
+    return entry_store.recent_within(session, scope.paths, RECENT_LIMIT)
 
 
 def entries_that_fit(
@@ -156,15 +129,7 @@ DETAIL_STAFF = ONE_MESSAGE_BYTES // 3
 
 def staff_count(session: Session, scope: Scope) -> int:
     """How many staff roles the units in scope hold (one COUNT)."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(RoleGrant)
-            .join(Unit, Unit.id == RoleGrant.unit_id)
-            .where(scope.condition(), RoleGrant.role == RoleName.STAFF)
-        )
-        or 0
-    )
+    return member_store.staff_count_within(session, scope.paths)
 
 
 def status_reply(

@@ -20,7 +20,7 @@ from typing import Final
 from sqlalchemy.orm import Session
 
 from bot.core.text import clean_text
-from storage import reflections
+from storage import members, reflections
 from storage.models import Reflection, Unit
 
 SHORTCOMING = "shortcoming"
@@ -185,13 +185,7 @@ def merge(rows: Sequence[Row]) -> list[MergedPoint]:
 
 def _rows(session: Session, unit: Unit, period: str) -> list[tuple[Reflection, str, bool]]:
     """(row, unit name, said for `unit` itself) for the live points of the subtree."""
-    names = dict(
-        session.execute(
-            Unit.__table__.select()
-            .with_only_columns(Unit.id, Unit.name)
-            .where(Unit.path.startswith(unit.path))
-        ).all()
-    )
+    names = members.unit_names_under(session, unit.path)
     return [
         (row, str(names.get(row.unit_id, "")), row.unit_id == unit.id)
         for row in reflections.reflections_in(session, unit, period)

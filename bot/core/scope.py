@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import RoleGrant, RoleName, Unit
+from storage import members
+from storage.models import RoleName
 
 LEADER_ROLES = (RoleName.COORDINATOR, RoleName.ADMIN)
 
@@ -32,18 +32,10 @@ class Scope:
         """Whether a unit (by its path) is in scope."""
         return any(path.startswith(p) for p in self.paths)
 
-    def condition(self) -> ColumnElement[bool]:
-        """A SQL condition on Unit selecting the units in scope."""
-        return or_(*(Unit.path.startswith(path) for path in self.paths))
-
 
 def leader_scope(session: Session, member_id: int) -> Scope:
     """The subtrees of the units where the member is a coordinator or admin."""
-    paths = session.scalars(
-        select(Unit.path)
-        .join(RoleGrant, RoleGrant.unit_id == Unit.id)
-        .where(RoleGrant.member_id == member_id, RoleGrant.role.in_(LEADER_ROLES))
-    ).all()
+    paths = members.led_paths(session, member_id, LEADER_ROLES)
     # A unit inside another one in scope adds nothing.
     kept = sorted(set(paths), key=len)
     minimal = [p for i, p in enumerate(kept) if not any(p.startswith(q) for q in kept[:i])]
@@ -57,11 +49,7 @@ def is_leader(session: Session, member_id: int) -> bool:
 
 def admin_scope(session: Session, member_id: int) -> Scope:
     """The subtrees of the units where the member is an admin."""
-    paths = session.scalars(
-        select(Unit.path)
-        .join(RoleGrant, RoleGrant.unit_id == Unit.id)
-        .where(RoleGrant.member_id == member_id, RoleGrant.role == RoleName.ADMIN)
-    ).all()
+    paths = members.led_paths(session, member_id, (RoleName.ADMIN,))
     kept = sorted(set(paths), key=len)
     return Scope(tuple(p for i, p in enumerate(kept) if not any(p.startswith(q) for q in kept[:i])))
 

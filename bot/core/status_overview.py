@@ -25,7 +25,6 @@ from datetime import date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core.messages import text as msg
@@ -36,8 +35,8 @@ from bot.reminders.deadlines import PUBLIC_RULES, DayRules
 from bot.reminders.ladder import PROBLEMS_SINCE, coverage_of, friendly_reason, time_left
 from bot.summary.sheet import Column, Value, write_sheet
 from storage import deadlines as deadline_store
-from storage import members, outbox
-from storage.models import Entry, Member, OutboxStatus, RoleGrant, RoleName, Unit
+from storage import entries, members, outbox
+from storage.models import OutboxStatus
 
 #: The longest text that is one message on every platform: WeCom cuts a text at 2048 UTF-8
 #: bytes (bot.channels.wecom.adapter.TEXT_LIMIT); Telegram at 4096 characters, never fewer bytes.
@@ -177,35 +176,20 @@ def gather(
     rules: DayRules = PUBLIC_RULES,
 ) -> Overview:
     """Count the scope's units, staff, entries of the month and deadlines (grouped SQL)."""
-    in_scope = scope.condition()
     roots = sorted(scope.paths, key=tree_key)
-    rows = session.execute(select(Unit.id, Unit.name, Unit.path).where(in_scope)).all()
     units = sorted(
-        (UnitTally(i, n, p, _group_path(p, roots)) for i, n, p in rows),
+        (
+            UnitTally(u.id, u.name, u.path, _group_path(u.path, roots))
+            for u in members.units_within(session, scope.paths)
+        ),
         key=lambda u: tree_key(u.path),
     )
     by_id = {u.id: u for u in units}
     names = {u.path: u.name for u in units}
-    counts: dict[tuple[int, int], int] = {}
-    for unit_id, member_id, count in session.execute(
-        select(Entry.unit_id, Entry.member_id, func.count())
-        .where(
-            # the units as a list: entries are read by (unit_id, start_date), not scanned
-            Entry.unit_id.in_([u.id for u in units]),
-            Entry.deleted_at.is_(None),
-            Entry.start_date >= first,
-            Entry.start_date < following,
-        )
-        .group_by(Entry.unit_id, Entry.member_id)
-    ):
-        counts[(unit_id, member_id)] = count
+    counts = entries.counts_by_person(session, [u.id for u in units], first, following)
+    for (unit_id, _member_id), count in counts.items():
         by_id[unit_id].activities += count
-    staff = session.execute(
-        select(RoleGrant.unit_id, Member.id, Member.name)
-        .join(Member, Member.id == RoleGrant.member_id)
-        .join(Unit, Unit.id == RoleGrant.unit_id)
-        .where(in_scope, RoleGrant.role == RoleName.STAFF)
-    ).all()
+    staff = members.staff_within(session, scope.paths)
     # by name (then id), in Python: the same order on every database, whatever the counts
     for unit_id, member_id, name in sorted(staff, key=lambda row: (row[2], row[1])):
         by_id[unit_id].people.append(Person(member_id, name, counts.get((unit_id, member_id), 0)))
@@ -502,25 +486,7 @@ def _entries(
     """The month's live entries of the units, as plain rows, in the units' fixed order and
     by date: (unit id, member id, member name, entry id, first day, area, title)."""
     order = {u.id: n for n, u in enumerate(overview.units)}
-    rows = session.execute(
-        select(
-            Entry.unit_id,
-            Entry.member_id,
-            Member.name,
-            Entry.id,
-            Entry.start_date,
-            Entry.area_name,
-            Entry.title,
-        )
-        .join(Member, Member.id == Entry.member_id)
-        .where(
-            Entry.unit_id.in_(order),  # by (unit_id, start_date), as in gather
-            Entry.deleted_at.is_(None),
-            Entry.start_date >= overview.first,
-            Entry.start_date < overview.following,
-        )
-    ).all()
-    found = [(u, m, n, i, d, a, t) for u, m, n, i, d, a, t in rows]
+    found = entries.month_rows(session, list(order), overview.first, overview.following)
     found.sort(key=lambda r: (order[r[0]], r[4], r[3]))
     return found
 

@@ -12,18 +12,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.periods import Period
 from bot.summary.compose import Asked, EntryIn, MetricIn
+from storage import entries as entry_store
+from storage import members
 from storage.models import (
-    Entry,
-    EntryMetric,
-    Member,
-    QuestionnaireVersion,
-    RoleGrant,
-    RoleName,
     Unit,
 )
 
@@ -82,25 +77,6 @@ class Material:
     roll_up: bool
 
 
-def _children(session: Session, unit: Unit) -> list[tuple[str, str]]:
-    """(name, path) of the units directly below `unit`, in path order."""
-    rows = session.execute(
-        select(Unit.name, Unit.path).where(Unit.parent_id == unit.id).order_by(Unit.path)
-    ).all()
-    return [(str(name), str(path)) for name, path in rows]
-
-
-def _staff(session: Session, unit: Unit) -> list[str]:
-    """Names of the unit's staff, in the order they joined."""
-    rows = session.execute(
-        select(Member.name)
-        .join(RoleGrant, RoleGrant.member_id == Member.id)
-        .where(RoleGrant.unit_id == unit.id, RoleGrant.role == RoleName.STAFF)
-        .order_by(RoleGrant.id)
-    ).all()
-    return list(dict.fromkeys(str(row[0]) for row in rows))
-
-
 def load_entries(
     session: Session,
     unit: Unit,
@@ -118,51 +94,20 @@ def load_entries(
     Read as streams of plain rows (yield_per): each row becomes an `EntryIn` at once and its
     answers (a JSON document per entry) are dropped; holding all rows first made reading
     100,000 entries take 660 MiB more than the entries themselves (measured)."""
-    in_scope = (
-        Unit.path.startswith(unit.path),
-        Entry.period == period.key,
-        Entry.deleted_at.is_(None),
-    )
     forms = {} if forms is None else forms
-    wanted = set(
-        session.scalars(
-            select(Entry.questionnaire_id)
-            .join(Unit, Unit.id == Entry.unit_id)
-            .where(*in_scope)
-            .distinct()
-        )
-    ) - set(forms)
+    wanted = entry_store.questionnaires_in(session, unit.path, period.key) - set(forms)
     if wanted:
-        for form_id, body in session.execute(
-            select(QuestionnaireVersion.id, QuestionnaireVersion.body).where(
-                QuestionnaireVersion.id.in_(wanted)
-            )
-        ):
+        for form_id, body in entry_store.questionnaire_bodies(session, wanted):
             forms[form_id] = _form(body or {})
     shared: dict[Any, Any] = {}  # one object per repeated value (unit, area, name …)
     share = shared.setdefault
 
-    # Core rows, not the ORM's: its loading layer cost a third of reading 100,000 entries
-    connection = session.connection()
     metrics: dict[int, tuple[MetricIn, ...]] = {}
     if with_metrics:
         current: list[MetricIn] = []
         last_id = None
-        for entry_id, qid, label, unit_text, low, high, approx in connection.execute(
-            select(
-                EntryMetric.entry_id,
-                EntryMetric.question_id,
-                EntryMetric.label,
-                EntryMetric.unit,
-                EntryMetric.low,
-                EntryMetric.high,
-                EntryMetric.approx,
-            )
-            .join(Entry, Entry.id == EntryMetric.entry_id)
-            .join(Unit, Unit.id == Entry.unit_id)
-            .where(*in_scope)
-            .order_by(EntryMetric.entry_id, EntryMetric.position)
-            .execution_options(yield_per=_CHUNK)
+        for entry_id, qid, label, unit_text, low, high, approx in entry_store.metric_stream(
+            session, unit.path, period.key, _CHUNK
         ):
             if entry_id != last_id:
                 if last_id is not None:
@@ -180,37 +125,15 @@ def load_entries(
     def branch_of(path: str, name: str) -> str:
         return next((b for b, p in below if path.startswith(p)), name)
 
-    # the texts are read out of the answers by the database (a JSON path each), not by
-    # parsing every entry's whole answers document here
     keys = sorted({key for form in (*forms.values(), _DEFAULT_FORM) for key in form.texts.values()})
-    texts = [Entry.answers[(key, "text")].as_string() for key in keys]
     # whether the content answer is the report message itself (interview: "whole")
     wholes = sorted(
         {f.texts["content"] for f in (*forms.values(), _DEFAULT_FORM) if "content" in f.texts}
     )
-    texts += [Entry.answers[(key, "whole")].as_boolean() for key in wholes]
     result = []
     branch_by_path: dict[str, str] = {}
-    for row in connection.execute(
-        select(
-            Entry.id,
-            Unit.name,
-            Unit.path,
-            Entry.area,
-            Entry.area_name,
-            Entry.title,
-            Entry.start_date,
-            Entry.end_date,
-            Entry.location,
-            Member.name,
-            Entry.questionnaire_id,
-            *texts,
-        )
-        .join(Unit, Unit.id == Entry.unit_id)
-        .join(Member, Member.id == Entry.member_id)
-        .where(*in_scope)
-        .order_by(Entry.start_date, Entry.id)
-        .execution_options(yield_per=_CHUNK)
+    for row in entry_store.summary_stream(
+        session, unit.path, period.key, texts=keys, wholes=wholes, chunk=_CHUNK
     ):
         form = forms.get(row[10], _DEFAULT_FORM)
         said = dict(zip(keys, row[11 : 11 + len(keys)], strict=True))
@@ -246,7 +169,7 @@ def load_entries(
 
 def load(session: Session, unit: Unit, period: Period) -> Material:
     """The entries of the period and of the same half a year before, and who should report."""
-    children = _children(session, unit)
+    children = members.child_units(session, unit.id)
     forms: dict[int, _Form] = {}
     entries = load_entries(session, unit, period, branches=children, forms=forms)
     before = Period(period.year - 1, period.half)
@@ -257,5 +180,5 @@ def load(session: Session, unit: Unit, period: Period) -> Material:
     for form in forms.values():
         for name, words in form.keywords.items():
             keywords[name] = tuple(dict.fromkeys((*keywords.get(name, ()), *words)))
-    expected = [name for name, _ in children] if children else _staff(session, unit)
+    expected = [name for name, _ in children] if children else members.staff_names(session, unit.id)
     return Material(entries, previous, expected, keywords, roll_up=bool(children))
