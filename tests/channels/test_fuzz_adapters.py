@@ -27,6 +27,7 @@ from tests.channels.test_wecom import (  # noqa: F401  (fixtures)
     fake,
     leader_conversation,
     running,
+    summary_kit,
     virtual,
 )
 from tests.core.test_fuzz import EXAMPLES, hostile_text

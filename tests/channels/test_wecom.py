@@ -280,11 +280,18 @@ def fake(virtual: VirtualTime) -> Iterator[FakeWecom]:
     assert server.dropped == []
 
 
+@pytest.fixture(scope="module")
+def summary_kit() -> SummaryKit:
+    """Loaded once, as at start (a tenth of a second or more each time)."""
+    return SummaryKit.load(templates_dir() / "summary")
+
+
 @pytest.fixture
-def leader_conversation(sessions, questionnaires, clock: Clock) -> Conversation:
-    kit = SummaryKit.load(templates_dir() / "summary")
+def leader_conversation(
+    sessions, questionnaires, clock: Clock, summary_kit: SummaryKit
+) -> Conversation:
     return Conversation(
-        sessions, questionnaires, "community_culture", SHANGHAI, clock, summaries=kit
+        sessions, questionnaires, "community_culture", SHANGHAI, clock, summaries=summary_kit
     )
 
 
@@ -438,18 +445,18 @@ def test_a_coordinator_gets_the_summary_as_a_file(
     sessions: sessionmaker[Session],
     clock: Clock,
     tmp_path: Path,
+    summary_kit: SummaryKit,
 ) -> None:
     register(sessions, "李华", "demo-xinhua")
     register(sessions, "周主任", "demo-street", RoleName.COORDINATOR, "wecom", ZHOU)
     play(Chat(leader_conversation, "李华", clock), HAPPY_PATH)
     # as in `huibao run`: the job worker and the outbox's sender beside the adapter
-    kit = SummaryKit.load(templates_dir() / "summary")
     background = Background(
         sessions,
         ReminderSettings(enabled=False),
         SHANGHAI,
         clock,
-        jobs=Worker(sessions, kit, tmp_path, clock),
+        jobs=Worker(sessions, summary_kit, tmp_path, clock),
     )
     running.call(background.start({"wecom": running.bot}))
     try:
