@@ -7,6 +7,7 @@ in a schema of their own, dropped at the end. With HUIBAO_TEST_REQUIRE_POSTGRES=
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -45,6 +46,18 @@ def _postgres_problem() -> str | None:
     except Exception as exc:
         return f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}"
     return None
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    """A test that runs a `huibao` command in process gets the CLI's logging set-up (a root
+    handler whose filter rewrites records in place); later tests must see logging as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
