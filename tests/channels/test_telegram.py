@@ -27,7 +27,7 @@ from storage.models import Entry, RoleName
 from tests.chat import Chat, play
 from tests.conftest import SHANGHAI, Clock, free_port, register
 from tests.core.test_dialog import HAPPY_PATH
-from tests.fakes.telegram_api import FakeTelegram, SentMessage, SimUser, group_chat
+from tests.fakes.telegram_api import UNREADABLE, FakeTelegram, SentMessage, SimUser, group_chat
 from tests.fakes.virtual_time import VirtualTime
 
 LI = SimUser(1001, "李华")
@@ -344,14 +344,9 @@ def test_messages_and_button_presses_are_dated_by_the_clock(
 def test_what_the_bot_cannot_read_gets_a_clear_reply(li: Phone, fake: FakeTelegram) -> None:
     li.say("/report", "哪一类工作")
     li.press("文体活动", "活动叫什么名字")
-    for send in (
-        fake.user_sends_sticker,
-        fake.user_sends_voice,
-        fake.user_sends_location,
-        fake.user_sends_contact,
-    ):
+    for content in UNREADABLE:  # a sticker, a voice note, a place, a contact
         mark = len(fake.sent(LI.id))
-        send(LI)
+        fake.user_sends_message(LI, content)
         fake.wait_for_text(LI.id, "只能识别文字和照片", since=mark)
     li.say("广场舞展演", "哪天")
     mark = len(fake.sent(LI.id))

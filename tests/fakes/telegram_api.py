@@ -1,25 +1,29 @@
-"""A fake Telegram Bot API server for tests and benchmarks.
+"""A fake Telegram Bot API for tests and benchmarks: the Bot API methods the bot calls, the
+people who talk to it, and what it sent, in one state that two transports share.
 
-The real python-telegram-bot stack (``telegram.Bot``, ``ApplicationBuilder``, ``HTTPXRequest``)
-talks to it over real HTTP on 127.0.0.1::
+In process, through PTB's request seam (what most tests use: no socket, no thread)::
+
+    fake = FakeTelegram(clock=clock)
+    bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url,
+              request=fake.in_process(), get_updates_request=fake.in_process())
+
+Over real HTTP on 127.0.0.1 (a bot in another process, a killed process's connections, the
+webhook, the benchmarks)::
 
     with FakeTelegram() as fake:
-        app = (
-            ApplicationBuilder()
-            .token(fake.token)
-            .base_url(fake.base_url)
-            .base_file_url(fake.base_file_url)
-            .build()
-        )
-        ...
-        fake.user_sends_text(SimUser(1001, "小王"), "/start")
-        fake.wait_for_text(1001, "欢迎")
+        app = ApplicationBuilder().token(fake.token).base_url(fake.base_url)...build()
+
+Either way the simulated people and the observers are the same::
+
+    fake.user_sends_text(SimUser(1001, "小王"), "/start")
+    fake.wait_for_text(1001, "欢迎")
 
 The server is a Starlette app run by uvicorn in a background thread with its own event loop.
-Test code (the simulated users and the observers) runs in other threads; all shared state is
-guarded by one lock, and ``wait_for*`` block on a condition of that lock.
+Test code (the simulated users and the observers) may run in other threads; all shared state
+is guarded by one lock, ``wait_for*`` block on a condition of that lock, and long polls wait
+on a future of their own event loop, woken from any thread.
 
-Fidelity, where PTB or real bots care:
+Fidelity, where PTB or the bot care (and no more: what no test or benchmark used was cut):
 
 * every answer is ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": N,
   "description": "...", ["parameters": {...}]}`` with HTTP status N;
@@ -30,15 +34,16 @@ Fidelity, where PTB or real bots care:
 * editMessageText returns the edited message, refuses unchanged content ("message is not
   modified") and, as Telegram does, drops the inline keyboard when no ``reply_markup`` is
   passed;
-* ``parse_mode="HTML"`` is parsed like Telegram does (supported tags only, entities, lengths
-  counted on the visible text, "can't parse entities" errors); Markdown/MarkdownV2 text is kept
-  verbatim and not validated;
-* inline buttons need an action, and ``callback_data`` must be 1-64 bytes (BUTTON_DATA_INVALID);
+* ``parse_mode="HTML"``: unknown or unclosed tags and a bare '<' are refused ("can't parse
+  entities"), entities decoded; no formatting entities are computed;
+* inline keyboards only; buttons need an action, and ``callback_data`` must be 1-64 bytes
+  (BUTTON_DATA_INVALID); files are uploaded, never re-sent by file_id or URL;
 * leading/trailing whitespace of texts and captions is trimmed, as Telegram does.
 
 ``drop_connection_next`` really closes the TCP connection without an answer (the client sees
-"Server disconnected"); only if uvicorn's connection transport cannot be reached does it fall
-back to raising inside the app, which gives an HTTP 500.
+"Server disconnected"; in process, PTB's NetworkError with those words); only if uvicorn's
+connection transport cannot be reached does it fall back to raising inside the app, which
+gives an HTTP 500.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
@@ -74,6 +80,7 @@ from telegram.request import BaseRequest, RequestData
 
 __all__ = [
     "MAX_DOWNLOAD_SIZE",
+    "UNREADABLE",
     "CallbackAnswer",
     "FakeTelegram",
     "InProcessRequest",
@@ -82,7 +89,6 @@ __all__ = [
     "SimUser",
     "WebhookDelivery",
     "group_chat",
-    "parse_html",
     "poll_while",
 ]
 
@@ -96,8 +102,6 @@ MAX_CAPTION_LENGTH = 1024
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024  # getFile refuses bigger files
 MAX_UPLOAD_SIZE = 50 * 1024 * 1024  # bots may upload up to 50 MB
 MAX_CALLBACK_DATA_BYTES = 64
-# Update kinds Telegram only sends when asked for explicitly in allowed_updates.
-_NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _JSON_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -189,6 +193,26 @@ class WebhookDelivery(NamedTuple):
     status: int | None  # HTTP status, None for a connection error
     time: float
 
+
+# Messages the bot does not read, for `user_sends_message`: a sticker, a voice note, a place
+# and a contact (of user 1001).
+UNREADABLE: list[dict[str, Any]] = [
+    {
+        "sticker": {
+            "file_id": "CAACAgUAAxkBAAI1",
+            "file_unique_id": "AgADs1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+        }
+    },
+    {"voice": {"file_id": "AwACAgUAAxkBAAI2", "file_unique_id": "AgADv2", "duration": 4}},
+    {"location": {"latitude": 39.9042, "longitude": 116.4074}},
+    {"contact": {"phone_number": "+8613800138000", "first_name": "小王", "user_id": 1001}},
+]
 
 # --------------------------------------------------------------------------------------------
 # Internals: errors, parameters, multipart
@@ -374,179 +398,63 @@ async def _read_params(request: Request) -> _Params:
 # HTML parse mode
 # --------------------------------------------------------------------------------------------
 
-_HTML_TAGS = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "span": "spoiler",
-    "tg-spoiler": "spoiler",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
-_SPECIAL_RE = re.compile(r"[<&]")
-_ENTITY_RE = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z]+));")
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_TAG_NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
-_ATTR_RE = re.compile(
-    r"([a-zA-Z][a-zA-Z0-9_-]*)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?"
+_HTML_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a"}
+    | {"code", "pre", "blockquote", "tg-emoji"}
 )
+
+
+class _TelegramHtml(HTMLParser):
+    """Telegram's HTML parse mode as far as the bot uses it (a pressed message's text_html
+    with the chosen label appended): the tags Telegram knows, closed in order, and no bare
+    '<'; the text with its entities decoded. Formatting entities are not computed."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.text: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HTML_TAGS:
+            raise ValueError(f'Unsupported start tag "{tag}"')
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            raise ValueError(f'Unmatched end tag "</{tag}>"')
+
+    def handle_data(self, data: str) -> None:
+        if "<" in data:  # the standard parser keeps "<100" as text; Telegram refuses it
+            raise ValueError(f'Unsupported start tag "{data[data.index("<") + 1 :][:10]}"')
+        self.text.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        self.text.append(html.unescape(f"&{name};"))
+
+    def handle_charref(self, name: str) -> None:
+        self.text.append(html.unescape(f"&#{name};"))
 
 
 def _u16(text: str) -> int:
     """Length in UTF-16 code units, the unit of Telegram entity offsets."""
-    if text.isascii():
-        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 
-def _byte_offset(source: str, index: int) -> int:
-    return len(source[:index].encode())
-
-
-def _decode_entity(match: re.Match[str]) -> str | None:
-    decimal, hexadecimal, name = match.groups()
-    if name is not None:
-        return _NAMED_ENTITIES.get(name)
-    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-    if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
-        return chr(code)
-    return None
-
-
-def parse_html(source: str) -> tuple[str, list[JSON]]:
-    """Parse Telegram's HTML parse mode into (text, entities); raise ValueError like Telegram."""
-    out: list[str] = []
-    pos = 0  # UTF-16 offset in the output
-    stack: list[tuple[str, int, dict[str, str]]] = []
-    entities: list[JSON] = []
-    i, n = 0, len(source)
-    while i < n:
-        special = _SPECIAL_RE.search(source, i)
-        stop = special.start() if special else n
-        if stop > i:
-            chunk = source[i:stop]
-            out.append(chunk)
-            pos += _u16(chunk)
-            i = stop
-            continue
-        if source[i] == "&":
-            match = _ENTITY_RE.match(source, i)
-            char = _decode_entity(match) if match else None
-            if match is None or char is None:
-                out.append("&")  # a lone '&' is kept as text
-                pos += 1
-                i += 1
-            else:
-                out.append(char)
-                pos += _u16(char)
-                i = match.end()
-            continue
-        offset = _byte_offset(source, i)
-        if source.startswith("</", i):
-            end = source.find(">", i)
-            if end < 0:
-                raise ValueError(f"Unclosed end tag at byte offset {offset}")
-            name = source[i + 2 : end].strip().lower()
-            if not stack:
-                raise ValueError(f"Unexpected end tag at byte offset {offset}")
-            tag, start, attrs = stack.pop()
-            if name != tag:
-                raise ValueError(
-                    f'Unmatched end tag at byte offset {offset}, expected "</{tag}>", '
-                    f'found "</{name}>"'
-                )
-            i = end + 1
-            language = attrs.get("class", "")
-            if tag == "code" and stack and stack[-1][0] == "pre":
-                if language.startswith("language-"):
-                    stack[-1][2]["language"] = language.removeprefix("language-")
-                continue
-            if pos == start:
-                continue
-            kind = _HTML_TAGS[tag]
-            entity: JSON = {"type": kind, "offset": start, "length": pos - start}
-            if kind == "text_link":
-                href = attrs.get("href")
-                if not href:
-                    continue
-                entity["url"] = html.unescape(href)
-            elif kind == "pre" and "language" in attrs:
-                entity["language"] = attrs["language"]
-            elif kind == "custom_emoji":
-                entity["custom_emoji_id"] = attrs.get("emoji-id", "")
-            elif kind == "blockquote" and "expandable" in attrs:
-                entity["type"] = "expandable_blockquote"
-            entities.append(entity)
-            continue
-        name_match = _TAG_NAME_RE.match(source, i + 1)
-        name = name_match.group(0).lower() if name_match else ""
-        if name_match is None or name not in _HTML_TAGS:
-            raise ValueError(f'Unsupported start tag "{name}" at byte offset {offset}')
-        k = name_match.end()
-        attrs = {}
-        while True:
-            while k < n and source[k].isspace():
-                k += 1
-            if k >= n:
-                raise ValueError(f"Unclosed start tag at byte offset {offset}")
-            if source[k] == ">":
-                k += 1
-                break
-            attr = _ATTR_RE.match(source, k)
-            if attr is None:
-                raise ValueError(
-                    f'Empty attribute name in the tag "{name}" at byte offset {offset}'
-                )
-            value = next((g for g in attr.groups()[1:] if g is not None), "")
-            attrs[attr.group(1).lower()] = value
-            k = attr.end()
-        if name == "span" and attrs.get("class") != "tg-spoiler":
-            raise ValueError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
-        stack.append((name, pos, attrs))
-        i = k
-    if stack:
-        raise ValueError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
-
-
-def _trim(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
-    """Strip leading/trailing whitespace like Telegram, moving entities along."""
-    stripped = text.strip()
-    if stripped == text:
-        return text, entities
-    left = _u16(text) - _u16(text.lstrip())
-    total = _u16(stripped)
-    moved: list[JSON] = []
-    for entity in entities:
-        start = max(0, entity["offset"] - left)
-        end = min(total, entity["offset"] + entity["length"] - left)
-        if end > start:
-            moved.append({**entity, "offset": start, "length": end - start})
-    return stripped, moved
-
-
-def _format_text(
-    text: str, parse_mode: str | None, explicit_entities: Any
-) -> tuple[str, list[JSON]]:
+def _format_text(text: str, parse_mode: str | None) -> str:
+    """The text people see: HTML parsed, and trimmed as Telegram trims it."""
     if parse_mode is not None and parse_mode.lower() == "html":
+        parser = _TelegramHtml()
         try:
-            plain, entities = parse_html(text)
+            parser.feed(text)
+            parser.close()
+            if parser.open:
+                raise ValueError(
+                    f'Can\'t find end tag corresponding to start tag "{parser.open[-1]}"'
+                )
         except ValueError as exc:
             raise _bad(f"can't parse entities: {exc}") from None
-    else:
-        plain = text
-        entities = list(explicit_entities) if isinstance(explicit_entities, list) else []
-    return _trim(plain, entities)
+        text = "".join(parser.text)
+    return text.strip()
 
 
 # --------------------------------------------------------------------------------------------
@@ -568,66 +476,38 @@ _INLINE_ACTIONS = (
 
 
 def _validate_markup(markup: Any) -> JSON | None:
+    """An inline keyboard as Telegram checks it (the only kind the bot sends)."""
     if markup is None:
         return None
-    if not isinstance(markup, dict):
+    if not isinstance(markup, dict) or "inline_keyboard" not in markup:
         raise _bad("can't parse reply keyboard markup JSON object")
-    if "inline_keyboard" in markup:
-        rows = markup["inline_keyboard"]
-        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
-        for row in rows:
-            for button in row:
-                if not isinstance(button, dict) or not button.get("text"):
-                    raise _bad("can't parse inline keyboard button: Text must be non-empty")
-                if not any(action in button for action in _INLINE_ACTIONS):
-                    raise _bad("text buttons are unallowed in the inline keyboard")
-                data = button.get("callback_data")
-                if data is not None and not (
-                    isinstance(data, str) and 1 <= len(data.encode()) <= MAX_CALLBACK_DATA_BYTES
-                ):
-                    raise _bad("BUTTON_DATA_INVALID")
-    elif "keyboard" in markup:
-        rows = markup["keyboard"]
-        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad("can't parse keyboard button: KeyboardButton must be a String or an Object")
-    elif not ("remove_keyboard" in markup or "force_reply" in markup):
-        raise _bad("can't parse reply keyboard markup JSON object")
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise _bad("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+    for row in rows:
+        for button in row:
+            if not isinstance(button, dict) or not button.get("text"):
+                raise _bad("can't parse inline keyboard button: Text must be non-empty")
+            if not any(action in button for action in _INLINE_ACTIONS):
+                raise _bad("text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not (
+                isinstance(data, str) and 1 <= len(data.encode()) <= MAX_CALLBACK_DATA_BYTES
+            ):
+                raise _bad("BUTTON_DATA_INVALID")
     return markup
 
 
-def _button_action(button: JSON) -> str | None:
-    if "callback_data" in button:
-        return str(button["callback_data"])
-    if "url" in button:
-        return str(button["url"])
-    web_app = button.get("web_app")
-    if isinstance(web_app, dict) and "url" in web_app:
-        return str(web_app["url"])
-    return None
-
-
 def _buttons(markup: JSON | None) -> list[list[Button]]:
+    """An inline keyboard's rows as (text, callback_data or url)."""
     if not markup:
         return []
-    if "inline_keyboard" in markup:
-        return [
-            [(str(button["text"]), _button_action(button)) for button in row]
-            for row in markup["inline_keyboard"]
-        ]
-    if "keyboard" in markup:
-        return [
-            [(b if isinstance(b, str) else str(b.get("text", "")), None) for b in row]
-            for row in markup["keyboard"]
-        ]
-    return []
+    return [[(str(b["text"]), _action(b)) for b in row] for row in markup["inline_keyboard"]]
 
 
-def _inline_only(markup: JSON | None) -> JSON | None:
-    """Telegram's Message.reply_markup is only ever an inline keyboard."""
-    if markup and "inline_keyboard" in markup:
-        return {"inline_keyboard": markup["inline_keyboard"]}
-    return None
+def _action(button: JSON) -> str | None:
+    value = button.get("callback_data", button.get("url"))
+    return None if value is None else str(value)
 
 
 _JPEG_HEADER = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -711,7 +591,6 @@ class FakeTelegram:
         # update_id -> monotonic() of every getUpdates answer that carried it (benchmarks)
         self._handouts: dict[int, list[float]] = {}
         self._update_ids = itertools.count(1)
-        self._allowed_updates: frozenset[str] | None = None
         self._get_updates_offsets: list[int | None] = []
         # Long polls and held calls waiting for a change, each in its own event loop.
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -720,7 +599,6 @@ class FakeTelegram:
         self._message_ids: dict[int, int] = {}
         self._messages: dict[tuple[int, int], JSON] = {}
         self._bot_message_ids: dict[int, list[int]] = {}
-        self._reply_keyboards: dict[int, list[list[str]]] = {}
         self._sent: list[SentMessage] = []
         self._sent_by_chat: dict[int, list[SentMessage]] = {}
 
@@ -750,7 +628,6 @@ class FakeTelegram:
             ("getMe", self._get_me),
             ("deleteWebhook", self._delete_webhook),
             ("setWebhook", self._set_webhook),
-            ("getWebhookInfo", self._get_webhook_info),
             ("sendMessage", self._send_message),
             ("editMessageText", self._edit_message_text),
             ("editMessageReplyMarkup", self._edit_message_reply_markup),
@@ -759,9 +636,6 @@ class FakeTelegram:
             ("sendDocument", self._send_document),
             ("getFile", self._get_file),
             ("setMyCommands", self._set_my_commands),
-            ("getMyCommands", self._get_my_commands),
-            ("deleteMyCommands", self._delete_my_commands),
-            ("sendChatAction", self._send_chat_action),
             ("getUpdates", self._unreachable),  # async, handled in _bot_endpoint
         ):
             self._handlers[name.lower()] = (name, handler)
@@ -1125,12 +999,6 @@ class FakeTelegram:
 
     # ---------------------------------------------------------------- updates
 
-    def _allowed(self, kind: str) -> bool:
-        allowed = self._allowed_updates
-        if allowed is None:
-            return kind not in _NOT_BY_DEFAULT
-        return kind in allowed
-
     def _confirm(self, offset: int | None) -> None:
         """With the lock held: forget updates below ``offset`` (Telegram semantics)."""
         pending = self._pending
@@ -1144,17 +1012,13 @@ class FakeTelegram:
             pending.popleft()
 
     def _take(self, limit: int) -> list[str]:
-        """With the lock held: up to ``limit`` deliverable updates (not removed)."""
-        pending = self._pending
-        if any(not self._allowed(kind) for _, kind, _ in pending):
-            self._pending = pending = deque(u for u in pending if self._allowed(u[1]))
-        return [body for _, _, body in itertools.islice(pending, limit)]
+        """With the lock held: up to ``limit`` pending updates (not removed)."""
+        return [body for _, _, body in itertools.islice(self._pending, limit)]
 
     async def _get_updates(self, params: _Params) -> bytes:
         offset = params.opt_int("offset")
         limit = min(max(params.opt_int("limit") or 100, 1), 100)
         timeout = max(params.opt_float("timeout") or 0.0, 0.0)
-        allowed = params.parsed("allowed_updates")
         deadline = self.monotonic() + timeout
         with self._lock:
             self._get_updates_offsets.append(offset)
@@ -1164,8 +1028,6 @@ class FakeTelegram:
                     "Conflict: can't use getUpdates method while webhook is active; "
                     "use deleteWebhook to delete the webhook first",
                 )
-            if isinstance(allowed, list):
-                self._allowed_updates = frozenset(str(kind) for kind in allowed) or None
             self._confirm(offset)
             self._bump()
         while True:
@@ -1216,7 +1078,6 @@ class FakeTelegram:
                         url, secret = self._webhook_url, self._webhook_secret
                         if not url or self._stopping:
                             break
-                        self._take(1)  # drops updates that are not allowed
                         if not self._pending:
                             break
                         update_id, _, body = self._pending[0]
@@ -1265,32 +1126,11 @@ class FakeTelegram:
             raise _bad("secret token contains unallowed characters")
         if url and not url.startswith(("http://", "https://")):
             raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
-        allowed = params.parsed("allowed_updates")
-        if isinstance(allowed, list):
-            self._allowed_updates = frozenset(str(kind) for kind in allowed) or None
         if params.flag("drop_pending_updates"):
             self._pending.clear()
         self._webhook_url = url
         self._webhook_secret = secret if url else None
         return True
-
-    def _get_webhook_info(self, params: _Params) -> JSON:
-        info: JSON = {
-            "url": self._webhook_url,
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._pending),
-        }
-        if self._allowed_updates is not None:
-            info["allowed_updates"] = sorted(self._allowed_updates)
-        failures = [d for d in self._webhook_deliveries if d.status is None or d.status >= 300]
-        if self._webhook_url and failures:
-            info["last_error_date"] = self._now()
-            info["last_error_message"] = (
-                "Connection refused"
-                if failures[-1].status is None
-                else f"Wrong response from the webhook: {failures[-1].status}"
-            )
-        return info
 
     def _chat(self, params: _Params) -> JSON:
         value = params.values.get("chat_id")
@@ -1319,36 +1159,13 @@ class FakeTelegram:
         self._message_ids[chat_id] = message_id
         return message_id
 
-    def _reply_target(self, chat_id: int, params: _Params) -> JSON | None:
-        reply = params.parsed("reply_parameters")
-        message_id: int | None
-        allow_missing = params.flag("allow_sending_without_reply")
-        if isinstance(reply, dict):
-            message_id = int(reply["message_id"]) if "message_id" in reply else None
-            allow_missing = allow_missing or bool(reply.get("allow_sending_without_reply"))
-        else:
-            message_id = params.opt_int("reply_to_message_id")
-        if message_id is None:
-            return None
-        target = self._messages.get((chat_id, message_id))
-        if target is None:
-            if allow_missing:
-                return None
-            raise _bad("message to be replied not found")
-        return {k: v for k, v in target.items() if k != "reply_to_message"}
-
-    def _new_bot_message(self, chat: JSON, params: _Params) -> JSON:
-        chat_id = chat["id"]
-        reply_to = self._reply_target(chat_id, params)
-        message: JSON = {
-            "message_id": self._next_message_id(chat_id),
+    def _new_bot_message(self, chat: JSON) -> JSON:
+        return {
+            "message_id": self._next_message_id(chat["id"]),
             "from": self.bot_user,
             "chat": chat,
             "date": self._now(),
         }
-        if reply_to is not None:
-            message["reply_to_message"] = reply_to
-        return message
 
     def _record(
         self,
@@ -1364,14 +1181,6 @@ class FakeTelegram:
         self._messages[(chat_id, message_id)] = message
         if method.startswith("send"):
             self._bot_message_ids.setdefault(chat_id, []).append(message_id)
-        if markup is not None:
-            if "keyboard" in markup:
-                self._reply_keyboards[chat_id] = [
-                    [b if isinstance(b, str) else str(b.get("text", "")) for b in row]
-                    for row in markup["keyboard"]
-                ]
-            elif "remove_keyboard" in markup:
-                self._reply_keyboards.pop(chat_id, None)
         sent = SentMessage(
             method=method,
             chat_id=chat_id,
@@ -1394,24 +1203,16 @@ class FakeTelegram:
         text = params.opt_str("text")
         if not text:
             raise _bad("message text is empty")
-        plain, entities = _format_text(
-            text, params.opt_str("parse_mode"), params.parsed("entities")
-        )
+        plain = _format_text(text, params.opt_str("parse_mode"))
         if not plain:
             raise _bad("message text is empty")
         if len(plain) > MAX_TEXT_LENGTH:
             raise _bad("message is too long")
         markup = _validate_markup(params.parsed("reply_markup"))
-        message = self._new_bot_message(chat, params)
+        message = self._new_bot_message(chat)
         message["text"] = plain
-        if entities:
-            message["entities"] = entities
-        link_preview = params.parsed("link_preview_options")
-        if isinstance(link_preview, dict) and link_preview:
-            message["link_preview_options"] = link_preview
-        inline = _inline_only(markup)
-        if inline:
-            message["reply_markup"] = inline
+        if markup:
+            message["reply_markup"] = markup
         self._record("sendMessage", message, markup, params)
         return message
 
@@ -1430,12 +1231,11 @@ class FakeTelegram:
         return message
 
     def _edited(self, old: JSON, changes: JSON, markup: JSON | None) -> JSON:
-        new = {k: v for k, v in old.items() if k not in ("reply_markup", "entities")}
+        new = {k: v for k, v in old.items() if k != "reply_markup"}
         new.update(changes)
-        inline = _inline_only(markup)
-        if inline:
-            new["reply_markup"] = inline
-        comparable = ("text", "entities", "caption", "caption_entities", "reply_markup")
+        if markup:
+            new["reply_markup"] = markup
+        comparable = ("text", "caption", "reply_markup")
         if all(old.get(k) == new.get(k) for k in comparable):
             raise _bad(
                 "message is not modified: specified new message content and reply markup are "
@@ -1451,26 +1251,20 @@ class FakeTelegram:
         text = params.opt_str("text")
         if not text:
             raise _bad("message text is empty")
-        plain, entities = _format_text(
-            text, params.opt_str("parse_mode"), params.parsed("entities")
-        )
+        plain = _format_text(text, params.opt_str("parse_mode"))
         if not plain:
             raise _bad("message text is empty")
         if len(plain) > MAX_TEXT_LENGTH:
             raise _bad("message is too long")
         markup = _validate_markup(params.parsed("reply_markup"))
-        changes: JSON = {"text": plain}
-        if entities:
-            changes["entities"] = entities
-        new = self._edited(old, changes, markup)
+        new = self._edited(old, {"text": plain}, markup)
         self._record("editMessageText", new, markup, params)
         return new
 
     def _edit_message_reply_markup(self, params: _Params) -> JSON:
         old = self._message_to_edit(params)
         markup = _validate_markup(params.parsed("reply_markup"))
-        changes: JSON = {k: old[k] for k in ("entities", "caption_entities") if k in old}
-        new = self._edited(old, changes, markup)
+        new = self._edited(old, {}, markup)
         self._record("editMessageReplyMarkup", new, markup, params)
         return new
 
@@ -1528,96 +1322,58 @@ class FakeTelegram:
         ]
         return full
 
-    def _upload(self, params: _Params, name: str) -> _Upload | str:
+    def _upload(self, params: _Params, name: str) -> _Upload:
+        """The file uploaded as `name` (the bot only ever uploads new files)."""
         value = params.file(name)
         if value is None or value == "":
             raise _bad(f"there is no {name} in the request")
-        if isinstance(value, _Upload):
-            if not value.data:
-                raise _bad("file must be non-empty")
-            if len(value.data) > MAX_UPLOAD_SIZE:
-                raise _ApiError(413, "Request Entity Too Large")
+        if not isinstance(value, _Upload):
+            raise _bad("wrong file identifier/HTTP URL specified")
+        if not value.data:
+            raise _bad("file must be non-empty")
+        if len(value.data) > MAX_UPLOAD_SIZE:
+            raise _ApiError(413, "Request Entity Too Large")
         return value
 
-    def _caption(self, params: _Params, message: JSON) -> None:
-        caption = params.opt_str("caption")
-        if not caption:
-            return
-        plain, entities = _format_text(
-            caption, params.opt_str("parse_mode"), params.parsed("caption_entities")
-        )
-        if len(plain) > MAX_CAPTION_LENGTH:
+    def _with_caption(self, chat: JSON, params: _Params, markup: JSON | None) -> JSON:
+        message = self._new_bot_message(chat)
+        caption = _format_text(params.opt_str("caption") or "", params.opt_str("parse_mode"))
+        if len(caption) > MAX_CAPTION_LENGTH:
             raise _bad("message caption is too long")
-        if plain:
-            message["caption"] = plain
-        if entities:
-            message["caption_entities"] = entities
-
-    def _known_file(self, value: str, kind: str) -> _StoredFile:
-        if value.startswith(("http://", "https://")):
-            return self._register_file(None, kind, "", "BQACAgUA")
-        stored = self._files.get(value)
-        if stored is None:
-            raise _bad("wrong file identifier/HTTP URL specified")
-        if (stored.kind == "photos") != (kind == "photos"):
-            raise _bad("type of file mismatch")
-        return stored
+        if caption:
+            message["caption"] = caption
+        if markup:
+            message["reply_markup"] = markup
+        return message
 
     def _send_photo(self, params: _Params) -> JSON:
         chat = self._chat(params)
-        value = self._upload(params, "photo")
-        if isinstance(value, _Upload):
-            stored = self._register_photo(value.data)
-            filename = value.filename
-        else:
-            stored = self._known_file(value, "photos")
-            if stored.photo_sizes is None:
-                stored = self._register_photo(stored.data)
-            filename = None
+        upload = self._upload(params, "photo")
+        stored = self._register_photo(upload.data)
         markup = _validate_markup(params.parsed("reply_markup"))
-        message = self._new_bot_message(chat, params)
+        message = self._with_caption(chat, params, markup)
         message["photo"] = stored.photo_sizes
-        self._caption(params, message)
-        inline = _inline_only(markup)
-        if inline:
-            message["reply_markup"] = inline
-        self._record("sendPhoto", message, markup, params, stored, filename)
+        self._record("sendPhoto", message, markup, params, stored, upload.filename)
         return message
 
     def _send_document(self, params: _Params) -> JSON:
         chat = self._chat(params)
-        value = self._upload(params, "document")
-        document: JSON
-        if isinstance(value, _Upload):
-            filename = value.filename or "document"
-            mime_type = value.content_type
-            if not mime_type or mime_type == "application/octet-stream":
-                mime_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-            extension = "." + filename.rsplit(".", 1)[1] if "." in filename else ""
-            stored = self._register_file(value.data, "documents", extension, "BQACAgUA")
-            document = {
-                "file_id": stored.file_id,
-                "file_unique_id": stored.file_unique_id,
-                "file_name": filename,
-                "mime_type": mime_type,
-                "file_size": len(value.data),
-            }
-        else:
-            stored = self._known_file(value, "documents")
-            filename = stored.file_path.rsplit("/", 1)[-1]
-            document = {
-                "file_id": stored.file_id,
-                "file_unique_id": stored.file_unique_id,
-                "file_name": filename,
-                "file_size": len(stored.data or b""),
-            }
+        upload = self._upload(params, "document")
+        filename = upload.filename or "document"
+        mime_type = upload.content_type
+        if not mime_type or mime_type == "application/octet-stream":
+            mime_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        extension = "." + filename.rsplit(".", 1)[1] if "." in filename else ""
+        stored = self._register_file(upload.data, "documents", extension, "BQACAgUA")
         markup = _validate_markup(params.parsed("reply_markup"))
-        message = self._new_bot_message(chat, params)
-        message["document"] = document
-        self._caption(params, message)
-        inline = _inline_only(markup)
-        if inline:
-            message["reply_markup"] = inline
+        message = self._with_caption(chat, params, markup)
+        message["document"] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": filename,
+            "mime_type": mime_type,
+            "file_size": len(upload.data),
+        }
         self._record("sendDocument", message, markup, params, stored, filename)
         return message
 
@@ -1663,21 +1419,6 @@ class FakeTelegram:
             self._commands.pop(key, None)
         return True
 
-    def _get_my_commands(self, params: _Params) -> list[JSON]:
-        key = self._commands_key(params.parsed("scope"), params.opt_str("language_code"))
-        return list(self._commands.get(key, []))
-
-    def _delete_my_commands(self, params: _Params) -> bool:
-        key = self._commands_key(params.parsed("scope"), params.opt_str("language_code"))
-        self._commands.pop(key, None)
-        return True
-
-    def _send_chat_action(self, params: _Params) -> bool:
-        self._chat(params)
-        if not params.opt_str("action"):
-            raise _bad("action is empty")
-        return True
-
     # ---------------------------------------------------------------- simulated users
 
     def _user_chat(self, user: SimUser, chat: Mapping[str, Any] | None) -> JSON:
@@ -1697,9 +1438,11 @@ class FakeTelegram:
         self._messages[(chat_dict["id"], message["message_id"])] = message
         return message
 
-    def _send_user_message(
-        self, user: SimUser, chat: Mapping[str, Any] | None, content: JSON
+    def user_sends_message(
+        self, user: SimUser, content: JSON, chat: Mapping[str, Any] | None = None
     ) -> int:
+        """The user sends a message of any kind: ``content`` is what it holds besides the
+        sender, chat and date (e.g. ``{"voice": {...}}``)."""
         with self._lock:
             update_id = self._enqueue("message", self._user_message(user, chat, content))
         self._after_enqueue()
@@ -1710,24 +1453,13 @@ class FakeTelegram:
         user: SimUser,
         text: str,
         chat: Mapping[str, Any] | None = None,
-        *,
-        reply_to: int | None = None,
     ) -> int:
         """The user sends ``text``; a leading /command gets its bot_command entity."""
         content: JSON = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": _u16(command)}]
-        if reply_to is not None:
-            chat_id = user.id if chat is None else int(chat["id"])
-            with self._lock:
-                target = self._messages.get((chat_id, reply_to))
-            if target is None:
-                raise ValueError(f"no message {reply_to} in chat {chat_id} to reply to")
-            content["reply_to_message"] = {
-                k: v for k, v in target.items() if k != "reply_to_message"
-            }
-        return self._send_user_message(user, chat, content)
+        return self.user_sends_message(user, content, chat)
 
     def user_sends_photo(
         self,
@@ -1746,109 +1478,6 @@ class FakeTelegram:
         self._after_enqueue()
         return update_id
 
-    def user_sends_document(
-        self,
-        user: SimUser,
-        data: bytes | None = None,
-        *,
-        file_name: str = "活动记录.xlsx",
-        mime_type: str | None = None,
-        size_bytes: int | None = None,
-        caption: str | None = None,
-        chat: Mapping[str, Any] | None = None,
-    ) -> int:
-        """The user sends a document: ``data``, or ``size_bytes`` of generated bytes."""
-        if data is None:
-            data = (_PATTERN * ((size_bytes or 1000) // 256 + 1))[: size_bytes or 1000]
-        mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-        extension = "." + file_name.rsplit(".", 1)[1] if "." in file_name else ""
-        with self._lock:
-            stored = self._register_file(data, "documents", extension, "BQACAgUA")
-            content: JSON = {
-                "document": {
-                    "file_id": stored.file_id,
-                    "file_unique_id": stored.file_unique_id,
-                    "file_name": file_name,
-                    "mime_type": mime,
-                    "file_size": len(data),
-                }
-            }
-            if caption is not None:
-                content["caption"] = caption
-            update_id = self._enqueue("message", self._user_message(user, chat, content))
-        self._after_enqueue()
-        return update_id
-
-    def user_sends_sticker(
-        self, user: SimUser, emoji: str = "👍", chat: Mapping[str, Any] | None = None
-    ) -> int:
-        with self._lock:
-            stored = self._register_file(b"RIFF\x00\x00\x00\x00WEBP", "stickers", ".webp", "CAAC")
-            sticker = {
-                "file_id": stored.file_id,
-                "file_unique_id": stored.file_unique_id,
-                "type": "regular",
-                "width": 512,
-                "height": 512,
-                "is_animated": False,
-                "is_video": False,
-                "emoji": emoji,
-                "file_size": 12,
-            }
-            update_id = self._enqueue(
-                "message", self._user_message(user, chat, {"sticker": sticker})
-            )
-        self._after_enqueue()
-        return update_id
-
-    def user_sends_voice(
-        self,
-        user: SimUser,
-        duration: int = 3,
-        size_bytes: int = 8_000,
-        chat: Mapping[str, Any] | None = None,
-    ) -> int:
-        data = b"OggS" + bytes(max(size_bytes - 4, 0))
-        with self._lock:
-            stored = self._register_file(data, "voice", ".oga", "AwACAgUA")
-            voice = {
-                "file_id": stored.file_id,
-                "file_unique_id": stored.file_unique_id,
-                "duration": duration,
-                "mime_type": "audio/ogg",
-                "file_size": len(data),
-            }
-            update_id = self._enqueue("message", self._user_message(user, chat, {"voice": voice}))
-        self._after_enqueue()
-        return update_id
-
-    def user_sends_location(
-        self,
-        user: SimUser,
-        latitude: float = 39.9042,
-        longitude: float = 116.4074,
-        chat: Mapping[str, Any] | None = None,
-    ) -> int:
-        location = {"latitude": latitude, "longitude": longitude}
-        return self._send_user_message(user, chat, {"location": location})
-
-    def user_sends_contact(
-        self,
-        user: SimUser,
-        phone_number: str = "+8613800138000",
-        *,
-        first_name: str | None = None,
-        contact_user_id: int | None = None,
-        chat: Mapping[str, Any] | None = None,
-    ) -> int:
-        """By default the user shares their own contact (as with a request_contact button)."""
-        contact: JSON = {
-            "phone_number": phone_number,
-            "first_name": first_name or user.first_name,
-            "user_id": contact_user_id if contact_user_id is not None else user.id,
-        }
-        return self._send_user_message(user, chat, {"contact": contact})
-
     def user_forwards_text(
         self,
         user: SimUser,
@@ -1863,7 +1492,7 @@ class FakeTelegram:
             if origin is not None
             else {"type": "hidden_user", "date": date, "sender_user_name": "张三"}
         )
-        return self._send_user_message(user, chat, {"text": text, "forward_origin": forward_origin})
+        return self.user_sends_message(user, {"text": text, "forward_origin": forward_origin}, chat)
 
     def user_edits_message(
         self,
@@ -1973,12 +1602,6 @@ class FakeTelegram:
             raise KeyError((chat_id, message_id))
         copy: JSON = json.loads(_JSON_DUMPS(message))
         return copy
-
-    def reply_keyboard(self, chat_id: int) -> list[list[str]] | None:
-        """The reply keyboard the user in ``chat_id`` currently sees, if any."""
-        with self._lock:
-            rows = self._reply_keyboards.get(chat_id)
-            return [list(row) for row in rows] if rows is not None else None
 
     def file_bytes(self, file_id: str) -> bytes:
         with self._lock:
