@@ -22,6 +22,47 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_SDKS = ("telegram", "websockets", "aiohttp", "httpx", "uvicorn", "starlette")
 
 
+# The layers of docs/architecture.md, from the bottom: a module belongs to the layer of the
+# longest prefix that names it, and imports only from its own layer and those below.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("storage", ("storage",)),
+    (
+        "core's values",
+        (
+            *(
+                f"bot.core.{name}"
+                for name in (
+                    "types",
+                    "text",
+                    "messages",
+                    "parsing",
+                    "periods",
+                    "holidays",
+                    "questionnaire",
+                    "figures",
+                    "interview",
+                    "reflection",
+                    "scope",
+                    "dialogs.state",
+                )
+            ),
+            "bot.settings",
+            "bot.logs",
+            "bot.instances",
+            "bot.health",
+        ),
+    ),
+    ("services", ("bot.reminders", "bot.summary", "bot.core.relief", "bot.core.status_overview")),
+    ("work later", ("bot.jobs",)),
+    ("conversation", ("bot.core",)),  # the rest of the core: dialogs, commands, dispatch, ...
+    ("drivers", ("bot.channels", "bot.reminders.tick")),
+    ("composition", ("bot.app", "bot.runner", "bot.admin", "bot.__main__")),
+)
+# The one import that goes up: the tick names the App's type (TYPE_CHECKING) for
+# Background.from_app; bot.app imports nothing of the tick.
+UPWARD = frozenset({("bot.reminders.tick", "bot.app")})
+
+
 def module_files(root: Path = ROOT) -> dict[str, Path]:
     """Every module of bot/ and storage/ by its dotted name (a package by its own name).
 
@@ -97,6 +138,18 @@ def imports_from(room: str, forbidden: Iterable[str], root: Path = ROOT) -> dict
     return offenders
 
 
+def layer_of(module: str) -> int | None:
+    """The index in LAYERS of a module's layer (None: no prefix names it)."""
+    best: tuple[int, int] | None = None
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[1]
+            ):
+                best = (index, len(prefix))
+    return best[0] if best is not None else None
+
+
 def test_the_reader_sees_late_relative_and_type_checking_imports() -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
@@ -152,3 +205,19 @@ def test_channels_import_no_storage() -> None:
     only translates, so it never reaches the database itself."""
     assert "bot.channels.telegram" in module_files()  # it read the tree
     assert imports_from("bot.channels", ["storage"]) == {}
+
+
+def test_each_layer_imports_only_the_layers_below() -> None:
+    graph = import_graph()
+    files = module_files()
+    # A package whose __init__ imports nothing is only a name (`from bot.core import x`).
+    names = {m for m, path in files.items() if path.name == "__init__.py" and not graph[m]}
+    unplaced = sorted(m for m in graph if m not in names and layer_of(m) is None)
+    assert unplaced == []  # give it a layer here and in docs/architecture.md
+    upward = [
+        f"{module} ({LAYERS[layer_of(module) or 0][0]}) imports {target}"
+        for module, imported in sorted(graph.items())
+        for target in sorted(imported - names)
+        if (layer_of(target) or 0) > (layer_of(module) or 0) and (module, target) not in UPWARD
+    ]
+    assert upward == []
