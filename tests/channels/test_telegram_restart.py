@@ -1,8 +1,11 @@
-"""`huibao run` on Telegram, killed with SIGKILL in the middle of a conversation and
-started again: pending updates are handled once each and the conversation goes on."""
+"""`huibao run` on Telegram, stopped with SIGTERM and killed with SIGKILL in the middle of a
+conversation, and started again each time: a stop does not wait for the long poll, a reply
+in flight goes out after the restart, pending updates are handled once each and the
+conversation goes on. Real processes over real HTTP (the fake Bot API's server)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
+from bot.admin.cli import main
 from tests.conftest import Clock, free_port
 from tests.fakes.telegram_api import FakeTelegram, SimUser
 
@@ -28,89 +33,9 @@ def fake(clock: Clock) -> Iterator[FakeTelegram]:
         yield server
 
 
-def test_sigkill_and_restart(fake: FakeTelegram, tmp_path: Path, project_root: Path) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUIBAO_")},
-        "HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'huibao.sqlite3'}",
-        "HUIBAO_DATA_DIR": str(tmp_path),
-        "HUIBAO_TELEGRAM__TOKEN": fake.token,
-        "HUIBAO_TELEGRAM__BASE_URL": fake.base_url,
-        "HUIBAO_TELEGRAM__BASE_FILE_URL": fake.base_file_url,
-        "HUIBAO_TELEGRAM__POLL_TIMEOUT": "1",
-        "HUIBAO_SERVER__PORT": str(free_port()),
-        "HUIBAO_LOG_LEVEL": "WARNING",
-    }
-
-    def huibao(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    huibao("org", "load", str(project_root / "examples" / "org.yaml"))
-    # made by a process on the real clock, used at the fixed one: an invite for any date
-    invite = huibao("invite", "create", "--unit", "新华社区", "--expires", "never")
-    code = invite.split()[0]
-    assert f"https://t.me/huibao_test_bot?start={code}" in invite  # the join link
-
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path)
-
-    def say(text: str, expect: str) -> None:
-        mark = len(fake.sent(LI.id))
-        fake.user_sends_text(LI, text)
-        fake.wait_for_text(LI.id, expect, since=mark, timeout=20)
-
-    first = start()
-    try:
-        say(f"/start {code}", "姓名")
-        say("李华", "你已加入新华社区")
-        say("/report", "哪一类工作")
-        say("1", "活动叫什么名字")
-        # three answers typed in a row; the bot dies while handling them
-        for answer in ("端午主题党课", "昨天", "社区党群服务中心"):
-            fake.user_sends_text(LI, answer)
-        fake.wait_for_text(LI.id, "哪天办的", timeout=20)
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-
-    second = start()
-    try:
-        fake.wait_for_text(LI.id, "几场学习", timeout=30)  # the three answers are all in
-        say("3场", "多少人次")
-        say("4000多人次", "做了什么")
-    finally:
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(20) == 0  # a clean stop on SIGTERM
-
-    texts = fake.messages_to(LI.id)
-    # each question of the interrupted stretch was asked once (a reply may repeat only if
-    # the kill fell between sending it and recording that it was sent)
-    for question in ("哪天办的", "在哪里办的", "几场学习"):
-        assert 1 <= sum(question in t for t in texts) <= 2, question
-    engine = create_engine(env["HUIBAO_DATABASE_URL"])
-    with engine.connect() as connection:
-        data = connection.execute(text("select data from conversation_states")).scalar_one()
-    engine.dispose()
-    answers = data if isinstance(data, dict) else __import__("json").loads(data)
-    assert answers["answers"]["title"] == {"text": "端午主题党课"}
-    assert answers["answers"]["location"] == {"text": "社区党群服务中心"}
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", answers["answers"]["dates"]["start"])
-    assert answers["answers"]["attendance"]["raw"] == "4000多人次"
-
-
-def test_sigterm_stops_within_two_seconds_and_a_reply_in_flight_goes_out_after_restart(
-    fake: FakeTelegram, tmp_path: Path, project_root: Path
-) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUIBAO_")},
+@pytest.fixture
+def env(fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
         "HUIBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'huibao.sqlite3'}",
         "HUIBAO_DATA_DIR": str(tmp_path),
         "HUIBAO_TELEGRAM__TOKEN": fake.token,
@@ -120,51 +45,53 @@ def test_sigterm_stops_within_two_seconds_and_a_reply_in_flight_goes_out_after_r
         "HUIBAO_SERVER__PORT": str(free_port()),
         "HUIBAO_LOG_LEVEL": "WARNING",
     }
-    for args in (("org", "load", str(project_root / "examples" / "org.yaml")),):
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", *args], env=env, cwd=tmp_path, capture_output=True
-        )
-        assert done.returncode == 0, done.stderr
-    invite = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "invite",
-            "create",
-            "--unit",
-            "新华社区",
-            "--expires",
-            "never",
-        ],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    code = invite.stdout.split()[0]
+    for name in list(os.environ):
+        if name.startswith("HUIBAO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return values
+
+
+def test_sigterm_and_sigkill_lose_nothing(
+    fake: FakeTelegram, env: dict[str, str], project_root: Path
+) -> None:
+    def huibao(*args: str) -> str:
+        """A CLI command, in process: the processes under test are the `run`s."""
+        result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    huibao("org", "load", str(project_root / "examples" / "org.yaml"))
+    # made on the real clock, used at the fixed one: an invite for any date
+    invite = huibao("invite", "create", "--unit", "新华社区", "--expires", "never")
+    code = invite.split()[0]
+    assert f"https://t.me/huibao_test_bot?start={code}" in invite  # the join link
 
     def start() -> subprocess.Popen[bytes]:
         polls = len(fake.get_updates_offsets)
-        process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], env={**os.environ, **env}, cwd=os.getcwd()
+        )
         fake.wait_for(lambda: len(fake.get_updates_offsets) > polls or None, 30)
         return process
 
     def stop(process: subprocess.Popen[bytes]) -> float:
-        """SIGTERM; the seconds until the process has exited (a bound, not a pace)."""
+        """SIGTERM; the seconds until the process has exited cleanly (a bound, not a pace)."""
         began = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
         return time.monotonic() - began
 
+    def say(text: str, expect: str) -> None:
+        mark = len(fake.sent(LI.id))
+        fake.user_sends_text(LI, text)
+        fake.wait_for_text(LI.id, expect, since=mark, timeout=20)
+
     first = start()
     try:
-        mark = len(fake.sent(LI.id))
-        fake.user_sends_text(LI, f"/start {code}")
-        fake.wait_for_text(LI.id, "姓名", since=mark, timeout=20)
+        say(f"/start {code}", "姓名")
         fake.wait_for(lambda: fake.pending_updates() == 0 or None, 20)
-        # idle in a 30 s long poll
-        assert stop(first) < 2.0
+        assert stop(first) < 2.0  # idle in a 30 s long poll
     finally:
         if first.poll() is None:
             first.kill()
@@ -184,10 +111,37 @@ def test_sigterm_stops_within_two_seconds_and_a_reply_in_flight_goes_out_after_r
     third = start()
     try:
         fake.wait_for_text(LI.id, "你已加入新华社区", timeout=20)  # stored, sent after the restart
-        mark = len(fake.sent(LI.id))
-        fake.user_sends_text(LI, "/report")
-        fake.wait_for_text(LI.id, "哪一类工作", since=mark, timeout=20)
+        say("/report", "哪一类工作")
+        say("1", "活动叫什么名字")
+        # three answers typed in a row; the bot dies while handling them
+        for answer in ("端午主题党课", "昨天", "社区党群服务中心"):
+            fake.user_sends_text(LI, answer)
+        fake.wait_for_text(LI.id, "哪天办的", timeout=20)
     finally:
-        stop(third)
-    assert sum("你已加入新华社区" in t for t in fake.messages_to(LI.id)) == 1
-    assert sum("姓名" in t for t in fake.messages_to(LI.id)) == 1
+        third.send_signal(signal.SIGKILL)
+        third.wait(10)
+
+    fourth = start()
+    try:
+        fake.wait_for_text(LI.id, "几场学习", timeout=30)  # the three answers are all in
+        say("3场", "多少人次")
+        say("4000多人次", "做了什么")
+    finally:
+        stop(fourth)  # a clean stop on SIGTERM
+
+    texts = fake.messages_to(LI.id)
+    assert sum("你已加入新华社区" in t for t in texts) == 1
+    assert sum("姓名" in t for t in texts) == 1
+    # each question of the interrupted stretch was asked once (a reply may repeat only if
+    # the kill fell between sending it and recording that it was sent)
+    for question in ("哪天办的", "在哪里办的", "几场学习"):
+        assert 1 <= sum(question in t for t in texts) <= 2, question
+    engine = create_engine(env["HUIBAO_DATABASE_URL"])
+    with engine.connect() as connection:
+        data = connection.execute(text("select data from conversation_states")).scalar_one()
+    engine.dispose()
+    answers = data if isinstance(data, dict) else json.loads(data)
+    assert answers["answers"]["title"] == {"text": "端午主题党课"}
+    assert answers["answers"]["location"] == {"text": "社区党群服务中心"}
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", answers["answers"]["dates"]["start"])
+    assert answers["answers"]["attendance"]["raw"] == "4000多人次"
