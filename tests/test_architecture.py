@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "periods",
                     "holidays",
                     "questionnaire",
+                    "answers",
                     "figures",
                     "interview",
                     "reflection",
