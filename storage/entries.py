@@ -1,14 +1,16 @@
-"""Entries (reported activities): the questionnaire version they answer, each change kept as
-a revision, deleting and restoring, and the reads of live entries."""
+"""Entries (reported activities): saved from a typed draft (the chat's, the import's and the
+tests' one write path), the questionnaire version they answer, each change kept as a
+revision, deleting and restoring, and the reads of live entries."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, Row, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage._sql import insert_ignoring_conflicts
@@ -81,33 +83,93 @@ def entry_snapshot(entry: Entry) -> dict[str, Any]:
     }
 
 
-def write_entry(
+@dataclass(frozen=True)
+class MetricValue:
+    """A counted figure ready to be stored."""
+
+    question_id: str
+    label: str
+    unit: str
+    low: Decimal
+    high: Decimal | None
+    approx: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A report ready to be stored as an entry: confirmed in the chat (a new entry, or a new
+    revision of `entry_id`), read from a ledger row, or made by a test."""
+
+    entry_id: int | None
+    unit_id: int
+    area: str
+    area_name: str
+    title: str
+    start_date: date
+    end_date: date
+    period: str  # the half-year it counts for (bot.core.periods.period_of), "2026H1"
+    location: str | None
+    answers: dict[str, Any]
+    metrics: tuple[MetricValue, ...]
+    photos: tuple[dict[str, str | None], ...] = ()
+
+
+def _entry_values(draft: Draft) -> dict[str, Any]:
+    """The entry's columns that come from its draft."""
+    return {
+        "unit_id": draft.unit_id,
+        "area": draft.area,
+        "area_name": draft.area_name,
+        "title": draft.title,
+        "start_date": draft.start_date,
+        "end_date": draft.end_date,
+        "period": draft.period,
+        "location": draft.location,
+        "answers": draft.answers,
+    }
+
+
+def _metric_values(metric: MetricValue, position: int) -> dict[str, Any]:
+    return {
+        "position": position,
+        "question_id": metric.question_id,
+        "label": metric.label,
+        "unit": metric.unit,
+        "low": metric.low,
+        "high": metric.high,
+        "approx": metric.approx,
+        "raw": metric.raw,
+    }
+
+
+def save(
     session: Session,
-    entry: Entry | None,
+    draft: Draft,
     *,
     member_id: int,
-    editor_id: int,
     questionnaire_id: int,
     platform: str,
-    fields: dict[str, Any],
-    metrics: Sequence[dict[str, Any]],
-    photos: Sequence[dict[str, str | None]],
     now: datetime,
+    replacing: Entry | None = None,
 ) -> Entry:
-    """Store a new entry, or a new revision of `entry` keeping the old one whole."""
+    """Store a draft as a new entry of `member_id`, or as a new revision of `replacing`
+    (the entry `draft.entry_id` names, looked up by the caller) made by `member_id`,
+    keeping the old one whole. Photos without a platform of their own came on `platform`."""
+    entry = replacing
     if entry is None:
         entry = Entry(member_id=member_id, questionnaire_id=questionnaire_id, created_at=now)
         session.add(entry)
     else:
-        _keep_revision(session, entry, editor_id, now)
+        _keep_revision(session, entry, member_id, now)
         entry.questionnaire_id = questionnaire_id
         entry.metrics.clear()
         entry.photos.clear()
         session.flush()
-    for name, value in fields.items():
-        setattr(entry, name, value)
+    for column, value in _entry_values(draft).items():
+        setattr(entry, column, value)
     entry.updated_at = now
-    entry.metrics.extend(EntryMetric(position=i, **m) for i, m in enumerate(metrics))
+    entry.metrics.extend(EntryMetric(**_metric_values(m, i)) for i, m in enumerate(draft.metrics))
     entry.photos.extend(
         EntryPhoto(
             position=i,
@@ -115,10 +177,58 @@ def write_entry(
             file_ref=photo["ref"] or "",
             stored_path=photo.get("path"),
         )
-        for i, photo in enumerate(photos)
+        for i, photo in enumerate(draft.photos)
     )
     session.flush()
     return entry
+
+
+def save_new(
+    session: Session,
+    drafts: Sequence[tuple[int, Draft]],
+    *,
+    questionnaire_id: int,
+    now: datetime,
+) -> list[int]:
+    """Store drafts, (member id, draft) each, as new entries in two statements (one INSERT
+    of the entries, one of their figures); their ids, in order.
+
+    As `save` stores a new entry (revision 1, figures in their order), but without the
+    ORM's unit of work: no flush per entry and no objects held in the session, so a long
+    ledger takes neither minutes nor memory to write. Drafts with photos or replacing an
+    entry are `save`'s."""
+    if any(d.photos or d.entry_id is not None for _, d in drafts):
+        raise ValueError("save_new stores new entries without photos; use save")
+    if not drafts:
+        return []
+    rows = [
+        {
+            "member_id": member_id,
+            "questionnaire_id": questionnaire_id,
+            **_entry_values(draft),
+            "revision": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for member_id, draft in drafts
+    ]
+    # render_nulls: one statement for all rows, not one per set of empty columns
+    ids = list(
+        session.scalars(
+            insert(Entry)
+            .returning(Entry.id, sort_by_parameter_order=True)
+            .execution_options(render_nulls=True),
+            rows,
+        ).all()
+    )
+    metrics = [
+        {"entry_id": entry_id, **_metric_values(metric, position)}
+        for entry_id, (_, draft) in zip(ids, drafts, strict=True)
+        for position, metric in enumerate(draft.metrics)
+    ]
+    if metrics:
+        session.execute(insert(EntryMetric).execution_options(render_nulls=True), metrics)
+    return ids
 
 
 def _keep_revision(session: Session, entry: Entry, editor_id: int | None, now: datetime) -> None:

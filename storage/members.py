@@ -102,6 +102,29 @@ def subtree_ids(session: Session, unit: Unit) -> Select[int]:
     return select(Unit.id).where(Unit.path.startswith(unit.path))
 
 
+def join(
+    session: Session,
+    name: str,
+    *,
+    platform: str,
+    external_id: str,
+    unit_id: int,
+    roles: Sequence[RoleName],
+    locale: str = "zh",
+) -> Person:
+    """Register a person: a member with their platform account and roles in a unit (the
+    one way a member is made: the join dialog, the demo, the tests)."""
+    member = Member(name=name, locale=locale)
+    session.add(member)
+    add_identity(session, member, platform, external_id)
+    session.flush()
+    session.add_all(
+        RoleGrant(member_id=member.id, unit_id=unit_id, role=role) for role in dict.fromkeys(roles)
+    )
+    session.flush()
+    return Person(member.id, member.name, member.locale)
+
+
 def add_identity(session: Session, member: Member, platform: str, external_id: str) -> None:
     """Attach a platform account to a member."""
     session.add(Identity(member=member, platform=Platform(platform), external_id=external_id))

@@ -24,7 +24,7 @@ from bot.core.conversation import Conversation
 from bot.core.questionnaire import Questionnaire, load_questionnaires
 from bot.settings import templates_dir
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
-from storage.models import Base, Member, RoleName
+from storage.models import Base, RoleName
 from tests.chat import Chat
 
 POSTGRES_URL = os.environ.get(
@@ -164,12 +164,14 @@ def register(
     with transaction(sessions) as session:
         unit = members.unit_by_key(session, unit_code)
         assert unit is not None, unit_code
-        member = Member(name=name, locale="zh")
-        session.add(member)
-        members.add_identity(session, member, platform, external_id or name)
-        session.flush()
-        members.grant_role(session, member.id, unit.id, role)
-        return member.id
+        return members.join(
+            session,
+            name,
+            platform=platform,
+            external_id=external_id or name,
+            unit_id=unit.id,
+            roles=(role,),
+        ).id
 
 
 @pytest.fixture

@@ -119,20 +119,22 @@ def _ensure_demo(app: App) -> None:
     from bot.admin.org import demo_org, load_org
     from storage import members
     from storage.db import transaction
-    from storage.models import Member, RoleName
+    from storage.models import RoleName
 
     with transaction(app.sessions) as session:
         load_org(session, demo_org())
         if members.person_and_state(session, "shell", DEMO_USER)[0] is None:
             unit = members.unit_by_key(session, DEMO_UNIT)
             assert unit is not None
-            member = Member(name=DEMO_NAME, locale="zh")
-            session.add(member)
-            members.add_identity(session, member, "shell", DEMO_USER)
-            session.flush()
-            members.grant_role(session, member.id, unit.id, RoleName.STAFF)
-            # also the community's coordinator, so /status and /summary can be tried
-            members.grant_role(session, member.id, unit.id, RoleName.COORDINATOR)
+            members.join(
+                session,
+                DEMO_NAME,
+                platform="shell",
+                external_id=DEMO_USER,
+                unit_id=unit.id,
+                # also the community's coordinator, so /status and /summary can be tried
+                roles=(RoleName.STAFF, RoleName.COORDINATOR),
+            )
 
 
 @main.command()

@@ -104,7 +104,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -133,7 +132,7 @@ from bot.settings import ImportSettings
 from bot.summary.spreadsheet import csv_text, csv_unquote, text_cell
 from storage import entries as entry_store
 from storage import members
-from storage.models import Entry, EntryMetric, RoleName, Unit
+from storage.models import Entry, RoleName, Unit
 
 __all__ = [
     "COLUMNS",
@@ -566,7 +565,7 @@ class _Planned:
     end: date
     location: str | None
     answers: dict[str, Any]
-    metrics: list[dict[str, Any]]
+    metrics: tuple[entry_store.MetricValue, ...]
     reporter: _Reporter
     unit_name: str = ""
     #: (the piece of 数量, the figure it was read as), for the dry run
@@ -681,16 +680,12 @@ def import_ledger(
     )
 
 
-def _figures_key(metrics: Iterable[dict[str, Any]]) -> tuple[tuple[Any, ...], ...]:
+def _figures_key(figures: Iterable[tuple[str, Any, Any, str]]) -> tuple[tuple[Any, ...], ...]:
+    """(question id, low, high, approx) of each figure, comparable whatever their source."""
     return tuple(
         sorted(
-            (
-                m["question_id"],
-                Decimal(m["low"]),
-                None if m["high"] is None else Decimal(m["high"]),
-                m["approx"],
-            )
-            for m in metrics
+            (question, Decimal(low), None if high is None else Decimal(high), approx)
+            for question, low, high, approx in figures
         )
     )
 
@@ -710,7 +705,7 @@ class _Repeats:
         self._rows: dict[int, int] = {}
 
     def check(self, plan: _Planned) -> Skipped | None:
-        figures = _figures_key(plan.metrics)
+        figures = _figures_key((m.question_id, m.low, m.high, m.approx) for m in plan.metrics)
         said = hash((plan.unit_id, plan.title, plan.start, plan.end, figures))
         earlier = self._rows.get(said)
         if earlier is not None:
@@ -731,21 +726,12 @@ class _Repeats:
         return stored.get((plan.title, plan.start, plan.end), [])
 
     def _entry_figures(self, entry_id: int) -> tuple[tuple[Any, ...], ...]:
-        found = entry_store.figures_of(self.session, entry_id)
-        return _figures_key(
-            {"question_id": q, "low": low, "high": high, "approx": approx}
-            for q, low, high, approx in found
-        )
+        return _figures_key(entry_store.figures_of(self.session, entry_id))
 
 
 class _Writer:
-    """Writes checked rows as entries, a batch per INSERT statement.
-
-    An imported entry is a new one, stored as :func:`storage.entries.write_entry` stores a
-    new entry (revision 1, no photos, metrics in the question order), but without the ORM's
-    unit of work: one statement per batch instead of a flush per entry, and no objects
-    held in the session, so a long ledger takes neither minutes nor memory to write.
-    """
+    """Writes checked rows as new entries, a batch at a time (:func:`storage.entries.save_new`:
+    one INSERT per batch, not a flush per entry)."""
 
     def __init__(
         self, session: Session, questionnaire: Questionnaire, now: datetime, batch_size: int
@@ -775,39 +761,28 @@ class _Writer:
                 questionnaire.title,
                 lambda: questionnaire.model_dump(mode="json"),
             )
-        entries = [
-            {
-                "member_id": plan.reporter.member_id,
-                "questionnaire_id": self._questionnaire_id,
-                "unit_id": plan.unit_id,
-                "area": plan.area.key,
-                "area_name": plan.area.name,
-                "title": plan.title,
-                "start_date": plan.start,
-                "end_date": plan.end,
-                "period": period_of(plan.start).key,
-                "location": plan.location,
-                "answers": plan.answers,
-                "revision": 1,
-                "created_at": self.now,
-                "updated_at": self.now,
-            }
+        drafts = [
+            (
+                plan.reporter.member_id,
+                entry_store.Draft(
+                    entry_id=None,
+                    unit_id=plan.unit_id,
+                    area=plan.area.key,
+                    area_name=plan.area.name,
+                    title=plan.title,
+                    start_date=plan.start,
+                    end_date=plan.end,
+                    period=period_of(plan.start).key,
+                    location=plan.location,
+                    answers=plan.answers,
+                    metrics=plan.metrics,
+                ),
+            )
             for plan in self._pending
         ]
-        # render_nulls: one statement for all rows, not one per set of empty columns
-        ids = self.session.scalars(
-            insert(Entry)
-            .returning(Entry.id, sort_by_parameter_order=True)
-            .execution_options(render_nulls=True),
-            entries,
-        ).all()
-        metrics = [
-            {"entry_id": entry_id, "position": position, **metric}
-            for entry_id, plan in zip(ids, self._pending, strict=True)
-            for position, metric in enumerate(plan.metrics)
-        ]
-        if metrics:
-            self.session.execute(insert(EntryMetric).execution_options(render_nulls=True), metrics)
+        entry_store.save_new(
+            self.session, drafts, questionnaire_id=self._questionnaire_id, now=self.now
+        )
         self.created += len(self._pending)
         self._pending.clear()
 
@@ -869,18 +844,18 @@ class _Checker:
                     answers[question.id] = {"text": highlights}
         if reporter.how == "text":
             answers[REPORTER] = {"text": reporter.name}
-        metrics = [
-            {
-                "question_id": question.id,
-                "label": question.label,
-                "unit": question.unit,
-                "low": count.low,
-                "high": count.high,
-                "approx": count.approx.value,
-                "raw": count.raw,
-            }
+        metrics = tuple(
+            entry_store.MetricValue(
+                question_id=question.id,
+                label=question.label,
+                unit=question.unit or "",  # a count question has one (questionnaire check)
+                low=count.low,
+                high=count.high,
+                approx=count.approx.value,
+                raw=count.raw,
+            )
             for question, count, _ in figures
-        ]
+        )
         plan = _Planned(
             row=check.row,
             unit_id=unit.id,

@@ -58,6 +58,7 @@ from bot.core.periods import period_of
 from bot.core.questionnaire import Area, Question, Questionnaire, QuestionType, Role
 from bot.core.text import clean_text
 from bot.core.types import Choice, Incoming, Kind, Reply
+from storage.entries import Draft, MetricValue
 
 AREA = "area"
 UNIT = "unit"
@@ -244,36 +245,6 @@ class InterviewState:
             guesses=list(data.get("guesses") or []),
             rest=data.get("rest"),
         )
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """A counted figure ready to be stored."""
-
-    question_id: str
-    label: str
-    unit: str
-    low: Decimal
-    high: Decimal | None
-    approx: str
-    raw: str
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A confirmed report, ready to be stored as an entry (new or a new revision)."""
-
-    entry_id: int | None
-    unit_id: int
-    area: str
-    area_name: str
-    title: str
-    start_date: date
-    end_date: date
-    location: str | None
-    answers: dict[str, Any]
-    metrics: tuple[MetricValue, ...]
-    photos: tuple[dict[str, str | None], ...]
 
 
 @dataclass(frozen=True)
@@ -2029,6 +2000,7 @@ def build_draft(ctx: Context, state: InterviewState) -> Draft:
         title=title,
         start_date=begin,
         end_date=end,
+        period=period_of(begin).key,
         location=location,
         answers=answers,
         metrics=tuple(metrics),

@@ -25,7 +25,7 @@ from bot.settings import Settings
 from storage import entries as entry_store
 from storage import members
 from storage.db import alembic_config, current_revision, transaction
-from storage.models import Entry, Member, RoleName
+from storage.models import Entry, RoleName
 
 WRITER_NAME = "李华"
 
@@ -43,11 +43,14 @@ class Writer:
             load_org(session, demo_org())
             unit = members.unit_by_key(session, "demo-xinhua")
             assert unit is not None
-            member = Member(name=WRITER_NAME, locale="zh")
-            session.add(member)
-            members.add_identity(session, member, "shell", "li")
-            session.flush()
-            members.grant_role(session, member.id, unit.id, RoleName.STAFF)
+            member = members.join(
+                session,
+                WRITER_NAME,
+                platform="shell",
+                external_id="li",
+                unit_id=unit.id,
+                roles=(RoleName.STAFF,),
+            )
             self.member_id, self.unit_id = member.id, unit.id
             self.questionnaire_id = entry_store.questionnaire_row(session, "q", 1, "q", dict)
         self.written = 0
@@ -57,37 +60,36 @@ class Writer:
     def _write_one(self, number: int) -> None:
         now = datetime.now(UTC)
         with transaction(self.app.sessions) as session:
-            entry_store.write_entry(
+            draft = entry_store.Draft(
+                entry_id=None,
+                unit_id=self.unit_id,
+                area="theory",
+                area_name="理论学习",
+                title=f"第{number}次学习",
+                start_date=now.date(),
+                end_date=now.date(),
+                period="2026H1",
+                location=None,
+                answers={},
+                metrics=tuple(
+                    entry_store.MetricValue(
+                        question_id=question,
+                        label=question,
+                        unit="人次",
+                        low=Decimal(number),
+                        high=None,
+                        approx="exact",
+                        raw=str(number),
+                    )
+                    for question in ("sessions", "attendance")
+                ),
+            )
+            entry_store.save(
                 session,
-                None,
+                draft,
                 member_id=self.member_id,
-                editor_id=self.member_id,
                 questionnaire_id=self.questionnaire_id,
                 platform="shell",
-                fields={
-                    "unit_id": self.unit_id,
-                    "area": "theory",
-                    "area_name": "理论学习",
-                    "title": f"第{number}次学习",
-                    "start_date": now.date(),
-                    "end_date": now.date(),
-                    "period": "2026H1",
-                    "location": None,
-                    "answers": {},
-                },
-                metrics=[
-                    {
-                        "question_id": question,
-                        "label": question,
-                        "unit": "人次",
-                        "low": Decimal(number),
-                        "high": None,
-                        "approx": "exact",
-                        "raw": str(number),
-                    }
-                    for question in ("sessions", "attendance")
-                ],
-                photos=[],
                 now=now,
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -173,53 +174,54 @@ def test_an_edit_keeps_the_previous_revision_whole(
         session.flush()
         qid = entries.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"})
         assert entries.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"}) == qid
-        fields = {
-            "unit_id": unit.id,
-            "area": "theory",
-            "area_name": "理论学习",
-            "title": "党课",
-            "start_date": date(2026, 6, 19),
-            "end_date": date(2026, 6, 19),
-            "period": "2026H1",
-            "location": None,
-            "answers": {"title": {"text": "党课"}},
-        }
-        metric = {
-            "question_id": "attendance",
-            "label": "参与人次",
-            "unit": "人次",
-            "low": Decimal("3.9"),
-            "high": None,
-            "approx": "exact",
-            "raw": "3.9",
-        }
-        entry = entries.write_entry(
-            session,
-            None,
-            member_id=member.id,
-            editor_id=member.id,
-            questionnaire_id=qid,
-            platform="shell",
-            fields=fields,
-            metrics=[metric],
-            photos=[{"platform": "telegram", "ref": "p1", "path": "data/photos/p1.jpg"}],
-            now=now,
+        draft = entries.Draft(
+            entry_id=None,
+            unit_id=unit.id,
+            area="theory",
+            area_name="理论学习",
+            title="党课",
+            start_date=date(2026, 6, 19),
+            end_date=date(2026, 6, 19),
+            period="2026H1",
+            location=None,
+            answers={"title": {"text": "党课"}},
+            metrics=(
+                entries.MetricValue(
+                    question_id="attendance",
+                    label="参与人次",
+                    unit="人次",
+                    low=Decimal("3.9"),
+                    high=None,
+                    approx="exact",
+                    raw="3.9",
+                ),
+            ),
+            photos=({"platform": "telegram", "ref": "p1", "path": "data/photos/p1.jpg"},),
+        )
+        entry = entries.save(
+            session, draft, member_id=member.id, questionnaire_id=qid, platform="shell", now=now
         )
         entry_id = entry.id
     with transaction(sessions) as session:
         entry = entries.live_entry(session, entry_id)
         assert entry is not None
-        entries.write_entry(
+        edited = replace(
+            draft,
+            entry_id=entry_id,
+            title="端午党课",
+            metrics=(
+                replace(draft.metrics[0], low=Decimal(4000), approx="more_than", raw="4000多"),
+            ),
+            photos=(),
+        )
+        entries.save(
             session,
-            entry,
+            edited,
             member_id=entry.member_id,
-            editor_id=entry.member_id,
             questionnaire_id=qid,
             platform="shell",
-            fields={**fields, "title": "端午党课"},
-            metrics=[{**metric, "low": Decimal(4000), "approx": "more_than", "raw": "4000多"}],
-            photos=[],
             now=now,
+            replacing=entry,
         )
     with transaction(sessions) as session:
         entry = entries.live_entry(session, entry_id)

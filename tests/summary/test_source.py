@@ -39,44 +39,38 @@ def _store(
     form_id = entries.questionnaire_row(
         session, form.id, form.version, form.title, lambda: form.model_dump(mode="json")
     )
-    metrics: list[dict[str, Any]] = []
+    metrics: list[entries.MetricValue] = []
     for qid, (low, approx) in figures.items():
         question = form.question(area, qid)
         metrics.append(
-            {
-                "question_id": qid,
-                "label": question.label,
-                "unit": question.unit,
-                "low": Decimal(low),
-                "high": None,
-                "approx": approx,
-                "raw": low,
-            }
+            entries.MetricValue(
+                question_id=qid,
+                label=question.label,
+                unit=question.unit or "",
+                low=Decimal(low),
+                high=None,
+                approx=approx,
+                raw=low,
+            )
         )
     answers: dict[str, Any] = {"area": area, "content": {"text": "组织居民参加"}}
     if achievements:
         answers["achievements"] = {"text": achievements}
-    entries.write_entry(
-        session,
-        None,
-        member_id=member_id,
-        editor_id=member_id,
-        questionnaire_id=form_id,
-        platform="shell",
-        fields={
-            "unit_id": unit.id,
-            "area": area,
-            "area_name": form.area(area).name,
-            "title": title,
-            "start_date": day,
-            "end_date": day,
-            "period": f"{day.year}H{1 if day.month <= 6 else 2}",
-            "location": "社区党群服务中心",
-            "answers": answers,
-        },
-        metrics=metrics,
-        photos=[],
-        now=NOW,
+    draft = entries.Draft(
+        entry_id=None,
+        unit_id=unit.id,
+        area=area,
+        area_name=form.area(area).name,
+        title=title,
+        start_date=day,
+        end_date=day,
+        period=f"{day.year}H{1 if day.month <= 6 else 2}",
+        location="社区党群服务中心",
+        answers=answers,
+        metrics=tuple(metrics),
+    )
+    entries.save(
+        session, draft, member_id=member_id, questionnaire_id=form_id, platform="shell", now=NOW
     )
 
 

@@ -12,7 +12,7 @@ from bot.core.dialogs.state import Joining
 from bot.core.text import clean_text
 from bot.core.types import Kind, Reply
 from storage import members
-from storage.models import Invite, Member
+from storage.models import Invite
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +59,19 @@ def answer(turn: Turn, state: Joining) -> Next:
     if problem is not None:
         return Next([problem], None)
     assert invite is not None
-    member = Member(name=name, locale=turn.locale)
-    turn.session.add(member)
-    members.add_identity(turn.session, member, turn.incoming.platform, turn.incoming.user_id)
-    turn.session.flush()
-    members.grant_role(turn.session, member.id, invite.unit_id, invite.role)
+    member = members.join(
+        turn.session,
+        name,
+        platform=turn.incoming.platform,
+        external_id=turn.incoming.user_id,
+        unit_id=invite.unit_id,
+        roles=(invite.role,),
+        locale=turn.locale,
+    )
     invite.uses += 1
     role = turn.t(f"role_{invite.role.value}")
     log.info("member %s joined unit %s as %s", member.id, invite.unit.id, invite.role.value)
-    turn.member = members.Person(member.id, member.name, member.locale)
+    turn.member = member
     turn.menu_changed = True
     return Next([Reply(turn.t("join_done", name=name, unit=invite.unit.name, role=role))], None)
 

@@ -16,7 +16,7 @@ import re
 from bot.core import interview, oversight
 from bot.core.dialogs.base import KEEP, Next, Turn
 from bot.core.dialogs.state import Discarded, Reporting
-from bot.core.interview import Context, Draft, InterviewState, Step
+from bot.core.interview import Context, InterviewState, Step
 from bot.core.messages import questionnaire_text
 from bot.core.parsing.extract import Extraction
 from bot.core.parsing.numerals import parse_id
@@ -328,7 +328,7 @@ def _stepped(turn: Turn, ctx: Context, step: Step, dropped: Discarded | None = N
     return Next(replies, step.state)
 
 
-def store(turn: Turn, ctx: Context, draft: Draft) -> Reply:
+def store(turn: Turn, ctx: Context, draft: entries.Draft) -> Reply:
     """Save a confirmed report as an entry (or a new revision of one) and say so."""
     session, member, now = turn.session, turn.member, turn.kit.clock()
     assert member is not None
@@ -343,38 +343,14 @@ def store(turn: Turn, ctx: Context, draft: Draft) -> Reply:
         existing = entries.live_entry(session, draft.entry_id)
         if existing is None or existing.member_id != member.id:
             return Reply(turn.t("entry_not_found", id=draft.entry_id))
-    entry = entries.write_entry(
+    entry = entries.save(
         session,
-        existing,
+        draft,
         member_id=member.id,
-        editor_id=member.id,
         questionnaire_id=questionnaire_id,
         platform=turn.incoming.platform,
-        fields={
-            "unit_id": draft.unit_id,
-            "area": draft.area,
-            "area_name": draft.area_name,
-            "title": draft.title,
-            "start_date": draft.start_date,
-            "end_date": draft.end_date,
-            "period": period_of(draft.start_date).key,
-            "location": draft.location,
-            "answers": draft.answers,
-        },
-        metrics=[
-            {
-                "question_id": m.question_id,
-                "label": m.label,
-                "unit": m.unit,
-                "low": m.low,
-                "high": m.high,
-                "approx": m.approx,
-                "raw": m.raw,
-            }
-            for m in draft.metrics
-        ],
-        photos=draft.photos,
         now=now,
+        replacing=existing,
     )
     if existing is not None:
         saved = turn.t("saved_edit", id=entry.id, revision=entry.revision)
