@@ -12,6 +12,7 @@ fake's member limit (WeCom's 30 a minute) also reads, so no test waits for them.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import dataclasses
 import io
 import logging
@@ -32,7 +33,7 @@ from starlette.applications import Starlette
 
 from bot.admin.org import create_invite
 from bot.channels.server import build_server
-from bot.channels.wecom.adapter import WecomBot, message_key
+from bot.channels.wecom.adapter import MemberPacer, WecomBot, message_key
 from bot.channels.wecom.api import WecomApi
 from bot.channels.wecom.callback import CallbackMessage
 from bot.channels.wecom.crypto import WecomCrypto
@@ -688,6 +689,33 @@ def test_a_burst_to_one_member_is_spread_and_nothing_is_dropped(
         assert offsets == pytest.approx([0.0] * 15 + [4.0 * n for n in range(1, 31)])
 
     asyncio.run(both())
+
+
+def test_the_pacer_keeps_each_member_under_30_a_minute_and_1000_an_hour() -> None:
+    """The leaky bucket's promise (MemberPacer's docstring), over an hour and more."""
+    virtual = VirtualTime()
+    pacer = MemberPacer(monotonic=virtual.monotonic, sleep=virtual.sleep)
+
+    async def send(member: str, count: int) -> list[float]:
+        times = []
+        for _ in range(count):
+            await pacer.wait(member)
+            times.append(virtual.now)
+        return times
+
+    async def both() -> tuple[list[float], list[float]]:
+        mine = await virtual.run(send(LI, 1000))
+        return mine, await asyncio.wait_for(send(ZHOU, 15), 1)  # another member: no wait
+
+    times, other = asyncio.run(both())
+    assert other == [times[-1]] * 15
+
+    def most_within(window: float) -> int:
+        return max(bisect.bisect_right(times, t + window) - i for i, t in enumerate(times))
+
+    # WeCom counts windows closed at one end; the pacer stays under it even closed at both
+    assert most_within(60.0) == 30 and most_within(3600.0) <= 915
+    assert times[-1] == pytest.approx((1000 - 15) * 4.0)  # and sends as fast as that allows
 
 
 # -- security -----------------------------------------------------------------------------
