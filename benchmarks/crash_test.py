@@ -413,7 +413,7 @@ def set_up(database_url: str, user_ids: Sequence[int], cwd: Path) -> None:
     of 新华社区 through the storage functions (the join dialog has tests of its own)."""
     from storage import members as member_store
     from storage.db import create_db_engine, make_sessionmaker, transaction
-    from storage.models import Member, RoleName
+    from storage.models import RoleName
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUIBAO_")}
     subprocess.run(
@@ -430,11 +430,14 @@ def set_up(database_url: str, user_ids: Sequence[int], cwd: Path) -> None:
             unit = member_store.unit_by_key(session, UNIT)
             assert unit is not None, UNIT
             for n, user_id in enumerate(user_ids):
-                member = Member(name=f"员{n}", locale="zh")
-                session.add(member)
-                member_store.add_identity(session, member, "telegram", str(user_id))
-                session.flush()
-                member_store.grant_role(session, member.id, unit.id, RoleName.STAFF)
+                member_store.join(
+                    session,
+                    f"员{n}",
+                    platform="telegram",
+                    external_id=str(user_id),
+                    unit_id=unit.id,
+                    roles=(RoleName.STAFF,),
+                )
     finally:
         engine.dispose()
 

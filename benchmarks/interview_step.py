@@ -28,7 +28,7 @@ from bot.core.types import Incoming
 from bot.settings import Settings, templates_dir
 from storage import members
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
-from storage.models import Base, Member, RoleName
+from storage.models import Base, RoleName
 
 SCRIPT = [
     "/report",
@@ -65,11 +65,14 @@ def main() -> None:
             unit = members.unit_by_key(session, "demo-xinhua")
             assert unit is not None
             for n in range(args.reports):
-                member = Member(name=f"用户{n}")
-                session.add(member)
-                members.add_identity(session, member, "shell", f"u{n}")
-                session.flush()
-                members.grant_role(session, member.id, unit.id, RoleName.STAFF)
+                members.join(
+                    session,
+                    f"用户{n}",
+                    platform="shell",
+                    external_id=f"u{n}",
+                    unit_id=unit.id,
+                    roles=(RoleName.STAFF,),
+                )
         settings = Settings(database_url=url)
         questionnaires = load_questionnaires(templates_dir() / "questionnaires")
         core = Conversation(sessions, questionnaires, "community_culture", settings.zone)

@@ -205,18 +205,21 @@ def add_coordinator(database_url: str, user_id: int) -> None:
     """Register a coordinator of the district (COORDINATOR_UNIT)."""
     from storage import members
     from storage.db import create_db_engine, make_sessionmaker, transaction
-    from storage.models import Member, RoleName
+    from storage.models import RoleName
 
     engine = create_db_engine(database_url)
     try:
         with transaction(make_sessionmaker(engine)) as session:
             unit = members.unit_by_key(session, COORDINATOR_UNIT)
             assert unit is not None, COORDINATOR_UNIT
-            member = Member(name="区协调员", locale="zh")
-            session.add(member)
-            members.add_identity(session, member, "telegram", str(user_id))
-            session.flush()
-            members.grant_role(session, member.id, unit.id, RoleName.COORDINATOR)
+            members.join(
+                session,
+                "区协调员",
+                platform="telegram",
+                external_id=str(user_id),
+                unit_id=unit.id,
+                roles=(RoleName.COORDINATOR,),
+            )
     finally:
         engine.dispose()
 

@@ -63,7 +63,7 @@ from bot.core.types import Reply  # noqa: E402
 from bot.settings import templates_dir  # noqa: E402
 from storage import members as member_store  # noqa: E402
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
-from storage.models import ConversationState, Entry, Member, RoleName  # noqa: E402
+from storage.models import ConversationState, Entry, RoleName  # noqa: E402
 
 CORPUS = ROOT / "benchmarks" / "report_corpus.yaml"
 MAX_MESSAGES = 30
@@ -503,11 +503,14 @@ def add_people(sessions: sessionmaker[Session], count: int) -> list[int]:
         assert unit is not None
         ids = []
         for number in range(count):
-            member = Member(name=f"用户{number}", locale="zh")
-            session.add(member)
-            member_store.add_identity(session, member, "shell", f"p{number}")
-            session.flush()
-            member_store.grant_role(session, member.id, unit.id, RoleName.STAFF)
+            member = member_store.join(
+                session,
+                f"用户{number}",
+                platform="shell",
+                external_id=f"p{number}",
+                unit_id=unit.id,
+                roles=(RoleName.STAFF,),
+            )
             ids.append(member.id)
         return ids
 

@@ -44,7 +44,7 @@ from bot.core.types import Reply
 from bot.jobs import Worker
 from storage import members
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
-from storage.models import Member, RoleName
+from storage.models import RoleName
 from tests.core.test_status_large import populate
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -55,13 +55,16 @@ def coordinator(engine: Engine) -> int:
     """The district's coordinator, added after the staff."""
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as session:
-        member = Member(name="区负责人", locale="zh")
-        session.add(member)
-        members.add_identity(session, member, "shell", "区负责人")  # where the list goes
-        session.flush()
         district = members.unit_by_key(session, "d")
         assert district is not None
-        members.grant_role(session, member.id, district.id, RoleName.COORDINATOR)
+        member = members.join(
+            session,
+            "区负责人",
+            platform="shell",
+            external_id="区负责人",  # where the list goes
+            unit_id=district.id,
+            roles=(RoleName.COORDINATOR,),
+        )
         return member.id
 
 

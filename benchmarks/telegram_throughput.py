@@ -352,7 +352,7 @@ def fill_database(engine: Any, sessions: Any, user_ids: Sequence[int]) -> None:
     from bot.admin.org import demo_org, load_org
     from storage import members
     from storage.db import transaction
-    from storage.models import Base, Member, RoleName
+    from storage.models import Base, RoleName
 
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
@@ -362,11 +362,14 @@ def fill_database(engine: Any, sessions: Any, user_ids: Sequence[int]) -> None:
         unit = members.unit_by_key(session, "demo-xinhua")
         assert unit is not None
         for user_id in user_ids:
-            member = Member(name=f"用户{user_id}")
-            session.add(member)
-            members.add_identity(session, member, "telegram", str(user_id))
-            session.flush()
-            members.grant_role(session, member.id, unit.id, RoleName.STAFF)
+            members.join(
+                session,
+                f"用户{user_id}",
+                platform="telegram",
+                external_id=str(user_id),
+                unit_id=unit.id,
+                roles=(RoleName.STAFF,),
+            )
 
 
 def child_main(config: ChildConfig, conn: Connection) -> None:

@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.admin.org import OrgError, load_org, read_org_file
 from storage import entries, members, messages
 from storage.db import current_revision, transaction, upgrade
-from storage.models import ConversationState, Entry, Member, QuestionnaireVersion, Unit
+from storage.models import (
+    ConversationState,
+    Entry,
+    Member,
+    QuestionnaireVersion,
+    RoleGrant,
+    RoleName,
+    Unit,
+)
 
 ORG_YAML = """
 units:
@@ -243,6 +251,91 @@ def test_an_edit_keeps_the_previous_revision_whole(
         assert entries.live_entry(session, entry_id) is None
         assert session.get(Entry, entry_id) is not None
         assert session.scalars(select(QuestionnaireVersion)).one().key == "q"
+
+
+def test_join_makes_a_member_with_their_account_and_roles(
+    sessions: sessionmaker[Session], tmp_path
+) -> None:
+    with transaction(sessions) as session:
+        load_org(session, _org(tmp_path))
+        unit = members.unit_by_key(session, "c1")
+        assert unit is not None
+        roles = (RoleName.STAFF, RoleName.COORDINATOR, RoleName.STAFF)
+        joined = members.join(
+            session, "李华", platform="telegram", external_id="42", unit_id=unit.id, roles=roles
+        )
+    with transaction(sessions) as session:
+        person, state = members.person_and_state(session, "telegram", "42")
+        assert person == joined and (person.name, person.locale) == ("李华", "zh")
+        assert state is None
+        assert members.reporting_units(session, joined.id) == [(unit.id, "新华社区")]
+        held = session.scalars(select(RoleGrant.role).where(RoleGrant.member_id == joined.id))
+        assert sorted(held) == sorted([RoleName.STAFF, RoleName.COORDINATOR])  # once each
+        assert not members.grant_role(session, joined.id, unit.id, RoleName.COORDINATOR)
+
+
+def test_a_batch_of_drafts_is_stored_as_save_stores_each(
+    sessions: sessionmaker[Session], tmp_path
+) -> None:
+    now = datetime(2026, 6, 24, 2, 0, tzinfo=UTC)
+    figure = entries.MetricValue("attendance", "参与人次", "人次", Decimal(30), None, "exact", "30")
+    with transaction(sessions) as session:
+        load_org(session, _org(tmp_path))
+        unit = members.unit_by_key(session, "c1")
+        assert unit is not None
+        li = members.join(
+            session, "李华", platform="shell", external_id="li", unit_id=unit.id, roles=()
+        )
+        qid = entries.questionnaire_row(session, "q", 1, "Q", lambda: {"id": "q"})
+        draft = entries.Draft(
+            entry_id=None,
+            unit_id=unit.id,
+            area="theory",
+            area_name="理论学习",
+            title="党课",
+            start_date=date(2026, 6, 19),
+            end_date=date(2026, 6, 19),
+            period="2026H1",
+            location="党群服务中心",
+            answers={"title": {"text": "党课"}},
+            metrics=(figure, replace(figure, question_id="sessions", label="场次", unit="场")),
+        )
+        one = entries.save(
+            session, draft, member_id=li.id, questionnaire_id=qid, platform="shell", now=now
+        ).id
+        many = entries.save_new(
+            session,
+            [(li.id, draft), (li.id, replace(draft, title="团课", metrics=()))],
+            questionnaire_id=qid,
+            now=now,
+        )
+        with pytest.raises(ValueError):
+            entries.save_new(
+                session,
+                [(li.id, replace(draft, photos=({"ref": "p"},)))],
+                questionnaire_id=qid,
+                now=now,
+            )
+    with transaction(sessions) as session:
+        stored = [entries.live_entry(session, i) for i in (one, *many)]
+
+        def seen(entry: Entry | None) -> tuple[object, ...]:
+            assert entry is not None
+            figures = [(m.position, m.question_id, m.label, m.unit, m.low) for m in entry.metrics]
+            return (
+                entry.member_id,
+                entry.unit_id,
+                entry.title,
+                entry.period,
+                entry.location,
+                entry.answers,
+                entry.revision,
+                entry.updated_at,
+                figures,
+            )
+
+        assert seen(stored[1]) == seen(stored[0])
+        assert seen(stored[2])[2] == "团课" and seen(stored[2])[-1] == []
 
 
 def test_state_is_keyed_by_member_or_by_platform_identity(sessions: sessionmaker[Session]) -> None:
