@@ -22,7 +22,9 @@ in the first rows, so a title row above it does no harm)::
   entry has no figures yet and the summary marks them 【待补充】.
   A hand-made ledger may give the figures a column each instead (or as well), the unit in
   the header: "参与志愿者（名）" over "30", "服务时长(小时)" over "660余"; 数量 may then be
-  left out. Columns whose bracket is not a unit ("联系电话（手机）") are ignored.
+  left out. A column named like a count question of the area is that question's answer
+  ("300多人" under "参与群众（人次）" is 300余人次, "跳过" skips it if it is optional).
+  Columns whose bracket is not a unit ("联系电话（手机）") are ignored.
   In the optional columns (结束日期, 地点, 数量, 内容与成效) a placeholder such as "/", "—"
   or "无" counts as empty.
 * 内容与成效: stored as the entry's ``content`` answer.
@@ -39,10 +41,18 @@ Decisions worth knowing:
   larger than the size limit, an .xlsx whose parts unpack to more (checked before it is
   opened), or a ledger of more activities than the row limit (counted while reading) is
   refused with a LedgerError that names the setting.
+* **Answers as the chat takes them** (:mod:`bot.core.answers`, one set of rules per
+  question type): title, place, content, highlights, 开始日期 and a figure's own column are
+  read by :func:`bot.core.interview.typed_answer`, as if typed in the chat at their
+  question, so a cell is accepted or refused as the chat would take the same words, the
+  problem is said in the chat's words, and the same value is stored ("跳过" skips an
+  optional question and is refused for a required one; "好的" is no title). What the chat
+  asks about once (a date in another half-year, a figure of 0) is kept: the ledger is
+  written after the fact.
 * **Answers as the chat stores them**, so ``/edit`` works on imported entries:
   ``answers["area"]`` is the area key, title/location/content are ``{"text": ...}``, the
-  dates ``{"start", "end"}``, figures :func:`bot.core.interview.count_to_json` of the count in the
-  question's unit. Optional questions the ledger says nothing about (location when empty,
+  dates ``{"start", "end"}``, figures :func:`bot.core.answers.count_to_json` of the count in
+  the question's unit. Optional questions the ledger says nothing about (location when empty,
   optional figures, highlights, photos) are ``{"skipped": True}``, as if skipped in the
   chat; required ones (a required figure, content when empty, achievements) stay absent, so
   the summary shows a gap and ``/edit`` asks for them before saving.
@@ -93,7 +103,7 @@ import zipfile
 import zlib
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -107,23 +117,19 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.core.figures import metric_text
-from bot.core.interview import (
-    AREA,
-    MAX_SPAN_DAYS,
-    MIN_YEAR_OFFSET,
+from bot.core.answers import (
+    AnswerProblem,
+    count_problem,
     count_to_json,
+    dates_answer,
+    read_dates,
+    required_problem,
+    text_value,
 )
-from bot.core.parsing import (
-    SHANGHAI,
-    Count,
-    CountError,
-    CountErrorReason,
-    DateError,
-    DateErrorReason,
-    parse_count,
-    parse_date_range,
-)
+from bot.core.figures import metric_text
+from bot.core.interview import AREA, typed_answer
+from bot.core.messages import text as msg
+from bot.core.parsing import SHANGHAI, Count, CountError, CountErrorReason, parse_count
 from bot.core.parsing.numerals import DIGITS, MULTIPLIERS
 from bot.core.periods import parse_period, period_of
 from bot.core.questionnaire import Area, Question, Questionnaire, QuestionType, Role, match_figure
@@ -804,7 +810,7 @@ class _Checker:
         self._reporters: dict[tuple[str, int], _Reporter | None] = {}
         self._figure_headers: dict[str, tuple[str, str] | None] = {}
         self._pieces: dict[tuple[str, str], tuple[Question, Count] | str] = {}
-        self._days: dict[str, tuple[date, date] | DateErrorReason] = {}
+        self._days: dict[tuple[str, bool], tuple[date, date] | AnswerProblem] = {}
         before_after = (*questionnaire.before, *questionnaire.after)
         self.by_role: dict[Role, Question] = {
             q.role: q for q in before_after if q.role is not Role.OTHER
@@ -826,17 +832,14 @@ class _Checker:
         location = self._text(check, COL_LOCATION, record.get(COL_LOCATION), Role.LOCATION)
         content = self._text(check, COL_CONTENT, record.get(COL_CONTENT), Role.CONTENT)
         highlights = self._text(check, COL_HIGHLIGHTS, record.get(COL_HIGHLIGHTS), Role.HIGHLIGHTS)
-        cell = _as_text(record.get(COL_FIGURES))
-        pieces = [cell] if cell is not None else []
-        pieces += self._figure_columns(record)
-        figures = None if area is None else self._figures(check, area, "；".join(pieces) or None)
+        figures = None if area is None else self._figures(check, area, record)
         reporter = None if unit is None else self._reporter(check, unit, record.get(COL_REPORTER))
         if check.errors:
             return None, check.errors
         assert unit is not None and area is not None and title is not None
         assert dates is not None and figures is not None and reporter is not None
         start, end = dates
-        counted = [(question, count) for question, count, _ in figures]
+        counted = {question.id: value for question, value, _ in figures}
         answers = self._answers(area, title, start, end, location, content, counted)
         if highlights is not None:
             for question in self.questionnaire.flow(area.key):
@@ -849,12 +852,12 @@ class _Checker:
                 question_id=question.id,
                 label=question.label,
                 unit=question.unit or "",  # a count question has one (questionnaire check)
-                low=count.low,
-                high=count.high,
-                approx=count.approx.value,
-                raw=count.raw,
+                low=Decimal(value["low"]),
+                high=None if value["high"] is None else Decimal(value["high"]),
+                approx=value["approx"],
+                raw=value["raw"],
             )
-            for question, count, _ in figures
+            for question, value, _ in figures
         )
         plan = _Planned(
             row=check.row,
@@ -869,17 +872,16 @@ class _Checker:
             reporter=reporter,
             unit_name=unit.name,
             pieces=[
-                (piece, f"{q.label} {metric_text(c.low, c.high, c.approx.value, q.unit or '')}")
-                for q, c, piece in figures
+                (piece, f"{m.label} {metric_text(m.low, m.high, m.approx, m.unit)}")
+                for m, (_, _, piece) in zip(metrics, figures, strict=True)
             ],
         )
         return plan, []
 
-    def _figure_columns(self, record: dict[str, object]) -> list[str]:
-        """The figures of a hand-made ledger with a column each: under the headers
-        "参与人次（人次）" and "服务时长(小时)", the cells "30" and "660余" read as
-        "参与人次30人次" and "服务时长660余小时"."""
-        pieces: list[str] = []
+    def _figure_columns(self, record: dict[str, object]) -> Iterator[tuple[str, str, str, str]]:
+        """The figures of a hand-made ledger with a column each, as (column, label, unit,
+        the cell): under the headers "参与人次（人次）" and "服务时长(小时)", the cells "30"
+        and "660余" are 30 人次 and 660余 小时 (a mark column's 余/约 is added to the cell)."""
         for column, value in record.items():
             if column in _KNOWN_COLUMNS:
                 continue
@@ -893,8 +895,7 @@ class _Checker:
                 text = "约" + text
             elif mark == "余" and not text.endswith(unit):
                 text += "余"
-            pieces.append(f"{label}{text}" if text.endswith(unit) else f"{label}{text}{unit}")
-        return pieces
+            yield column, label, unit, text
 
     def _figure_column(self, column: str) -> tuple[str, str] | None:
         if column not in self._figure_headers:
@@ -916,10 +917,9 @@ class _Checker:
         end: date,
         location: str | None,
         content: str | None,
-        figures: list[tuple[Question, Count]],
+        counted: dict[str, dict[str, Any]],
     ) -> dict[str, Any]:
         """The answers as the interview stores them, in the order of the area's flow."""
-        counted = {question.id: count for question, count in figures}
         answers: dict[str, Any] = {}
         for question in self.questionnaire.flow(area.key):
             value: dict[str, Any] | None = None
@@ -935,7 +935,7 @@ class _Checker:
             elif question.role is Role.CONTENT and content is not None:
                 value = {"text": content}
             elif question.type is QuestionType.COUNT and question.id in counted:
-                value = count_to_json(counted[question.id])
+                value = counted[question.id]
             if value is None and question.optional:
                 value = {"skipped": True}
             if value is not None:
@@ -982,30 +982,37 @@ class _Checker:
     def _text(
         self, check: _RowCheck, column: str, value: object, role: Role, *, required: bool = False
     ) -> str | None:
+        """A text column, taken as the chat takes the answer to the question with that role
+        (:func:`bot.core.interview.typed_answer`); None when it is empty, or skipped ("跳过"
+        where the question is optional)."""
         text = _as_text(value)
         text = None if text is None else clean_text(text) or None
+        question = self.by_role.get(role)
         if text is None:
             if required:
-                check.fail(column, "is empty")
+                check.fail(column, _said(required_problem(question)) if question else "is empty")
             return None
-        if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
-            check.fail(column, f"“{text}” has no words in it")
+        try:
+            if question is not None and question.type is QuestionType.TEXT:
+                answer = typed_answer(question, text, now=self.now, today=self.today)
+            else:  # no question to answer (or a choice of places): the text as it is
+                answer = {"text": text_value(text, _TEXT_LIMIT)}
+        except AnswerProblem as problem:
+            check.fail(column, _said(problem))
             return None
-        question = self.by_role.get(role)
-        limit = question.max_length if question is not None else 200
-        if len(text) > limit:
-            check.fail(column, f"is {len(text)} characters long; at most {limit} fit")
-            return None
-        return text
+        return answer.get("text")
 
     def _dates(
         self, check: _RowCheck, start_value: object, end_value: object
     ) -> tuple[date, date] | None:
+        """开始日期 and 结束日期 as the answer to the dates question: 开始日期 read as the chat
+        reads the answer typed (one date, or a range), 结束日期 a day it may add."""
+        question = self.by_role[Role.DATES]  # every questionnaire has one
         if start_value is None:
-            check.fail(COL_START, "is empty; write the date the activity took place")
+            check.fail(COL_START, _said(required_problem(question)))
             return None
-        started = self._date_cell(check, COL_START, start_value)
-        ended = None if end_value is None else self._date_cell(check, COL_END, end_value)
+        started = self._date_cell(check, COL_START, start_value, question)
+        ended = None if end_value is None else self._date_cell(check, COL_END, end_value, None)
         if started is None or (end_value is not None and ended is None):
             return None
         start, end = started
@@ -1021,22 +1028,23 @@ class _Checker:
                 check.fail(COL_END, f"“{_as_text(end_value)}” is a range; write one date")
                 return None
             end = ended[0]
-        ok = True
         if end < start:
             check.fail(COL_END, f"{_iso(end)} is before “{COL_START}” {_iso(start)}")
-            ok = False
-        elif (end - start) > timedelta(days=MAX_SPAN_DAYS):
-            check.fail(COL_END, f"the activity would last more than {MAX_SPAN_DAYS} days")
-            ok = False
-        if start > self.today:
-            check.fail(COL_START, f"{_iso(start)} is in the future (today is {_iso(self.today)})")
-            ok = False
-        elif start.year < self.today.year - MIN_YEAR_OFFSET:
-            check.fail(COL_START, f"{_iso(start)} is more than {MIN_YEAR_OFFSET} years back")
-            ok = False
-        return (start, end) if ok else None
+            return None
+        try:
+            dates_answer(question, start, end, self.today)
+        except AnswerProblem as problem:
+            # a typed 开始日期 was checked as it was read: a date cell, or the span, is left
+            later = problem.key in ("bad_date_too_long", "bad_date")
+            check.fail(COL_END if later else COL_START, _said(problem))
+            return None
+        return start, end
 
-    def _date_cell(self, check: _RowCheck, column: str, value: object) -> tuple[date, date] | None:
+    def _date_cell(
+        self, check: _RowCheck, column: str, value: object, question: Question | None
+    ) -> tuple[date, date] | None:
+        """A date cell, a number that is one, or text: with `question`, read as the chat reads
+        the answer typed to it; else as one date or a range."""
         if isinstance(value, datetime):
             return value.date(), value.date()
         if isinstance(value, date):
@@ -1052,50 +1060,84 @@ class _Checker:
                 return None
             value = str(int(value))
         text = str(value)
-        read = self._days.get(text)
+        read = self._days.get((text, question is not None))
         if read is None:
-            try:
-                read = parse_date_range(text, self.now)
-            except DateError as error:
-                read = error.reason
+            read = self._read_date(text, question)
             if len(self._days) < _CACHE_SIZE:
-                self._days[text] = read
-        if isinstance(read, DateErrorReason):
-            check.fail(column, f"“{text}” cannot be read as a date ({_DATE_REASONS[read]})")
+                self._days[text, question is not None] = read
+        if isinstance(read, AnswerProblem):
+            check.fail(column, f"“{text}”: {_said(read)}")
             return None
         return read
 
+    def _read_date(self, text: str, question: Question | None) -> tuple[date, date] | AnswerProblem:
+        try:
+            if question is None:
+                return read_dates(clean_text(text), self.now, ranged=True)
+            answer = typed_answer(question, text, now=self.now, today=self.today)
+        except AnswerProblem as problem:
+            return problem
+        if "date" in answer:
+            day = date.fromisoformat(answer["date"])
+            return day, day
+        return date.fromisoformat(answer["start"]), date.fromisoformat(answer["end"])
+
     def _figures(
-        self, check: _RowCheck, area: Area, value: object
-    ) -> list[tuple[Question, Count, str]] | None:
-        text = _as_text(value)
-        if text is None:
-            return []
+        self, check: _RowCheck, area: Area, record: dict[str, object]
+    ) -> list[tuple[Question, dict[str, Any], str]] | None:
+        """The figures of 数量 and of the figure columns, each with the piece it was read
+        from, in the order of the area's questions; None if one cannot be read.
+
+        A figure column named like a count question of the area ("参与群众（人次）") is that
+        question's answer, read as the chat reads it ("300多人" is 300余人次); a piece of 数量,
+        or a column named otherwise, is matched by its label (:func:`match_figure`)."""
         questions = [q for q in area.questions if q.type is QuestionType.COUNT]
-        found: list[tuple[Question, Count, str]] = []
+        found: list[tuple[Question, dict[str, Any], str]] = []
         used: dict[str, str] = {}
         failed = False
-        for piece in split_figures(text):
+
+        def take(column: str, question: Question, value: dict[str, Any], piece: str) -> None:
+            nonlocal failed
+            if question.id in used:
+                check.fail(
+                    column,
+                    f"“{used[question.id]}” and “{piece}” are both {question.label}; "
+                    "give each figure once",
+                )
+                failed = True
+            else:
+                used[question.id] = piece
+                found.append((question, value, piece))
+
+        cell = _as_text(record.get(COL_FIGURES))
+        pieces = [(COL_FIGURES, piece) for piece in split_figures(cell or "")]
+        for column, label, unit, text in self._figure_columns(record):
+            question = next((q for q in questions if q.label == label), None)
+            if question is None:
+                piece = f"{label}{text}" if text.endswith(unit) else f"{label}{text}{unit}"
+                pieces.append((column, piece))
+                continue
+            try:
+                typed = text if unit == question.unit else _with_unit(text, unit)
+                value = typed_answer(question, typed, now=self.now, today=self.today)
+            except AnswerProblem as problem:
+                check.fail(column, f"“{text}”: {_said(problem, question)}")
+                failed = True
+                continue
+            if "low" in value:  # else skipped ("跳过"), as the chat skips an optional figure
+                take(column, question, value, f"{label}{text}")
+        for column, piece in pieces:
             read = self._pieces.get((area.key, piece))
             if read is None:
                 read = _figure(area, questions, piece)
                 if len(self._pieces) < _CACHE_SIZE:
                     self._pieces[area.key, piece] = read
             if isinstance(read, str):
-                check.fail(COL_FIGURES, read)
+                check.fail(column, read)
                 failed = True
                 continue
             question, converted = read
-            if question.id in used:
-                check.fail(
-                    COL_FIGURES,
-                    f"“{used[question.id]}” and “{piece}” are both {question.label}; "
-                    "give each figure once",
-                )
-                failed = True
-                continue
-            used[question.id] = piece
-            found.append((question, converted, piece))
+            take(column, question, count_to_json(converted), piece)
         if failed:
             return None
         order = {q.id: i for i, q in enumerate(questions)}
@@ -1180,7 +1222,8 @@ def _figure(area: Area, questions: Sequence[Question], piece: str) -> tuple[Ques
     try:
         label, count = read_figure(piece)
     except CountError as error:
-        return f"“{piece}” cannot be read ({_count_reason(error)})"
+        reason = count_problem(error, piece).value_text("reason", _LOCALE)
+        return f"“{piece}” cannot be read ({reason})"
     matched = match_figure(questions, label, count)
     if matched is None:
         if not questions:
@@ -1223,33 +1266,31 @@ def _iso(day: date) -> str:
     return day.isoformat()
 
 
-_DATE_REASONS: Final = {
-    DateErrorReason.EMPTY: "empty",
-    DateErrorReason.UNRECOGNISED: "not a date; write e.g. 2026-06-30 or 2026年6月30日",
-    DateErrorReason.INVALID: "no such date",
-    DateErrorReason.RANGE_REVERSED: "the range ends before it starts",
-    DateErrorReason.WEEKDAY_MISMATCH: "the weekday does not match the date",
-    DateErrorReason.INCOMPLETE: "the day is missing",
-}
-
-_COUNT_REASONS: Final = {
-    CountErrorReason.EMPTY: "no figure",
-    CountErrorReason.NO_NUMBER: "no number; vague words such as 数十、几十、若干 cannot be counted",
-    CountErrorReason.ORDINAL: "an ordinal (第…), not a count",
-    CountErrorReason.LIST_MARKER: "a list marker, not a count",
-    CountErrorReason.NEGATIVE: "a negative number",
-    CountErrorReason.TOO_LARGE: "the number is too large",
-    CountErrorReason.TRAILING_TEXT: "words after the number and unit; write e.g. 参与人次50人次",
-    CountErrorReason.AMBIGUOUS: "several numbers; separate figures with ；",
-    CountErrorReason.RANGE_REVERSED: "the range ends below where it starts",
-    CountErrorReason.AT_MOST: "only an upper bound (不到、以下); give the figure",
-    CountErrorReason.LEADING_TEXT: "no number where one was expected",
-    CountErrorReason.MALFORMED: "a malformed number",
-}
+#: The language the problems of a row are said in, in the chat's words where the chat has
+#: them (:class:`bot.core.answers.AnswerProblem`).
+_LOCALE: Final = "zh"
+#: The longest text of a column whose role no question of the questionnaire has.
+_TEXT_LIMIT: Final = 200
 
 
-def _count_reason(error: CountError) -> str:
-    return _COUNT_REASONS.get(error.reason, error.reason.value)
+def _said(problem: AnswerProblem, question: Question | None = None) -> str:
+    """A problem with a cell, as the chat says it (with the question's example, if any)."""
+    if question is None:
+        said = problem.text(_LOCALE)
+    else:
+        example = question.example or msg(_LOCALE, "count_example_default")
+        said = problem.text(_LOCALE, example=example)
+    return said.replace("\n", " ")  # one line, as a row's problem is shown
+
+
+def _with_unit(text: str, unit: str) -> str:
+    """A figure column's cell with the header's unit, when the question counts in another
+    and the cell names none ("30" under "参演人员（人）" is 30人), as it is when it does."""
+    try:
+        named = parse_count(text).unit is not None
+    except CountError:
+        return text  # the rules say why
+    return text if named else text + unit
 
 
 # --- figures ----------------------------------------------------------------------------

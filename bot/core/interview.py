@@ -25,25 +25,26 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from bot.core.figures import metric_text, plain
-from bot.core.messages import ZH, questionnaire_text
-from bot.core.messages import text as msg
-from bot.core.parsing import (
-    Approx,
-    Count,
-    CountError,
-    CountErrorReason,
-    DateError,
-    DateErrorReason,
-    UnitMismatch,
-    parse_count,
-    parse_date,
-    parse_date_range,
+from bot.core.answers import (
+    TYPED,
+    AnswerProblem,
+    count_to_json,
+    count_value,
+    dates_answer,
+    format_day,
+    read_answer,
+    required_problem,
+    skipped,
+    text_value,
 )
+from bot.core.figures import metric_text, plain
+from bot.core.messages import questionnaire_text
+from bot.core.messages import text as msg
+from bot.core.parsing import Approx
 from bot.core.parsing.dates import SHANGHAI
 from bot.core.parsing.extract import (
     DateFound,
@@ -120,10 +121,6 @@ _YES_STARTS = ("是，", "是,", "是的", "对，", "对,", "对的", "确定",
 CONTROL_WORDS = (
     YES_WORDS | SAVE_WORDS | SKIP_WORDS | CANCEL_WORDS | BACK_WORDS | HELP_WORDS | MINE_WORDS
 ) | RESTORE_WORDS
-# Words that say "some" without a number: "很多" is a question, not a figure.
-_VAGUE = re.compile(
-    r"很|好多|许多|不少|若干|大量|一些|好些|无数|挺多|几|数[十百千万]|many|lot|some|few"
-)
 _EDIT_ITEM = re.compile(r"^(?:修改|更改|改|编辑|change|edit)\s*(?:第\s*)?(?P<item>.+?)(?:\s*项)?$")
 _DIGITS = re.compile(r"[0-9]{1,4}")
 SUGGESTIONS = 3  # the closest options offered for a near miss
@@ -136,8 +133,6 @@ NOT_ANSWERS = {
 }
 
 SESSIONS_UNIT = "场次"  # a one-day activity is one session unless the message says more
-MIN_YEAR_OFFSET = 3  # a date more than this many years back is surely a typo
-MAX_SPAN_DAYS = 366
 
 
 class InvalidAnswer(Exception):
@@ -465,18 +460,10 @@ def _skip(ctx: Context, state: InterviewState) -> Step:
 
 def _required(ctx: Context, state: InterviewState, question: Question | None) -> str:
     """Why this question cannot be skipped."""
-    if question is None:
-        label = ctx.t("field_unit" if state.cursor == UNIT else "field_area")
-        why = "why_unit" if state.cursor == UNIT else "why_area"
-    else:
-        label = _label(ctx, state, question)
-        why = {
-            Role.TITLE: "why_title",
-            Role.DATES: "why_dates",
-            Role.METRIC: "why_metric",
-            Role.CONTENT: "why_content",
-            Role.ACHIEVEMENTS: "why_achievements",
-        }.get(question.role, "why_other")
+    if question is not None:
+        return required_problem(question).text(ctx.locale, label=_label(ctx, state, question))
+    label = ctx.t("field_unit" if state.cursor == UNIT else "field_area")
+    why = "why_unit" if state.cursor == UNIT else "why_area"
     return ctx.t("required_why", label=label, why=ctx.t(why))
 
 
@@ -952,7 +939,7 @@ def _answer_question(
     if incoming.kind is Kind.PHOTO:
         raise InvalidAnswer(ctx.t("photo_not_expected"))
     if question.type is QuestionType.TEXT and control_word(incoming.text) in CONTROL_WORDS:
-        raise InvalidAnswer(ctx.t("bad_text_control", word=clean_text(incoming.text)[:20]))
+        raise _refused(ctx, state, question, _plain_word(incoming.text))
     if _may_carry_more(question, incoming):
         taken = _take_more(ctx, state, question, incoming)
         if taken is not None:
@@ -1024,19 +1011,17 @@ def _answer_photo(
 
 
 def parse_answer(ctx: Context, question: Question, incoming: Incoming) -> dict[str, Any]:
-    """Turn a text answer into stored JSON, or raise InvalidAnswer."""
-    raw = clean_text(incoming.text)
+    """Turn a text answer into stored JSON, or raise InvalidAnswer.
+
+    Typed answers (text, counts, dates) follow the rules of :mod:`bot.core.answers`, which
+    the ledger import reads its cells by too.
+    """
     kind = question.type
-    if kind is QuestionType.TEXT:
-        return {"text": _check_text(ctx, raw, question.max_length)}
-    if kind is QuestionType.COUNT:
-        return _count_answer(ctx, question, raw)
-    if kind is QuestionType.DATE:
-        day = _parse_date(ctx, raw, ranged=False)[0]
-        return {"date": day.isoformat()}
-    if kind is QuestionType.DATE_RANGE:
-        begin, end = _parse_date(ctx, raw, ranged=True)
-        return {"start": begin.isoformat(), "end": end.isoformat()}
+    if kind in TYPED:
+        try:
+            return read_answer(question, incoming.text, now=ctx.now, today=ctx.today)
+        except AnswerProblem as problem:
+            raise _refused(ctx, None, question, problem) from problem
     if kind is QuestionType.CHOICE:
         value = _match_choice(ctx, incoming, _choice_options(ctx, question, None))
         return {"choice": question.choices[int(value.removeprefix("choice:"))]}
@@ -1050,69 +1035,38 @@ def parse_answer(ctx: Context, question: Question, incoming: Incoming) -> dict[s
     raise AssertionError(f"unhandled question type {kind}")  # pragma: no cover
 
 
-def _check_text(ctx: Context, raw: str, limit: int) -> str:
-    if not raw:
-        raise InvalidAnswer(ctx.t("bad_text_empty"))
-    if not any(unicodedata.category(ch)[0] in "LN" for ch in raw):
-        raise InvalidAnswer(ctx.t("bad_text_no_words"))
-    if len(raw) > limit:
-        raise InvalidAnswer(ctx.t("bad_text_too_long", length=len(raw), limit=limit))
-    return raw
+def typed_answer(question: Question, raw: str, *, now: datetime, today: date) -> dict[str, Any]:
+    """What the chat keeps when `raw` is typed at `question`, one of the types answered by
+    typing (:data:`bot.core.answers.TYPED`); the ledger import reads its cells so.
+
+    A skip word skips an optional question and is refused for a required one, a plain word
+    ("好的", "取消") is never a text answer, and the rest follows the question type's rules.
+    What the chat asks about once before keeping it (a figure of 0, a date in another
+    half-year) is kept.
+
+    Raises:
+        AnswerProblem: the chat would refuse it; the problem says why.
+    """
+    word = control_word(raw)
+    if word in SKIP_WORDS:
+        return skipped(question)
+    if question.type is QuestionType.TEXT and word in CONTROL_WORDS:
+        raise _plain_word(raw)
+    return read_answer(question, raw, now=now, today=today)
 
 
-def _count_answer(ctx: Context, question: Question, raw: str) -> dict[str, Any]:
-    example = _example(ctx, question)
-    assert question.unit is not None
-    try:
-        count = question.convert(parse_count(raw))
-    except CountError as error:
-        if error.reason is CountErrorReason.NO_NUMBER and _VAGUE.search(raw.lower()):
-            raise InvalidAnswer(ctx.t("count_vague", word=raw[:20], example=example)) from error
-        key = f"bad_count_{error.reason.value}"
-        reason = ctx.t(key) if key in ZH else ctx.t("bad_count_other")
-        raise InvalidAnswer(ctx.t("bad_count", reason=reason, example=example)) from error
-    except UnitMismatch as error:
-        raise InvalidAnswer(
-            ctx.t("bad_unit", expected=error.expected, got=error.got, example=example)
-        ) from error
-    return count_to_json(count)
+def _plain_word(raw: str) -> AnswerProblem:
+    return AnswerProblem("bad_text_control", word=clean_text(raw)[:20])
 
 
-def _parse_date(ctx: Context, raw: str, *, ranged: bool) -> tuple[date, date]:
-    example = ctx.t("range_example" if ranged else "date_example")
-    if not raw:
-        raise InvalidAnswer(ctx.t("bad_date", example=example))
-    try:
-        if ranged:
-            begin, end = parse_date_range(raw, ctx.now)
-        else:
-            begin = end = parse_date(raw, ctx.now)
-    except DateError as error:
-        key = {
-            DateErrorReason.INVALID: "bad_date_invalid",
-            DateErrorReason.RANGE_REVERSED: "bad_date_reversed",
-            DateErrorReason.INCOMPLETE: "bad_date_incomplete",
-            DateErrorReason.WEEKDAY_MISMATCH: "bad_date_weekday_mismatch",
-        }.get(error.reason, "bad_date")
-        raise InvalidAnswer(ctx.t(key, example=example)) from error
-    if begin > ctx.today:
-        raise InvalidAnswer(ctx.t("bad_date_future", date=format_date(ctx, begin)))
-    if begin.year < ctx.today.year - MIN_YEAR_OFFSET:
-        raise InvalidAnswer(ctx.t("bad_date_too_old", date=format_date(ctx, begin)))
-    if (end - begin) > timedelta(days=MAX_SPAN_DAYS):
-        raise InvalidAnswer(ctx.t("bad_date_too_long"))
-    return begin, end
-
-
-def count_to_json(count: Count) -> dict[str, Any]:
-    """Store a parsed count as JSON (decimals as strings, so nothing is rounded)."""
-    return {
-        "low": str(count.low),
-        "high": None if count.high is None else str(count.high),
-        "approx": count.approx.value,
-        "raw": count.raw,
-        "unit": count.unit,
-    }
+def _refused(
+    ctx: Context, area: InterviewState | str | None, question: Question, problem: AnswerProblem
+) -> InvalidAnswer:
+    """A problem with an answer, in the person's language, with the question's example."""
+    said = {"label": _qtext(ctx, area, question, "label", question.label)}
+    if question.type is QuestionType.COUNT:
+        said["example"] = _example(ctx, question)
+    return InvalidAnswer(problem.text(ctx.locale, **said))
 
 
 def _match_choice(ctx: Context, incoming: Incoming, options: _Options) -> str:
@@ -1403,11 +1357,10 @@ def _role_question(ctx: Context, role: Role) -> Question | None:
 def _fitting(text: str | None, question: Question, *, clean: bool = True) -> str | None:
     """The text as an answer to a text question, or None if it would not do."""
     cleaned = clean_text(text or "") if clean else (text or "")
-    if not cleaned or len(cleaned) > question.max_length:
+    try:
+        return text_value(cleaned, question.max_length)
+    except AnswerProblem:
         return None
-    if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
-        return None
-    return cleaned
 
 
 def _take(
@@ -1496,16 +1449,10 @@ def _date_value(
         return None, {"issue": "future", "raw": raw, "date": format_date(ctx, found.start)}
     if found.precision is DatePrecision.PERIOD and (asked or question.type is QuestionType.DATE):
         return None, {"issue": "period_only", "raw": raw}
-    if (
-        found.start.year < ctx.today.year - MIN_YEAR_OFFSET
-        or found.end - found.start > timedelta(days=MAX_SPAN_DAYS)
-        or (question.type is QuestionType.DATE and found.start != found.end)
-    ):
+    try:
+        value = dates_answer(question, found.start, found.end, ctx.today)
+    except AnswerProblem:
         return None, {"issue": "date_check", "raw": raw}
-    if question.type is QuestionType.DATE:
-        value: dict[str, Any] = {"date": found.start.isoformat()}
-    else:
-        value = {"start": found.start.isoformat(), "end": found.end.isoformat()}
     if _doubt(ctx, state, question, value):  # another half-year: asked once, on arrival
         return None, {"issue": "other_period", "raw": raw, "value": value}
     return value, None
@@ -1703,8 +1650,8 @@ def _leading_count(state: InterviewState, question: Question, text: str) -> list
     if first is None or first.group() == text:
         return []
     try:
-        count = question.convert(parse_count(first.group().strip()))
-    except (CountError, UnitMismatch):
+        count = count_value(question, first.group().strip())
+    except AnswerProblem:
         return []
     _take(state, question, count_to_json(count), first.group().strip(), made=False)
     return [question.id]
@@ -1945,8 +1892,7 @@ def describe_count(ctx: Context, value: dict[str, Any], unit: str) -> str:
 
 def format_date(ctx: Context, day: date) -> str:
     """E.g. 2026年6月30日（周二）."""
-    weekday = ctx.t(f"weekday_{day.weekday()}")
-    return ctx.t("date_format", year=day.year, month=day.month, day=day.day, weekday=weekday)
+    return format_day(ctx.locale, day)
 
 
 # ---------------------------------------------------------------------------------------

@@ -24,16 +24,13 @@ def test_every_count_error_has_its_own_explanation() -> None:
 
 
 def test_every_specific_date_error_has_its_own_explanation() -> None:
-    from datetime import UTC, date, datetime
+    from datetime import UTC, datetime
 
     import pytest
 
-    from bot.core import interview
-    from bot.core.questionnaire import load_questionnaires
-    from bot.settings import templates_dir
+    from bot.core.answers import AnswerProblem, read_dates
 
-    questionnaire = load_questionnaires(templates_dir() / "questionnaires")["community_culture"]
-    ctx = interview.Context(questionnaire, datetime(2026, 6, 24, 2, tzinfo=UTC), date(2026, 6, 24))
+    now = datetime(2026, 6, 24, 2, tzinfo=UTC)
     samples = {
         DateErrorReason.INVALID: ("2月30日", ZH["bad_date_invalid"]),
         DateErrorReason.RANGE_REVERSED: ("6月3日至6月1日", ZH["bad_date_reversed"]),
@@ -44,6 +41,6 @@ def test_every_specific_date_error_has_its_own_explanation() -> None:
     }
     assert set(samples) == set(DateErrorReason)
     for typed, sentence in samples.values():
-        with pytest.raises(interview.InvalidAnswer) as raised:
-            interview._parse_date(ctx, typed, ranged=True)
-        assert raised.value.message.startswith(sentence.split("{")[0]), typed
+        with pytest.raises(AnswerProblem) as raised:
+            read_dates(typed, now, ranged=True)
+        assert raised.value.text("zh").startswith(sentence.split("{")[0]), typed
