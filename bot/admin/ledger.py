@@ -985,8 +985,7 @@ class _Checker:
         """A text column, taken as the chat takes the answer to the question with that role
         (:func:`bot.core.interview.typed_answer`); None when it is empty, or skipped ("跳过"
         where the question is optional)."""
-        text = _as_text(value)
-        text = None if text is None else clean_text(text) or None
+        text = _as_text(value)  # cleaned by the rules
         question = self.by_role.get(role)
         if text is None:
             if required:
@@ -996,7 +995,7 @@ class _Checker:
             if question is not None and question.type is QuestionType.TEXT:
                 answer = typed_answer(question, text, now=self.now, today=self.today)
             else:  # no question to answer (or a choice of places): the text as it is
-                answer = {"text": text_value(text, _TEXT_LIMIT)}
+                answer = {"text": text_value(clean_text(text), _TEXT_LIMIT)}
         except AnswerProblem as problem:
             check.fail(column, _said(problem))
             return None
