@@ -349,8 +349,8 @@ def _why_nothing(session: Session, app: App, at: datetime) -> list[str]:
         name = f"{deadline.ref} ({what}, due {due:%Y-%m-%d %H:%M})"
         rungs = ladder.ladder_of(deadline, settings)
         skip = settings.skip_weekends if deadline.skip_weekends is None else deadline.skip_weekends
-        steps = ladder.step_times(deadline.due_at, rungs, window, skip_weekends=skip)
-        current = ladder.current_step(deadline.due_at, rungs, window, at, skip_weekends=skip)
+        steps = ladder.rung_times(deadline.due_at, rungs, window, skip_weekends=skip)
+        current = ladder.current_rung(deadline.due_at, rungs, window, at, skip_weekends=skip)
         if current is None:
             later = [s for s in steps if s.send_at > at]
             if later:

@@ -2,7 +2,7 @@
 
 Everything here is computed from the database and the time passed in; nothing is kept
 between ticks that the database does not also know. At a tick, for each deadline not yet
-due, the *current step* is the latest step of its ladder (7 d, 3 d, 1 d, 2 h before by
+due, the *current rung* is the latest step of its ladder (7 d, 3 d, 1 d, 2 h before by
 default) whose sending time has come. A step that falls in quiet hours, on a public
 holiday (bot.core.holidays: China's calendar with its make-up working days, and an office's own
 days) or on a weekend when configured moves to the next allowed time; a step moved past the
@@ -121,8 +121,8 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
-class StepTime:
-    """One step of a ladder: its offset, when it was due, when it may go out."""
+class Rung:
+    """One rung (step) of a reminder ladder: its offset, when it was due, when it may go out."""
 
     offset: int  # minutes before the deadline
     planned: datetime
@@ -134,29 +134,29 @@ def capped(ladder: Sequence[int], cap: int) -> tuple[int, ...]:
     return tuple(sorted(set(ladder))[:cap][::-1])
 
 
-def step_times(
+def rung_times(
     due_at: datetime, ladder: Sequence[int], window: Window, *, skip_weekends: bool
-) -> list[StepTime]:
-    """The ladder's steps, earliest first; steps pushed to or past the deadline are dropped."""
-    steps = []
+) -> list[Rung]:
+    """The ladder's rungs, earliest first; rungs pushed to or past the deadline are dropped."""
+    rungs = []
     for offset in sorted(set(ladder), reverse=True):
         planned = due_at - timedelta(minutes=offset)
         send_at = window.next_allowed(planned, skip_weekends=skip_weekends)
         if send_at < due_at:
-            steps.append(StepTime(offset, planned, send_at))
-    return steps
+            rungs.append(Rung(offset, planned, send_at))
+    return rungs
 
 
-def current_step(
+def current_rung(
     due_at: datetime, ladder: Sequence[int], window: Window, now: datetime, *, skip_weekends: bool
-) -> StepTime | None:
-    """The latest step whose time has come, if the deadline is still ahead."""
+) -> Rung | None:
+    """The latest rung whose time has come, if the deadline is still ahead."""
     if now >= due_at:
         return None
     found = None
-    for step in step_times(due_at, ladder, window, skip_weekends=skip_weekends):
-        if step.send_at <= now:
-            found = step
+    for rung in rung_times(due_at, ladder, window, skip_weekends=skip_weekends):
+        if rung.send_at <= now:
+            found = rung
     return found
 
 
@@ -304,9 +304,11 @@ def coverage_of(deadline: Effective) -> deadline_store.Coverage:
 
 
 @dataclass(frozen=True)
-class _Step:
+class _DueRung:
+    """A deadline whose current rung is due, and why (for the dry run)."""
+
     deadline: Effective
-    step: StepTime
+    rung: Rung
     skip_weekends: bool
     reason: str
 
@@ -316,7 +318,7 @@ class _Step:
 
     @property
     def tail(self) -> str:
-        return f":{self.step.offset}"
+        return f":{self.rung.offset}"
 
 
 def ladder_of(deadline: Effective, settings: ReminderSettings) -> tuple[int, ...]:
@@ -325,26 +327,28 @@ def ladder_of(deadline: Effective, settings: ReminderSettings) -> tuple[int, ...
     return capped(deadline.ladder or settings.offsets, settings.max_per_deadline)
 
 
-def _due_steps(
+def _due_rungs(
     session: Session,
     now: datetime,
     settings: ReminderSettings,
     zone: ZoneInfo,
     rules: DayRules,
-) -> list[_Step]:
+) -> list[_DueRung]:
     window = Window.of(settings, zone, rules.calendar)
     found = []
     for deadline in deadlines.upcoming(session, now, zone, HORIZON, rules):
         ladder = ladder_of(deadline, settings)
         skip = settings.skip_weekends if deadline.skip_weekends is None else deadline.skip_weekends
-        step = current_step(deadline.due_at, ladder, window, now, skip_weekends=skip)
-        if step is not None:
-            reason = _reason(deadline, step, zone, window, skip_weekends=skip)
-            found.append(_Step(deadline, step, skip, reason))
+        rung = current_rung(deadline.due_at, ladder, window, now, skip_weekends=skip)
+        if rung is not None:
+            reason = _reason(deadline, rung, zone, window, skip_weekends=skip)
+            found.append(_DueRung(deadline, rung, skip, reason))
     return found
 
 
-def _fanout(item: _Step, now: datetime, zone: ZoneInfo, platforms: Sequence[str]) -> outbox.Fanout:
+def _fanout(
+    item: _DueRung, now: datetime, zone: ZoneInfo, platforms: Sequence[str]
+) -> outbox.Fanout:
     return outbox.Fanout(
         coverage=coverage_of(item.deadline),
         platforms=tuple(platforms),
@@ -352,7 +356,7 @@ def _fanout(item: _Step, now: datetime, zone: ZoneInfo, platforms: Sequence[str]
         key_suffix=item.tail,
         wording=reminder_wording(item.deadline, now, zone),
         deadline_ref=item.deadline.ref,
-        not_before=max(item.step.send_at, now),
+        not_before=max(item.rung.send_at, now),
         expires_at=item.deadline.due_at,
         skip_weekends=item.skip_weekends,
         today=now.astimezone(zone).date(),
@@ -377,12 +381,12 @@ def queue_due(
     coordinators' digests (the standing read batch by batch too, a few rows written).
     """
     with transaction(sessions) as session:
-        steps = _due_steps(session, now, settings, zone, rules)
+        due = _due_rungs(session, now, settings, zone, rules)
         postgres = session.get_bind().dialect.name == "postgresql"
         size = batch or (FANOUT_BATCH_POSTGRESQL if postgres else FANOUT_BATCH)
-        members = deadline_store.member_batches(session, size) if steps else []
+        members = deadline_store.member_batches(session, size) if due else []
     queued = 0
-    for item in steps:
+    for item in due:
         fanout = _fanout(item, now, zone, platforms)
         added = 0
         for part in members:
@@ -426,7 +430,7 @@ def plan(
 ) -> list[Planned]:
     """What `queue_due` would queue at `now`, and why; nothing is written."""
     planned: list[Planned] = []
-    for item in _due_steps(session, now, settings, zone, rules):
+    for item in _due_rungs(session, now, settings, zone, rules):
         fanout = _fanout(item, now, zone, platforms)
         for message, name, units in outbox.preview_fanout(session, fanout, now):
             where = ", ".join(units)
@@ -439,16 +443,16 @@ def plan(
 
 
 def _reason(
-    deadline: Effective, step: StepTime, zone: ZoneInfo, window: Window, *, skip_weekends: bool
+    deadline: Effective, rung: Rung, zone: ZoneInfo, window: Window, *, skip_weekends: bool
 ) -> str:
     scope = deadline.unit_name or "all units (default rule)"
     due = deadline.due_at.astimezone(zone)
-    planned = step.planned.astimezone(zone)
-    moved = step.send_at.astimezone(zone)
-    offset = deadlines.format_offset(step.offset, "en")
+    planned = rung.planned.astimezone(zone)
+    moved = rung.send_at.astimezone(zone)
+    offset = deadlines.format_offset(rung.offset, "en")
     when = f"step {offset} before, planned {planned:%m-%d %H:%M}"
     if moved != planned:
-        held = held_by(window, step.planned, skip_weekends=skip_weekends)
+        held = held_by(window, rung.planned, skip_weekends=skip_weekends)
         when += f", moved to {moved:%m-%d %H:%M} ({held})"
     what = f"{deadline.requirement.value} {deadline.span.key}"
     if deadline.moved_from is not None:
@@ -468,7 +472,7 @@ def held_by(window: Window, at: datetime, *, skip_weekends: bool) -> str:
 
 
 def _leaders(
-    session: Session, item: _Step, platforms: Sequence[str], memo: Memo | None
+    session: Session, item: _DueRung, platforms: Sequence[str], memo: Memo | None
 ) -> list[outbox.Recipient]:
     """The coordinators whose units the deadline touches, with no digest of the step yet."""
     deadline = item.deadline
@@ -482,7 +486,7 @@ def _leaders(
 
 def _digests(
     session: Session,
-    item: _Step,
+    item: _DueRung,
     leaders: Sequence[outbox.Recipient],
     standing: Sequence[deadline_store.UnitStanding],
     now: datetime,
@@ -517,7 +521,7 @@ def _digests(
             platform=leader.platform,
             address=leader.address,
             payload=replies_to_json([reply]),
-            not_before=max(item.step.send_at, now),
+            not_before=max(item.rung.send_at, now),
             expires_at=deadline.due_at,
             skip_weekends=item.skip_weekends,
             deadline_ref=deadline.ref,

@@ -18,7 +18,7 @@ from bot.admin.cli import main
 from bot.core.conversation import Conversation
 from bot.core.holidays import HolidaysError, load_calendar, public
 from bot.reminders.deadlines import DayRules, effective, month_span, parse_due_for, set_deadline
-from bot.reminders.ladder import Window, step_times
+from bot.reminders.ladder import Window, rung_times
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
 from storage import members, outbox
@@ -170,7 +170,7 @@ def test_a_bad_holiday_file_names_its_file_and_line(
 def test_no_reminder_step_lands_on_a_holiday() -> None:
     window = Window.of(ReminderSettings(), SHANGHAI)
     due = at("2026-10-09 18:00")
-    steps = step_times(due, (7 * 1440, 3 * 1440, 1440), window, skip_weekends=False)
+    steps = rung_times(due, (7 * 1440, 3 * 1440, 1440), window, skip_weekends=False)
     # 2 and 6 October are National Day: both move to the first working morning
     assert [(s.offset, s.send_at) for s in steps] == [
         (7 * 1440, at("2026-10-08 08:00")),
@@ -178,11 +178,11 @@ def test_no_reminder_step_lands_on_a_holiday() -> None:
         (1440, at("2026-10-08 18:00")),
     ]
     off = Window.of(ReminderSettings(skip_holidays=False), SHANGHAI)
-    assert step_times(due, (7 * 1440,), off, skip_weekends=False)[0].send_at == at(
+    assert rung_times(due, (7 * 1440,), off, skip_weekends=False)[0].send_at == at(
         "2026-10-02 18:00"
     )
     # weekends held: the Saturday worked in exchange (10 October) is a working day
-    saturday = step_times(at("2026-10-12 09:00"), (2 * 1440,), window, skip_weekends=True)
+    saturday = rung_times(at("2026-10-12 09:00"), (2 * 1440,), window, skip_weekends=True)
     assert saturday[0].send_at == at("2026-10-10 09:00")
 
 

@@ -18,7 +18,7 @@ from bot.core.conversation import Conversation
 from bot.core.types import Reply, SendFailed
 from bot.reminders import ladder
 from bot.reminders.deadlines import month_span, set_deadline
-from bot.reminders.ladder import Window, current_step, step_times
+from bot.reminders.ladder import Window, current_rung, rung_times
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
 from storage import deadlines
@@ -150,16 +150,16 @@ def test_a_step_moved_past_its_deadline_is_dropped() -> None:
     # due Monday 09:00: the 1-day step (Sunday 09:00) would wait for Monday 08:00 -- still
     # before the deadline; the 2-hour step (07:00) too, so at 08:00 only the later one is current
     due = at("2026-06-29 09:00")
-    steps = step_times(due, (1440, 120), window, skip_weekends=True)
+    steps = rung_times(due, (1440, 120), window, skip_weekends=True)
     assert [(s.offset, s.send_at) for s in steps] == [
         (1440, at("2026-06-29 08:00")),
         (120, at("2026-06-29 08:00")),
     ]
     now = at("2026-06-29 08:00")
-    step = current_step(due, (1440, 120), window, now, skip_weekends=True)
+    step = current_rung(due, (1440, 120), window, now, skip_weekends=True)
     assert step is not None and step.offset == 120
     # due Monday 07:30: both steps would go out after it
-    assert step_times(at("2026-06-29 07:30"), (1440, 120), window, skip_weekends=True) == []
+    assert rung_times(at("2026-06-29 07:30"), (1440, 120), window, skip_weekends=True) == []
 
 
 # --- the whole ladder -------------------------------------------------------------------
