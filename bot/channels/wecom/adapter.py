@@ -98,7 +98,7 @@ class Card:
     choices: tuple[Choice, ...]
 
 
-Step = tuple[Literal["text"], str] | tuple[Literal["card"], Card]
+ReplyPart = tuple[Literal["text"], str] | tuple[Literal["card"], Card]
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -106,7 +106,7 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return types.split_text(text, limit, in_bytes=True)
 
 
-def plan(reply: Reply) -> list[Step]:
+def plan(reply: Reply) -> list[ReplyPart]:
     """The messages one reply becomes on WeCom (files not included).
 
     Choices become cards of at most six buttons. With more than six, the numbered choices
@@ -123,7 +123,7 @@ def plan(reply: Reply) -> list[Step]:
     lines = text.split("\n") if text else []
     title = lines[0].strip() if lines else ""
     body = "\n".join(lines[1:]).strip()
-    steps: list[Step] = []
+    steps: list[ReplyPart] = []
     if not title or len(title) > CARD_TITLE_CHARS or len(body) > CARD_BODY_CHARS:
         last = lines[-1].strip() if lines else ""
         if len(lines) > 1 and 0 < len(last) <= CARD_TITLE_CHARS:
@@ -196,7 +196,7 @@ class MemberPacer:
 
 
 @dataclass(frozen=True, slots=True)
-class _Turn:
+class _SendingPlace:
     """A place in one member's sending order."""
 
     user: str
@@ -488,15 +488,15 @@ class WecomBot:
             self._locks[user] = lock
         return lock
 
-    def _take_turn(self, user: str) -> _Turn:
+    def _take_turn(self, user: str) -> _SendingPlace:
         """A place in the member's sending order, after everything taken before."""
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         previous = self._last_send.get(user)
         self._last_send[user] = mine
-        return _Turn(user, previous, mine)
+        return _SendingPlace(user, previous, mine)
 
     @contextlib.asynccontextmanager
-    async def _sending(self, turn: _Turn) -> AsyncIterator[None]:
+    async def _sending(self, turn: _SendingPlace) -> AsyncIterator[None]:
         """Wait for the member's earlier sends; let the later ones go when done."""
         try:
             if turn.previous is not None:
