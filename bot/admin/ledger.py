@@ -925,11 +925,8 @@ class _Checker:
             value: dict[str, Any] | None = None
             if question.role is Role.TITLE:
                 value = {"text": title}
-            elif question.role is Role.DATES:
-                if question.type is QuestionType.DATE:
-                    value = {"date": start.isoformat()}
-                else:
-                    value = {"start": start.isoformat(), "end": end.isoformat()}
+            elif question.role is Role.DATES:  # checked in `_dates`: the answer's shape
+                value = dates_answer(question, start, end, self.today)
             elif question.role is Role.LOCATION and location is not None:
                 value = {"text": location}
             elif question.role is Role.CONTENT and content is not None:
