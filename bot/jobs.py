@@ -46,9 +46,8 @@ from bot.core.periods import parse_period
 from bot.core.types import Document, Reply
 from bot.reminders import outbox
 from bot.reminders.deadlines import PUBLIC_RULES, DayRules
-from storage import jobs
+from storage import jobs, members
 from storage.db import reading, transaction
-from storage.models import Unit
 
 if TYPE_CHECKING:
     from bot.summary.model import Summary
@@ -218,7 +217,7 @@ class Worker:
         args: dict[str, Any] = job.arguments
         locale = str(args.get("locale", "zh"))
         with reading(self._sessions) as session:
-            unit = session.get(Unit, int(args["unit_id"]))
+            unit = members.unit_by_id(session, int(args["unit_id"]))
             if unit is None:
                 raise JobError(f"unit {args['unit_id']} is gone")
             period = parse_period(str(args["period"]))

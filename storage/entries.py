@@ -262,6 +262,11 @@ def restore_deleted(session: Session, entry: Entry, editor_id: int | None, now: 
     entry.updated_at = now
 
 
+def entry_by_id(session: Session, entry_id: int) -> Entry | None:
+    """An entry by id, deleted or not."""
+    return session.get(Entry, entry_id)
+
+
 def live_entry(session: Session, entry_id: int) -> Entry | None:
     """An entry that is not deleted, with its figures and photos."""
     statement = (

@@ -83,6 +83,49 @@ def accounts(session: Session, member_id: int) -> list[tuple[str, str]]:
     return [(Platform(r[0]).value, r[1]) for r in rows]
 
 
+def member_by_id(session: Session, member_id: int) -> Member | None:
+    """A member by id."""
+    return session.get(Member, member_id)
+
+
+def unit_by_id(session: Session, unit_id: int) -> Unit | None:
+    """A unit by id."""
+    return session.get(Unit, unit_id)
+
+
+def add_unit(session: Session, *, code: str, name: str, kind: str, parent_id: int | None) -> Unit:
+    """Store a new unit; the caller gives it its path, which needs its id."""
+    unit = Unit(code=code, name=name, kind=kind, parent_id=parent_id, path="")
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def add_invite(
+    session: Session,
+    code: str,
+    unit: Unit,
+    role: RoleName,
+    *,
+    max_uses: int | None,
+    expires_at: datetime | None,
+    now: datetime,
+) -> Invite:
+    """Store a join code for a unit and role."""
+    invite = Invite(
+        code=code,
+        unit=unit,
+        role=role,
+        max_uses=max_uses,
+        uses=0,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    session.add(invite)
+    session.flush()
+    return invite
+
+
 def unit_by_key(session: Session, key: str) -> Unit | None:
     """Find a unit by its code, or by its name when that is unique."""
     unit = session.scalars(select(Unit).where(Unit.code == key)).first()

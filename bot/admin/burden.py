@@ -29,7 +29,6 @@ from bot.reminders.ladder import coverage_of
 from storage import deadlines as deadline_store
 from storage import entries, members, outbox
 from storage.models import (
-    Member,
     RoleName,
 )
 
@@ -93,7 +92,7 @@ def measure(session: Session, span: Span, zone: ZoneInfo, rules: DayRules) -> li
     people = members.role_holders(session, (RoleName.STAFF, RoleName.COORDINATOR))
     known = {int(r[0]): (r[1], r[2] or "", r[3] or "") for r in people}
     for member_id in (set(sent) | set(reports)) - set(known):  # no role any more
-        member = session.get(Member, member_id)
+        member = members.member_by_id(session, member_id)
         known[member_id] = (member.name if member else f"#{member_id}", "~", "")
     found = []
     for member_id, (name, _path, unit) in sorted(known.items(), key=lambda p: (p[1][1], p[1][0])):

@@ -416,10 +416,9 @@ def entries_restore(numbers: tuple[int, ...]) -> None:
 def _delete_or_restore(numbers: tuple[int, ...], *, restore: bool) -> None:
     from storage import entries as entry_store
     from storage.db import transaction
-    from storage.models import Entry
 
     with open_app() as app, transaction(app.sessions) as session:
-        found = {n: session.get(Entry, n) for n in dict.fromkeys(numbers)}
+        found = {n: entry_store.entry_by_id(session, n) for n in dict.fromkeys(numbers)}
         missing = [n for n, entry in found.items() if entry is None]
         wrong = [n for n, e in found.items() if e is not None and (e.deleted_at is None) == restore]
         if missing or wrong:

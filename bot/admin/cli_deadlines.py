@@ -435,8 +435,8 @@ def feedback_forward(number: int, to: str, with_name: bool) -> None:
     from bot.core.types import Reply
     from bot.reminders.outbox import queue_for_member
     from storage import feedback as feedback_store
+    from storage import members
     from storage.db import transaction
-    from storage.models import Member
 
     with open_app() as app, transaction(app.sessions) as session:
         item = feedback_store.get(session, number)
@@ -445,7 +445,7 @@ def feedback_forward(number: int, to: str, with_name: bool) -> None:
         member = _find_member(session, to)
         zone, now = app.settings.zone, app.clock()
         when = item.created_at.astimezone(zone)
-        sender = session.get(Member, item.member_id)
+        sender = members.member_by_id(session, item.member_id)
         header = f"管理员转来一条意见（#{item.id}，{when.month}月{when.day}日）"
         if with_name and sender is not None:
             header += f"，来自{sender.name}"
@@ -472,7 +472,7 @@ def _find_member(session: Session, key: str) -> Member:
 
     digits = key.lstrip("#")
     if digits.isascii() and digits.isdigit():
-        found = session.get(Member, int(digits))
+        found = members.member_by_id(session, int(digits))
         if found is not None:
             return found
     named = members.members_named(session, key.strip())

@@ -105,11 +105,9 @@ def load_org(session: Session, org: OrgFile) -> LoadResult:
         unit = existing.get(spec.code)
         parent_id = parent.id if parent else None
         if unit is None:
-            unit = Unit(
-                code=spec.code, name=spec.name, kind=spec.kind, parent_id=parent_id, path=""
+            unit = members.add_unit(
+                session, code=spec.code, name=spec.name, kind=spec.kind, parent_id=parent_id
             )
-            session.add(unit)
-            session.flush()
             counts["created"] += 1
         elif (unit.name, unit.kind, unit.parent_id) != (spec.name, spec.kind, parent_id):
             unit.name, unit.kind, unit.parent_id = spec.name, spec.kind, parent_id
@@ -172,18 +170,10 @@ def create_invite(
         code = new_invite_code()
         if members.invite_by_code(session, code) is None:
             break
-    invite = Invite(
-        code=code,
-        unit=unit,
-        role=RoleName(role),
-        max_uses=uses,
-        uses=0,
-        expires_at=None if expires_in is None else now + expires_in,
-        created_at=now,
+    expires_at = None if expires_in is None else now + expires_in
+    return members.add_invite(
+        session, code, unit, RoleName(role), max_uses=uses, expires_at=expires_at, now=now
     )
-    session.add(invite)
-    session.flush()
-    return invite
 
 
 def demo_org() -> OrgFile:

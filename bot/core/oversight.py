@@ -24,7 +24,7 @@ from bot.reminders.outbox import queue_for_member
 from storage import deadlines as deadline_store
 from storage import entries as entry_store
 from storage import members, returns
-from storage.models import Entry, Member
+from storage.models import Entry
 
 COMMENT_LIMIT = 300
 LARGEST_ID = 2**31 - 1  # the INTEGER columns' range on PostgreSQL
@@ -265,7 +265,7 @@ def after_edit(
     if pending is None:
         return None
     returns.resolve_return(session, pending.id, entry.revision, now)
-    coordinator = session.get(Member, pending.returned_by)
+    coordinator = members.member_by_id(session, pending.returned_by)
     assert coordinator is not None
     update = Reply(
         msg(
