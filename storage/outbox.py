@@ -527,7 +527,10 @@ def coordinators(
     Their accounts' platform is tested through an expression no index matches: SQLite
     otherwise read every account of the platform first (200,000 members: 660 ms); it reads
     the role grants' covering index instead. (An index on the role would be worse: SQLite,
-    without statistics, then read every staff grant for each batch of a fan-out.)"""
+    without statistics, then read every staff grant for each batch of a fan-out.) Their
+    keys are then looked up through the unique index, as a fan-out's are: as an anti-join,
+    PostgreSQL read the whole outbox once per coordinator when it looked empty (the tick
+    asks before its fan-out, and an emptied outbox keeps looking empty as it fills)."""
     known = [p.value for p in _platforms(platforms)]
     on_platform = case(dict.fromkeys(known, 1), value=Identity.platform, else_=0) == 1
     rows = session.execute(
@@ -547,12 +550,21 @@ def coordinators(
             Identity,
             and_(Identity.member_id == RoleGrant.member_id, on_platform),
         )
-        .where(
-            RoleGrant.role == RoleName.COORDINATOR,
-            not_(exists().where(_outbox.c.key == _key(*key))),
-        )
+        .where(RoleGrant.role == RoleName.COORDINATOR)
     ).all()
-    return [Recipient(r[0], r[1], r[2], r[3], r[4], Platform(r[5]).value, r[6]) for r in rows]
+    prefix, suffix = key
+    keys = {r[0]: f"{prefix}{r[0]}{suffix}" for r in rows}
+    if not keys:
+        return []
+    lookup = select(_outbox.c.key).where(
+        _among(session, _outbox.c.key, list(keys.values()), String)
+    )
+    queued = set(session.execute(lookup).scalars())
+    return [
+        Recipient(r[0], r[1], r[2], r[3], r[4], Platform(r[5]).value, r[6])
+        for r in rows
+        if keys[r[0]] not in queued
+    ]
 
 
 # --- queueing, claiming, marking ---------------------------------------------------

@@ -376,9 +376,9 @@ def queue_due(
     """Queue the reminders and digests due at `now` (each at most once); how many were new.
 
     Per deadline at a step, per batch of `batch` (FANOUT_BATCH) member ids, in a
-    transaction of its own:
-    who owes, which of their keys are queued, one INSERT ... SELECT for the others; then the
-    coordinators' digests (the standing read batch by batch too, a few rows written).
+    transaction of its own: who owes, which of their keys are queued, one INSERT ... SELECT
+    for the others and, while coordinators still await the step's digest, the batch's
+    standing; then the digests (a few rows written).
     """
     with transaction(sessions) as session:
         due = _due_rungs(session, now, settings, zone, rules)
@@ -388,23 +388,24 @@ def queue_due(
     queued = 0
     for item in due:
         fanout = _fanout(item, now, zone, platforms)
+        with transaction(sessions) as session:
+            leaders = _leaders(session, item, platforms, memo)
+        # One pass over the members: each batch's standing is read in the batch's own
+        # transaction, while its rows are still in the cache (PostgreSQL: a second pass at
+        # 200,000 members read them back from disk after the outbox's rows displaced them).
+        parts = []
         added = 0
         for part in members:
             with transaction(sessions) as session:
                 outbox.lean(session)
                 added += outbox.queue_fanout(session, fanout, now, part)
+                if leaders:
+                    parts.append(deadline_store.standing(session, fanout.coverage, (), part))
                 if outbox.outbox_statistics(session, added):
                     queued, added = queued + added, 0
         queued += added
-        with transaction(sessions) as session:
-            leaders = _leaders(session, item, platforms, memo)
         if not leaders:
             continue
-        parts = []
-        for part in members:
-            with transaction(sessions) as session:
-                outbox.lean(session)
-                parts.append(deadline_store.standing(session, coverage_of(item.deadline), (), part))
         with transaction(sessions) as session:
             digests = _digests(
                 session,
