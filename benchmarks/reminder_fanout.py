@@ -4,7 +4,7 @@ the real TelegramBot to the fake Bot API at the configured rate).
 
     .venv/bin/python benchmarks/reminder_fanout.py [--sizes 10000,40000,200000]
         [--databases sqlite,postgresql] [--rounds 3] [--database-url URL]
-        [--dispatch N] [--rate 25]
+        [--dispatch N] [--rate 25] [--trees BEFORE,AFTER]
 
 Each (size, database) gets a database of its own, filled once: a fresh SQLite file, or a
 PostgreSQL schema of its own (dropped at the end; the URL defaults to
@@ -20,7 +20,13 @@ planner then sees an empty outbox, the case that went quadratic), then the stead
 every database once, so a load by others falls on all of them alike. Printed: min / median /
 max per size and database, the ratio of the medians 200k/40k (linear: 5.0), and on SQLite
 the longest single write statement and the longest transaction (every SQLite transaction
-here is BEGIN IMMEDIATE, so that is how long the write lock was held at once).
+here is BEGIN IMMEDIATE, so that is how long the write lock was held at once). Also the
+tick's CPU: the process's (getrusage) plus, on PostgreSQL, its server backends' (found by
+application_name, read from /proc): on a machine shared with others the wall time swings
+2x between rounds, the CPU far less.
+Before/after (--trees BEFORE,AFTER: two checkouts of the same layout, e.g. git worktrees):
+the databases are filled once, and each round ticks every case once with each tree's code,
+in a process of its own (this script with --code TREE), the trees' order alternating.
 Dispatch (--dispatch N, the first size on the first database): `Sender.run` through
 `TelegramBot.send_to` against the fake (in this process, its own thread); rate = messages /
 (last arrival - first arrival) at the fake, as a ratio of --rate. PTB's own overall limiter
@@ -32,8 +38,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,8 +52,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-# the code of the tree this script is in, whatever is installed (before/after worktrees)
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the code of the tree this script is in (or of --code TREE), whatever is installed; read
+# before the imports below, which it decides
+sys.path.insert(
+    0,
+    sys.argv[sys.argv.index("--code") + 1]
+    if "--code" in sys.argv
+    else str(Path(__file__).resolve().parent.parent),
+)
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
@@ -221,7 +235,10 @@ class Case:
     engine: Engine
     schema: str | None
     watch: LockWatch | None
+    url: str = ""
+    tree: str = ""  # --trees: whose code ticks (a process of its own); "" this one, in process
     ticks: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # the process's and its server backends'
     steady: list[float] = field(default_factory=list)
     statement: float = 0.0
     transaction: float = 0.0
@@ -230,8 +247,31 @@ class Case:
     queued: int = 0
 
 
+def backends_cpu(engine: Engine) -> dict[int, float]:
+    """PostgreSQL: CPU seconds of each server backend of this engine's application_name."""
+    name = engine.url.query.get("application_name")
+    if engine.dialect.name != "postgresql" or not name:
+        return {}
+    with engine.connect() as connection:
+        pids = connection.execute(
+            text("select pid from pg_stat_activity where application_name = :name"),
+            {"name": name},
+        ).scalars()
+        cpu = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended, or the server runs elsewhere (then not counted)
+                continue
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu
+
+
 def tick_once(case: Case, settings: ReminderSettings) -> None:
     """A fan-out tick on an emptied outbox, then a steady-state tick."""
+    if case.tree:
+        tick_elsewhere(case)
+        return
     engine = case.engine
     sessions = make_sessionmaker(engine)
     with engine.begin() as connection:
@@ -242,9 +282,14 @@ def tick_once(case: Case, settings: ReminderSettings) -> None:
     background = Background(sessions, settings, ZONE, lambda: STEP_AT, instance="bench")
     if case.watch is not None:
         case.watch.reset()
+    server = backends_cpu(engine)
+    cpu = time.process_time()
     started = time.perf_counter()
     case.queued = background.tick().queued
     case.ticks.append(time.perf_counter() - started)
+    cpu = time.process_time() - cpu
+    cpu += sum(v - server.get(pid, 0.0) for pid, v in backends_cpu(engine).items())
+    case.cpu.append(cpu)
     if case.watch is not None:
         case.statement = max(case.statement, case.watch.statement)
         if case.watch.transaction > case.transaction:
@@ -256,6 +301,40 @@ def tick_once(case: Case, settings: ReminderSettings) -> None:
     again = Background(sessions, settings, ZONE, lambda: STEP_AT, instance="bench").tick()
     case.steady.append(time.perf_counter() - started)
     assert again.queued == 0
+
+
+def tick_elsewhere(case: Case) -> None:
+    """Tick with the code of `case.tree`, in a process of its own (this script, --tick)."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--tick", case.url, "--code", case.tree],
+        env={**os.environ, "PYTHONPATH": case.tree},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(done.stdout.splitlines()[-1])
+    case.ticks.extend(found["ticks"])
+    case.steady.extend(found["steady"])
+    case.cpu.extend(found["cpu"])
+    case.queued = found["queued"]
+    if found["statement"] >= case.statement:
+        case.statement, case.slowest = found["statement"], found["slowest"]
+    case.transaction = max(case.transaction, found["transaction"])
+    case.transactions = found["transactions"]
+
+
+def tick_here(url: str) -> None:
+    """--tick URL: one round on a filled database with this process's code, as JSON."""
+    engine = create_db_engine(url)
+    watch = LockWatch(engine) if engine.dialect.name == "sqlite" else None
+    case = Case(0, "", engine, None, watch)
+    tick_once(case, ReminderSettings())
+    engine.dispose()
+    print(json.dumps({k: getattr(case, k) for k in TICK_FIELDS}))
+
+
+TICK_FIELDS = ("ticks", "steady", "cpu", "queued", "statement", "slowest", "transaction")
+TICK_FIELDS += ("transactions",)
 
 
 def spread(values: list[float]) -> str:
@@ -310,7 +389,8 @@ def fresh_database(url: str | None, folder: Path, name: str) -> tuple[str, str, 
     with admin.begin() as connection:
         connection.execute(text(f"create schema {schema}"))
     admin.dispose()
-    scoped = parsed.set(query={"options": f"-csearch_path={schema}"})
+    # the application name finds the backends serving it, to read their CPU
+    scoped = parsed.set(query={"options": f"-csearch_path={schema}", "application_name": schema})
     return scoped.render_as_string(hide_password=False), "PostgreSQL", schema
 
 
@@ -328,6 +408,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=ReminderSettings().rate_per_second)
     parser.add_argument("--dispatch", type=int, default=0, help="messages to dispatch (0: none)")
+    parser.add_argument("--trees", default="", help="BEFORE,AFTER: checkouts to compare")
+    parser.add_argument("--tick", default="", help=argparse.SUPPRESS)  # a tick of --trees
+    parser.add_argument("--code", default="", help=argparse.SUPPRESS)  # (read at the top)
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -336,6 +419,10 @@ def main() -> None:
         help="PostgreSQL",
     )
     args = parser.parse_args()
+    if args.tick:
+        tick_here(args.tick)
+        return
+    trees = [str(Path(t).resolve()) for t in args.trees.split(",") if t]
     sizes = [int(n) for n in args.sizes.split(",")]
     databases = args.databases.split(",")
     if "postgresql" in databases and not args.database_url:
@@ -350,18 +437,28 @@ def main() -> None:
                     url, label, schema = fresh_database(pg, Path(folder), f"bench{size}")
                     engine = create_db_engine(url)
                     watch = LockWatch(engine) if engine.dialect.name == "sqlite" else None
-                    case = Case(size, label, engine, schema, watch)
+                    case = Case(size, label, engine, schema, watch, url)
                     cases.append(case)
+                    for tree in trees:  # the same database, ticked by each tree's code
+                        cases.append(Case(size, label, engine, None, None, url, tree))
                     started = time.perf_counter()
                     upgrade(engine)
                     populate(engine, size)
                     took = time.perf_counter() - started
                     print(f"filled {label} with {size} members in {took:.0f} s", flush=True)
+            ticked = [c for c in cases if c.tree or not trees]
             for round_ in range(args.rounds):
-                for case in cases:
+                for case in ticked:
                     tick_once(case, settings)
+                if trees:  # the other tree first next round
+                    n = len(trees)
+                    ticked = [
+                        c
+                        for k in range(0, len(ticked), n)
+                        for c in ticked[k + 1 : k + n] + ticked[k : k + 1]
+                    ]
                 print(f"round {round_ + 1} of {args.rounds} done", flush=True)
-            report(cases, sizes)
+            report([c for c in cases if c.tree or not trees], sizes)
             if args.dispatch:
                 first = cases[0]
                 with FakeTelegram() as fake:
@@ -391,8 +488,9 @@ def report(cases: list[Case], sizes: list[int]) -> None:
     print(f"{STREETS} coordinators, one deadline; ticks min / median / max")
     for case in cases:
         line = (
-            f"{case.label:10} {case.size:>7} members: fan-out tick ({case.queued} queued) "
-            f"{spread(case.ticks)}; steady {spread(case.steady)}"
+            f"{case.label:10} {Path(case.tree).name:>8} {case.size:>7} members: fan-out tick "
+            f"({case.queued} queued) {spread(case.ticks)}, CPU {spread(case.cpu)}; "
+            f"steady {spread(case.steady)}"
         )
         if case.watch is not None:
             line += (
@@ -401,14 +499,33 @@ def report(cases: list[Case], sizes: list[int]) -> None:
                 f"of {case.transactions}"
             )
         print(line)
-    median = {(c.label, c.size): statistics.median(c.ticks) for c in cases}
-    for label in dict.fromkeys(c.label for c in cases):
+    median = {(c.label, c.tree, c.size): statistics.median(c.ticks) for c in cases}
+    cpu = {(c.label, c.tree, c.size): statistics.median(c.cpu) for c in cases}
+    for label, tree in dict.fromkeys((c.label, c.tree) for c in cases):
         for small, large in itertools.pairwise(sizes):
-            if (label, small) in median and (label, large) in median:
-                ratio = median[(label, large)] / median[(label, small)]
+            if (label, tree, small) in median and (label, tree, large) in median:
+                ratio = median[(label, tree, large)] / median[(label, tree, small)]
+                by_cpu = cpu[(label, tree, large)] / cpu[(label, tree, small)]
+                per_round = [
+                    f"{b / a:.2f}"
+                    for a, b in zip(
+                        next(
+                            c.ticks
+                            for c in cases
+                            if (c.label, c.tree, c.size) == (label, tree, small)
+                        ),
+                        next(
+                            c.ticks
+                            for c in cases
+                            if (c.label, c.tree, c.size) == (label, tree, large)
+                        ),
+                        strict=True,
+                    )
+                ]
                 print(
-                    f"{label}: tick {large}/{small} = {ratio:.2f} "
-                    f"(linear: {large / small:.1f}; target <= {large / small:.1f})"
+                    f"{label} {Path(tree).name}: tick {large}/{small} = {ratio:.2f} "
+                    f"(per round {', '.join(per_round)}; CPU {by_cpu:.2f}; "
+                    f"linear: {large / small:.1f}; target <= {large / small:.1f})"
                 )
 
 
