@@ -422,6 +422,101 @@ def person_and_state(
     return None, None if joining is None else DialogState(joining[0], joining[1], joining[2])
 
 
+# A batch's people: every account of the batch with its member and state, locked in one
+# order (members by id), and for the accounts of no member their joining state.
+_PEOPLE_AND_STATES = (
+    select(
+        _identities.c.external_id,
+        _members.c.id,
+        _members.c.name,
+        _members.c.locale,
+        *_STATE_COLUMNS,
+    )
+    .join(_identities, _identities.c.member_id == _members.c.id)
+    .outerjoin(_states, _states.c.member_id == _members.c.id)
+    .where(
+        _identities.c.platform == bindparam("platform"),
+        _identities.c.external_id.in_(bindparam("users", expanding=True)),
+    )
+    .order_by(_members.c.id)
+    .with_for_update(of=_members)
+)
+_JOINING_STATES = (
+    select(_states.c.external_id, *_STATE_COLUMNS)
+    .where(
+        _states.c.member_id.is_(None),
+        _states.c.platform == bindparam("platform"),
+        _states.c.external_id.in_(bindparam("users", expanding=True)),
+    )
+    .with_for_update()
+)
+
+
+class StateBatch:
+    """The people behind a batch of messages, read in one statement, and the updates of
+    their dialog states, written in one: on PostgreSQL a read and a write per message cost
+    as much as the step itself (issue 16 §5).
+
+    Each account's person and state serve its first message of the batch only (`take`);
+    a later message of the same person is read again, after the updates held back are
+    written (`write`), so it sees what the earlier one left. Everything runs in the
+    caller's transaction: a batch rolled back takes its updates with it.
+    """
+
+    def __init__(self, known: dict[tuple[str, str], tuple[Person | None, DialogState | None]]):
+        self._known = known
+        self._taken: set[int] = set()  # members whose first message was served
+        self._updates: dict[int, dict[str, Any]] = {}  # by state id: the last one counts
+
+    @classmethod
+    def read(cls, session: Session, accounts: Sequence[tuple[str, str]]) -> StateBatch:
+        """Read the person and dialog state of each (platform, account id)."""
+        known: dict[tuple[str, str], tuple[Person | None, DialogState | None]] = {}
+        by_platform: dict[str, list[str]] = {}
+        for platform, user in dict.fromkeys(accounts):
+            by_platform.setdefault(platform, []).append(user)
+        for platform, users in by_platform.items():
+            params = {"platform": Platform(platform), "users": users}
+            for user, *row in session.execute(_PEOPLE_AND_STATES, params):
+                state = None if row[3] is None else DialogState(row[3], row[4], row[5])
+                known[(platform, user)] = (Person(row[0], row[1], row[2]), state)
+            strangers = [u for u in users if (platform, u) not in known]
+            if strangers:
+                params["users"] = strangers
+                for user, *row in session.execute(_JOINING_STATES, params):
+                    known[(platform, user)] = (None, DialogState(row[0], row[1], row[2]))
+                for user in strangers:
+                    known.setdefault((platform, user), (None, None))
+        return cls(known)
+
+    def take(
+        self, platform: str, external_id: str
+    ) -> tuple[Person | None, DialogState | None] | None:
+        """The account's person and state as read, for the first message of the batch
+        that is theirs; None for a later one (read it with `person_and_state`)."""
+        found = self._known.pop((platform, external_id), None)
+        if found is None or found[0] is None:
+            return found
+        if found[0].id in self._taken:  # a second account of someone already served
+            return None
+        self._taken.add(found[0].id)
+        return found
+
+    def hold(self, state_id: int, kind: str, data: dict[str, Any]) -> None:
+        """Keep an update of a state to write with the others (the last one of a state)."""
+        self._updates[state_id] = {"state_id": state_id, "kind": kind, "data": data, "at": utcnow()}
+
+    def drop(self, state_id: int) -> None:
+        """Forget an update held back (the state is deleted)."""
+        self._updates.pop(state_id, None)
+
+    def write(self, session: Session) -> None:
+        """Write the state updates held back, in one statement (executemany)."""
+        if self._updates:
+            session.execute(_UPDATE_STATE, list(self._updates.values()))
+            self._updates.clear()
+
+
 def save_state(
     session: Session,
     current: DialogState | None,
@@ -431,11 +526,16 @@ def save_state(
     external_id: str,
     kind: str,
     data: dict[str, Any],
+    batch: StateBatch | None = None,
 ) -> None:
-    """Create or replace a person's dialog state."""
+    """Create or replace a person's dialog state (a replacement held back in `batch`, to
+    be written with the batch's others)."""
     if current is not None:
-        params = {"state_id": current.id, "kind": kind, "data": data, "at": utcnow()}
-        session.execute(_UPDATE_STATE, params)
+        if batch is not None:
+            batch.hold(current.id, kind, data)
+        else:
+            params = {"state_id": current.id, "kind": kind, "data": data, "at": utcnow()}
+            session.execute(_UPDATE_STATE, params)
         return
     keyed_by_member = member_id is not None
     session.execute(
@@ -451,9 +551,13 @@ def save_state(
     )
 
 
-def clear_state(session: Session, current: DialogState | None) -> None:
-    """Forget a dialog state."""
+def clear_state(
+    session: Session, current: DialogState | None, batch: StateBatch | None = None
+) -> None:
+    """Forget a dialog state (and an update of it that `batch` holds back)."""
     if current is not None:
+        if batch is not None:
+            batch.drop(current.id)
         session.execute(_DELETE_STATE, {"state_id": current.id})
 
 

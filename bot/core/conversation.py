@@ -142,13 +142,17 @@ class Conversation:
     def _process_all_in(self, session: Session, incomings: Sequence[Incoming]) -> list[Outcome]:
         """Handle messages inside the caller's transaction, then claim all their keys with
         their replies in one statement: a statement per message cost as much as the step's
-        own write (PostgreSQL). A key claimed before raises `_Duplicate`, as in `_process_in`."""
+        own write (PostgreSQL); so do the people's reads and state writes (`StateBatch`). A
+        key claimed before raises `_Duplicate`, as in `_process_in`."""
         outcomes: list[Outcome] = []
         claims: list[tuple[str, str, Any]] = []
+        # the people and their states in one read, the state updates in one write
+        batch = members.StateBatch.read(session, [(i.platform, i.user_id) for i in incomings])
         for incoming in incomings:
-            turn, replies = self._dispatch(session, incoming)
+            turn, replies = self._dispatch(session, incoming, batch)
             claims.append((incoming.platform, incoming.message_id, replies_to_json(replies)))
             outcomes.append(self._outcome(session, turn, replies))
+        batch.write(session)
         if messages.claim_messages(session, claims) != len(claims):
             raise _Duplicate
         return outcomes
@@ -169,8 +173,10 @@ class Conversation:
             raise _Duplicate
         return self._outcome(session, turn, replies)
 
-    def _dispatch(self, session: Session, incoming: Incoming) -> tuple[Turn | None, list[Reply]]:
-        return dispatch.dispatch(session, incoming, self._kit)
+    def _dispatch(
+        self, session: Session, incoming: Incoming, batch: members.StateBatch | None = None
+    ) -> tuple[Turn | None, list[Reply]]:
+        return dispatch.dispatch(session, incoming, self._kit, batch)
 
     def leader_menus(self, platform: str) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
         """(account id, language, menu) of every coordinator and admin on a platform."""

@@ -68,17 +68,25 @@ def plain_command(text: str, dialog_kind: str | None = None) -> Command | None:
     return None
 
 
-def dispatch(session: Session, incoming: Incoming, kit: Kit) -> tuple[Turn | None, list[Reply]]:
-    """Handle one message inside the caller's transaction: the turn and the replies."""
+def dispatch(
+    session: Session, incoming: Incoming, kit: Kit, batch: members.StateBatch | None = None
+) -> tuple[Turn | None, list[Reply]]:
+    """Handle one message inside the caller's transaction: the turn and the replies (the
+    person and their state from `batch`, its state updates held back there, in a batch)."""
     if "\x00" in incoming.text:
         # No one types a NUL; PostgreSQL refuses it in any text it is compared with.
         incoming = dataclasses.replace(incoming, text=incoming.text.replace("\x00", ""))
-    member, row = members.person_and_state(session, incoming.platform, incoming.user_id)
+    known = batch.take(incoming.platform, incoming.user_id) if batch is not None else None
+    if known is None:
+        if batch is not None:
+            batch.write(session)  # what the batch's earlier messages left, read back now
+        known = members.person_and_state(session, incoming.platform, incoming.user_id)
+    member, row = known
     locale = member.locale if member is not None else locale_of(incoming.locale)
     if member is None and incoming.in_group:
         return None, []  # strangers in a group get a deliberate silence
     dialog = load(row.kind, row.data) if row is not None else None
-    turn = Turn(session, incoming, member, row, locale, kit, dialog)
+    turn = Turn(session, incoming, member, row, locale, kit, dialog, batch=batch)
     return turn, route(turn)
 
 

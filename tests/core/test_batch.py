@@ -12,6 +12,7 @@ from bot.core.messages import text as msg
 from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming, Reply
 from storage.db import transaction
+from storage.members import StateBatch
 from storage.models import Entry, ProcessedMessage, QuestionnaireVersion
 from tests.conftest import SHANGHAI, Clock, register
 from tests.core.test_dispatch_cost import counted
@@ -36,10 +37,12 @@ PEOPLE = ("甲", "乙", "丙")
 class Exploding(Conversation):
     """A core with a bug that shows only for one text."""
 
-    def _dispatch(self, session: Session, incoming: Incoming) -> tuple[Turn | None, list[Reply]]:
+    def _dispatch(
+        self, session: Session, incoming: Incoming, batch: StateBatch | None = None
+    ) -> tuple[Turn | None, list[Reply]]:
         if incoming.text == "💥":
             raise RuntimeError("a bug")
-        return super()._dispatch(session, incoming)
+        return super()._dispatch(session, incoming, batch)
 
 
 def _people(sessions: sessionmaker[Session]) -> None:
@@ -145,7 +148,7 @@ def test_one_failing_message_costs_the_others_nothing(
     assert len(_entries(sessions)) == 3
 
 
-def test_a_batch_claims_all_its_message_keys_in_one_statement(
+def test_a_batch_reads_its_people_writes_their_states_and_claims_its_keys_in_one_statement_each(
     sessions: sessionmaker[Session],
     questionnaires: dict[str, Questionnaire],
     clock: Clock,
@@ -158,8 +161,8 @@ def test_a_batch_claims_all_its_message_keys_in_one_statement(
     with counted(engine) as statements:
         outcomes = core.process_batch(_wave(1, "1", clock()))
     assert all("活动叫什么名字" in _texts(o)[-1] for o in outcomes)
-    # per person: read them with their dialog state, write the state; then one claim
-    assert len(statements) == 2 * len(PEOPLE) + 1, statements
+    # everyone read with their dialog state at once, the states written at once, one claim
+    assert statements == ["SELECT", "UPDATE", "INSERT"], statements
     with transaction(sessions) as session:
         claimed = session.scalar(select(func.count()).select_from(ProcessedMessage))
     assert claimed == 2 * len(PEOPLE)
@@ -180,3 +183,31 @@ def test_the_same_message_twice_in_one_batch_is_answered_once(
     with transaction(sessions) as session:
         claimed = session.scalar(select(func.count()).select_from(ProcessedMessage))
     assert claimed == len(PEOPLE)
+
+
+def test_two_messages_of_one_person_in_a_batch_follow_each_other(
+    sessions: sessionmaker[Session],
+    questionnaires: dict[str, Questionnaire],
+    clock: Clock,
+    demo_org: None,
+) -> None:
+    _people(sessions)
+    core = Conversation(sessions, questionnaires, "community_culture", SHANGHAI, clock)
+    at = clock()
+    # 甲 starts a report and answers its first question in the same batch as 乙's start
+    batch = [
+        Incoming("shell", "甲", "甲-0", at, text="/report"),
+        Incoming("shell", "乙", "乙-0", at, text="/report"),
+        Incoming("shell", "甲", "甲-1", at, text="1"),
+        Incoming("shell", "甲", "甲-2", at, text="端午主题党课"),
+    ]
+    batched = [_texts(o) for o in core.process_batch(batch)]
+    single = [
+        _texts(core.process(Incoming("shell", "丙", f"丙-{n}", at, text=line)))
+        for n, line in enumerate(("/report", "1", "端午主题党课"))
+    ]
+    assert batched[0] == batched[1] == single[0]
+    assert batched[2:] == single[1:]
+    # 乙's state is written too: their answer goes on from the first question
+    after = core.process_batch([Incoming("shell", "乙", "乙-1", at, text="1")])
+    assert _texts(after[0]) == single[1]

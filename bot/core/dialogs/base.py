@@ -63,6 +63,8 @@ class Turn:
     kit: Kit
     dialog: Dialog | None = None  # what the row holds, typed
     menu_changed: bool = False
+    # in a batch of messages: the people read together, the state updates held back
+    batch: members.StateBatch | None = field(default=None, repr=False)
     _scope: scopes.Scope | None = field(default=None, repr=False)
 
     def t(self, key: str, **params: Any) -> str:
@@ -103,7 +105,7 @@ class Turn:
     def apply(self, step: Next) -> list[Reply]:
         """Store the state a step left (one statement at most) and return its replies."""
         if step.state is None:
-            members.clear_state(self.session, self.row)
+            members.clear_state(self.session, self.row, self.batch)
         elif step.state is not KEEP:
             kind, data = dump(step.state)
             members.save_state(
@@ -114,6 +116,7 @@ class Turn:
                 external_id=self.incoming.user_id,
                 kind=kind,
                 data=data,
+                batch=self.batch,
             )
         return step.replies
 
