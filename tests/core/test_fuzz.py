@@ -419,14 +419,22 @@ def _seed(sessions: sessionmaker[Session]) -> None:
         for persona in PERSONAS:
             if not persona.grants:
                 continue
-            member = Member(name=f"成员{persona.user}", locale="zh")
-            session.add(member)
-            member_store.add_identity(session, member, "shell", persona.user)
-            session.flush()
+            grants = []
             for code, role in persona.grants:
                 unit = member_store.unit_by_key(session, code)
                 assert unit is not None
-                member_store.grant_role(session, member.id, unit.id, role)
+                grants.append((unit.id, role))
+            (unit_id, role), *more = grants
+            member = member_store.join(
+                session,
+                f"成员{persona.user}",
+                platform="shell",
+                external_id=persona.user,
+                unit_id=unit_id,
+                roles=(role,),
+            )
+            for unit_id, role in more:  # a role in a further unit: an invite taken later
+                member_store.grant_role(session, member.id, unit_id, role)
         unit = member_store.unit_by_key(session, "demo-xinhua")
         assert unit is not None
         session.add(
