@@ -60,9 +60,23 @@ def _logging_put_back() -> Iterator[None]:
     root.setLevel(level)
 
 
+def schema_url(schema: str) -> str:
+    """The URL of the test server with `schema` as its search_path.
+
+    Commits do not wait for the WAL to reach the disk (synchronous_commit=off, for these
+    sessions only): a commit is as visible and as atomic as before, only a crash of the
+    server itself could lose the last ones, and each costs a fraction of the fsync that
+    otherwise made most of a PostgreSQL test's time.
+    """
+    options = f"-csearch_path={schema} -csynchronous_commit=off"
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg", query={"options": options})
+    return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A fresh schema on the test PostgreSQL server, as a URL with its search_path."""
+    """A fresh schema on the test PostgreSQL server, as a URL with its search_path (one
+    per pytest process: each xdist worker has its own)."""
     problem = _postgres_problem()
     if problem is not None:
         if REQUIRE_POSTGRES:
@@ -72,10 +86,7 @@ def postgres_url() -> Iterator[str]:
     admin = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
     with admin.begin() as connection:
         connection.execute(text(f"create schema {schema}"))
-    url = make_url(POSTGRES_URL).set(
-        drivername="postgresql+psycopg", query={"options": f"-csearch_path={schema}"}
-    )
-    yield url.render_as_string(hide_password=False)
+    yield schema_url(schema)
     with admin.begin() as connection:
         connection.execute(text(f"drop schema {schema} cascade"))
     admin.dispose()
@@ -96,12 +107,33 @@ def migrated_engine(
     engine.dispose()
 
 
+def empty_tables(engine: Engine, *, restart_ids: bool = False) -> None:
+    """Delete every row of every table, children first, in one transaction; with
+    `restart_ids`, new rows are numbered from 1 again.
+
+    Rows, not tables: TRUNCATE takes PostgreSQL tens of milliseconds a table (it makes new
+    files), a DELETE of the few rows a test leaves well under one; and on PostgreSQL the
+    deletes go in one round trip.
+    """
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            quote = connection.dialect.identifier_preparer.format_table
+            connection.exec_driver_sql("; ".join(f"DELETE FROM {quote(t)}" for t in tables))
+            if restart_ids:
+                connection.exec_driver_sql(
+                    "SELECT setval(oid, 1, false) FROM pg_class"
+                    " WHERE relkind = 'S' AND relnamespace = current_schema()::regnamespace"
+                )
+        else:  # sqlite3 runs one statement a call; an emptied rowid table counts from 1
+            for table in tables:
+                connection.execute(table.delete())
+
+
 @pytest.fixture
 def engine(migrated_engine: Engine) -> Engine:
     """The migrated engine, emptied before the test."""
-    with migrated_engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+    empty_tables(migrated_engine)
     return migrated_engine
 
 

@@ -40,7 +40,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from storage.db import create_db_engine, make_sessionmaker
-from tests.conftest import POSTGRES_URL, SHANGHAI, _postgres_problem, free_port, register
+from tests.conftest import (
+    POSTGRES_URL,
+    SHANGHAI,
+    _postgres_problem,
+    free_port,
+    register,
+    schema_url,
+)
 from tests.fakes.telegram_api import FakeTelegram, SimUser
 
 UNIT = "hexi-xinxing-xinhua"
@@ -64,11 +71,8 @@ def fresh_schema() -> Iterator[str]:
     admin = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
     with admin.begin() as connection:
         connection.execute(text(f"create schema {schema}"))
-    url = make_url(POSTGRES_URL).set(
-        drivername="postgresql+psycopg", query={"options": f"-csearch_path={schema}"}
-    )
     try:
-        yield url.render_as_string(hide_password=False)
+        yield schema_url(schema)
     finally:
         with admin.begin() as connection:
             connection.execute(text(f"drop schema {schema} cascade"))

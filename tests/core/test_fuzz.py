@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.admin.org import demo_org, load_org
@@ -72,7 +72,6 @@ from bot.summary.service import SummaryKit
 from storage import members as member_store
 from storage.db import make_sessionmaker, transaction
 from storage.models import (
-    Base,
     ConversationState,
     Entry,
     Invite,
@@ -82,7 +81,7 @@ from storage.models import (
     RoleGrant,
     RoleName,
 )
-from tests.conftest import SHANGHAI
+from tests.conftest import SHANGHAI, empty_tables
 
 EXAMPLES = int(os.environ.get("HUIBAO_FUZZ_EXAMPLES", "0"))
 CALLBACK_LIMIT = 64  # bytes of callback data Telegram keeps for a button
@@ -400,17 +399,6 @@ class Record:
         self.typed.update(leak for leak in LEAKS if leak in said or leak in normalised)
 
 
-def _reset(engine: Engine) -> None:
-    """Empty every table, ids starting again at 1 (so a failing example replays the same)."""
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(table.delete())
-
-
 def _seed(sessions: sessionmaker[Session]) -> None:
     from storage import members as member_store
 
@@ -457,7 +445,8 @@ class FuzzWorld:
     kit: SummaryKit
 
     def fresh(self, clock: Callable[[], datetime]) -> Conversation:
-        _reset(self.engine)
+        # ids from 1 again, so a failing example replays the same
+        empty_tables(self.engine, restart_ids=True)
         _seed(self.sessions)
         # A new Conversation each session: its cache of questionnaire row ids must not
         # outlive the emptied tables.
