@@ -4,7 +4,8 @@
     python3 dev.py run     # create .venv if needed, then run the main job (`huibao run`)
     python3 dev.py test    # create .venv if needed, then lint, type-check and run all tests
 
-Anything after `test` goes to pytest (e.g. `python3 dev.py test -k parsing`).
+Anything after `test` goes to pytest (e.g. `python3 dev.py test -k parsing`); the tests run
+in one process per logical CPU (pytest-xdist), or in one with `-n 0` (for --pdb, say).
 Anything after `run` goes to `huibao` instead of `run` (e.g. `python3 dev.py run shell --as li`).
 The virtual environment is reinstalled whenever pyproject.toml changes.
 """
@@ -61,7 +62,13 @@ def test(pytest_args: list[str]) -> int:
         ("ruff check", [_bin("ruff"), "check", "."]),
         ("ruff format --check", [_bin("ruff"), "format", "--check", "."]),
         ("mypy", [_bin("mypy")]),
-        ("pytest", [_bin("python"), "-m", "pytest", *pytest_args]),
+        # One pytest-xdist worker a logical CPU, each with its own SQLite files and PostgreSQL
+        # schema, taking tests from the other's queue when its own runs dry (worksteal: a few
+        # tests take half a minute); `-n 0` after `test` runs the suite in one process.
+        (
+            "pytest",
+            [_bin("python"), "-m", "pytest", "-n", "logical", "--dist", "worksteal", *pytest_args],
+        ),
     ]
     for name, command in steps:
         print(f"== {name}", file=sys.stderr, flush=True)

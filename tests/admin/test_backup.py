@@ -100,8 +100,12 @@ class Writer:
 
     def start(self, at_least: int) -> None:
         self._thread.start()
+        self.wait_for(at_least)
+
+    def wait_for(self, written: int) -> None:
+        """Wait (30 s at most) until `written` entries are in."""
         deadline = time.monotonic() + 30
-        while self.written < at_least and time.monotonic() < deadline:
+        while self.written < written and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def stop(self) -> None:
@@ -122,7 +126,7 @@ def test_backup_while_entries_are_written_then_restore_and_open(tmp_path: Path) 
             main, ["backup", "-o", str(tmp_path / "copy.sqlite3")], env=_env(live)
         )
         after = writer.written
-        time.sleep(0.2)
+        writer.wait_for(after + 1)
     finally:
         writer.stop()
     assert result.exit_code == 0, result.output
