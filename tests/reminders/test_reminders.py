@@ -23,10 +23,10 @@ from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
 from storage import deadlines
 from storage import outbox as outbox_store
-from storage.db import create_db_engine, make_sessionmaker, transaction
+from storage.db import make_sessionmaker, transaction
 from storage.models import OutboxMessage, OutboxStatus, ProcessedMessage, Requirement, RoleName
 from tests.chat import Chat, play
-from tests.conftest import SHANGHAI, Clock, register
+from tests.conftest import SHANGHAI, Clock, db_engine, register
 
 
 def at(text: str) -> datetime:
@@ -643,7 +643,7 @@ def test_two_instances_on_postgresql_send_no_duplicate(postgres_url: str) -> Non
     from storage.db import upgrade
     from storage.models import Base
 
-    engines = [create_db_engine(postgres_url) for _ in range(2)]
+    engines = [db_engine(postgres_url) for _ in range(2)]
     upgrade(engines[0])
     with engines[0].begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
