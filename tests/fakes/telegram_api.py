@@ -281,12 +281,6 @@ class _Params:
         except (TypeError, ValueError):
             raise _bad(f"invalid {name} specified") from None
 
-    def req_int(self, name: str) -> int:
-        value = self.opt_int(name)
-        if value is None:
-            raise _bad(f"{name} is empty")
-        return value
-
     def opt_float(self, name: str) -> float | None:
         value = self.values.get(name)
         if value is None or value == "":
