@@ -200,16 +200,17 @@ from tests.channels.test_wecom import (  # noqa: E402
     Phone as WecomPhone,
 )
 from tests.channels.test_wecom import (  # noqa: E402, F401  (fixtures)
-    client,
     fake,
     leader_conversation,
     running,
+    summary_kit,
+    virtual,
 )
 
 
 def test_on_wecom_a_name_with_a_line_break_is_one_line_in_status(
     fake,  # noqa: F811  (the fixture)
-    client,  # noqa: F811  (the fixture)
+    running,  # noqa: F811  (the fixture)
     sessions: sessionmaker[Session],
 ) -> None:
     from datetime import UTC, datetime
@@ -219,10 +220,10 @@ def test_on_wecom_a_name_with_a_line_break_is_one_line_in_status(
             session, "demo-xinhua", "staff", uses=1, expires_in=None, now=datetime.now(UTC)
         ).code
     register(sessions, "周主任", "demo-xinhua", RoleName.COORDINATOR, "wecom", "ZhouZR")
-    newcomer = WecomPhone(fake, client, "WangWu")
+    newcomer = WecomPhone(fake, running, "WangWu")
     newcomer.say(code, "姓名")
     newcomer.say(SPOOF, "你已加入新华社区")
-    status = WecomPhone(fake, client, "ZhouZR").say("/status", "上报情况").text
+    status = WecomPhone(fake, running, "ZhouZR").say("/status", "上报情况").text
     lines = [line for line in status.splitlines() if "系统通知" in line]
     assert lines and all("王五" in line for line in lines), status
 
