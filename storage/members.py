@@ -1,5 +1,7 @@
-"""Members and units: accounts, roles, invites; the person behind a message with their
-dialog state and language; their mutes (wishes for fewer reminders)."""
+"""Members and units: joining (`join`, the one way a member is made), accounts, roles,
+invites, the units and people of a scope as lists, the summary and the import read them; the
+person behind a message with their dialog state and language; their mutes (wishes for fewer
+reminders)."""
 
 from __future__ import annotations
 
