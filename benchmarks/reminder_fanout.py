@@ -492,7 +492,7 @@ def report(cases: list[Case], sizes: list[int]) -> None:
             f"({case.queued} queued) {spread(case.ticks)}, CPU {spread(case.cpu)}; "
             f"steady {spread(case.steady)}"
         )
-        if case.watch is not None:
+        if case.transactions:  # SQLite: ticked here or in a process of its own
             line += (
                 f"; write lock: longest statement {case.statement * 1000:.0f} ms "
                 f"({case.slowest}...), longest transaction {case.transaction * 1000:.0f} ms "
