@@ -59,7 +59,7 @@ from telegram.request import BaseRequest
 from bot.channels.telegram_request import AiohttpRequest
 from bot.core import types
 from bot.core.conversation import Outcome
-from bot.core.delivery import SWEEP_WINDOW, Delivery
+from bot.core.delivery import SWEEP_WINDOW, Delivery, SentMarks
 from bot.core.messages import text as msg
 from bot.core.types import Incoming, Kind, Photo, Reply, SendFailed
 
@@ -85,7 +85,6 @@ NETWORK_RETRIES = 4
 
 _RETRY = object()  # a batch must be delivered again
 STOP_GRACE = 0.5  # seconds a stop leaves replies being paced out; the rest go after a restart
-MARK_DELAY = 0.05  # seconds "sent" marks gather before one UPDATE records them
 SWEEP_LIMIT = 5000  # unsent replies looked up when polling starts
 
 
@@ -409,8 +408,7 @@ class TelegramBot:
         self._queues: dict[int, deque[_Delivery]] = {}
         self._senders: dict[int, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()
-        self._to_mark: list[str] = []
-        self._marking: asyncio.Task[None] | None = None
+        self._marks = SentMarks(delivery, run=self._in_worker, marked=self._marked)
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(token)
@@ -673,9 +671,9 @@ class TelegramBot:
                 if sent and delivery.done is not None:
                     # webhook: marked before the answer, so that a second delivery of the
                     # update to another instance finds its replies sent (bot.instances)
-                    await self._mark_now(delivery.key)
+                    await self._marks.now(delivery.key)
                 elif sent:
-                    self._mark(delivery.key)
+                    self._marks.add(delivery.key)
                 else:
                     self._in_flight.discard(delivery.key)
                 if delivery.done is not None and not delivery.done.done():
@@ -703,34 +701,11 @@ class TelegramBot:
             await self._set_chat_menu(delivery.user_id, delivery.menu)
         return True
 
-    async def _mark_now(self, key: str) -> None:
-        """Note at once that an update's replies went out (webhook; see bot.instances)."""
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, self._delivery.mark_sent, [key])
-        except Exception:  # sent again if delivered again: better than lost
-            log.exception("the replies to %s could not be marked sent", key)
-        finally:
-            self._in_flight.discard(key)
+    async def _in_worker(self, mark: Callable[[list[str]], None], keys: list[str]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, mark, keys)
 
-    def _mark(self, key: str) -> None:
-        """Note that an update's replies went out; the notes are written together."""
-        self._to_mark.append(key)
-        if self._marking is None or self._marking.done():
-            self._marking = asyncio.create_task(self._mark_soon())
-
-    async def _mark_soon(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._to_mark:
-            if not self._stop.is_set():
-                await asyncio.sleep(MARK_DELAY)  # let the batch's other chats finish
-            keys, self._to_mark = self._to_mark, []
-            try:  # one UPDATE for them all
-                await loop.run_in_executor(self._executor, self._delivery.mark_sent, keys)
-            except Exception:  # they are sent again after a restart: better than lost
-                log.exception("%d replies could not be marked sent", len(keys))
-            finally:
-                self._in_flight.difference_update(keys)
+    def _marked(self, keys: list[str]) -> None:
+        self._in_flight.difference_update(keys)
 
     async def _drain(self, grace: float) -> None:
         """Give queued replies `grace` seconds to go out, stop the senders, write the marks."""
@@ -747,11 +722,7 @@ class TelegramBot:
                 if delivery.done is not None and not delivery.done.done():
                     delivery.done.set_result(False)
         self._queues.clear()
-        if self._marking is not None and not self._marking.done():
-            await self._marking
-        if self._to_mark:
-            self._marking = asyncio.create_task(self._mark_soon())
-            await self._marking
+        await self._marks.flush()
 
     async def _send_unsent(self, before: datetime) -> None:
         """Queue the replies stored before `before` but never sent (a crash or a stop came
@@ -778,7 +749,7 @@ class TelegramBot:
                 self._enqueue(cast(int, chat_id), _Delivery(key, replies))
             else:
                 self._in_flight.add(key)
-                self._mark(key)
+                self._marks.add(key)
 
     async def _read(self, update: Update) -> tuple[int, Incoming] | object | None:
         """An update as (chat id, Incoming); None to ignore it; _RETRY on a network error."""

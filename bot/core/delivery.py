@@ -9,8 +9,9 @@ composition root; no channel touches the database. The core:
   `sweep`);
 - processes messages, claiming each processed-message key with its replies in the one
   transaction of its work (`process`, `process_batch`; see `bot.core.conversation`);
-- marks the replies sent once the channel's send function delivered them (`send`,
-  `mark_sent`), and finds the replies committed but never sent (`unsent`, `sweep`).
+- marks the replies sent once the channel's send function delivered them (`send`; or
+  gathered for a moment and written together, `SentMarks`), and finds the replies
+  committed but never sent (`unsent`, `sweep`).
 
 Which instance sweeps is the composition root's choice: the leader (`bot.runner.lead`), so
 that instances sharing PostgreSQL do not each send the same unsent replies. The order of
@@ -33,6 +34,9 @@ from storage.db import transaction
 log = logging.getLogger(__name__)
 
 SWEEP_WINDOW = timedelta(days=1)  # replies older than this are not sent any more
+MARK_DELAY = 0.05  # seconds "sent" marks gather before one UPDATE records them
+
+Run = Callable[[Callable[[list[str]], None], list[str]], Awaitable[None]]
 
 
 class Redelivery(Protocol):
@@ -176,3 +180,69 @@ class Delivery:
             except Exception:
                 log.exception("the sweep of unsent %s replies failed", self.platform)
             await sleep(every)
+
+
+class SentMarks:
+    """Replies that went out, marked sent together: the marks noted within `delay` seconds
+    are written in one statement. The chats of one Telegram batch finish their sends within
+    moments of each other, and an UPDATE per message cost as much as the message's step.
+
+    A failed write is logged and forgotten: those replies are sent again after a restart,
+    which is better than lost.
+    """
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        *,
+        run: Run,
+        marked: Callable[[list[str]], None],
+        delay: float = MARK_DELAY,
+    ) -> None:
+        """Args:
+        run: runs `delivery.mark_sent(keys)` in the channel's worker thread.
+        marked: told the keys once their marks were written (or failed to be).
+        """
+        self._delivery = delivery
+        self._run = run
+        self._marked = marked
+        self._delay = delay
+        self._keys: list[str] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._hurry = False
+
+    def add(self, key: str) -> None:
+        """Note that the replies to a message went out; they are marked in a moment."""
+        self._keys.append(key)
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write())
+
+    async def now(self, key: str) -> None:
+        """Mark at once (a webhook's update, answered only once marked: bot.instances)."""
+        try:
+            await self._run(self._delivery.mark_sent, [key])
+        except Exception:  # sent again if delivered again: better than lost
+            log.exception("the replies to %s could not be marked sent", key)
+        finally:
+            self._marked([key])
+
+    async def flush(self) -> None:
+        """Write every mark noted so far, without waiting any more (a stop)."""
+        self._hurry = True
+        if self._writing is not None and not self._writing.done():
+            await self._writing
+        if self._keys:
+            self._writing = asyncio.create_task(self._write())
+            await self._writing
+
+    async def _write(self) -> None:
+        while self._keys:
+            if not self._hurry:
+                await asyncio.sleep(self._delay)  # let the batch's other chats finish
+            keys, self._keys = self._keys, []
+            try:  # one UPDATE for them all
+                await self._run(self._delivery.mark_sent, keys)
+            except Exception:
+                log.exception("%d replies could not be marked sent", len(keys))
+            finally:
+                self._marked(keys)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.conversation import Conversation
-from bot.core.delivery import Delivery
+from bot.core.delivery import Delivery, SentMarks
 from bot.core.types import Incoming, Kind, Reply
 
 
@@ -100,3 +101,30 @@ def test_kept_messages_are_taken_up_until_forgotten(conversation: Conversation) 
     app.forget("lihua/7")
     assert [key for key, _ in app.waiting(later)] == ["zhou/8"]
     assert robot.waiting(later) == [("lihua/9", {"cmd": "aibot_msg_callback"})]
+
+
+def test_marks_noted_together_are_written_in_one_statement(conversation: Conversation) -> None:
+    delivery = Delivery(conversation, "wecom")
+    keys = [f"lihua/{n}" for n in range(5)]
+    for key in keys:
+        _said(delivery, key, "/help")
+    writes: list[list[str]] = []
+    told: list[str] = []
+
+    async def run(mark: Callable[[list[str]], None], marking: list[str]) -> None:
+        writes.append(list(marking))
+        await asyncio.to_thread(mark, marking)
+
+    async def scenario() -> None:
+        marks = SentMarks(delivery, run=run, marked=told.extend, delay=0.01)
+        for key in keys[:3]:
+            marks.add(key)
+        await marks.now(keys[3])  # a webhook's: at once, on its own
+        await asyncio.sleep(0.05)
+        marks.add(keys[4])
+        await marks.flush()  # a stop: no more waiting
+
+    asyncio.run(scenario())
+    assert writes == [keys[3:4], keys[:3], keys[4:]]
+    assert sorted(told) == keys
+    assert asyncio.run(delivery.sweep(RecordingChannel(), after=0)) == 0  # all marked sent
