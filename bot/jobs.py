@@ -14,6 +14,12 @@ after its lease another worker (or the same after a restart) runs it again, and 
 outbox's unique key (`job:<id>`) lets its result be queued once whatever happens. A job
 that fails, or dies `MAX_ATTEMPTS` times, tells the member so instead of staying silent.
 
+Stopping (SIGTERM) does not wait for a job in progress: a district's summary renders for
+seconds, and `huibao run` must exit within 2 s (issue 16 §5). The job runs in a daemon
+thread, which the process does not wait for, and the stopping worker hands the job back
+(`storage.jobs.release`, one short transaction), so the next start does it at once. Only
+the claim that holds a job may settle it, so a run that was given up never queues anything.
+
 `/status` of a large scope answers with its short text at once and records a
 `STATUS_LIST` job the same way (`request_status_list`): the worker counts again in a
 read-only snapshot, writes the .xlsx (its title says when: 截至…) and queues it likewise.
@@ -33,9 +39,10 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
@@ -61,7 +68,11 @@ LEASE = timedelta(minutes=10)  # a running job older than this was abandoned by 
 MAX_ATTEMPTS = 3
 POLL_SECONDS = 1.0  # how often an idle worker looks for jobs recorded by other instances
 KEEP_DOCUMENTS = timedelta(days=30)  # a finished job's files, then they are removed
+# How long a stopping worker tries to hand back its job (well inside the 2 s a stop may
+# take); past it the job waits for its lease instead.
+HAND_BACK_SECONDS = 1.0
 _QUEUED = "huibao.job_queued"  # a Session.info flag: this transaction recorded a job
+T = TypeVar("T")
 
 RenderDocx = Callable[["Summary", bytes | None], bytes]
 
@@ -171,6 +182,11 @@ class Worker:
         self._render_docx = render_docx
         self._rules = rules  # the working-day calendar, for the deadlines /status lists
         self._pokes: list[Callable[[], None]] = []
+        # Held while claiming: a stopping worker takes it to know the job it must hand back
+        # and to keep the thread it leaves behind from claiming another one.
+        self._claiming = threading.Lock()
+        self._current: jobs.Claimed | None = None
+        self._closed = False
         self.done = 0
         self.idle = asyncio.Event()  # set while `run` waits for work (tests look at it)
 
@@ -179,8 +195,12 @@ class Worker:
     def run_one(self) -> bool:
         """Claim a due job and do it; False if there was none."""
         now = self._clock()
-        with transaction(self._sessions) as session:
-            job = jobs.claim(session, now, self._instance, stale_before=now - self._lease)
+        with self._claiming:
+            if self._closed:
+                return False
+            with transaction(self._sessions) as session:
+                job = jobs.claim(session, now, self._instance, stale_before=now - self._lease)
+            self._current = job
         if job is None:
             return False
         locale = str(job.arguments.get("locale", "zh"))
@@ -198,8 +218,8 @@ class Worker:
             failed = "overview_list_failed" if job.kind == STATUS_LIST else "summary_failed"
             self._finish(job, [Reply(msg(locale, failed))], None, repr(error))
             return True
-        self._finish(job, replies, str(folder), None)
-        self.done += 1
+        if self._finish(job, replies, str(folder), None):
+            self.done += 1
         return True
 
     def run_due(self, stop: threading.Event | None = None) -> int:
@@ -273,10 +293,19 @@ class Worker:
 
     def _finish(
         self, job: jobs.Claimed, replies: list[Reply], folder: str | None, error: str | None
-    ) -> None:
-        """Queue the result (or the apology) and settle the job, in one transaction."""
+    ) -> bool:
+        """Settle the job and queue its result (or the apology), in one transaction; False
+        if the job is no longer this claim's (handed back at a stop, or its lease passed and
+        another worker took it): then nothing is queued, the job's holder delivers it."""
         now = self._clock()
         with transaction(self._sessions) as session:
+            if error is None:
+                held = jobs.finish(session, job, now, folder)
+            else:
+                held = jobs.fail(session, job, now, error)
+            if not held:
+                log.info("job %s: no longer this worker's; its result is dropped", job.id)
+                return False
             queued = outbox.queue_for_member(
                 session,
                 job.member_id,
@@ -286,12 +315,9 @@ class Worker:
                 now=now,
                 prefer=str(job.arguments.get("platform")),
             )
-            if error is None:
-                jobs.finish(session, job.id, now, folder)
-            else:
-                jobs.fail(session, job.id, now, error)
         if not queued:
             log.warning("job %s: nothing queued (no account, or queued before)", job.id)
+        return True
 
     def prune(self) -> int:
         """Forget the jobs finished more than KEEP_DOCUMENTS ago and remove their files."""
@@ -331,11 +357,24 @@ class Worker:
         self._pokes.append(poke)
         event.listen(self._sessions, "after_commit", self._after_commit)
         event.listen(self._sessions, "after_rollback", self._after_rollback)
+        self._closed = False
         try:
             while not stop.is_set():
                 wake.clear()
+                doing = asyncio.wrap_future(_in_daemon_thread(self._run_if_due, "huibao-job"))
+                stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
                 try:
-                    ran = await asyncio.to_thread(self._run_if_due)
+                    await asyncio.wait(
+                        {cast("asyncio.Future[Any]", doing), stopping},
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    stopping.cancel()
+                if not doing.done():  # stopped mid-job: leave the thread, hand the job back
+                    await self._abandon()
+                    break
+                try:
+                    ran = doing.result()
                 except Exception:  # e.g. the database restarting: try again shortly
                     log.exception("jobs: claiming or recording a job failed")
                     ran = False
@@ -350,6 +389,35 @@ class Worker:
                 event.remove(self._sessions, "after_commit", self._after_commit)
                 event.remove(self._sessions, "after_rollback", self._after_rollback)
 
+    async def _abandon(self) -> None:
+        """Hand back the job in progress, waiting at most HAND_BACK_SECONDS for it."""
+        handing = asyncio.wrap_future(_in_daemon_thread(self._hand_back, "huibao-job-release"))
+        try:
+            await asyncio.wait_for(handing, HAND_BACK_SECONDS)
+        except TimeoutError:
+            log.warning("jobs: the job in progress was not handed back; due after its lease")
+        except Exception:
+            log.exception("jobs: handing back the job in progress failed; due after its lease")
+
+    def _hand_back(self) -> None:
+        # A claim commits in a moment, but on SQLite it may wait for the write lock: the
+        # stop does not wait for it past a bound (the job is then due after its lease).
+        if not self._claiming.acquire(timeout=HAND_BACK_SECONDS / 2):
+            self._closed = True
+            log.warning("jobs: a claim was under way at the stop; its job is due after its lease")
+            return
+        try:
+            self._closed = True  # the thread left behind claims nothing more
+            job = self._current
+        finally:
+            self._claiming.release()
+        if job is None:
+            return
+        with transaction(self._sessions) as session:
+            released = jobs.release(session, job)
+        if released:
+            log.info("job %s handed back at the stop: done after the restart", job.id)
+
     async def _idle(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
         self.idle.set()
@@ -359,6 +427,30 @@ class Worker:
             self.idle.clear()
             for waiter in waiters:
                 waiter.cancel()
+
+
+def _in_daemon_thread(work: Callable[[], T], name: str) -> Future[T]:
+    """Run `work` in a daemon thread of its own; its outcome.
+
+    Not `asyncio.to_thread`: the loop's default executor is joined when `asyncio.run` ends,
+    and its threads again when the interpreter exits, so a render in progress would hold
+    up the exit for seconds. Python cannot kill a thread; a daemon thread is not waited for
+    and ends with the process (the job it was doing is handed back, see `Worker._abandon`).
+    """
+    outcome: Future[T] = Future()
+
+    def target() -> None:
+        if not outcome.set_running_or_notify_cancel():
+            return
+        try:
+            result = work()
+        except BaseException as error:  # the waiter sees it, as with to_thread
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(result)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return outcome
 
 
 def _render_docx(summary: Summary, chart: bytes | None) -> bytes:

@@ -4,7 +4,13 @@ A job is claimed by one worker at a time. On PostgreSQL the due row is picked FO
 SKIP LOCKED, so two instances never take the same one; on SQLite (one writer at a time)
 the claim is an UPDATE conditional on the row being as it was read (its state and its
 attempt count, bumped by every claim). A job whose worker died stays `running`; once its
-lease has passed (`claimed_at` older than `stale_before`) it is due again.
+lease has passed (`claimed_at` older than `stale_before`) it is due again. A worker told to
+stop mid-job hands the job back (`release`): it is due again at once, not after the lease.
+
+A claim is known by its worker's name and the attempt count (`_held`): a job is settled
+(`finish`, `fail`) or handed back only by the claim that holds it, so a worker that
+outlived its claim (its lease passed, or it was stopped and the job handed back) cannot
+settle a job another worker now holds.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Claimed:
     arguments: dict[str, Any]
     attempts: int  # this one included
     created_at: datetime
+    by: str  # the worker's name (unique per process: its claims are told apart by it)
 
 
 def enqueue(
@@ -82,7 +89,13 @@ def claim(
     if getattr(taken, "rowcount", 0) != 1:
         return None  # someone else took it between the read and the write
     return Claimed(
-        row.id, row.kind, row.member_id, dict(row.arguments), row.attempts + 1, row.created_at
+        row.id,
+        row.kind,
+        row.member_id,
+        dict(row.arguments),
+        row.attempts + 1,
+        row.created_at,
+        instance[:64],
     )
 
 
@@ -101,23 +114,52 @@ def any_due(session: Session, stale_before: datetime) -> bool:
     return session.execute(select(Job.id).where(_due(stale_before)).limit(1)).first() is not None
 
 
-def finish(session: Session, job_id: int, now: datetime, result_path: str | None) -> None:
-    """The job's result is queued for delivery."""
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(state=JobState.DONE, finished_at=now, result_path=result_path, last_error=None)
-        .execution_options(synchronize_session=False)
+def _held(job: Claimed) -> Any:
+    """The job is still held by this claim (no other claim has taken it since). A handed
+    back job's attempt count goes down again, so the name tells a later claim apart."""
+    return and_(
+        Job.id == job.id,
+        Job.state == JobState.RUNNING,
+        Job.attempts == job.attempts,
+        Job.claimed_by == job.by,
     )
 
 
-def fail(session: Session, job_id: int, now: datetime, error: str) -> None:
-    """The job cannot be done; the member is told (by the caller, in the same transaction)."""
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(state=JobState.FAILED, finished_at=now, last_error=error[:500])
-        .execution_options(synchronize_session=False)
+def _settle(session: Session, job: Claimed, **values: Any) -> bool:
+    done = session.execute(
+        update(Job).where(_held(job)).values(**values).execution_options(synchronize_session=False)
+    )
+    return getattr(done, "rowcount", 0) == 1
+
+
+def finish(session: Session, job: Claimed, now: datetime, result_path: str | None) -> bool:
+    """The job's result is queued for delivery; False if the claim no longer holds it."""
+    return _settle(
+        session,
+        job,
+        state=JobState.DONE,
+        finished_at=now,
+        result_path=result_path,
+        last_error=None,
+    )
+
+
+def fail(session: Session, job: Claimed, now: datetime, error: str) -> bool:
+    """The job cannot be done; the member is told (by the caller, in the same transaction).
+    False if the claim no longer holds it."""
+    return _settle(session, job, state=JobState.FAILED, finished_at=now, last_error=error[:500])
+
+
+def release(session: Session, job: Claimed) -> bool:
+    """Hand a job back unfinished (its worker is stopping): due again at once, and this
+    attempt not counted, for it did not fail. False if the claim no longer holds it."""
+    return _settle(
+        session,
+        job,
+        state=JobState.PENDING,
+        claimed_by=None,
+        claimed_at=None,
+        attempts=Job.attempts - 1,
     )
 
 

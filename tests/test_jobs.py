@@ -11,6 +11,7 @@ import asyncio
 import io
 import re
 import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,57 @@ def test_a_worker_that_dies_mid_job_is_replaced_and_the_document_goes_once(
     with sessions() as session:
         job = session.get(Job, job_id)
         assert job is not None and job.state is JobState.DONE and job.attempts == 2
+    assert len(_job_rows(sessions)) == 1
+    replies = _delivered(sessions, "周主任", clock)
+    assert [TITLE in _docx_text(r) for r in replies if r.document is not None] == [True]
+
+
+def test_a_stop_mid_render_exits_at_once_and_the_restart_delivers_the_document_once(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    """SIGTERM during a district's render: the stop does not wait for it (issue 16 §5)."""
+    rendering, release = threading.Event(), threading.Event()
+
+    def slow_render(summary: Any, chart: bytes | None) -> bytes:
+        rendering.set()
+        assert release.wait(60), "the test never released the render"
+        return render_docx(summary, chart)
+
+    job_id = _request(sessions, street, clock)
+    first = _worker(
+        sessions, kit, tmp_path, clock, instance="first", render_docx=slow_render, poll_seconds=600
+    )
+    began: list[float] = []
+
+    async def stopped_mid_render() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(first.run(stop))
+        assert await asyncio.to_thread(rendering.wait, 60)
+        began.append(time.monotonic())
+        stop.set()
+        await asyncio.wait_for(running, 30)
+
+    asyncio.run(stopped_mid_render())  # the loop is closed too, as when `huibao run` ends
+    took = time.monotonic() - began[0]
+    assert took < 2.0  # a bound, not a pace: the render is still blocked, and was not awaited
+    (left,) = [t for t in threading.enumerate() if t.name == "huibao-job"]
+    assert left.daemon  # the process would not wait for it either
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        # handed back: due at once after the restart, the stopped run not counted as a try
+        assert (job.state, job.attempts, job.claimed_by) == (JobState.PENDING, 0, None)
+
+    second = _worker(sessions, kit, tmp_path, clock, instance="second")
+    assert second.run_due() == 1  # no lease to wait for
+    release.set()  # the run left behind ends (in `huibao run` it ended with the process)
+    left.join(60)
+    assert (first.done, second.done) == (0, 1)  # its result was dropped, not queued again
+    assert second.run_due() == 0
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        assert (job.state, job.attempts, job.claimed_by) == (JobState.DONE, 1, "second")
     assert len(_job_rows(sessions)) == 1
     replies = _delivered(sessions, "周主任", clock)
     assert [TITLE in _docx_text(r) for r in replies if r.document is not None] == [True]
