@@ -247,8 +247,12 @@ class InFlight:
         self._poll = poll
         # psycopg's own asyncio connection: no worker thread hop per statement (measured:
         # two hops per update cost more than the two statements themselves)
-        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
+        # The connection's parameters as SQLAlchemy gives them to psycopg: a URL rendered
+        # back to text writes the spaces of `?options=-c a -c b` as "+", which libpq's URI
+        # parser keeps, and the server then refuses the options.
+        _, params = engine.dialect.create_connect_args(engine.url) if self._postgres else ([], {})
+        self._conninfo = psycopg.conninfo.make_conninfo(
+            "", **{name: value for name, value in params.items() if name != "context"}
         )
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._connecting = asyncio.Lock()

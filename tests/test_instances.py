@@ -17,6 +17,7 @@ day); the test waits for conditions, never for a fixed time.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -39,6 +40,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.instances import InFlight
 from storage.db import create_db_engine, make_sessionmaker
 from tests.conftest import (
     POSTGRES_URL,
@@ -462,3 +464,34 @@ def test_a_second_instance_on_the_same_sqlite_file_is_refused(tmp_path: Path) ->
             assert instances.processes[first].poll() is None  # the first one runs on
         finally:
             instances.stop_all()
+
+
+def test_the_in_flight_lock_works_with_several_connection_options() -> None:
+    """A deployment's URL may carry `?options=-c a -c b`: the lock's own connection must
+    be made with the same options, not refused by the server (it then answered every
+    update "retry later")."""
+    if (problem := _postgres_problem()) is not None:
+        pytest.skip(problem)
+    url = make_url(POSTGRES_URL).set(
+        drivername="postgresql+psycopg",
+        query={"options": "-c statement_timeout=5000 -c application_name=huibao-lock-test"},
+    )
+    engine = create_engine(url)
+    in_flight = InFlight(engine, wait=2.0)
+    ran: list[str] = []
+
+    async def work() -> bool:
+        ran.append("once")
+        return True
+
+    async def both() -> bool:
+        try:
+            return await in_flight.run("telegram:1", work)
+        finally:
+            await in_flight.close()
+
+    try:
+        assert asyncio.run(both()) is True
+    finally:
+        engine.dispose()
+    assert ran == ["once"]
