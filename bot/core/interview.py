@@ -252,6 +252,9 @@ class Step:
     cancelled: bool = False
     # A report dropped with answers in it, to be kept for the rest of the day (恢复).
     discarded: InterviewState | None = None
+    # The answer reads as a report of another activity (`_another_activity`): nothing was
+    # taken and the question is asked again; the report dialog asks whether to switch instead.
+    another: bool = False
 
 
 @dataclass(frozen=True)
@@ -824,6 +827,8 @@ def _area_from_message(ctx: Context, state: InterviewState, incoming: Incoming) 
     fresh = not state.answers and state.entry_id is None and state.message is None
     if fresh and found.report_like:
         return _start_with(ctx, state, found, ctx.now)
+    if _another_activity(ctx, state, found, None):
+        return Step(state, (ask(ctx, state),), another=True)
     if not found.areas or found.several:
         return None
     if not found.area_sure:
@@ -1609,6 +1614,8 @@ def _take_more(
         found = read(ctx, "在" + text)
     if found.several or (found.empty and found.dates is None):
         return None
+    if _another_activity(ctx, state, found, question):
+        return Step(state, (ask(ctx, state),), another=True)
     if found.area_sure and state.area is not None and found.area != state.area:
         return None  # another activity, most likely: not a part of this one
     own = {
@@ -1638,6 +1645,39 @@ def _take_more(
     _arrive(trial)
     lines = _took_lines(ctx, trial, taken, [], "took_from_answer")
     return Step(trial, (_with_lines(ask(ctx, trial), lines),))
+
+
+def _another_activity(
+    ctx: Context, state: InterviewState, found: Extraction, current: Question | None
+) -> bool:
+    """Whether an answer reads as a whole report of another activity: its title, date or
+    place differ from the report's (the question asked aside) at least as often as they agree.
+
+    Merged, its values would be dropped for the report's and its figures added to them: a
+    record of an activity that did not happen that way. The same talk named a little
+    differently, on the report's day and at its place, is still the same talk. A title the
+    bot made up is no one's word.
+    """
+    if not found.report_like:
+        return False
+    asked = current.id if current is not None else None
+    differ = agree = 0
+    for role, span in ((Role.TITLE, found.title), (Role.LOCATION, found.place)):
+        question = _role_question(ctx, role)
+        if span is None or question is None or question.id in (asked, *state.made):
+            continue
+        held = str((state.answers.get(question.id) or {}).get("text") or "")
+        if held:
+            same = span.text in held or held in span.text
+            differ, agree = differ + (not same), agree + same
+    dates_q = _role_question(ctx, Role.DATES)
+    held_dates = {} if dates_q is None else state.answers.get(dates_q.id) or {}
+    start = held_dates.get("start") or held_dates.get("date")
+    if found.dates is not None and dates_q is not None and dates_q.id != asked and start:
+        end = held_dates.get("end") or start
+        apart = found.dates.end.isoformat() < start or end < found.dates.start.isoformat()
+        differ, agree = differ + apart, agree + (not apart)
+    return differ > 0 and differ >= agree
 
 
 _CLAUSE = re.compile(r"[^,，。;；!！?？、\n]+")

@@ -4,9 +4,10 @@
 person's units, stores the entry a confirmed report makes, and keeps a dropped report for
 the rest of the day (恢复).
 
-A new report asked for while one holds answers (/report, 上报, 上报 TEXT) is asked about
-once: finish this one first, or drop it for the new one (`Reporting.asked`). Dropped so, it
-waits beside the new one (`Reporting.dropped`) and is kept for 恢复 when the new one ends.
+A new report asked for while one holds answers (/report, 上报, 上报 TEXT), or typed as the
+answer to one of its questions when it tells of another activity, is asked about once: finish
+this one first, or drop it for the new one (`Reporting.asked`). Dropped so, it waits beside
+the new one (`Reporting.dropped`) and is kept for 恢复 when the new one ends.
 """
 
 from __future__ import annotations
@@ -240,9 +241,17 @@ def maybe(turn: Turn) -> Next | None:
 
 
 def answer(turn: Turn, current: InterviewState) -> Next:
-    """An answer to the current question (or a plain word that steers the report)."""
+    """An answer to the current question (or a plain word that steers the report).
+
+    One that reads as a report of another activity (its own title, date or place) is not
+    merged into this one: it is asked about as 上报 TEXT is (`ask_first`).
+    """
     ctx = turn.context(current.questionnaire)
-    return _stepped(turn, ctx, interview.answer(ctx, current, turn.incoming))
+    step = interview.answer(ctx, current, turn.incoming)
+    if step.another:
+        asked = Reporting(current, turn.incoming.text, _dropped(turn))
+        return Next([_switch_question(turn, current)], asked)
+    return _stepped(turn, ctx, step)
 
 
 def cancel(turn: Turn, current: InterviewState) -> Next:
