@@ -53,7 +53,11 @@ def ensure_environment() -> None:
 
 
 def _run(*command: str | Path) -> int:
-    return subprocess.run([str(part) for part in command], cwd=ROOT).returncode
+    # Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE):
+    # each test worker and each `huibao` process a test starts would otherwise compile
+    # bot/ and storage/ again (measured: a worker's collection 8.6 s of CPU instead of 4.2 s).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return subprocess.run([str(part) for part in command], cwd=ROOT, env=env).returncode
 
 
 def test(pytest_args: list[str]) -> int:
