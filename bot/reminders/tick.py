@@ -210,7 +210,8 @@ class Background:
         )
 
     async def stop(self) -> None:
-        """Stop ticking; let the sends in flight finish and be recorded."""
+        """Stop ticking; let the sends in flight finish and be recorded. A summary being
+        rendered is not waited for: the jobs worker hands its job back (bot.jobs)."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
