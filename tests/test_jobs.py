@@ -26,6 +26,7 @@ from bot.core.conversation import Conversation
 from bot.core.types import Reply, SendFailed
 from bot.reminders.ladder import Window
 from bot.reminders.outbox import Sender, take_waiting
+from bot.reminders.tick import Background
 from bot.settings import ReminderSettings, templates_dir
 from bot.summary.render import render_docx
 from bot.summary.service import SummaryKit
@@ -251,8 +252,10 @@ def test_a_stop_mid_render_exits_at_once_and_the_restart_delivers_the_document_o
 ) -> None:
     """SIGTERM during a district's render: the stop does not wait for it (issue 16 §5)."""
     rendering, release = threading.Event(), threading.Event()
+    renderers: list[threading.Thread] = []
 
     def slow_render(summary: Any, chart: bytes | None) -> bytes:
+        renderers.append(threading.current_thread())
         rendering.set()
         assert release.wait(60), "the test never released the render"
         return render_docx(summary, chart)
@@ -261,21 +264,23 @@ def test_a_stop_mid_render_exits_at_once_and_the_restart_delivers_the_document_o
     first = _worker(
         sessions, kit, tmp_path, clock, instance="first", render_docx=slow_render, poll_seconds=600
     )
+    # as in `huibao run`: the worker beside the reminders, stopped by the runner on SIGTERM
+    background = Background(
+        sessions, ReminderSettings(enabled=False), SHANGHAI, clock, instance="b", jobs=first
+    )
     began: list[float] = []
 
     async def stopped_mid_render() -> None:
-        stop = asyncio.Event()
-        running = asyncio.create_task(first.run(stop))
+        await background.start({})
         assert await asyncio.to_thread(rendering.wait, 60)
         began.append(time.monotonic())
-        stop.set()
-        await asyncio.wait_for(running, 30)
+        await asyncio.wait_for(background.stop(), 30)
 
     asyncio.run(stopped_mid_render())  # the loop is closed too, as when `huibao run` ends
     took = time.monotonic() - began[0]
     assert took < 2.0  # a bound, not a pace: the render is still blocked, and was not awaited
-    (left,) = [t for t in threading.enumerate() if t.name == "huibao-job"]
-    assert left.daemon  # the process would not wait for it either
+    (left,) = renderers
+    assert left.is_alive() and left.daemon  # still rendering; the process would not wait
     with sessions() as session:
         job = session.get(Job, job_id)
         assert job is not None
