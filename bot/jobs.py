@@ -17,8 +17,10 @@ that fails, or dies `MAX_ATTEMPTS` times, tells the member so instead of staying
 Stopping (SIGTERM) does not wait for a job in progress: a district's summary renders for
 seconds, and `huibao run` must exit within 2 s (issue 16 §5). The job runs in a daemon
 thread, which the process does not wait for, and the stopping worker hands the job back
-(`storage.jobs.release`, one short transaction), so the next start does it at once. Only
-the claim that holds a job may settle it, so a run that was given up never queues anything.
+(`storage.jobs.release`, one short transaction), so the next start does it at once (the
+lease alone would keep the member waiting ten minutes, and a lease short enough would need a
+heartbeat through the render). Only the claim that holds a job may settle it, so a run that
+was given up never queues anything.
 
 `/status` of a large scope answers with its short text at once and records a
 `STATUS_LIST` job the same way (`request_status_list`): the worker counts again in a
@@ -203,6 +205,13 @@ class Worker:
             self._current = job
         if job is None:
             return False
+        try:
+            return self._do(job)
+        finally:
+            self._current = None
+
+    def _do(self, job: jobs.Claimed) -> bool:
+        """Do a claimed job and settle it (done, or failed with the member told)."""
         locale = str(job.arguments.get("locale", "zh"))
         try:
             if job.attempts > self._max_attempts:
