@@ -18,8 +18,8 @@ from typing import Any
 
 import docx
 import pytest
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from bot import jobs as summary_jobs
 from bot.core.conversation import Conversation
@@ -298,6 +298,53 @@ def test_a_stop_mid_render_exits_at_once_and_the_restart_delivers_the_document_o
         assert job is not None
         assert (job.state, job.attempts, job.claimed_by) == (JobState.DONE, 1, "second")
     assert len(_job_rows(sessions)) == 1
+    replies = _delivered(sessions, "周主任", clock)
+    assert [TITLE in _docx_text(r) for r in replies if r.document is not None] == [True]
+
+
+def test_a_stop_while_a_claim_waits_for_the_database_is_not_held_up_and_loses_nothing(
+    street: int, sessions: sessionmaker[Session], clock: Clock, kit: SummaryKit, tmp_path: Path
+) -> None:
+    """The claim stuck (e.g. behind SQLite's write lock) when SIGTERM comes: the stop does not
+    wait for it; the job, claimed after all, is done once (in `huibao run` the claim would
+    die with the process and the job be due after its lease)."""
+    claiming, go = threading.Event(), threading.Event()
+    claimers: list[threading.Thread] = []
+
+    def stuck(state: ORMExecuteState) -> None:
+        if state.is_update and not claiming.is_set():  # the claim's UPDATE of the job
+            claimers.append(threading.current_thread())
+            claiming.set()
+            assert go.wait(60), "the test never let the claim through"
+
+    job_id = _request(sessions, street, clock)
+    first = _worker(sessions, kit, tmp_path, clock, instance="first", poll_seconds=600)
+    event.listen(sessions, "do_orm_execute", stuck)
+    began: list[float] = []
+
+    async def stopped_mid_claim() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(first.run(stop))
+        assert await asyncio.to_thread(claiming.wait, 60)
+        began.append(time.monotonic())
+        stop.set()
+        await asyncio.wait_for(running, 30)
+
+    try:
+        asyncio.run(stopped_mid_claim())
+        took = time.monotonic() - began[0]
+        assert claimers and claimers[0].is_alive()  # still stuck when the stop returned
+    finally:
+        go.set()
+        for thread in claimers:
+            thread.join(60)
+        event.remove(sessions, "do_orm_execute", stuck)  # not while a thread runs its events
+    assert took < 2.0  # a bound, not a pace: the claim was still stuck
+    second = _worker(sessions, kit, tmp_path, clock, instance="second")
+    assert second.run_due() == 0  # the claim went through: its worker did the job
+    with sessions() as session:
+        assert jobs.state_of(session, job_id) is JobState.DONE
+    assert (first.done, len(_job_rows(sessions))) == (1, 1)
     replies = _delivered(sessions, "周主任", clock)
     assert [TITLE in _docx_text(r) for r in replies if r.document is not None] == [True]
 
