@@ -25,7 +25,8 @@ from bot.admin.org import demo_org, load_org
 from bot.core.conversation import Conversation
 from bot.core.questionnaire import load_questionnaires
 from bot.core.types import Incoming
-from bot.settings import Settings, templates_dir
+from bot.settings import Settings
+from bot.shipped import templates_dir
 from storage import members
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Base, RoleName

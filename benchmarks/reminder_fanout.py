@@ -71,7 +71,8 @@ from bot.core.delivery import Delivery
 from bot.core.questionnaire import load_questionnaires
 from bot.reminders.deadlines import month_span, set_deadline
 from bot.reminders.tick import Background
-from bot.settings import ReminderSettings, templates_dir
+from bot.settings import ReminderSettings
+from bot.shipped import templates_dir
 from storage import members as member_store
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import (

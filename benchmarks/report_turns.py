@@ -60,7 +60,7 @@ from bot.core.interview import AREA, CONFIRM, PICK, UNIT, InterviewState  # noqa
 from bot.core.parsing.extract import extract  # noqa: E402
 from bot.core.questionnaire import Questionnaire, QuestionType, Role, load_questionnaires  # noqa: E402
 from bot.core.types import Reply  # noqa: E402
-from bot.settings import templates_dir  # noqa: E402
+from bot.shipped import templates_dir  # noqa: E402
 from storage import members as member_store  # noqa: E402
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
 from storage.models import ConversationState, Entry, RoleName  # noqa: E402

@@ -71,7 +71,7 @@ def child(code: Path, database: Path) -> dict[str, Any]:
     from bot.core.conversation import Conversation
     from bot.core.questionnaire import load_questionnaires
     from bot.core.types import Incoming
-    from bot.settings import templates_dir
+    from bot.shipped import templates_dir
     from bot.summary.service import SummaryKit
     from storage.db import create_db_engine, make_sessionmaker, transaction
     from storage.models import ProcessedMessage

@@ -117,7 +117,7 @@ def seed(path: Path, count: int) -> None:
     from sqlalchemy import create_engine, insert
 
     from bot.core.questionnaire import QuestionType, load_questionnaire
-    from bot.settings import templates_dir
+    from bot.shipped import templates_dir
     from storage.models import (
         Base,
         Entry,

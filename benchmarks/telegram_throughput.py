@@ -293,7 +293,7 @@ class HuibaoRunner:
         from bot.core.conversation import Conversation, Outcome
         from bot.core.delivery import Delivery
         from bot.core.questionnaire import load_questionnaires
-        from bot.settings import templates_dir
+        from bot.shipped import templates_dir
         from storage.db import create_db_engine, make_sessionmaker, upgrade
 
         self._engine = create_db_engine(config.database_url)

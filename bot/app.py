@@ -14,7 +14,8 @@ from bot.core.conversation import Conversation
 from bot.core.holidays import load_calendar
 from bot.core.questionnaire import Questionnaire, load_questionnaires
 from bot.reminders.deadlines import DayRules
-from bot.settings import Settings, templates_dir
+from bot.settings import Settings
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from storage.db import create_db_engine, make_sessionmaker, upgrade
 

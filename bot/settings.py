@@ -27,17 +27,6 @@ ENV_PREFIX = "HUIBAO_"
 DEFAULT_DATABASE_URL = "sqlite:///data/huibao.sqlite3"
 
 
-def templates_dir() -> Path:
-    """Where the shipped templates are: inside the wheel, or the repository's templates/.
-
-    The default of `questionnaires_dir` and `summary_templates_dir` (their subfolders).
-    """
-    packaged = Path(__file__).parent / "_templates"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "templates"
-
-
 class TelegramSettings(BaseModel):
     """Telegram bot settings (HUIBAO_TELEGRAM__...)."""
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.conversation import Conversation
 from bot.core.questionnaire import Questionnaire, load_questionnaires
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
 from storage.models import Base, RoleName
 from tests.chat import Chat

@@ -48,6 +48,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 )
             ),
             "bot.settings",
+            "bot.shipped",
             "bot.logs",
             "bot.instances",
             "bot.health",

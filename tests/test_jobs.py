@@ -27,7 +27,8 @@ from bot.core.types import Reply, SendFailed
 from bot.reminders.ladder import Window
 from bot.reminders.outbox import Sender, take_waiting
 from bot.reminders.tick import Background
-from bot.settings import ReminderSettings, templates_dir
+from bot.settings import ReminderSettings
+from bot.shipped import templates_dir
 from bot.summary.render import render_docx
 from bot.summary.service import SummaryKit
 from storage import jobs

@@ -16,13 +16,14 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import App, templates_dir
+from bot.app import App
 from bot.core.conversation import Conversation
 from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming, Kind
 from bot.instances import Leadership
 from bot.runner import run_platforms
 from bot.settings import Settings
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from storage.db import transaction
 from storage.models import ProcessedMessage

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import jinja2
 
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from bot.summary.model import Gap, LedgerRow, Summary
 from bot.summary.wording import ordinal
 

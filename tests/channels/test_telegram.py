@@ -502,7 +502,7 @@ def test_webhook_mode_checks_the_secret_and_answers_healthz(
         },
         server={"host": "127.0.0.1", "port": port},
     )
-    from bot.settings import templates_dir
+    from bot.shipped import templates_dir
     from bot.summary.service import SummaryKit
 
     kit = SummaryKit.load(templates_dir() / "summary")

@@ -43,7 +43,8 @@ from bot.core.types import Choice, Incoming, Kind, Reply, SendFailed
 from bot.jobs import Worker
 from bot.reminders.ladder import start_choice
 from bot.reminders.tick import Background
-from bot.settings import ReminderSettings, templates_dir
+from bot.settings import ReminderSettings
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from storage import messages
 from storage.db import transaction

@@ -27,7 +27,8 @@ from bot.core.delivery import Delivery
 from bot.core.types import Choice, Reply, SendFailed
 from bot.jobs import Worker
 from bot.reminders.tick import Background
-from bot.settings import ReminderSettings, templates_dir
+from bot.settings import ReminderSettings
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from storage import messages
 from storage.db import transaction

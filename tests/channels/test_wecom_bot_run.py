@@ -17,7 +17,8 @@ from bot.channels.wecom_bot.channel import WecomRobot
 from bot.channels.wecom_bot.link import State
 from bot.core.types import Channel, Reply
 from bot.runner import make_channels, run_platforms
-from bot.settings import Settings, SettingsError, load_settings, templates_dir
+from bot.settings import Settings, SettingsError, load_settings
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from tests.conftest import free_port
 from tests.fakes.virtual_time import VirtualTime

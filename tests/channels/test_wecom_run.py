@@ -16,7 +16,8 @@ from bot.admin.cli import main
 from bot.app import App
 from bot.core.types import Channel, Reply
 from bot.runner import run_platforms
-from bot.settings import Settings, SettingsError, load_settings, templates_dir
+from bot.settings import Settings, SettingsError, load_settings
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from tests.conftest import free_port, register
 from tests.fakes.wecom_api import FakeWecom

@@ -48,7 +48,7 @@ from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming, Reply
 from bot.jobs import Worker
 from bot.reminders.outbox import take_waiting
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from storage.db import make_sessionmaker, transaction
 from storage.models import (

@@ -67,7 +67,7 @@ from bot.core.periods import parse_period, period_of
 from bot.core.questionnaire import Questionnaire, QuestionType
 from bot.core.reflection import MAX_POINT, split_points
 from bot.core.types import Incoming, Kind, Photo, Reply
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from storage import members as member_store
 from storage.db import make_sessionmaker, transaction

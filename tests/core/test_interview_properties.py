@@ -12,7 +12,7 @@ from bot.core import interview
 from bot.core.interview import Context, InterviewState
 from bot.core.questionnaire import load_questionnaires
 from bot.core.types import Incoming, Kind, Photo
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 
 QUESTIONNAIRE = load_questionnaires(templates_dir() / "questionnaires")["community_culture"]
 NOW = datetime(2026, 6, 24, 2, 0, tzinfo=UTC)

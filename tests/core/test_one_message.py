@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.figures import metric_text
 from bot.core.periods import period_of
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from bot.summary.service import Format, SummaryKit, render, summarise
 from storage.db import transaction
 from storage.models import ConversationState, Entry, Unit

@@ -17,7 +17,7 @@ from bot.core import interview
 from bot.core.conversation import Conversation
 from bot.core.messages import QUESTIONNAIRE_EN
 from bot.core.questionnaire import load_questionnaires
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from storage.db import transaction
 from storage.models import ConversationState, Entry, Reflection
 from tests.chat import Chat, play

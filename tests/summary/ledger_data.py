@@ -13,7 +13,7 @@ from bot.core.parsing.counts import parse_count
 from bot.core.periods import parse_period
 from bot.core.questionnaire import Questionnaire, QuestionType, load_questionnaire
 from bot.core.reflection import PLAN, SHORTCOMING, Row
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from bot.summary.compose import Asked, EntryIn, MetricIn, Phrases, Reflections, compose
 from bot.summary.model import LEDGER_LIMIT, Summary
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from bot.core.periods import parse_period
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from bot.summary.compose import (
     Asked,
     EntryIn,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.periods import parse_period
 from bot.core.questionnaire import Questionnaire
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit, summarise
 from bot.summary.source import load
 from storage import entries, members

@@ -17,7 +17,7 @@ from bot.core.conversation import Conversation
 from bot.core.types import Reply
 from bot.jobs import Worker
 from bot.reminders.outbox import take_waiting
-from bot.settings import templates_dir
+from bot.shipped import templates_dir
 from bot.summary.service import SummaryKit
 from storage.models import RoleName
 from tests.chat import Chat, play
