@@ -107,7 +107,7 @@ def serve_bot(config: BotConfig) -> None:
 async def _serve(config: BotConfig) -> None:
     from bot.app import build
     from bot.channels.telegram import TelegramBot
-    from bot.core.conversation import default_menus
+    from bot.core.commands import default_menus
     from bot.core.delivery import Delivery
     from bot.settings import load_settings
 

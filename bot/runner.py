@@ -30,7 +30,7 @@ from bot.channels.wecom.adapter import WecomBot
 from bot.channels.wecom.api import WecomApi
 from bot.channels.wecom.crypto import WecomCrypto
 from bot.channels.wecom_bot.channel import KEPT, WecomRobot
-from bot.core.conversation import default_menus
+from bot.core.commands import default_menus
 from bot.core.delivery import Delivery
 from bot.core.types import Channel
 from bot.instances import InFlight, Leadership, single_instance

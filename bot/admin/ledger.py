@@ -192,7 +192,7 @@ ROW_KEY: Final = "_row"
 #: The answer that keeps a 填报人 who is no member ({"text": name}); the export writes it back.
 REPORTER: Final = "reporter"
 
-# The longest name the join dialog accepts (bot.core.conversation.NAME_MAX; not imported, so the
+# The longest name the join dialog accepts (bot.core.dialogs.join.NAME_MAX; not imported, so the
 # ledger does not pull in the whole conversation layer).
 NAME_MAX: Final = 30
 

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
-from bot.core.conversation import new_invite_code
+from bot.core.dialogs.join import new_invite_code
 from bot.core.text import clean_text
 from storage import members
 from storage.models import Invite, RoleName, Unit

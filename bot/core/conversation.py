@@ -21,10 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import dispatch
-from bot.core.commands import command_menu, default_menus
+from bot.core.commands import command_menu
 from bot.core.dialogs.base import Kit, Turn
-from bot.core.dialogs.join import NAME_MAX, new_invite_code
-from bot.core.dispatch import MAX_MESSAGE_LENGTH, Command, parse_command, plain_command
 from bot.core.messages import text as msg
 from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming, Reply, replies_from_json, replies_to_json
@@ -33,19 +31,7 @@ from bot.summary.service import SummaryKit
 from storage import members, messages
 from storage.db import transaction
 
-__all__ = [
-    "MAX_MESSAGE_LENGTH",
-    "NAME_MAX",
-    "Command",
-    "Conversation",
-    "Outcome",
-    "Turn",
-    "command_menu",
-    "default_menus",
-    "new_invite_code",
-    "parse_command",
-    "plain_command",
-]
+__all__ = ["Conversation", "Outcome"]
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.admin.org import create_invite
 from bot.channels.telegram import TelegramBot
-from bot.core.conversation import Conversation, default_menus
+from bot.core.commands import default_menus
+from bot.core.conversation import Conversation
 from bot.core.delivery import Delivery
 from storage.db import transaction
 from storage.models import Entry, RoleName

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core.conversation import Conversation, Outcome, Turn
+from bot.core.conversation import Conversation, Outcome
+from bot.core.dialogs.base import Turn
 from bot.core.messages import text as msg
 from bot.core.questionnaire import Questionnaire
 from bot.core.types import Incoming, Reply

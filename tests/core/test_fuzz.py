@@ -48,7 +48,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from bot.admin.org import demo_org, load_org
 from bot.channels.telegram import split_text
 from bot.core import interview
-from bot.core.conversation import MAX_MESSAGE_LENGTH, Conversation, parse_command
+from bot.core.conversation import Conversation
+from bot.core.dispatch import MAX_MESSAGE_LENGTH, parse_command
 from bot.core.interview import InterviewState
 from bot.core.messages import EN, ZH
 from bot.core.parsing import (

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core.conversation import Conversation, default_menus
+from bot.core.commands import default_menus
+from bot.core.conversation import Conversation
 from bot.reminders.tick import Background
 from bot.settings import ReminderSettings
 from storage.db import create_db_engine, make_sessionmaker, transaction, upgrade
