@@ -31,7 +31,6 @@ from sqlalchemy import (
     func,
     literal,
     not_,
-    null,
     or_,
     select,
     text,
@@ -150,12 +149,14 @@ Part = str | Slot
 class Wording:
     """A message to many members, the same but for their name and units.
 
-    Per language: the text as literal parts and slots, and one button (label, value, reply
-    word). Members whose language has no wording get the first one.
+    Per language: the text as literal parts and slots, and the reply's stored JSON (as the
+    core writes it, `bot.core.types.replies_to_json`) before and after the place of its text,
+    which the database fills with the text as a JSON string. Members whose language has no
+    wording get the first one.
     """
 
     texts: dict[str, tuple[Part, ...]]
-    buttons: dict[str, tuple[str, str, str | None]]
+    replies: dict[str, tuple[str, str]]
     unit_separators: dict[str, str]
 
 
@@ -190,11 +191,6 @@ def muted(deadline_ref: str, today: date) -> ColumnElement[bool]:
             ),
         ),
     )
-
-
-def null_text() -> ColumnElement[str]:
-    """A typed SQL NULL text."""
-    return sql_cast(null(), String)
 
 
 def _by_locale(
@@ -295,47 +291,28 @@ def _fanout_select(
         language: func.replace(owing.c.units, literal(SEPARATOR, String), literal(sep, String))
         for language, sep in wording.unit_separators.items()
     }
-    text = _by_locale(
-        owing.c.locale,
-        {
-            language: _text(parts, owing.c.name, units.get(language, owing.c.units))
-            for language, parts in wording.texts.items()
-        },
-    )
-
-    def button(index: int) -> ColumnElement[str]:
-        return _by_locale(
-            owing.c.locale,
-            {
-                language: sql_cast(literal(b[index], String), String)
-                if b[index] is not None
-                else null_text()
-                for language, b in wording.buttons.items()
-            },
-        )
+    text_of = {
+        language: _text(parts, owing.c.name, units.get(language, owing.c.units))
+        for language, parts in wording.texts.items()
+    }
 
     postgres = session.get_bind().dialect.name == "postgresql"
-    array, object_ = (
-        (func.json_build_array, func.json_build_object)
-        if postgres
-        else (func.json_array, func.json_object)
-    )
 
-    def name(key: str) -> ColumnElement[str]:
-        return sql_cast(literal(key, String), String)
+    def quoted(value: ColumnElement[str]) -> ColumnElement[str]:
+        """`value` as a JSON string (quotes and escapes), by the database."""
+        if postgres:
+            return sql_cast(func.to_json(value), String)
+        return func.json_quote(value)
 
-    payload = array(
-        object_(
-            name("text"),
-            text,
-            name("choices"),
-            array(array(button(0), button(1), button(2))),
-            name("document"),
-            null(),
-            name("image"),
-            null(),
-        )
+    # The reply's format is the core's: only the text, quoted, is put in by the database.
+    payload_text = _by_locale(
+        owing.c.locale,
+        {
+            language: literal(before, String) + quoted(text_of[language]) + literal(after, String)
+            for language, (before, after) in wording.replies.items()
+        },
     )
+    payload = sql_cast(payload_text, JSON) if postgres else type_coerce(payload_text, JSON)
     key = (
         literal(plan.key_prefix, String)
         + sql_cast(owing.c.member_id, String)
@@ -349,7 +326,7 @@ def _fanout_select(
             owing.c.member_id.label("member_id"),
             Identity.platform.label("platform"),
             Identity.external_id.label("address"),
-            type_coerce(payload, JSON).label("payload"),
+            payload.label("payload"),
             literal(plan.deadline_ref, String).label("deadline_ref"),
             literal(plan.not_before, UTCDateTime()).label("not_before"),
             literal(plan.expires_at, UTCDateTime()).label("expires_at"),

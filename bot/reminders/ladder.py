@@ -21,6 +21,7 @@ units, listed by name, never ranked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -196,13 +197,14 @@ def start_choice(requirement: Requirement, locale: str) -> Choice:
 
 
 _NAME_MARK, _UNITS_MARK = "\x00name\x00", "\x00units\x00"
+_TEXT_MARK = "\x00text\x00"  # where the database puts each member's text into the reply
 LOCALES = ("zh", "en")
 
 
 def reminder_wording(deadline: Effective, now: datetime, zone: ZoneInfo) -> outbox.Wording:
     """The reminder of a deadline in each language, with slots for the name and the units."""
     texts: dict[str, tuple[outbox.Part, ...]] = {}
-    buttons: dict[str, tuple[str, str, str | None]] = {}
+    payloads: dict[str, tuple[str, str]] = {}  # the reply's JSON around its text, by language
     for locale in LOCALES:
         filled = msg(
             locale,
@@ -222,10 +224,13 @@ def reminder_wording(deadline: Effective, now: datetime, zone: ZoneInfo) -> outb
             elif piece:
                 parts.append(piece)
         texts[locale] = tuple(parts)
-        choice = start_choice(deadline.requirement, locale)
-        buttons[locale] = (choice.label, choice.value, choice.shortcut)
+        reply = Reply(_TEXT_MARK, (start_choice(deadline.requirement, locale),))
+        before, _, after = json.dumps(replies_to_json([reply]), ensure_ascii=False).partition(
+            json.dumps(_TEXT_MARK)
+        )
+        payloads[locale] = (before, after)
     separators = {"zh": "、", "en": ", "}
-    return outbox.Wording(texts, buttons, separators)
+    return outbox.Wording(texts, payloads, separators)
 
 
 def digest_reply(

@@ -162,6 +162,21 @@ def test_a_step_moved_past_its_deadline_is_dropped() -> None:
     assert rung_times(at("2026-06-29 07:30"), (1440, 120), window, skip_weekends=True) == []
 
 
+def test_a_name_with_quotes_and_backslashes_reaches_its_reminder_as_typed(
+    sessions: sessionmaker[Session], demo_org: None, clock: Clock
+) -> None:
+    """The reminder's stored reply is the core's JSON with the text put in by the database:
+    a name with JSON's own characters in it must come out as typed, with the button."""
+    name = 'A\\"李"\\n}]'
+    register(sessions, name, "demo-xinhua", platform="telegram", external_id=LI)
+    channel = RecordingChannel()
+    clock.now = at("2026-06-18 18:00")
+    assert run(background(sessions, clock, channel)) == 1
+    (text,) = channel.texts(LI)
+    assert name in text, text
+    assert channel.buttons(LI) == ["/reflect"]
+
+
 # --- the whole ladder -------------------------------------------------------------------
 
 
