@@ -389,6 +389,25 @@ def live_dates_of_unit(session: Session, unit_id: int) -> list[tuple[int, str, d
     return [(int(i), str(t), s, e) for i, t, s, e in rows]
 
 
+def same_days_of_member(
+    session: Session, member_id: int, unit_id: int, start: date, end: date
+) -> list[tuple[int, str]]:
+    """(id, title) of a member's live entries in a unit held on exactly these days, oldest
+    first: the ones a new report may repeat (read by the (unit_id, start_date) index)."""
+    rows = session.execute(
+        select(Entry.id, Entry.title)
+        .where(
+            Entry.unit_id == unit_id,
+            Entry.start_date == start,
+            Entry.end_date == end,
+            Entry.member_id == member_id,
+            Entry.deleted_at.is_(None),
+        )
+        .order_by(Entry.id)
+    ).all()
+    return [(int(i), str(t)) for i, t in rows]
+
+
 def figures_of(session: Session, entry_id: int) -> list[tuple[str, Decimal, Decimal | None, str]]:
     """(question id, low, high, approx) of an entry's figures."""
     rows = session.execute(

@@ -13,6 +13,7 @@ the new one (`Reporting.dropped`) and is kept for 恢复 when the new one ends.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.core import interview, oversight
 from bot.core.dialogs.base import KEEP, Next, Turn
@@ -324,6 +325,8 @@ def _stepped(turn: Turn, ctx: Context, step: Step, dropped: Discarded | None = N
     if dropped is not None and not _today(turn, dropped):
         dropped = None  # 恢复 would not take it up any more
     replies = list(step.replies)
+    if step.state is not None and step.state.cursor == interview.CONFIRM:
+        replies = _warn_repeat(turn, ctx, step.state, replies)
     if step.draft is not None:  # "已保存" first, then what comes next (another activity)
         replies.insert(0, store(turn, ctx, step.draft))
     if step.state is None and step.discarded is not None:
@@ -335,6 +338,56 @@ def _stepped(turn: Turn, ctx: Context, step: Step, dropped: Discarded | None = N
     if step.state is not None and dropped is not None:
         return Next(replies, Reporting(step.state, None, dropped))
     return Next(replies, step.state)
+
+
+def _warn_repeat(
+    turn: Turn, ctx: Context, state: InterviewState, replies: list[Reply]
+) -> list[Reply]:
+    """The card of a new report, with a line if the person reported the activity already.
+
+    Re-typing a report sent yesterday, or one restored after a restart, would count its
+    people twice in the summary. The same activity is the same unit, the same days and the
+    same title however written ("夏夜汇演" and "社区夏夜汇演"); saving is not refused (it may
+    be a second performance). Looked up only when the card is shown, not at every step.
+    """
+    if state.entry_id is not None or state.pending is not None or state.area is None:
+        return replies  # an edit, or a question asked before the card
+    card = interview.ask(ctx, state)
+    at = next(
+        (
+            i
+            for i, r in enumerate(replies)
+            if r.choices == card.choices and r.text.endswith(card.text)
+        ),
+        None,
+    )
+    if at is None:
+        return replies
+    draft = interview.build_draft(ctx, state)
+    title = _plain(draft.title)
+    dated = any(
+        question.role is Role.DATES
+        and not draft.answers.get(question.id, {"skipped": True}).get("skipped")
+        for question in ctx.questionnaire.flow(state.area)
+    )
+    if not title or not dated:
+        return replies
+    found = entries.same_days_of_member(
+        turn.session, turn.member_id, draft.unit_id, draft.start_date, draft.end_date
+    )
+    for entry_id, stored in found:
+        other = _plain(stored)
+        if other and (title in other or other in title):
+            day = draft.start_date
+            note = turn.t("confirm_repeat", month=day.month, day=day.day, title=stored, id=entry_id)
+            shown = replace(replies[at], text=f"{replies[at].text}\n{note}")
+            return [*replies[:at], shown, *replies[at + 1 :]]
+    return replies
+
+
+def _plain(title: str) -> str:
+    """A title without spaces and punctuation, to compare as people retype it."""
+    return "".join(c for c in title if c.isalnum()).casefold()
 
 
 def store(turn: Turn, ctx: Context, draft: entries.Draft) -> Reply:
