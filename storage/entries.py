@@ -393,7 +393,8 @@ def same_days_of_member(
     session: Session, member_id: int, unit_id: int, start: date, end: date
 ) -> list[tuple[int, str]]:
     """(id, title) of a member's live entries in a unit held on exactly these days, oldest
-    first: the ones a new report may repeat (read by the (unit_id, start_date) index)."""
+    first: the ones a new report may repeat. Read by an index of (member_id, start_date) or
+    (unit_id, start_date): both databases choose the member's."""
     rows = session.execute(
         select(Entry.id, Entry.title)
         .where(

@@ -1,7 +1,8 @@
 """What one message costs the database: an interview step is three statements.
 
 Reading the person and their dialog state (one query), writing the state (one), claiming the
-message key with the replies (one). The command table and the typed states add none.
+message key with the replies (one). The command table and the typed states add none; the
+card of a new report adds one (the look-up of the same activity reported before).
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ def test_an_interview_step_is_three_statements(
         with counted(engine) as statements:
             staff_chat.say(said)
         assert len(statements) == 3, (said, statements)
+
+
+def test_the_card_adds_one_statement_the_lookup_of_a_repeated_report(
+    staff_chat: Chat, engine: Engine
+) -> None:
+    staff_chat.say("6月12日在文化广场办了3场夏夜汇演，300多人参加")
+    with counted(engine) as statements:
+        staff_chat.say("群众反响热烈")
+    assert "请核对" in staff_chat.replies[-1].text
+    assert len(statements) == 4, statements
 
 
 def test_a_plain_word_outside_a_dialog_costs_no_more_than_before(

@@ -5,8 +5,10 @@ before_cursor_execute event) and explained at that moment, in the same transacti
 same parameters: SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN (never ANALYZE, and with
 sequential scans allowed), so the plan is the one the planner really chose then.
 
-- The per-message and coordinator paths (an interview, /mine, /status, /entries) and the
-  reminder tick over 100,000 entries: no full scan of `entries`, no sort of it for an ORDER BY.
+- The per-message and coordinator paths (an interview and its card, /mine, /status,
+  /entries) and the reminder tick over 100,000 entries: no full scan of `entries`, no sort
+  of it for an ORDER BY; the card's look-up of the same activity reported before reads one
+  person's days by an index.
 - The reminder fan-out to 50,000 members with statistics taken while the outbox was empty
   (the issue's case: PostgreSQL then joined the outbox by a nested loop over a sequential
   scan, once per member, and the tick went quadratic): no nested loop over a sequential scan
@@ -479,6 +481,12 @@ def test_the_chat_paths_and_the_tick_never_scan_or_sort_all_entries(
         assert background.tick().queued > 0
     read = [p for p in plans if re.search(r"\bentries\b", p.statement)]
     assert len(read) >= 8, [p.statement[:80] for p in plans]
+    # the card's look-up of the same activity reported before (storage.entries.same_days_of_member)
+    # the card's look-up of the same activity reported before (entries.same_days_of_member):
+    # both databases read the person's (or the unit's) entries of that day by its index
+    (repeat,) = [p for p in read if re.search(r"\bentries\.end_date =", p.statement)]
+    by_index = r"entries using (index )?ix_entries_(member|unit)_start\b"
+    assert any(re.search(by_index, line, re.IGNORECASE) for line in repeat.lines), repeat.lines
     problems = report(read, entries_problems)
     assert not problems, "\n\n".join(problems)
 
