@@ -33,6 +33,9 @@ SCRIPT = [
     "1",
 ]
 PEOPLE = ("甲", "乙", "丙")
+# The script again, one message at a time: other people, whose card does not say that they
+# reported the activity already (the batch's people did).
+OTHERS = ("丁", "戊", "己")
 
 
 class Exploding(Conversation):
@@ -46,8 +49,8 @@ class Exploding(Conversation):
         return super()._dispatch(session, incoming, batch)
 
 
-def _people(sessions: sessionmaker[Session]) -> None:
-    for name in PEOPLE:
+def _people(sessions: sessionmaker[Session], people: tuple[str, ...] = PEOPLE) -> None:
+    for name in people:
         register(sessions, name, "demo-xinhua")
 
 
@@ -55,8 +58,8 @@ def _texts(outcome: Outcome) -> list[str]:
     return [reply.text for reply in outcome.replies]
 
 
-def _wave(step: int, line: str, at: datetime, prefix: str = "") -> list[Incoming]:
-    return [Incoming("shell", name, f"{prefix}{name}-{step}", at, text=line) for name in PEOPLE]
+def _wave(step: int, line: str, at: datetime, people: tuple[str, ...] = PEOPLE) -> list[Incoming]:
+    return [Incoming("shell", name, f"{name}-{step}", at, text=line) for name in people]
 
 
 def _entries(sessions: sessionmaker[Session]) -> list[tuple[str, str]]:
@@ -81,11 +84,10 @@ def test_a_batch_answers_like_one_message_at_a_time(
     assert all("已保存" in replies[0] for replies in batched[-1])
 
     # The same script again, each message in a transaction of its own.
+    _people(sessions, OTHERS)
     single: list[list[list[str]]] = []
     for step, line in enumerate(SCRIPT):
-        single.append(
-            [_texts(core.process(i)) for i in _wave(step, line, clock(), prefix="again-")]
-        )
+        single.append([_texts(core.process(i)) for i in _wave(step, line, clock(), OTHERS)])
     assert len(_entries(sessions)) == 2 * len(PEOPLE)
 
     def without_ids(waves: list[list[list[str]]]) -> list[list[list[str]]]:
