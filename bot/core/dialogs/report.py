@@ -352,17 +352,9 @@ def _warn_repeat(
     """
     if state.entry_id is not None or state.pending is not None or state.area is None:
         return replies  # an edit, or a question asked before the card
-    card = interview.ask(ctx, state)
-    at = next(
-        (
-            i
-            for i, r in enumerate(replies)
-            if r.choices == card.choices and r.text.endswith(card.text)
-        ),
-        None,
-    )
-    if at is None:
+    if not replies:
         return replies
+    at = len(replies) - 1  # an interview step asks its question (here: the card) last
     draft = interview.build_draft(ctx, state)
     title = _plain(draft.title)
     dated = any(
